@@ -1,0 +1,49 @@
+# Two commands: `make run` serves the app on a demo store; `make test` runs the whole suite.
+# Both set everything up first (virtual environment, pinned packages, Chromium for tests).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DB     ?= $(or $(COMPLIANCE_DB),data/compliance.duckdb)
+PORT   ?= 8501
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup run test test-fast bench demo-store chromium clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The demo store is created only when no store exists at $(DB): real data is never overwritten.
+demo-store: setup
+	@if [ ! -f "$(DB)" ]; then \
+	  $(PY) -m dashboard --db "$(DB)" init && \
+	  $(PY) -m dashboard --db "$(DB)" seed --scale demo && \
+	  $(PY) -m dashboard --db "$(DB)" user demo-accounts; \
+	else \
+	  $(PY) -m dashboard --db "$(DB)" init; \
+	fi
+
+run: demo-store
+	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run app.py --server.port $(PORT)
+
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: setup chromium
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not browser and not slow"
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache bench/out tests/artifacts

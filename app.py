@@ -1,0 +1,32 @@
+"""The app's entry point: `streamlit run app.py` (or `make run`).
+
+Navigation lists only the pages the signed-in user's role may open
+(`dashboard/navigation.py`); each page re-checks on the server side.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import ui
+from dashboard.navigation import pages_for
+
+st.set_page_config(page_title="Privacy compliance", page_icon=":material/shield_lock:",
+                   layout="wide")
+
+HERE = Path(__file__).parent
+actor = ui.current_actor()
+
+if actor is None:
+    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:",
+                                 url_path="sign_in", default=True)], position="hidden")
+else:
+    sections: dict[str, list] = {}
+    for spec in pages_for(actor.role):
+        if (HERE / spec.path).exists():   # tests/test_navigation.py asserts every file exists
+            sections.setdefault(spec.section, []).append(
+                st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.key,
+                        default=spec.default))
+    nav = st.navigation(sections)
+    ui.sidebar_account(actor)
+
+nav.run()

@@ -1,0 +1,240 @@
+"""The four registers of the data contract, described once.
+
+Validation, import, export, the migrations' tests and the pages all read these
+specs, so a column's name, type, enum and "required" flag live in one place.
+Names follow ``shared/reference/data-contract.md`` to the letter: they are
+stable for users' files and tools (add columns, never rename them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column types of the contract.
+TEXT = "text"
+INTEGER = "integer"
+DATE = "date"
+TIMESTAMP = "timestamp"
+BOOLEAN = "boolean"
+ENUM = "enum"
+LIST = "list"          # ';'-joined in CSV, VARCHAR[] in the store
+REGION = "region"      # ISO 3166-1 alpha-2
+
+SQL_TYPES = {
+    TEXT: "VARCHAR",
+    INTEGER: "BIGINT",
+    DATE: "DATE",
+    TIMESTAMP: "TIMESTAMPTZ",
+    BOOLEAN: "BOOLEAN",
+    ENUM: "VARCHAR",
+    LIST: "VARCHAR[]",
+    REGION: "VARCHAR",
+}
+
+PROCESSOR_KINDS = ("supplier", "service_provider", "affiliate", "contractor", "agent", "partner")
+PURPOSES = (
+    "service_provision", "identity_verification", "personalization", "service_optimization",
+    "recruitment", "delivery", "technical_support", "consulting_analysis", "legal_compliance",
+)
+PROCESSOR_STATUSES = ("active", "suspended", "offboarded")
+AGREEMENT_TERMS = (
+    "purpose", "duration", "method", "categories", "protection_measures", "return_or_delete",
+    "no_subentrust",
+)
+SHARING_KINDS = ("share", "transfer", "disclosure")
+LEGAL_BASES = (
+    "explicit_consent", "legal_requirement", "dispute_resolution", "entrusted_processing",
+    "affiliate_service", "merger_acquisition",
+)
+CONSENT_TYPES = ("none", "bundled", "explicit", "separate")
+SHARING_STATUSES = ("active", "ended")
+HOLD_REASONS = (
+    "law_or_regulation", "court_or_legal_proceedings", "authority_request",
+    "compliance_obligation", "rights_protection",
+)
+INCIDENT_TYPES = (
+    "data_leak", "data_loss", "data_tampering", "unauthorized_access", "ransomware", "malware",
+    "phishing", "ddos", "outage", "other",
+)
+# Ordered from the least to the most serious (national emergency plan grades IV..I).
+GRADES = ("general", "relatively_major", "major", "particularly_major")
+NOTIFICATION_CHANNELS = ("email", "notification", "announcement", "sms", "phone")
+NOTICE_CONTENTS = (
+    "categories", "cause", "possible_harm", "remedial_measures", "self_protection_advice",
+    "contact",
+)
+INCIDENT_STATUSES = ("open", "contained", "resolved", "closed")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    key: bool = False
+    choices: tuple[str, ...] = ()        # enum values, or allowed list items
+    categories: bool = False              # a list of data category codes (reference data)
+    max_length: int = 0                   # text cap; 0 means the default cap
+    label: str = ""                       # English column heading in the app
+    help: str = ""
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+    @property
+    def heading(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    title: str
+    key: str
+    columns: tuple[Column, ...]
+    clause: str
+    order_by: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+TEXT_CAP = 10_000  # longest free text accepted anywhere (descriptions, details)
+
+PROCESSORS = Register(
+    name="processors",
+    title="Processors",
+    key="processor_id",
+    clause="5.1.4",
+    order_by="processor_id",
+    columns=(
+        Column("processor_id", TEXT, required=True, key=True, max_length=64, label="Processor ID"),
+        Column("name", TEXT, required=True, max_length=300),
+        Column("kind", ENUM, required=True, choices=PROCESSOR_KINDS),
+        Column("service", TEXT, max_length=500),
+        Column("purpose", ENUM, choices=PURPOSES),
+        Column("data_categories", LIST, categories=True, label="Data categories"),
+        Column("storage_region", REGION, label="Storage region"),
+        Column("status", ENUM, required=True, choices=PROCESSOR_STATUSES),
+        Column("engaged_on", DATE, label="Engaged on"),
+        Column("confidentiality_signed_on", DATE, label="Confidentiality signed"),
+        Column("nda_signed_on", DATE, label="NDA signed"),
+        Column("agreement_expires_on", DATE, label="Agreement expires"),
+        Column("agreement_terms", LIST, choices=AGREEMENT_TERMS, label="Agreement terms"),
+        Column("pia_done_on", DATE, label="PIA done"),
+        Column("last_assessed_on", DATE, label="Last assessed"),
+        Column("offboarded_on", DATE, label="Offboarded on"),
+        Column("data_returned_on", DATE, label="Data returned"),
+        Column("owner", TEXT, max_length=200),
+    ),
+)
+
+SHARING_AGREEMENTS = Register(
+    name="sharing_agreements",
+    title="Sharing agreements",
+    key="agreement_id",
+    clause="5",
+    order_by="agreement_id",
+    columns=(
+        Column("agreement_id", TEXT, required=True, key=True, max_length=64, label="Agreement ID"),
+        Column("counterparty", TEXT, required=True, max_length=300),
+        Column("processor_id", TEXT, max_length=64, label="Processor ID"),
+        Column("kind", ENUM, required=True, choices=SHARING_KINDS),
+        Column("legal_basis", ENUM, required=True, choices=LEGAL_BASES, label="Legal basis"),
+        Column("purpose", TEXT, max_length=1000),
+        Column("data_categories", LIST, categories=True, label="Data categories"),
+        Column("consent", ENUM, choices=CONSENT_TYPES),
+        Column("consent_evidence", TEXT, max_length=1000, label="Consent evidence"),
+        Column("confidentiality_clause", BOOLEAN, label="Confidentiality clause"),
+        Column("recipient_region", REGION, label="Recipient region"),
+        Column("signed_on", DATE, label="Signed on"),
+        Column("effective_from", DATE, label="Effective from"),
+        Column("expires_on", DATE, label="Expires on"),
+        Column("status", ENUM, required=True, choices=SHARING_STATUSES),
+        Column("users_notified_on", DATE, label="Users notified"),
+        Column("legal_reference", TEXT, max_length=500, label="Legal reference"),
+        Column("subjects_affected", INTEGER, label="Subjects affected"),
+    ),
+)
+
+RETENTION_RECORDS = Register(
+    name="retention_records",
+    title="Retention",
+    key="record_id",
+    clause="6.2",
+    order_by="record_id",
+    columns=(
+        Column("record_id", INTEGER, required=True, key=True, label="Record ID"),
+        Column("subject_ref", TEXT, required=True, max_length=128, label="Subject"),
+        Column("category", ENUM, required=True, categories=True),
+        Column("system", TEXT, required=True, max_length=200),
+        Column("storage_region", REGION, required=True, label="Storage region"),
+        Column("collected_on", DATE, required=True, label="Collected on"),
+        Column("service_ended_on", DATE, label="Service ended"),
+        Column("deleted_on", DATE, label="Deleted on"),
+        Column("hold_reason", ENUM, choices=HOLD_REASONS, label="Hold reason"),
+        Column("hold_reference", TEXT, max_length=500, label="Hold reference"),
+        Column("hold_review_on", DATE, label="Hold review"),
+    ),
+)
+
+INCIDENTS = Register(
+    name="incidents",
+    title="Incidents",
+    key="incident_id",
+    clause="7.2",
+    order_by="detected_at DESC",
+    columns=(
+        Column("incident_id", TEXT, required=True, key=True, max_length=64, label="Incident ID"),
+        Column("title", TEXT, required=True, max_length=200),
+        Column("description", TEXT, max_length=TEXT_CAP),
+        Column("incident_type", ENUM, required=True, choices=INCIDENT_TYPES, label="Type"),
+        Column("grade", ENUM, required=True, choices=GRADES),
+        Column("occurred_at", TIMESTAMP, label="Occurred"),
+        Column("detected_at", TIMESTAMP, required=True, label="Detected"),
+        Column("reported_by", TEXT, max_length=200, label="Reported by"),
+        Column("affected_subjects", INTEGER, label="Affected subjects"),
+        Column("affected_sensitive_subjects", INTEGER, label="Sensitive subjects"),
+        Column("data_categories", LIST, categories=True, label="Data categories"),
+        Column("systems_affected", TEXT, max_length=1000, label="Systems"),
+        Column("emergency_plan_activated_at", TIMESTAMP, label="Emergency plan"),
+        Column("contained_at", TIMESTAMP, label="Contained"),
+        Column("regulator_reported_at", TIMESTAMP, label="Regulator reported"),
+        Column("regulator", TEXT, max_length=200),
+        Column("regulator_reference", TEXT, max_length=200, label="Regulator reference"),
+        Column("police_reported_at", TIMESTAMP, label="Police reported"),
+        Column("users_notified_at", TIMESTAMP, label="Users notified"),
+        Column("notification_channels", LIST, choices=NOTIFICATION_CHANNELS, label="Channels"),
+        Column("notice_contents", LIST, choices=NOTICE_CONTENTS, label="Notice contents"),
+        Column("resolved_at", TIMESTAMP, label="Resolved"),
+        Column("summary_filed_at", TIMESTAMP, label="Summary filed"),
+        Column("status", ENUM, required=True, choices=INCIDENT_STATUSES),
+        Column("root_cause", TEXT, max_length=TEXT_CAP, label="Root cause"),
+        Column("remediation", TEXT, max_length=TEXT_CAP),
+    ),
+)
+
+REGISTERS: dict[str, Register] = {
+    r.name: r for r in (PROCESSORS, SHARING_AGREEMENTS, RETENTION_RECORDS, INCIDENTS)
+}
+
+
+def get_register(name: str) -> Register:
+    try:
+        return REGISTERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown register {name!r}; expected one of: {', '.join(REGISTERS)}"
+        ) from None

@@ -1,0 +1,178 @@
+"""Every deadline and threshold the checks use, with its default and legal source.
+
+Nothing in the rules is a constant: each number below can be changed in a settings
+file (TOML, ``[settings]`` table, path in ``COMPLIANCE_SETTINGS`` or
+``data/settings.toml``) or by an environment variable ``COMPLIANCE_<NAME>``
+(upper case), the environment winning. Confidence marks follow
+``shared/reference/regulations.md``: V read in the law's text, V2 secondary source,
+P a project default where the law gives no number (the policy says "timely").
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    unit: str
+    source: str
+    confidence: str
+    help: str
+
+
+SPECS: tuple[Setting, ...] = (
+    Setting("regulator_report_hours", 4, "hours",
+            "CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4", "V",
+            "Report an incident graded relatively major or above to the provincial CAC within "
+            "this many hours of detection."),
+    Setting("regulator_report_hours_cii", 1, "hours",
+            "CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4", "V",
+            "The same deadline for a critical-information-infrastructure (CII) operator."),
+    Setting("cii_operator", False, "true/false",
+            "CAC Measures (2025) Art. 4; regulations.md: the default for this company", "V",
+            "Whether the Platform is a CII operator (switches the regulator clock to the CII one)."),
+    Setting("user_notice_hours", 72, "hours",
+            "PIPL Art. 57 ('immediately'); policy 7.2 ('inform you'); GDPR Art. 33 for comparison", "P",
+            "Notify affected users within this many hours of detection. PIPL gives no number; "
+            "72 h is the project's reading of 'immediately', aligned with GDPR's regulator clock."),
+    Setting("summary_report_days", 30, "days",
+            "CAC Measures (2025) Art. 8", "V2",
+            "File the post-incident summary report within this many days after handling ends."),
+    Setting("incident_stale_days", 14, "days",
+            "Policy 7.2 (emergency plan, rigorous management); project default", "P",
+            "An unresolved incident with no timeline event for this long is stale."),
+    Setting("grade_relatively_major_subjects", 1_000_000, "people",
+            "CAC Measures (2025) Annex, personal-information leaks", "V2",
+            "Affected people from which an incident is at least relatively major (grade III)."),
+    Setting("grade_major_subjects", 10_000_000, "people",
+            "CAC Measures (2025) Annex, personal-information leaks", "V2",
+            "Affected people from which an incident is at least major (grade II)."),
+    Setting("grade_particularly_major_subjects", 100_000_000, "people",
+            "CAC Measures (2025) Annex, personal-information leaks", "V2",
+            "Affected people from which an incident is particularly major (grade I)."),
+    Setting("processor_assessment_days", 365, "days",
+            "PIPL Art. 21 (supervise the processor), Art. 54 (periodic audits); MLPS 2.0 annual "
+            "assessment of level-3 systems", "V2",
+            "An active processor must have been assessed or audited within this many days."),
+    Setting("offboard_return_days", 30, "days",
+            "PIPL Art. 21 (return or delete at the end of entrustment); project default", "P",
+            "An offboarded processor must confirm return or deletion within this many days."),
+    Setting("legal_disclosure_notice_days", 30, "days",
+            "Policy 5.3.3 ('inform you in a timely manner'); project default", "P",
+            "Users must be told of a legally required disclosure within this many days of it."),
+    Setting("due_soon_days", 30, "days",
+            "Project default (dashboard horizon)", "P",
+            "How far ahead the dashboard lists items that will fall due."),
+    Setting("session_idle_minutes", 30, "minutes",
+            "Project default (access control)", "P",
+            "A signed-in session ends after this much idle time."),
+    Setting("login_max_failures", 5, "attempts",
+            "Project default (access control)", "P",
+            "Failed sign-ins before the account is locked."),
+    Setting("login_lockout_minutes", 15, "minutes",
+            "Project default (access control)", "P",
+            "How long a locked account stays locked."),
+    Setting("timezone", "Asia/Shanghai", "IANA zone",
+            "Data contract: a timestamp with no offset is Asia/Shanghai time", "V",
+            "Zone for times without an offset, for 'today', and for display."),
+)
+
+SPEC_BY_NAME = {s.name: s for s in SPECS}
+
+
+class SettingsError(ValueError):
+    """A settings file or variable holds a value of the wrong kind."""
+
+
+def _coerce(spec: Setting, value: Any, origin: str) -> Any:
+    kind = type(spec.default)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes"):
+                return True
+            if text in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(str(value).replace("_", ""))
+            if number < 0:
+                raise ValueError
+            return number
+        return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"setting {spec.name} from {origin}: {value!r} is not a valid {spec.unit} value"
+        ) from None
+
+
+class Settings:
+    """Resolved settings: defaults, then the settings file, then the environment."""
+
+    def __init__(self, values: dict[str, Any] | None = None):
+        self._values = {s.name: s.default for s in SPECS}
+        self.origin = {s.name: "default" for s in SPECS}
+        for name, value in (values or {}).items():
+            self.set(name, value, "argument")
+
+    def set(self, name: str, value: Any, origin: str) -> None:
+        if name not in SPEC_BY_NAME:
+            raise SettingsError(f"unknown setting {name!r} in {origin}")
+        self._values[name] = _coerce(SPEC_BY_NAME[name], value, origin)
+        self.origin[name] = origin
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def regulator_hours(self) -> int:
+        return self.regulator_report_hours_cii if self.cii_operator else self.regulator_report_hours
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per setting, for the docs and the settings page."""
+        return [
+            {"setting": s.name, "value": self._values[s.name], "default": s.default,
+             "unit": s.unit, "source": s.source, "confidence": s.confidence,
+             "from": self.origin[s.name], "meaning": s.help}
+            for s in SPECS
+        ]
+
+
+def load_settings(path: str | os.PathLike | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    file = path or environ.get("COMPLIANCE_SETTINGS") or (DATA_DIR / "settings.toml")
+    file = Path(file)
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {file}: {exc}") from None
+        for name, value in data.get("settings", {}).items():
+            settings.set(name, value, str(file))
+    elif path or environ.get("COMPLIANCE_SETTINGS"):
+        raise SettingsError(f"settings file {file} does not exist")
+    for spec in SPECS:
+        var = f"COMPLIANCE_{spec.name.upper()}"
+        if var in environ:
+            settings.set(spec.name, environ[var], f"environment {var}")
+    return settings

@@ -1,0 +1,67 @@
+"""Shared fixtures: fresh stores, a frozen clock, the demo store."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dashboard.access import Actor, cli_actor
+from dashboard.reference import sync_reference
+from dashboard.settings import Settings
+from dashboard.store import Store
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The demo's "today": every test that uses the demo store sees the same data.
+DEMO_AS_OF = dt.date(2026, 11, 24)
+FROZEN_NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
+
+SYSTEM = cli_actor()
+DPO = Actor("dpo.li", "dpo")
+MANAGER = Actor("manager.wang", "manager")
+AUDITOR = Actor("auditor.chen", "auditor")
+ADMIN = Actor("admin.zhao", "admin")
+
+
+def make_store(path: Path, *, settings: Settings | None = None, clock=None) -> Store:
+    store = Store(path, settings=settings or Settings(), clock=clock or (lambda: FROZEN_NOW))
+    store.migrate(SYSTEM)
+    with store.write(SYSTEM, "store.admin") as w:
+        sync_reference(w.cur)
+        w.audit("reference.sync", "reference")
+    return store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = make_store(tmp_path / "test.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db_template(tmp_path_factory) -> Path:
+    """A demo store built once per session; copy it before writing to it."""
+    from dashboard import demo
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    s = make_store(path)
+    demo.seed(s, SYSTEM, scale="demo", as_of=DEMO_AS_OF)
+    s.close()
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_db_template, tmp_path) -> Path:
+    """A private copy of the demo store file (safe to write to)."""
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db_template, path)
+    return path
+
+
+@pytest.fixture
+def demo_store(demo_db):
+    s = Store(demo_db, settings=Settings(), clock=lambda: FROZEN_NOW)
+    yield s
+    s.close()
