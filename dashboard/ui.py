@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import os
 from typing import Any, Callable
 
 import pandas as pd
@@ -19,8 +20,14 @@ from .store import Store, default_db_path
 
 
 @st.cache_resource(show_spinner=False)
-def _open_store(path: str) -> Store:
-    store = Store(path)
+def _open_store(path: str, frozen_now: str | None) -> Store:
+    clock = None
+    if frozen_now:  # demos and tests: a fixed "now" (COMPLIANCE_FROZEN_NOW, ISO 8601)
+        fixed = dt.datetime.fromisoformat(frozen_now)
+        if fixed.tzinfo is None:
+            raise ValueError("COMPLIANCE_FROZEN_NOW needs an offset, e.g. +08:00")
+        clock = lambda: fixed  # noqa: E731
+    store = Store(path, clock=clock)
     store.require_current()
     return store
 
@@ -30,7 +37,7 @@ def get_store() -> Store:
 
     ``Store`` is thread-safe as used here: a fresh cursor per call, writes under a lock.
     """
-    return _open_store(str(default_db_path()))
+    return _open_store(str(default_db_path()), os.environ.get("COMPLIANCE_FROZEN_NOW"))
 
 
 def current_actor() -> Actor | None:

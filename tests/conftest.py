@@ -65,3 +65,31 @@ def demo_store(demo_db):
     s = Store(demo_db, settings=Settings(), clock=lambda: FROZEN_NOW)
     yield s
     s.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | None = None,
+             query: dict | None = None, frozen_now: dt.datetime = FROZEN_NOW):
+    """An AppTest of app.py on ``db_path``, signed in as ``actor``, run on ``page``.
+
+    ``page`` is a key of ``dashboard.navigation.PAGE_BY_KEY``. Returns the AppTest
+    after its first run on that page.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.navigation import PAGE_BY_KEY
+
+    monkeypatch.setenv("COMPLIANCE_DB", str(db_path))
+    monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", frozen_now.isoformat())
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if actor is not None:
+        at.session_state["actor"] = actor
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if page is not None:
+        at.switch_page(PAGE_BY_KEY[page].path)
+        at.run()
+    return at
