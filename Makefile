@@ -32,9 +32,11 @@ demo-store: setup
 run: demo-store
 	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run app.py --server.port $(PORT)
 
-# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here);
+# a CJK font so the Chinese names in screenshots render as text, not boxes.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi"; } || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei; }
 
 test: setup chromium
 	$(PY) -m pytest

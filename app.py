@@ -14,7 +14,8 @@ st.set_page_config(page_title="Privacy compliance", page_icon=":material/shield_
                    layout="wide")
 
 HERE = Path(__file__).parent
-actor = ui.current_actor()
+# Idle timeout, account re-check and single sign-on, before any page runs.
+actor = ui.enforce_session()
 
 if actor is None:
     nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 ROLES = ("dpo", "manager", "auditor", "admin")
 SYSTEM_ROLE = "system"   # the command line and scheduled jobs
+AUTH_ROLE = "auth"       # the sign-in service: records sign-in attempts, nothing else
 
 ROLE_TITLES = {
     "dpo": "Data protection officer",
@@ -17,12 +18,14 @@ ROLE_TITLES = {
     "auditor": "Auditor",
     "admin": "Administrator",
     "system": "System (command line)",
+    "auth": "Sign-in service",
 }
 
 # action -> roles allowed. "system" is the command line acting on the operator's behalf.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "incident.log": frozenset({"manager", "dpo", "system"}),
     "incident.update": frozenset({"manager", "dpo", "system"}),
+    # Issue 7: the Import page is for DPOs and admins (admins load registers for the DPO).
     "register.import": frozenset({"dpo", "admin", "system"}),
     "register.edit": frozenset({"dpo", "system"}),
     "finding.acknowledge": frozenset({"dpo", "system"}),
@@ -30,8 +33,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export.download": frozenset({"dpo", "auditor", "system"}),
     "audit.read": frozenset({"dpo", "auditor", "admin", "system"}),
     "user.manage": frozenset({"admin", "system"}),
-    "settings.manage": frozenset({"admin", "system"}),
+    "settings.manage": frozenset({"dpo", "admin", "system"}),
     "store.admin": frozenset({"admin", "system"}),
+    # Internal: the sign-in service records each attempt (counts, lockout, last
+    # sign-in) on the users row; no user holds this role.
+    "account.sign_in": frozenset({AUTH_ROLE}),
 }
 
 ACTION_TITLES = {
@@ -46,6 +52,7 @@ ACTION_TITLES = {
     "user.manage": "Manage user accounts",
     "settings.manage": "Change settings",
     "store.admin": "Initialise, migrate and seed the store",
+    "account.sign_in": "Record a sign-in attempt",
 }
 
 
@@ -86,3 +93,28 @@ def cli_actor() -> Actor:
     except Exception:  # no login name in some containers
         user = "unknown"
     return Actor(f"cli:{user}", SYSTEM_ROLE)
+
+
+def role_matrix_markdown() -> str:
+    """The role matrix as a Markdown table, rendered from ``PERMISSIONS``.
+
+    docs/ACCESS.md (and the README) carry exactly this text; tests/test_access.py
+    fails when they drift from the code.
+    """
+    columns = [*ROLES, SYSTEM_ROLE]
+    head = ["Action", *(f"`{r}`" for r in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    internal = []
+    for action, roles in PERMISSIONS.items():
+        if not roles & set(columns):
+            internal.append((action, roles))
+            continue
+        cells = ["yes" if r in roles else "—" for r in columns]
+        lines.append(f"| {ACTION_TITLES[action]} (`{action}`) | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n\n" + "; ".join(
+        f"`{r}`: {ROLE_TITLES[r]}" for r in columns) + ".\n"
+    for action, roles in internal:
+        holders = ", ".join(f"{ROLE_TITLES.get(r, r)} (`{r}`)" for r in sorted(roles))
+        text += (f"\n{ACTION_TITLES[action]} (`{action}`) is done only by the {holders}, "
+                 "a role no user account can hold.\n")
+    return text

@@ -72,6 +72,17 @@ SPECS: tuple[Setting, ...] = (
     Setting("due_soon_days", 30, "days",
             "Project default (dashboard horizon)", "P",
             "How far ahead the dashboard lists items that will fall due."),
+    Setting("due_urgent_days", 7, "days",
+            "Project default (dashboard horizon)", "P",
+            "The overview's short horizon: items falling due within this many days are "
+            "shown apart (this week), beside those within due_soon_days."),
+    Setting("score_target_percent", 95, "percent",
+            "Project default (dashboard score bands)", "P",
+            "A compliance score at or above this is on target (green on the overview)."),
+    Setting("score_warning_percent", 80, "percent",
+            "Project default (dashboard score bands)", "P",
+            "A compliance score below this needs action (red); between it and "
+            "score_target_percent it is amber."),
     Setting("session_idle_minutes", 30, "minutes",
             "Project default (access control)", "P",
             "A signed-in session ends after this much idle time."),

@@ -40,6 +40,13 @@ DEFAULT_DB = DATA_DIR / "compliance.duckdb"
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 _DATA_VERSIONS: dict[str, int] = {}
+_NEUTRAL_COMMITS: dict[str, int] = {}
+
+# Writes that never change what the compliance rules (data/rules/) read: results stored
+# from a check, remediation plans, exports' and sign-ins' audit entries, user accounts.
+# ``Store.input_version`` leaves them out, so the engine keeps its evaluation across them.
+RULE_NEUTRAL_ACTIONS = frozenset({"check.snapshot", "finding.acknowledge", "export.download",
+                                  "account.sign_in", "user.manage"})
 
 
 def _write_lock_for(path: Path) -> threading.RLock:
@@ -148,6 +155,12 @@ class Store:
         so a write drops stale results at once."""
         return _DATA_VERSIONS.get(self._key, 0)
 
+    @property
+    def input_version(self) -> int:
+        """``data_version`` less the commits of ``RULE_NEUTRAL_ACTIONS``: bumped only by
+        writes that may change the rules' inputs (the engine keys its evaluation on it)."""
+        return _DATA_VERSIONS.get(self._key, 0) - _NEUTRAL_COMMITS.get(self._key, 0)
+
     # -- reading ---------------------------------------------------------------
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -206,6 +219,9 @@ class Store:
                     f"{action}: a service write must append exactly one audit entry "
                     f"(appended {writer.audited}); rolled back"
                 )
+        if action in RULE_NEUTRAL_ACTIONS:
+            with _LOCKS_GUARD:
+                _NEUTRAL_COMMITS[self._key] = _NEUTRAL_COMMITS.get(self._key, 0) + 1
 
     # -- schema ----------------------------------------------------------------
     def schema_version(self) -> int:

@@ -40,29 +40,178 @@ def get_store() -> Store:
     return _open_store(str(default_db_path()), os.environ.get("COMPLIANCE_FROZEN_NOW"))
 
 
+# -- the signed-in session ----------------------------------------------------------
+# Session-state keys: "actor" (an Actor: the signed-in marker), "account" (how the
+# session signed in: method, username of a local account, display name, provider),
+# "last_activity" (the store clock at the last run), "sign_in_notice" (why the
+# session ended, shown on the sign-in page), "sso_refusal" / "sso_suppressed"
+# (single sign-on identity refused, or not to be used again in this session).
+_SESSION_KEYS = ("actor", "account", "last_activity")
+
+
 def current_actor() -> Actor | None:
     return st.session_state.get("actor")
 
 
-def set_actor(actor: Actor | None) -> None:
+def set_actor(actor: Actor | None, *, account: dict | None = None) -> None:
+    """Sign ``actor`` in for this session (``None`` signs out, without a reason)."""
     if actor is None:
-        st.session_state.pop("actor", None)
+        for key in _SESSION_KEYS:
+            st.session_state.pop(key, None)
+        return
+    st.session_state["actor"] = actor
+    st.session_state["account"] = dict(account or {"method": "password",
+                                                  "username": actor.name})
+    st.session_state["last_activity"] = get_store().now()
+    for key in ("sign_in_notice", "sso_refusal"):
+        st.session_state.pop(key, None)
+
+
+def sign_out(reason: str | None = None) -> None:
+    """End the session; ``reason`` is shown on the sign-in page.
+
+    A single sign-on session is not signed in again from the browser's identity
+    cookie in this session (``sso_suppressed``); ``sidebar_account`` also calls
+    ``st.logout()`` to drop that cookie when the user signs out.
+    """
+    account = st.session_state.get("account") or {}
+    if account.get("method") == "sso":
+        st.session_state["sso_suppressed"] = True
+    set_actor(None)
+    if reason:
+        st.session_state["sign_in_notice"] = reason
     else:
-        st.session_state["actor"] = actor
+        st.session_state.pop("sign_in_notice", None)
+
+
+def sso_config():
+    """The single sign-on set-up from ``st.secrets`` (None without an ``[auth]`` section)."""
+    from .accounts import sso_config as parse
+    try:
+        return parse(st.secrets)
+    except FileNotFoundError:
+        return None
+
+
+def _user_claims() -> dict:
+    try:
+        return st.user.to_dict()
+    except Exception:  # no script context / no user info
+        return {}
+
+
+def enforce_session() -> Actor | None:
+    """Run first on every page run (``app.py``): the actor allowed to use this run.
+
+    - ends a session idle for longer than ``session_idle_minutes`` (a session with
+      no recorded activity counts as active now);
+    - re-reads a local account, so a disabled account is signed out and a changed
+      role takes effect at once;
+    - signs in a single sign-on identity (``st.user``) mapped to a role, or
+      records why it was refused.
+    """
+    from .accounts import AccountError, AuthError, session_actor, sign_in_sso
+    store = get_store()
+    now = store.now()
+    actor = current_actor()
+    if actor is not None:
+        idle_minutes = store.settings.session_idle_minutes
+        last = st.session_state.get("last_activity") or now
+        if idle_minutes and now - last > dt.timedelta(minutes=idle_minutes):
+            sign_out(f"Your session ended after {idle_minutes} minutes without activity. "
+                     "Sign in again.")
+            return None
+        account = st.session_state.get("account") or {}
+        if account.get("username"):
+            try:
+                fresh = session_actor(store, account["username"])
+            except AuthError as exc:
+                sign_out(str(exc))
+                return None
+            if fresh != actor:
+                st.session_state["actor"] = actor = fresh
+        st.session_state["last_activity"] = now
+        return actor
+    claims = _user_claims()
+    if not claims.get("is_logged_in") or st.session_state.get("sso_suppressed"):
+        return None
+    try:
+        config = sso_config()
+    except AccountError as exc:
+        st.session_state["sso_refusal"] = f"Single sign-on is misconfigured: {exc}"
+        st.session_state["sso_suppressed"] = True
+        return None
+    if config is None:
+        return None
+    try:
+        actor, account = sign_in_sso(store, claims, config, claims.get("provider"))
+    except AuthError as exc:
+        st.session_state["sso_refusal"] = str(exc)
+        st.session_state["sso_suppressed"] = True
+        return None
+    set_actor(actor, account=account)
+    return actor
+
+
+def _claim_direct_run() -> bool:
+    """True when Streamlit ran this page file without ``app.py``.
+
+    With a ``pages/`` folder beside ``app.py``, Streamlit starts each process (and
+    AppTest each run) in its old multipage mode until some run has called
+    ``st.navigation``: in that mode a URL naming any ``pages/*.py`` runs that file
+    directly, skipping ``app.py`` (its role filter, ``enforce_session`` and the
+    sidebar). Detect it, and switch the process to ``st.navigation`` mode as
+    ``st.navigation`` itself would, so that the next run goes through ``app.py``.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - moved in a later Streamlit
+        return False
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        return True
+    return False
+
+
+def rerun_through_app() -> None:
+    """Rerun the script so that this run goes through ``app.py``'s navigation."""
+    _claim_direct_run()
+    st.rerun()
 
 
 def page_guard(key: str) -> Actor:
     """Refuse the page unless the signed-in user's role may open it.
 
-    Navigation already lists only the role's pages; this holds when a page is
-    reached some other way (a URL, a stale link).
+    Navigation already lists only the role's pages, and a URL naming a page outside
+    them gets Streamlit's "page not found" and the default page; this holds when a
+    page file is run some other way (Streamlit's first run in a process, a test).
+    It re-applies the session rules (idle timeout, account re-check) itself.
     """
-    actor = current_actor()
+    direct = _claim_direct_run()
+    actor = enforce_session()
     spec = PAGE_BY_KEY[key]
+    if actor is None and direct and st.session_state.get("sign_in_notice"):
+        st.rerun()           # the session just ended: show why, on the sign-in page
     if actor is None or actor.role not in spec.roles:
         who = "You are not signed in" if actor is None else f"Your role ({actor.role}) may not open it"
         st.error(f"**{spec.title}** is not available. {who}.", icon=":material/block:")
         st.stop()
+    if direct:
+        sidebar_account(actor)
+    return actor
+
+
+def callback_actor(key: str) -> Actor | None:
+    """The actor a widget callback on page ``key`` may act as, or None.
+
+    Streamlit runs ``on_click``/``on_change`` callbacks before the script, so before
+    ``app.py``'s ``enforce_session`` and the page's ``page_guard``: a callback that
+    writes must start with ``actor = ui.callback_actor("<page key>")`` and do nothing
+    when it is None (session idle too long, account disabled, role changed).
+    """
+    actor = enforce_session()
+    if actor is None or actor.role not in PAGE_BY_KEY[key].roles:
+        return None
     return actor
 
 
@@ -122,8 +271,18 @@ def format_columns(df: pd.DataFrame, register) -> dict[str, Any]:
 
 def sidebar_account(actor: Actor) -> None:
     from .access import ROLE_TITLES
+    account = st.session_state.get("account") or {}
+    shown = account.get("display_name") or actor.name
+    who = shown if shown == actor.name else f"{shown} ({actor.name})"
     with st.sidebar:
-        st.caption(f"Signed in as **{actor.name}** · {ROLE_TITLES.get(actor.role, actor.role)}")
+        st.caption(f"Signed in as **{who}** · {ROLE_TITLES.get(actor.role, actor.role)}")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-            set_actor(None)
-            st.rerun()
+            via_sso = account.get("method") == "sso"
+            sign_out("You signed out.")
+            if via_sso:
+                # Drops Streamlit's identity cookie: the browser goes to /auth/logout and
+                # comes back in a new session. Stop (not rerun: a rerun would drop the
+                # redirect before it reaches the browser).
+                st.logout()
+                st.stop()
+            rerun_through_app()

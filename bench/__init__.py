@@ -1,0 +1,1 @@
+"""Benchmarks against raw DuckDB on the same data (never timed asserts in tests)."""

@@ -1,0 +1,840 @@
+"""The compliance engine: rules -> findings, due items, scores, snapshots, and ``check``.
+
+How a check runs
+----------------
+Every rule (``dashboard.rules``) is a SELECT over the registers that yields its
+*applicable* entities with ``failing``, ``detail`` and ``due_at``. For each entity type
+the engine makes two passes over that type's rules, all parameters bound (never
+formatted in):
+
+1. the rows that matter - failing ones (findings) and open ones whose ``due_at`` falls
+   within ``settings.due_soon_days`` (due items) - go into an in-memory DuckDB table
+   (``compliance_check.items``, an attached ``:memory:`` database shared by every cursor
+   of the store's connection; nothing is written to the store file);
+2. the counts behind the scores, over distinct entities: for every rule, clause,
+   article and all rules, how many entities at least one of the rules applies to and how
+   many fail at least one. For a register keyed by integers (retention records) each rule
+   becomes two bitmaps over the key range (applies, fails) and a set of rules counts the
+   bits of their union - one scan per rule, no GROUP BY over millions of ids; for the
+   others, one GROUP BY entity gives per entity the bitmask of rules that apply and that
+   fail, counted per (applies, fails) pair.
+
+So a check over 10 million retention records never brings a register into Python, and
+pages aggregate and page through findings in SQL (``finding_counts``, ``findings_page``,
+``due_counts``, ``due_page``), keyed by ``as_of`` and the store's ``data_version``.
+
+Time: the engine never reads the clock. ``as_of`` is a date (the close of that day in
+the settings' time zone, Asia/Shanghai), an ISO timestamp, or an aware datetime; ``None``
+means ``store.now()`` (the store's clock, frozen in tests). Scores: see docs/RULES.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import itertools
+import json
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence, TextIO
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from .access import Actor
+from .rules import (ENTITY_REGISTER, ENTITY_TYPES, PARAMETERS, SEVERITIES, SEVERITY_RANK, Rule,
+                    RuleError, load_rules, macros_sql, rules_digest)
+from .settings import Settings
+
+__all__ = [
+    "CheckResult", "Summary", "RuleError", "load_rules", "parse_as_of", "rule_parameters",
+    "run_check", "check_summary", "findings_page", "finding_counts", "due_page", "due_counts",
+    "items_query", "save_snapshot", "snapshots", "snapshot_scores", "current_as_of",
+    "register_cli", "SEVERITIES",
+]
+
+CACHE_DB = "compliance_check"          # the attached in-memory database's name
+RUNS_KEPT = 4                          # evaluations kept per store for the pages
+FINDING, DUE = "finding", "due"
+
+FINDING_COLUMNS = ["rule_id", "clause", "severity", "entity_type", "entity_id", "detail",
+                   "due_at"]
+DUE_COLUMNS = ["rule_id", "clause", "severity", "entity_type", "entity_id", "due_at", "detail"]
+GROUPABLE = ("rule_id", "clause", "article", "severity", "entity_type")
+
+
+# -- as_of ----------------------------------------------------------------------------------
+
+def parse_as_of(value: dt.date | dt.datetime | str | None, tz: ZoneInfo | str,
+                now: dt.datetime | None = None) -> dt.datetime:
+    """The check moment as an aware datetime in ``tz``.
+
+    A date (or ``YYYY-MM-DD``) is the close of that day in ``tz`` (23:59:59.999999), so
+    everything that happened that day counts; an ISO timestamp without an offset is
+    ``tz`` time; ``None`` is ``now`` (required then). Raises ``ValueError`` naming the value.
+    """
+    tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    if value is None:
+        if now is None:
+            raise ValueError("as_of is required: the engine does not read the clock")
+        value = now
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                value = dt.date.fromisoformat(text)
+            else:
+                value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"as-of {value!r} is not a date (YYYY-MM-DD) or an ISO 8601 timestamp "
+                f"(2026-11-24T09:30:00+08:00)") from None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time.max, tzinfo=tz)
+    raise ValueError(f"as-of {value!r} is not a date, a datetime or an ISO string")
+
+
+def current_as_of(store) -> str:
+    """``store.now()`` to the minute, as ISO text: the ``as_of`` pages should pass, so that
+    a page's cached queries share one evaluation per minute."""
+    return store.now().replace(second=0, microsecond=0).isoformat()
+
+
+def rule_parameters(settings: Settings, as_of: dt.datetime) -> dict[str, Any]:
+    """Every parameter of ``rules.PARAMETERS``, from the settings and the check moment."""
+    values: dict[str, Any] = {"as_of": as_of, "as_of_date": as_of.date()}
+    for name, (_type, _meaning, setting) in PARAMETERS.items():
+        if name in values:
+            continue
+        values[name] = settings.regulator_hours() if name == "regulator_hours" \
+            else getattr(settings, setting)
+    return values
+
+
+# -- results --------------------------------------------------------------------------------
+
+@dataclass
+class Summary:
+    """Scores and counts of one evaluation (no findings loaded)."""
+
+    as_of: dt.datetime
+    rule_scores: pd.DataFrame
+    clause_scores: pd.DataFrame
+    article_scores: pd.DataFrame
+    overall: float | None
+    entities_applicable: int
+    entities_failing: int
+    finding_total: int
+    due_total: int
+    findings_by_severity: dict[str, int]
+    settings: dict[str, Any]
+    rules_digest: str
+    run_id: int = field(repr=False, default=0)
+
+    @property
+    def snapshot_date(self) -> dt.date:
+        return self.as_of.date()
+
+
+@dataclass
+class CheckResult(Summary):
+    """A check: its scores plus every finding and due item."""
+
+    findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FINDING_COLUMNS))
+    due: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DUE_COLUMNS))
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+_RUN_IDS = itertools.count(1)
+_GUARD = threading.Lock()
+_STORE_LOCKS: dict[str, threading.RLock] = {}
+_RUNS: dict[str, "OrderedDict[tuple, Summary]"] = {}
+
+
+def _store_key(store) -> str:
+    return str(store.path.resolve())
+
+
+def _lock_for(store) -> threading.RLock:
+    with _GUARD:
+        return _STORE_LOCKS.setdefault(_store_key(store), threading.RLock())
+
+
+_CACHE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.rules (
+    rule_seq INTEGER PRIMARY KEY, rule_id VARCHAR, clause VARCHAR, article VARCHAR,
+    severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR, title VARCHAR);
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.items (
+    run_id BIGINT, kind VARCHAR, rule_seq INTEGER, rule_id VARCHAR, clause VARCHAR,
+    article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR,
+    entity_id VARCHAR, entity_num BIGINT, detail VARCHAR, due_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.runs (run_id BIGINT PRIMARY KEY, as_of TIMESTAMPTZ);
+"""
+
+
+def _prepare(cur, rules: list[Rule]) -> None:
+    """Attach the in-memory results database (once per DuckDB instance), load the rule
+    metadata into it, and define the rules' helper macros on this cursor."""
+    cur.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CACHE_DB} (READ_WRITE)")
+    cur.execute(_CACHE_DDL)
+    wanted = [(r.seq, r.rule_id, r.clause, r.article, r.severity, r.severity_rank,
+               r.entity_type, r.title) for r in rules]
+    known = cur.execute(f"SELECT * FROM {CACHE_DB}.rules ORDER BY rule_seq").fetchall()
+    if known != wanted:
+        cur.execute(f"DELETE FROM {CACHE_DB}.rules")
+        cur.executemany(f"INSERT INTO {CACHE_DB}.rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)", wanted)
+    cur.execute(macros_sql())
+
+
+def _branch_params(rules: Iterable[Rule], values: dict[str, Any], extra: dict[str, Any]) -> dict:
+    names: dict[str, None] = {}
+    for r in rules:
+        for p in r.params:
+            names.setdefault(p, None)
+    params = {n: values[n] for n in names}
+    params.update(extra)
+    return params
+
+
+def _items_sql(rules: list[Rule]) -> str:
+    numeric = rules[0].entity_type == "retention_record"
+    branches = []
+    for r in rules:
+        num = "CAST(entity_id AS BIGINT)" if numeric else "CAST(NULL AS BIGINT)"
+        branches.append(
+            f"SELECT {r.seq} AS rule_seq, CAST(entity_id AS VARCHAR) AS entity_id, "
+            f"{num} AS entity_num, failing, detail, due_at\n"
+            f"FROM (\n{r.query}\n) AS rule_{r.seq}\n"
+            f"WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)")
+    union = "\nUNION ALL\n".join(branches)
+    return (
+        f"INSERT INTO {CACHE_DB}.items\n"
+        f"SELECT $run_id, CASE WHEN u.failing THEN '{FINDING}' ELSE '{DUE}' END, u.rule_seq, "
+        f"m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
+        f"u.entity_id, u.entity_num, u.detail, u.due_at\n"
+        f"FROM (\n{union}\n) AS u JOIN {CACHE_DB}.rules m ON m.rule_seq = u.rule_seq")
+
+
+BITMAP_MAX_BITS = 1 << 27    # 16 MiB per bitmap; wider integer key ranges use the masks
+
+
+def _subsets(rules: list[Rule], group: list[Rule]) -> list[int]:
+    """The sets of rules (bitmasks of rule positions), within one entity type, whose
+    distinct-entity counts the scores need: each rule, each clause, each article, all."""
+    group_bits = sum(1 << r.seq for r in group)
+    sets = {1 << r.seq for r in group} | {group_bits}
+    for level in ("clause", "article"):
+        by: dict[str, int] = {}
+        for r in rules:
+            by[getattr(r, level)] = by.get(getattr(r, level), 0) | (1 << r.seq)
+        sets |= {bits & group_bits for bits in by.values() if bits & group_bits}
+    return sorted(sets)
+
+
+def _masks_sql(rules: list[Rule]) -> str:
+    branches = [
+        f"SELECT entity_id, failing, CAST({1 << r.seq} AS UBIGINT) AS bit\n"
+        f"FROM (\n{r.query}\n) AS rule_{r.seq}"
+        for r in rules
+    ]
+    union = "\nUNION ALL\n".join(branches)
+    return (
+        "SELECT app, fail, count(*) AS n, sum(nulls) AS nulls, sum(dups) AS dups FROM (\n"
+        "  SELECT entity_id, bit_or(bit) AS app,\n"
+        "         bit_or(CASE WHEN failing THEN bit ELSE CAST(0 AS UBIGINT) END) AS fail,\n"
+        "         count_if(failing IS NULL) AS nulls, count(*) - bit_count(bit_or(bit)) AS dups\n"
+        f"  FROM (\n{union}\n  ) AS u GROUP BY entity_id\n"
+        ") AS per_entity GROUP BY app, fail")
+
+
+def _mask_counts(cur, group: list[Rule], params: dict, subsets: list[int]) -> dict[int, tuple]:
+    """Distinct-entity counts from one GROUP BY entity: per entity, the bitmask of the rules
+    that apply and of those that fail; entities counted per (applies, fails) pair."""
+    rows = cur.execute(_masks_sql(group), params).fetchall()
+    for app, _fail, _n, nulls, dups in rows:
+        if nulls or dups:
+            bad = ", ".join(r.rule_id for r in group if int(app) >> r.seq & 1)
+            raise RuleError(f"a rule among {bad} returned " + (
+                "failing = NULL" if nulls else "the same entity more than once"))
+    return {
+        bits: (sum(int(n) for app, _f, n, _x, _d in rows if int(app) & bits),
+               sum(int(n) for _a, fail, n, _x, _d in rows if int(fail) & bits))
+        for bits in subsets
+    }
+
+
+def _bitmap_counts(cur, group: list[Rule], params: dict, subsets: list[int],
+                   lo: int, hi: int) -> dict[int, tuple]:
+    """The same counts for an integer-keyed register (retention records), without a GROUP BY:
+    each rule becomes two bitmaps over the key range (entities that apply, that fail), and
+    a set of rules counts the bits of their union. One scan per rule."""
+    ctes = [
+        f"r{r.seq} AS (SELECT bitstring_agg(entity_id, $lo, $hi) AS a, "
+        f"bitstring_agg(entity_id, $lo, $hi) FILTER (WHERE failing) AS f, "
+        f"count(*) AS n, count_if(failing IS NULL) AS nulls FROM (\n{r.query}\n) AS q)"
+        for r in group
+    ]
+    zero = "bitstring('0', CAST($hi - $lo + 1 AS INTEGER))"
+
+    def union(kind: str, bits: int) -> str:
+        parts = [f"coalesce(r{r.seq}.{kind}, {zero})" for r in group if bits >> r.seq & 1]
+        return f"bit_count({' | '.join(parts)})"
+
+    checks = [f"r{r.seq}.n, r{r.seq}.nulls, {union('a', 1 << r.seq)}" for r in group]
+    counts = [f"{union('a', bits)}, {union('f', bits)}" for bits in subsets]
+    sql = (f"WITH {', '.join(ctes)}\nSELECT {', '.join(checks + counts)}\n"
+           f"FROM {', '.join(f'r{r.seq}' for r in group)}")
+    row = cur.execute(sql, {**params, "lo": lo, "hi": hi}).fetchone()
+    for i, r in enumerate(group):
+        n, nulls, distinct = row[3 * i: 3 * i + 3]
+        if nulls:
+            raise RuleError(f"{r.rule_id} returned failing = NULL for {nulls} entities")
+        if n != distinct:
+            raise RuleError(f"{r.rule_id} returned the same entity more than once")
+    rest = row[3 * len(group):]
+    return {bits: (int(rest[2 * i]), int(rest[2 * i + 1])) for i, bits in enumerate(subsets)}
+
+
+def _key_range(cur, entity_type: str) -> tuple[int, int] | None:
+    """(min, max) of the register's key if it is an integer key narrow enough for bitmaps."""
+    from .registers import INTEGER, REGISTERS
+    register = REGISTERS[ENTITY_REGISTER[entity_type]]
+    if register.column(register.key).type != INTEGER:
+        return None
+    lo, hi = cur.execute(f"SELECT min({register.key}), max({register.key}) "
+                         f"FROM {register.name}").fetchone()   # names from registers.py
+    if lo is None:
+        return (0, 0)
+    return (lo, hi) if hi - lo + 1 <= BITMAP_MAX_BITS else None
+
+
+def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
+    """Run every rule; store findings and due items under a new run id; return it and, per
+    entity type, {rule-set bitmask: (distinct applicable, distinct failing)}."""
+    if len({r.seq for r in rules}) != len(rules) or max(r.seq for r in rules) > 62:
+        raise RuleError("rules need distinct positions below 63 (one bit each)")
+    values = rule_parameters(store.settings, as_of)
+    horizon = as_of + dt.timedelta(days=store.settings.due_soon_days)
+    run_id = next(_RUN_IDS)
+    counts: dict[str, dict[int, tuple]] = {}
+    with store.cursor() as cur:
+        _prepare(cur, rules)
+        for entity_type in ENTITY_TYPES:
+            group = [r for r in rules if r.entity_type == entity_type]
+            if not group:
+                continue
+            params = _branch_params(group, values, {})
+            cur.execute(_items_sql(group), {**params, "run_id": run_id, "horizon": horizon})
+            subsets = _subsets(rules, group)
+            key_range = _key_range(cur, entity_type)
+            if key_range is None:
+                counts[entity_type] = _mask_counts(cur, group, params, subsets)
+            else:
+                counts[entity_type] = _bitmap_counts(cur, group, params, subsets, *key_range)
+        cur.execute(f"INSERT INTO {CACHE_DB}.runs VALUES (?, ?)", [run_id, as_of])
+    return run_id, counts
+
+
+def _score(applicable: int, failing: int) -> float:
+    return (applicable - failing) / applicable if applicable else math.nan
+
+
+def _count(counts: dict[str, dict[int, tuple]], bits: int) -> tuple[int, int]:
+    """Distinct entities that the rules in ``bits`` apply to, and that fail one of them
+    (entity types never overlap, so their counts add up)."""
+    applicable = failing = 0
+    for per_set in counts.values():
+        group_bits = max(per_set)                 # the whole group is the widest set
+        sub = bits & group_bits
+        if sub:
+            a, f = per_set[sub]
+            applicable += a
+            failing += f
+    return applicable, failing
+
+
+def _summarise(store, as_of: dt.datetime, rules: list[Rule], run_id: int,
+               counts: dict[str, dict[int, tuple]]) -> Summary:
+    from .reference import clause_map
+    with store.cursor() as cur:
+        per_rule = dict(
+            ((seq, kind), n) for seq, kind, n in cur.execute(
+                f"SELECT rule_seq, kind, count(*) FROM {CACHE_DB}.items WHERE run_id = ? "
+                "GROUP BY ALL", [run_id]).fetchall())
+        due_by = {}
+        for level in ("clause", "article"):
+            due_by[level] = dict(cur.execute(
+                f"SELECT {level}, count(DISTINCT (entity_type, entity_id)) FROM {CACHE_DB}.items "
+                f"WHERE run_id = ? AND kind = '{DUE}' GROUP BY ALL", [run_id]).fetchall())
+    rule_rows = []
+    for r in rules:
+        applicable, failing = _count(counts, 1 << r.seq)
+        if failing != per_rule.get((r.seq, FINDING), 0):
+            raise RuleError(f"{r.rule_id}: {failing} failing entities but "
+                            f"{per_rule.get((r.seq, FINDING), 0)} findings stored")
+        rule_rows.append({
+            "rule_id": r.rule_id, "clause": r.clause, "article": r.article,
+            "severity": r.severity, "title": r.title, "entity_type": r.entity_type,
+            "applicable": applicable, "failing": failing,
+            "due": per_rule.get((r.seq, DUE), 0), "score": _score(applicable, failing),
+        })
+    clauses = clause_map()
+
+    def grouped(level: str) -> pd.DataFrame:
+        keys: dict[str, int] = {}
+        for r in rules:
+            key = getattr(r, level)
+            keys[key] = keys.get(key, 0) | (1 << r.seq)
+        rows = []
+        for key in sorted(keys, key=lambda k: [int(p) for p in k.split(".")]):
+            applicable, failing = _count(counts, keys[key])
+            c = clauses.get(key)
+            rows.append({
+                level: key,
+                **({"article": key.split(".")[0]} if level == "clause" else {}),
+                "title": c.title if c else "",
+                "rules": bin(keys[key]).count("1"),
+                "applicable": applicable, "failing": failing,
+                "due": due_by[level].get(key, 0), "score": _score(applicable, failing),
+            })
+        return pd.DataFrame(rows)
+
+    clause_scores = grouped("clause")
+    article_scores = grouped("article")
+    applicable_clauses = clause_scores[clause_scores["applicable"] > 0]
+    overall = float(applicable_clauses["score"].mean()) if len(applicable_clauses) else None
+    all_bits = sum(1 << r.seq for r in rules)
+    entities_applicable, entities_failing = _count(counts, all_bits)
+    by_severity = {s: 0 for s in SEVERITIES}
+    for row in rule_rows:
+        by_severity[row["severity"]] += row["failing"]
+    return Summary(
+        as_of=as_of, rule_scores=pd.DataFrame(rule_rows), clause_scores=clause_scores,
+        article_scores=article_scores, overall=overall,
+        entities_applicable=entities_applicable, entities_failing=entities_failing,
+        finding_total=sum(row["failing"] for row in rule_rows),
+        due_total=sum(row["due"] for row in rule_rows), findings_by_severity=by_severity,
+        settings=store.settings.as_dict(), rules_digest=rules_digest(), run_id=run_id,
+    )
+
+
+def _cache_key(store, as_of: dt.datetime) -> tuple:
+    return (as_of.isoformat(), getattr(store, "input_version", store.data_version),
+            json.dumps(store.settings.as_dict(), sort_keys=True, default=str), rules_digest())
+
+
+def _drop_run(store, run_id: int) -> None:
+    with store.cursor() as cur:
+        try:
+            cur.execute(f"DELETE FROM {CACHE_DB}.items WHERE run_id = ?", [run_id])
+            cur.execute(f"DELETE FROM {CACHE_DB}.runs WHERE run_id = ?", [run_id])
+        except duckdb.Error:       # the instance was reopened: nothing left to drop
+            pass
+
+
+def _remember(store, key: tuple, summary: Summary) -> None:
+    runs = _RUNS.setdefault(_store_key(store), OrderedDict())
+    old = runs.pop(key, None)
+    if old is not None:
+        _drop_run(store, old.run_id)
+    runs[key] = summary
+    while len(runs) > RUNS_KEPT:
+        _k, evicted = runs.popitem(last=False)
+        _drop_run(store, evicted.run_id)
+
+
+def _run_exists(store, run_id: int) -> bool:
+    with store.cursor() as cur:
+        try:
+            return cur.execute(f"SELECT count(*) FROM {CACHE_DB}.runs WHERE run_id = ?",
+                               [run_id]).fetchone()[0] == 1
+        except duckdb.Error:       # the instance was reopened: the in-memory cache is gone
+            return False
+
+
+def _fresh_summary(store, as_of: dt.datetime) -> Summary:
+    rules = load_rules()
+    with _lock_for(store):
+        key = _cache_key(store, as_of)
+        run_id, counts = _evaluate(store, as_of, rules)
+        summary = _summarise(store, as_of, rules, run_id, counts)
+        _remember(store, key, summary)
+        return summary
+
+
+def check_summary(store, as_of: dt.date | dt.datetime | str | None = None) -> Summary:
+    """Scores and counts as of ``as_of``, evaluated once per (as_of, data version, settings,
+    rules) and kept for the pages; findings stay in DuckDB (see ``findings_page``)."""
+    moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    with _lock_for(store):
+        key = _cache_key(store, moment)
+        runs = _RUNS.get(_store_key(store), OrderedDict())
+        hit = runs.get(key)
+        if hit is not None and _run_exists(store, hit.run_id):
+            runs.move_to_end(key)
+            return hit
+        if hit is not None:
+            runs.clear()
+        return _fresh_summary(store, moment)
+
+
+def run_check(store, as_of: dt.date | dt.datetime | str | None = None) -> CheckResult:
+    """Evaluate every rule as of ``as_of`` (always afresh) and load all findings and due items.
+
+    ``as_of``: a date (the close of that day, Asia/Shanghai), an ISO timestamp or date
+    string, an aware datetime, or ``None`` for ``store.now()``.
+    """
+    moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    summary = _fresh_summary(store, moment)
+    with store.cursor() as cur:
+        findings = cur.execute(
+            f"SELECT {', '.join(FINDING_COLUMNS)} FROM {CACHE_DB}.items "
+            f"WHERE run_id = ? AND kind = '{FINDING}' "
+            "ORDER BY severity_rank DESC, rule_seq, entity_num, entity_id",
+            [summary.run_id]).df()
+        due = cur.execute(
+            f"SELECT {', '.join(DUE_COLUMNS)} FROM {CACHE_DB}.items "
+            f"WHERE run_id = ? AND kind = '{DUE}' ORDER BY due_at, rule_seq, entity_num, entity_id",
+            [summary.run_id]).df()
+    return CheckResult(**{f: getattr(summary, f) for f in Summary.__dataclass_fields__},
+                       findings=findings, due=due)
+
+
+# -- pages: findings and due items in SQL ------------------------------------------------
+
+def _filters(rule_id=None, clause=None, article=None, severity=None, entity_type=None,
+             entity_id=None) -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    known = {r.rule_id for r in load_rules()}
+    checks = (("rule_id", rule_id, known), ("severity", severity, set(SEVERITIES)),
+              ("entity_type", entity_type, set(ENTITY_TYPES)),
+              ("clause", clause, None), ("article", article, None), ("entity_id", entity_id, None))
+    for column, value, allowed in checks:
+        if value is None or value == "" or value == []:
+            continue
+        values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        values = [str(v) for v in values]
+        if allowed is not None:
+            wrong = [v for v in values if v not in allowed]
+            if wrong:
+                raise ValueError(f"{column}: {', '.join(map(repr, wrong))} is not one of "
+                                 f"{', '.join(sorted(allowed))}")
+        where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+    return where, params
+
+
+def _page_args(limit: int, offset: int) -> None:
+    if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+        raise ValueError(f"limit {limit!r} must be a whole number from 1 to 100000")
+    if not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"offset {offset!r} must be a whole number, 0 or more")
+
+
+def _by_columns(by: str | Sequence[str] | None) -> list[str]:
+    cols = [by] if isinstance(by, str) else list(by or [])
+    wrong = [c for c in cols if c not in GROUPABLE]
+    if wrong:
+        raise ValueError(f"by: {', '.join(map(repr, wrong))} is not one of {', '.join(GROUPABLE)}")
+    return cols
+
+
+def items_query(store, as_of=None, kind: str = FINDING, **filters) -> tuple[str, list[Any]]:
+    """``(sql, params)`` selecting the findings (or due items) as of ``as_of``, for joining
+    with other tables in SQL (e.g. acknowledgements on rule_id, entity_type, entity_id).
+
+    Columns: rule_id, clause, article, severity, severity_rank, entity_type, entity_id,
+    entity_num, detail, due_at, rule_seq.
+    """
+    if kind not in (FINDING, DUE):
+        raise ValueError(f"kind {kind!r} is not one of {FINDING}, {DUE}")
+    summary = check_summary(store, as_of)
+    where, params = _filters(**filters)
+    sql = (f"SELECT rule_id, clause, article, severity, severity_rank, entity_type, entity_id, "
+           f"entity_num, detail, due_at, rule_seq FROM {CACHE_DB}.items "
+           f"WHERE run_id = ? AND kind = ?" + "".join(f" AND {w}" for w in where))
+    return sql, [summary.run_id, kind] + params
+
+
+def findings_page(store, as_of=None, *, rule_id=None, clause=None, article=None, severity=None,
+                  entity_type=None, entity_id=None, limit: int = 100,
+                  offset: int = 0) -> pd.DataFrame:
+    """One page of findings, most severe first (then rule order, then entity)."""
+    _page_args(limit, offset)
+    sql, params = items_query(store, as_of, FINDING, rule_id=rule_id, clause=clause,
+                              article=article, severity=severity, entity_type=entity_type,
+                              entity_id=entity_id)
+    return store.df(
+        f"SELECT {', '.join(FINDING_COLUMNS)}, article FROM ({sql}) "
+        "ORDER BY severity_rank DESC, rule_seq, entity_num, entity_id LIMIT ? OFFSET ?",
+        params + [limit, offset])
+
+
+def finding_counts(store, as_of=None, *, by: str | Sequence[str] | None = ("rule_id",),
+                   rule_id=None, clause=None, article=None, severity=None, entity_type=None,
+                   entity_id=None) -> pd.DataFrame:
+    """Findings counted by the ``by`` columns (any of rule_id, clause, article, severity,
+    entity_type; none for the total), with the same filters as ``findings_page``."""
+    cols = _by_columns(by)
+    sql, params = items_query(store, as_of, FINDING, rule_id=rule_id, clause=clause,
+                              article=article, severity=severity, entity_type=entity_type,
+                              entity_id=entity_id)
+    select = ", ".join(cols + ["count(*) AS findings"])
+    group = f" GROUP BY {', '.join(cols)} ORDER BY findings DESC, {', '.join(cols)}" if cols else ""
+    return store.df(f"SELECT {select} FROM ({sql}){group}", params)
+
+
+def _within(store, as_of, within_days: int | None) -> tuple[str, list[Any]]:
+    if within_days is None:
+        return "", []
+    if not isinstance(within_days, int) or within_days < 0:
+        raise ValueError(f"within_days {within_days!r} must be a whole number of days, 0 or more")
+    moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    return " WHERE due_at <= ?", [moment + dt.timedelta(days=within_days)]
+
+
+def due_page(store, as_of=None, *, within_days: int | None = None, rule_id=None, clause=None,
+             article=None, severity=None, entity_type=None, entity_id=None, limit: int = 100,
+             offset: int = 0) -> pd.DataFrame:
+    """One page of due items (not late yet), soonest first; ``within_days`` narrows the
+    horizon below ``settings.due_soon_days``."""
+    _page_args(limit, offset)
+    sql, params = items_query(store, as_of, DUE, rule_id=rule_id, clause=clause, article=article,
+                              severity=severity, entity_type=entity_type, entity_id=entity_id)
+    where, wparams = _within(store, as_of, within_days)
+    return store.df(
+        f"SELECT {', '.join(DUE_COLUMNS)}, article FROM ({sql}){where} "
+        "ORDER BY due_at, rule_seq, entity_num, entity_id LIMIT ? OFFSET ?",
+        params + wparams + [limit, offset])
+
+
+def due_counts(store, as_of=None, *, by: str | Sequence[str] | None = ("rule_id",),
+               within_days: int | None = None, rule_id=None, clause=None, article=None,
+               severity=None, entity_type=None, entity_id=None) -> pd.DataFrame:
+    """Due items counted by the ``by`` columns, within ``within_days`` if given."""
+    cols = _by_columns(by)
+    sql, params = items_query(store, as_of, DUE, rule_id=rule_id, clause=clause, article=article,
+                              severity=severity, entity_type=entity_type, entity_id=entity_id)
+    where, wparams = _within(store, as_of, within_days)
+    select = ", ".join(cols + ["count(*) AS due", "min(due_at) AS next_due_at"])
+    group = f" GROUP BY {', '.join(cols)} ORDER BY next_due_at, {', '.join(cols)}" if cols else ""
+    return store.df(f"SELECT {select} FROM ({sql}){where}{group}", params + wparams)
+
+
+# -- snapshots ----------------------------------------------------------------------------
+
+def _nan_to_none(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def save_snapshot(store, actor: Actor, result: Summary) -> None:
+    """Store ``result``'s scores as the snapshot of its day (the Shanghai date of its as_of),
+    replacing a snapshot already stored for that day. Permission ``check.snapshot``."""
+    if not isinstance(result, Summary):
+        raise ValueError("save_snapshot needs the result of run_check or check_summary")
+    day = result.as_of.astimezone(store.tz).date()
+    score_rows = []
+    for level, frame, key in (("rule", result.rule_scores, "rule_id"),
+                              ("clause", result.clause_scores, "clause"),
+                              ("article", result.article_scores, "article")):
+        for row in frame.itertuples(index=False):
+            score_rows.append((day, level, getattr(row, key), int(row.applicable),
+                               int(row.failing), int(row.due), _nan_to_none(row.score)))
+    header = {
+        "snapshot_date": day.isoformat(), "as_of": result.as_of.isoformat(),
+        "overall": _nan_to_none(result.overall), "findings": result.finding_total,
+        "due": result.due_total, "entities_applicable": result.entities_applicable,
+        "entities_failing": result.entities_failing, "rules_digest": result.rules_digest,
+    }
+    with store.write(actor, "check.snapshot") as w:
+        before = w.execute(
+            "SELECT as_of, overall, findings, due FROM compliance_snapshots "
+            "WHERE snapshot_date = ?", [day]).fetchone()
+        w.execute("DELETE FROM compliance_snapshot_scores WHERE snapshot_date = ?", [day])
+        w.execute("DELETE FROM compliance_snapshots WHERE snapshot_date = ?", [day])
+        sev = result.findings_by_severity
+        w.execute(
+            "INSERT INTO compliance_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [day, result.as_of, w.at, actor.name, _nan_to_none(result.overall),
+             result.entities_applicable, result.entities_failing, result.finding_total,
+             sev.get("high", 0), sev.get("medium", 0), sev.get("low", 0), result.due_total,
+             result.rules_digest, json.dumps(result.settings, sort_keys=True, default=str)])
+        w.cur.executemany(
+            "INSERT INTO compliance_snapshot_scores VALUES (?, ?, ?, ?, ?, ?, ?)", score_rows)
+        w.audit("check.snapshot", "compliance_snapshot", day.isoformat(),
+                before=None if before is None else {
+                    "as_of": before[0], "overall": before[1], "findings": before[2],
+                    "due": before[3]},
+                after=header)
+
+
+def snapshots(store) -> pd.DataFrame:
+    """Every stored snapshot, oldest first: the overall score's history."""
+    return store.df("SELECT * EXCLUDE (settings) FROM compliance_snapshots ORDER BY snapshot_date")
+
+
+def snapshot_scores(store, level: str = "rule", code: str | None = None) -> pd.DataFrame:
+    """Per-rule, per-clause or per-article scores over time (``code`` narrows to one)."""
+    if level not in ("rule", "clause", "article"):
+        raise ValueError(f"level {level!r} is not one of rule, clause, article")
+    sql = ("SELECT snapshot_date, code, applicable, failing, due, score "
+           "FROM compliance_snapshot_scores WHERE level = ?")
+    params: list[Any] = [level]
+    if code is not None:
+        sql += " AND code = ?"
+        params.append(code)
+    return store.df(sql + " ORDER BY snapshot_date, code", params)
+
+
+# -- the command line -------------------------------------------------------------------
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _percent(value) -> str:
+    """A score to one decimal, rounded down: 99.96 % shows as 99.9 %, never as 100 %."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{math.floor(value * 1000 + 1e-9) / 10:.1f}%"
+
+
+def _with_iso_due(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings' columns, due_at as ISO 8601 text (None where there is no deadline)."""
+    frame = findings[FINDING_COLUMNS].copy()
+    frame["due_at"] = _iso_series(frame["due_at"])
+    return frame
+
+
+def _iso_series(values: pd.Series) -> pd.Series:
+    """ISO 8601 text of aware timestamps (``2026-11-24T14:00:00+08:00``), None where there is
+    no value. Deadlines repeat a lot (records fall due on the same days), so each distinct
+    value is formatted once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = [pd.Timestamp(v).isoformat() for v in uniques] + [None]
+    return pd.Series([texts[c] for c in codes], index=values.index, dtype=object)
+
+
+def finding_records(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """Findings as plain dicts (due_at ISO 8601 or None), the ``--format json`` objects."""
+    frame = _with_iso_due(findings)
+    columns = [[None if _missing(v) else v for v in frame[c].tolist()] for c in FINDING_COLUMNS]
+    return [dict(zip(FINDING_COLUMNS, row)) for row in zip(*columns)]
+
+
+def write_json(findings: pd.DataFrame, out: TextIO) -> None:
+    """One JSON array of findings (non-ASCII text kept as is)."""
+    json.dump(finding_records(findings), out, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_csv(findings: pd.DataFrame, out: TextIO) -> None:
+    """The contract's CSV: UTF-8, header row, RFC 4180 quoting, CRLF line ends."""
+    _with_iso_due(findings).to_csv(out, index=False, lineterminator="\r\n",
+                                   quoting=csv.QUOTE_MINIMAL, na_rep="")
+
+
+def write_table(result: CheckResult, out: TextIO, limit: int) -> None:
+    sev = result.findings_by_severity
+    out.write(f"Compliance check as of {result.as_of.isoformat(sep=' ', timespec='seconds')} "
+              f"({result.as_of.tzinfo})\n\n")
+    out.write(f"FINDINGS: {result.finding_total} "
+              f"({sev['high']} high, {sev['medium']} medium, {sev['low']} low)\n")
+    titles = dict(zip(result.rule_scores["rule_id"], result.rule_scores["title"]))
+    for rule_id, group in result.findings.groupby("rule_id", sort=False):
+        first = group.iloc[0]
+        out.write(f"\n{rule_id}  [{first['severity']}]  clause {first['clause']}  "
+                  f"{titles.get(rule_id, '')}  ({len(group)})\n")
+        shown = group if limit == 0 else group.head(limit)
+        width = max(len(str(e)) for e in shown["entity_id"])
+        for row in shown.itertuples(index=False):
+            out.write(f"  {row.entity_type} {str(row.entity_id).ljust(width)}  {row.detail}\n")
+        if len(group) > len(shown):
+            out.write(f"  ... and {len(group) - len(shown)} more "
+                      "(--limit 0 lists all; --format csv for a file)\n")
+    horizon = result.settings.get("due_soon_days")
+    out.write(f"\nDUE, not late yet (within {horizon} days; never counted for --fail-on): "
+              f"{result.due_total}\n")
+    if not result.due.empty:
+        per_rule = result.due.groupby("rule_id", sort=False).agg(
+            items=("entity_id", "size"), next_due=("due_at", "min"))
+        for rule_id, row in per_rule.sort_values("next_due").iterrows():
+            out.write(f"  {rule_id:<24} {row['items']:>7}  next "
+                      f"{pd.Timestamp(row['next_due']).strftime('%Y-%m-%d %H:%M')}\n")
+        shown_due = result.due if limit == 0 else result.due.head(limit)
+        out.write(f"  soonest {len(shown_due)}:\n" if len(shown_due) < len(result.due) else "")
+        for row in shown_due.itertuples(index=False):
+            when = pd.Timestamp(row.due_at).strftime("%Y-%m-%d %H:%M")
+            out.write(f"  {when}  {row.rule_id}  {row.entity_type} {row.entity_id}  "
+                      f"{row.detail}\n")
+    out.write("\nSCORES (share of applicable entities that comply)\n")
+    header = f"  {'rule':<24} {'clause':<6} {'severity':<8} {'applicable':>10} " \
+             f"{'failing':>8} {'due':>6} {'score':>7}\n"
+    out.write(header)
+    for r in result.rule_scores.itertuples(index=False):
+        out.write(f"  {r.rule_id:<24} {r.clause:<6} {r.severity:<8} {r.applicable:>10} "
+                  f"{r.failing:>8} {r.due:>6} {_percent(r.score):>7}\n")
+    out.write("\n  by clause: " + ", ".join(
+        f"{c.clause} {_percent(c.score)}" for c in result.clause_scores.itertuples(index=False)))
+    out.write("\n  by article: " + ", ".join(
+        f"{a.article} {_percent(a.score)}" for a in result.article_scores.itertuples(index=False)))
+    out.write(f"\n\nOVERALL: {_percent(result.overall)} (mean of the clause scores); "
+              f"{result.entities_failing} of {result.entities_applicable} entities fail "
+              "at least one rule\n")
+
+
+def cmd_check(args, out: TextIO, err: TextIO) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_FINDINGS, EXIT_OK, UsageError, open_store
+    if args.limit < 0:
+        raise UsageError(f"--limit {args.limit}: must be 0 (all) or more")
+    with open_store(args) as store:
+        try:
+            as_of = parse_as_of(args.as_of, store.tz, store.now())
+        except ValueError as exc:
+            raise UsageError(f"--as-of: {exc}") from None
+        result = run_check(store, as_of)
+        if not args.no_snapshot:
+            save_snapshot(store, cli_actor(), result)
+    if args.format == "json":
+        write_json(result.findings, out)
+    elif args.format == "csv":
+        write_csv(result.findings, out)
+    else:
+        write_table(result, out, args.limit)
+        if not args.no_snapshot:
+            out.write(f"Snapshot for {result.as_of.date().isoformat()} stored.\n")
+    if args.fail_on:
+        threshold = SEVERITY_RANK[args.fail_on]
+        hits = sum(n for s, n in result.findings_by_severity.items() if SEVERITY_RANK[s] >= threshold)
+        if hits:
+            err.write(f"check: {hits} finding(s) at or above {args.fail_on}\n")
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser(
+        "check", help="run the compliance rules and report findings",
+        description="Run every compliance rule (data/rules/) on the store and print the findings; "
+                    "store the day's compliance snapshot. Exit 1 when findings at or above "
+                    "--fail-on exist, 0 otherwise, 2 on a bad argument.")
+    p.add_argument("--as-of", dest="as_of", metavar="DATE",
+                   help="check as of this date (the close of that day, Asia/Shanghai) or ISO "
+                        "timestamp; default: now")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (default, for a terminal), csv (the contract's CSV) or json "
+                        "(one array of findings)")
+    p.add_argument("--fail-on", dest="fail_on", choices=SEVERITIES,
+                   help="exit 1 if any finding has this severity or a higher one")
+    p.add_argument("--limit", type=int, default=20,
+                   help="table format: findings listed per rule (0: all; default 20)")
+    p.add_argument("--no-snapshot", dest="no_snapshot", action="store_true",
+                   help="do not store the day's compliance snapshot")
+    p.set_defaults(handler=cmd_check)

@@ -1,0 +1,1344 @@
+"""Auditor evidence: contract CSV exports, audit packs, and the audit log's views.
+
+Everything an auditor downloads comes from here, and the page, the command line
+and the tests call the same functions, so ``python -m dashboard export`` writes
+byte for byte the CSV the Exports page serves.
+
+The CSV format is the data contract's (``shared/reference/data-contract.md``):
+UTF-8 with a BOM, a header row, RFC 4180 quoting and CRLF line ends, lists
+joined by ``;``, dates ``YYYY-MM-DD``, timestamps ISO 8601 with their offset in
+the store's zone (Asia/Shanghai), booleans ``true``/``false``, empty for null.
+Text and list cells are neutralized against CSV injection (OWASP): a cell that
+would start with ``=``, ``+``, ``-``, ``@``, TAB or CR gets a leading single
+quote, and so does a cell that already starts with quotes followed by one of
+those, so that the importer, which strips one such quote, gives back exactly the
+stored value.
+
+Streaming: each CSV line is rendered inside DuckDB (vectorized, in parallel) and
+fetched as Arrow record batches of at most ``batch_rows`` lines; the writer puts
+each batch's bytes straight from the Arrow buffer into the output and the SHA-256,
+so Python never holds more than one batch, whatever the size of the register.
+
+Every export is an audited action: ``export.download`` is checked before any
+work, and one audit entry names the dataset, the filters, the rows and the
+SHA-256 of what was handed out (an audit pack: one entry for the whole pack).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shlex
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Sequence
+
+import pyarrow as pa
+
+from . import audit
+from .access import ROLES, SYSTEM_ROLE, Actor, require
+from .rules import ENTITY_TYPES, SEVERITIES, load_rules
+from .registers import (
+    GRADES, HOLD_REASONS, INCIDENT_STATUSES, INCIDENT_TYPES, INCIDENTS, LEGAL_BASES,
+    CONSENT_TYPES, PROCESSOR_KINDS, PROCESSOR_STATUSES, PROCESSORS, PURPOSES,
+    RETENTION_RECORDS, SHARING_AGREEMENTS, SHARING_KINDS, SHARING_STATUSES,
+)
+
+BOM = b"\xef\xbb\xbf"
+EOL = "\r\n"
+BATCH_ROWS = 50_000          # lines per Arrow batch: the most the writer holds at once
+CHUNK_ROWS = 250_000         # rows DuckDB sorts at a time for a large register
+CSV_MIME = "text/csv"
+ZIP_MIME = "application/zip"
+EXPORT_ACTION = "export.download"   # the permission every export needs
+PACK_FORMAT = "privacy-compliance audit pack"
+PACK_VERSION = 1
+
+
+# A cell that a spreadsheet could read as a formula: it starts with one of these,
+# possibly after single quotes (so that the importer's "strip one quote" undoes
+# exactly what the exporter added).
+INJECTION_CHARS = ("=", "+", "-", "@", "\t", "\r")
+_TRIGGER = re.compile(r"'*[=+\-@\t\r]")
+_TRIGGER_SQL = "^''*[=+\\-@\\t\\r]"       # the same pattern inside a SQL literal
+_NEEDS_QUOTES_SQL = '[",\\r\\n]'
+
+
+class ExportError(ValueError):
+    """A dataset, filter or output named for an export is wrong: nothing was written."""
+
+
+def neutralize(text: str) -> str:
+    """The OWASP CSV-injection guard for one text cell (the SQL writer does the same)."""
+    return "'" + text if _TRIGGER.match(text) else text
+
+
+# -- datasets and their filters ------------------------------------------------------
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """One filter a dataset takes: the key in filter dicts, manifests and audit
+    entries, and ``--<key>`` on the command line."""
+
+    key: str
+    label: str
+    kind: str                  # any | text | list_any | clause | from | to | as_of | custom
+    column: str | None = None
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+    timestamp: bool = False    # from/to on a TIMESTAMPTZ column (else DATE)
+    where: Callable[[list[str]], tuple[str, list]] | None = None   # kind "custom"
+    help: str = ""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    @property
+    def multiple(self) -> bool:
+        return self.kind in ("any", "text", "list_any", "clause", "custom")
+
+    def allowed(self) -> tuple[str, ...]:
+        return tuple(self.choices()) if callable(self.choices) else tuple(self.choices)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    description: str
+    order_by: str                              # output columns giving a stable order
+    filters: tuple[FilterSpec, ...]
+    table: str | None = None                   # a store table, or
+    columns: tuple[str, ...] = ()              # its exported columns, in order
+    source: Callable[..., tuple[str, list[str], list]] | None = None   # engine-fed data
+    sort_columns: tuple[str, ...] = ()         # selected for ORDER BY only, not exported
+    chunk_key: str | None = None               # integer key leading order_by: sort by range
+    large: bool = False                        # may hold millions of rows
+
+    def filter(self, key: str) -> FilterSpec:
+        for f in self.filters:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    @property
+    def date_filter(self) -> FilterSpec | None:
+        return next((f for f in self.filters if f.kind == "from"), None)
+
+
+def _categories() -> tuple[str, ...]:
+    from .reference import load_catalog
+    return tuple(sorted(load_catalog().categories))
+
+
+def _date_range(column: str, *, timestamp: bool = False, what: str = "") -> tuple[FilterSpec, ...]:
+    label = what or column.replace("_", " ")
+    return (
+        FilterSpec("from", f"{label.capitalize()} from", "from", column, timestamp=timestamp,
+                   help=f"keep rows whose {label} is on or after this date (YYYY-MM-DD)"),
+        FilterSpec("to", f"{label.capitalize()} to", "to", column, timestamp=timestamp,
+                   help=f"keep rows whose {label} is on or before this date (YYYY-MM-DD)"),
+    )
+
+
+def _retention_state(values: list[str]) -> tuple[str, list]:
+    parts = {
+        "deleted": "deleted_on IS NOT NULL",
+        "on_hold": "(deleted_on IS NULL AND hold_reason IS NOT NULL)",
+        "kept": "(deleted_on IS NULL AND hold_reason IS NULL)",
+    }
+    return "(" + " OR ".join(parts[v] for v in values) + ")", []
+
+
+def _incident_attr(column: str) -> Callable[[list[str]], tuple[str, list]]:
+    # column is a literal from this module, never user input
+    def where(values: list[str]) -> tuple[str, list]:
+        marks = ", ".join("?" for _ in values)
+        return (f"incident_id IN (SELECT incident_id FROM incidents WHERE {column} IN ({marks}))",
+                list(values))
+    return where
+
+
+DATASETS: dict[str, Dataset] = {}
+
+
+def _add(ds: Dataset) -> None:
+    DATASETS[ds.name] = ds
+
+
+_add(Dataset(
+    "processors", PROCESSORS.title,
+    "Entrusted partners, suppliers, service providers and affiliates (policy 5.1.4, 5.3.1).",
+    order_by="processor_id", table="processors", columns=tuple(PROCESSORS.column_names),
+    filters=(
+        FilterSpec("status", "Status", "any", "status", PROCESSOR_STATUSES),
+        FilterSpec("kind", "Kind", "any", "kind", PROCESSOR_KINDS),
+        FilterSpec("purpose", "Purpose", "any", "purpose", PURPOSES),
+        FilterSpec("region", "Storage region", "text", "storage_region",
+                   help="ISO 3166-1 alpha-2 code, e.g. CN"),
+        FilterSpec("category", "Receives data category", "list_any", "data_categories",
+                   _categories),
+        *_date_range("engaged_on", what="engaged on"),
+    ),
+))
+_add(Dataset(
+    "sharing_agreements", SHARING_AGREEMENTS.title,
+    "Sharing, transfer and disclosure of personal information (policy 5.1-5.3).",
+    order_by="agreement_id", table="sharing_agreements",
+    columns=tuple(SHARING_AGREEMENTS.column_names),
+    filters=(
+        FilterSpec("status", "Status", "any", "status", SHARING_STATUSES),
+        FilterSpec("kind", "Kind", "any", "kind", SHARING_KINDS),
+        FilterSpec("legal_basis", "Legal basis", "any", "legal_basis", LEGAL_BASES),
+        FilterSpec("consent", "Consent", "any", "consent", CONSENT_TYPES),
+        FilterSpec("region", "Recipient region", "text", "recipient_region"),
+        FilterSpec("processor_id", "Processor ID", "text", "processor_id"),
+        FilterSpec("category", "Covers data category", "list_any", "data_categories",
+                   _categories),
+        *_date_range("signed_on", what="signed on"),
+    ),
+))
+_add(Dataset(
+    "retention_records", RETENTION_RECORDS.title,
+    "Retention status of every stored record (policy 6.1, 6.2). Up to tens of millions of "
+    "rows: streamed, never loaded whole.",
+    order_by="record_id", table="retention_records",
+    columns=tuple(RETENTION_RECORDS.column_names), large=True, chunk_key="record_id",
+    filters=(
+        FilterSpec("category", "Data category", "any", "category", _categories),
+        FilterSpec("system", "System", "text", "system"),
+        FilterSpec("region", "Storage region", "text", "storage_region"),
+        FilterSpec("state", "State", "custom", choices=("kept", "on_hold", "deleted"),
+                   where=_retention_state,
+                   help="kept (not deleted, no hold), on_hold (not deleted, held under 6.2), "
+                        "deleted"),
+        FilterSpec("hold_reason", "Hold reason", "any", "hold_reason", HOLD_REASONS),
+        *_date_range("collected_on", what="collected on"),
+    ),
+))
+_add(Dataset(
+    "incidents", INCIDENTS.title, "Security incidents (policy 7.2).",
+    order_by="incident_id", table="incidents", columns=tuple(INCIDENTS.column_names),
+    filters=(
+        FilterSpec("status", "Status", "any", "status", INCIDENT_STATUSES),
+        FilterSpec("grade", "Grade", "any", "grade", GRADES),
+        FilterSpec("type", "Type", "any", "incident_type", INCIDENT_TYPES),
+        *_date_range("detected_at", timestamp=True, what="detected"),
+    ),
+))
+_add(Dataset(
+    "incident_events", "Incident timelines",
+    "Each incident's append-only timeline: who did what, when.",
+    order_by='incident_id, "at", event_id', table="incident_events",
+    columns=("event_id", "incident_id", "at", "actor", "kind", "detail"),
+    filters=(
+        FilterSpec("incident_id", "Incident ID", "text", "incident_id"),
+        FilterSpec("kind", "Event kind", "text", "kind"),
+        FilterSpec("status", "Incident status", "custom", choices=INCIDENT_STATUSES,
+                   where=_incident_attr("status")),
+        FilterSpec("grade", "Incident grade", "custom", choices=GRADES,
+                   where=_incident_attr("grade")),
+        *_date_range("at", timestamp=True, what="event time"),
+    ),
+))
+
+
+FINDING_COLUMNS = ("rule_id", "clause", "severity", "title", "entity_type", "entity_id",
+                   "detail", "due_at", "promise", "breach", "fix", "legal_source", "reading")
+
+
+def _findings_source(store, cur, filters: dict) -> tuple[str, list[str], list]:
+    """The compliance check's findings as of ``filters['as_of']`` (the close of that
+    day, Asia/Shanghai), with each rule's title and explanation.
+
+    The findings stay in DuckDB: the engine's ``items_query`` selects them from its
+    in-memory results (evaluated once per as-of and data version), and the rules'
+    texts are joined from a small frame registered on this cursor.
+    """
+    import pandas as pd
+    from . import engine
+
+    sql, params = engine.items_query(store, filters["as_of"], "finding")
+    rules = pd.DataFrame(
+        [{"r_rule_id": r.rule_id, "title": r.title, "promise": r.promise, "breach": r.breach,
+          "fix": r.fix, "legal_source": r.legal_source, "reading": r.reading}
+         for r in load_rules()],
+        columns=["r_rule_id", "title", "promise", "breach", "fix", "legal_source", "reading"])
+    cur.register("export_rule_texts", rules)
+    relation = (
+        "(SELECT i.rule_id, i.clause, i.severity, r.title, i.entity_type, "
+        "CAST(i.entity_id AS VARCHAR) AS entity_id, i.detail, i.due_at, r.promise, r.breach, "
+        "r.fix, r.legal_source, r.reading, i.severity_rank, i.rule_seq, i.entity_num "
+        f"FROM ({sql}) AS i LEFT JOIN export_rule_texts AS r ON r.r_rule_id = i.rule_id) "
+        "AS findings")
+    return relation, list(FINDING_COLUMNS), list(params)
+
+
+def _rule_ids() -> tuple[str, ...]:
+    return tuple(r.rule_id for r in load_rules())
+
+
+_add(Dataset(
+    "findings", "Findings",
+    "The compliance check's findings as of a date (the close of that day): rule, policy "
+    "clause, severity, the rule's title and explanation (promise, breach, fix, legal source, "
+    "reading), the entity and why it breaches; most severe first.",
+    order_by="severity_rank DESC, rule_seq, entity_num, entity_id",
+    sort_columns=("severity_rank", "rule_seq", "entity_num"), source=_findings_source,
+    filters=(
+        FilterSpec("as_of", "As of", "as_of",
+                   help="the check's 'today' (YYYY-MM-DD); default: today in Asia/Shanghai"),
+        FilterSpec("clause", "Policy clause", "clause", "clause",
+                   help="e.g. 5.1.4, or 5 for the whole article"),
+        FilterSpec("severity", "Severity", "any", "severity", SEVERITIES),
+        FilterSpec("rule_id", "Rule", "any", "rule_id", _rule_ids),
+        FilterSpec("entity_type", "Entity type", "any", "entity_type", ENTITY_TYPES),
+    ),
+))
+_add(Dataset(
+    "snapshots", "Compliance snapshots",
+    "The compliance snapshot of each day a check was stored: overall score, findings by "
+    "severity, due items, the rules' digest and the settings the check used.",
+    order_by="snapshot_date", table="compliance_snapshots",
+    columns=("snapshot_date", "as_of", "taken_at", "taken_by", "overall",
+             "entities_applicable", "entities_failing", "findings", "findings_high",
+             "findings_medium", "findings_low", "due", "rules_digest", "settings"),
+    filters=_date_range("snapshot_date", what="snapshot date"),
+))
+_add(Dataset(
+    "snapshot_scores", "Compliance snapshot scores",
+    "Each snapshot's score per rule, clause and article (applicable, failing, due, score).",
+    order_by="snapshot_date, level, code", table="compliance_snapshot_scores",
+    columns=("snapshot_date", "level", "code", "applicable", "failing", "due", "score"),
+    filters=(
+        FilterSpec("level", "Level", "any", "level", ("rule", "clause", "article")),
+        FilterSpec("code", "Rule, clause or article", "text", "code"),
+        *_date_range("snapshot_date", what="snapshot date"),
+    ),
+))
+_add(Dataset(
+    "audit_log", "Audit log",
+    "Every write, with the values before and after and the hash chain (prev_hash, hash), so "
+    "the chain can be re-verified from the file alone.",
+    order_by="seq", table="audit_log", chunk_key="seq",
+    columns=("seq", "logged_at", "actor", "role", "action", "entity_type", "entity_id",
+             "values_before", "values_after", "prev_hash", "hash"),
+    filters=(
+        FilterSpec("actor", "Actor", "text", "actor"),
+        FilterSpec("role", "Role", "any", "role", (*ROLES, SYSTEM_ROLE)),
+        FilterSpec("action", "Action", "text", "action"),
+        FilterSpec("entity_type", "Entity type", "text", "entity_type"),
+        FilterSpec("entity_id", "Entity ID", "text", "entity_id"),
+        *_date_range("logged_at", timestamp=True, what="logged"),
+    ),
+))
+
+TABLES = tuple(DATASETS)
+
+
+def get_dataset(name: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ExportError(
+            f"unknown table {name!r}; expected one of: {', '.join(DATASETS)}") from None
+
+
+def datasets_markdown() -> str:
+    """The datasets and their filters as a Markdown table (docs/EVIDENCE.md carries
+    exactly this text; a test keeps the two in step)."""
+    lines = ["| TABLE | what | filters (`--flag`) |", "|---|---|---|"]
+    for ds in DATASETS.values():
+        flags = []
+        for f in ds.filters:
+            if f.kind == "to":
+                continue
+            if f.kind == "from":
+                flags.append(f"`--from`/`--to` on `{f.column}`")
+                continue
+            allowed = f.allowed() if not callable(f.choices) else ()
+            what = f" ({' / '.join(allowed)})" if allowed and len(allowed) <= 6 else ""
+            flags.append(f"`{f.flag}`{what}")
+        lines.append(f"| `{ds.name}` | {ds.description} | {', '.join(flags) or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+# -- filters ---------------------------------------------------------------------------
+
+_CLAUSE_RE = re.compile(r"\d+(\.\d+)*")
+_MAX_FILTER_TEXT = 200
+
+
+def _values(spec: FilterSpec, raw: Any) -> list[str]:
+    items = raw if isinstance(raw, (list, tuple, set, frozenset)) else [raw]
+    out: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        text = str(item)
+        parts = text.split(",") if spec.kind in ("any", "list_any", "custom", "clause") else [text]
+        out.extend(p.strip() for p in parts if p.strip())
+    return sorted(set(out))
+
+
+def _parse_date(spec: FilterSpec, dataset: str, raw: Any) -> str:
+    if isinstance(raw, dt.datetime):
+        raw = raw.date()
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    text = str(raw).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ExportError(
+            f"{dataset}: filter {spec.key} ({spec.flag}) must be a date YYYY-MM-DD, "
+            f"got {text!r}") from None
+
+
+def normalize_filters(dataset: str, filters: dict | None) -> dict[str, Any]:
+    """Check ``filters`` against the dataset and return their canonical form:
+    only the set filters, lists sorted and deduplicated, dates ``YYYY-MM-DD``.
+
+    The canonical form is what manifests, audit entries and cache keys record.
+    Raises ``ExportError`` naming the filter, the value and what is allowed.
+    """
+    ds = get_dataset(dataset)
+    known = {f.key: f for f in ds.filters}
+    clean: dict[str, Any] = {}
+    for key, raw in (filters or {}).items():
+        if raw is None or raw == "" or (isinstance(raw, (list, tuple, set)) and not raw):
+            continue
+        spec = known.get(key)
+        if spec is None:
+            takes = ", ".join(f.flag for f in ds.filters) or "no filters"
+            raise ExportError(f"{dataset} has no filter {key!r} "
+                              f"(--{key.replace('_', '-')}); it takes: {takes}")
+        if spec.kind in ("from", "to", "as_of"):
+            clean[key] = _parse_date(spec, dataset, raw)
+            continue
+        values = _values(spec, raw)
+        if not values:
+            continue
+        allowed = spec.allowed()
+        for v in values:
+            if len(v) > _MAX_FILTER_TEXT:
+                raise ExportError(f"{dataset}: filter {spec.key} value is longer than "
+                                  f"{_MAX_FILTER_TEXT} characters")
+            if allowed and v not in allowed:
+                raise ExportError(f"{dataset}: filter {spec.key} ({spec.flag}) has no value "
+                                  f"{v!r}; expected one of: {', '.join(allowed)}")
+            if spec.kind == "clause" and not _CLAUSE_RE.fullmatch(v):
+                raise ExportError(f"{dataset}: filter clause must be a policy clause number "
+                                  f"such as 5.1.4 or 7, got {v!r}")
+        clean[key] = values
+    if "from" in clean and "to" in clean and clean["from"] > clean["to"]:
+        raise ExportError(f"{dataset}: the date range is empty: from {clean['from']} is after "
+                          f"to {clean['to']}")
+    return dict(sorted(clean.items()))
+
+
+def resolve_filters(store, dataset: str, filters: dict | None) -> dict[str, Any]:
+    """``normalize_filters`` plus the defaults an export fixes (findings: ``as_of`` =
+    today in the store's zone), so that the recorded filters reproduce the file."""
+    clean = normalize_filters(dataset, filters)
+    if dataset == "findings" and "as_of" not in clean:
+        clean["as_of"] = store.now().date().isoformat()
+        clean = dict(sorted(clean.items()))
+    return clean
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _where(ds: Dataset, filters: dict) -> tuple[str, list]:
+    parts: list[str] = []
+    params: list = []
+    for key, value in filters.items():
+        spec = ds.filter(key)
+        col = _ident(spec.column) if spec.column else None
+        if spec.kind in ("any", "text"):
+            parts.append(f"{col} IN ({', '.join('?' for _ in value)})")
+            params.extend(value)
+        elif spec.kind == "list_any":
+            parts.append(f"list_has_any({col}, CAST(? AS VARCHAR[]))")
+            params.append(list(value))
+        elif spec.kind == "clause":
+            parts.append("(" + " OR ".join(f"({col} = ? OR starts_with({col}, ?))"
+                                           for _ in value) + ")")
+            for v in value:
+                params.extend([v, v + "."])
+        elif spec.kind == "custom":
+            sql, p = spec.where(value)
+            parts.append(sql)
+            params.extend(p)
+        elif spec.kind == "from":
+            bound = "CAST(CAST(? AS DATE) AS TIMESTAMPTZ)" if spec.timestamp else "CAST(? AS DATE)"
+            parts.append(f"{col} >= {bound}")
+            params.append(value)
+        elif spec.kind == "to":
+            if spec.timestamp:     # the whole day, in the store's zone
+                parts.append(f"{col} < CAST(CAST(? AS DATE) + 1 AS TIMESTAMPTZ)")
+            else:
+                parts.append(f"{col} <= CAST(? AS DATE)")
+            params.append(value)
+        # as_of feeds the source, not the WHERE
+    return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def _query(store, cur, ds: Dataset, filters: dict) -> tuple[str, list, list[str]]:
+    """The dataset's rows under ``filters`` on ``cur``: (SQL, params, exported columns).
+
+    The SQL also selects ``ds.sort_columns`` (for the ORDER BY; not exported).
+    """
+    base: list = []
+    if ds.source is not None:
+        relation, columns, base = ds.source(store, cur, filters)
+    else:
+        relation, columns = ds.table, list(ds.columns)
+    where, params = _where(ds, filters)
+    cols = ", ".join(_ident(c) for c in [*columns, *ds.sort_columns])
+    return f"SELECT {cols} FROM {relation}{where}", [*base, *params], list(columns)
+
+
+# -- the CSV writer ----------------------------------------------------------------------
+
+def _text_cell(expr: str) -> str:
+    neutral = (f"CASE WHEN regexp_matches({expr}, '{_TRIGGER_SQL}') "
+               f"THEN '''' || {expr} ELSE {expr} END")
+    return _quoted(neutral, expr)
+
+
+def _quoted(value: str, null_test: str) -> str:
+    return (f"CASE WHEN {null_test} IS NULL THEN '' "
+            f"WHEN regexp_matches({null_test}, '{_NEEDS_QUOTES_SQL}') "
+            f"THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END")
+
+
+def _timestamp_cell(expr: str) -> str:
+    zone = f"strftime({expr}, '%z')"
+    offset = f"CASE WHEN length({zone}) = 3 THEN {zone} || ':00' ELSE {zone} END"
+    return (f"CASE WHEN {expr} IS NULL THEN '' "
+            f"WHEN epoch_us({expr}) % 1000000 = 0 "
+            f"THEN strftime({expr}, '%Y-%m-%dT%H:%M:%S') || {offset} "
+            f"ELSE strftime({expr}, '%Y-%m-%dT%H:%M:%S.%f') || {offset} END")
+
+
+_NUMERIC = re.compile(r"(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
+                      r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
+
+
+def cell_sql(column: str, duck_type: str) -> str:
+    """The SQL rendering one column's value as a contract CSV cell (never NULL)."""
+    c = _ident(column)
+    t = duck_type.upper()
+    if t.endswith("[]"):
+        return _text_cell(f"array_to_string({c}, ';')")
+    if t == "DATE":
+        return f"coalesce(strftime({c}, '%Y-%m-%d'), '')"
+    if t.startswith("TIMESTAMP WITH TIME ZONE"):
+        return _timestamp_cell(c)
+    if t.startswith("TIMESTAMP"):      # no zone: the contract reads it as Shanghai time
+        return _timestamp_cell(f"CAST({c} AS TIMESTAMPTZ)")
+    if t == "BOOLEAN":
+        return f"CASE WHEN {c} IS NULL THEN '' WHEN {c} THEN 'true' ELSE 'false' END"
+    if _NUMERIC.match(t):
+        return f"coalesce(CAST({c} AS VARCHAR), '')"
+    if t == "VARCHAR":
+        return _text_cell(c)
+    return _text_cell(f"CAST({c} AS VARCHAR)")
+
+
+def _header(columns: Sequence[str]) -> bytes:
+    cells = []
+    for name in columns:
+        cells.append('"' + name.replace('"', '""') + '"' if re.search(r'[",\r\n]', name)
+                     else name)
+    return (",".join(cells) + EOL).encode("utf-8")
+
+
+def _batch_bytes(array: pa.Array) -> memoryview:
+    """The bytes of a batch of rendered lines, straight from the Arrow buffer (no copy)."""
+    if array.null_count:
+        raise RuntimeError("the CSV renderer produced a NULL line")
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())
+    _, offsets, data = array.buffers()
+    width = "i" if pa.types.is_string(array.type) else "q"
+    offs = memoryview(offsets).cast(width)
+    start, end = offs[array.offset], offs[array.offset + len(array)]
+    return memoryview(data)[start:end] if data is not None else memoryview(b"")
+
+
+@dataclass(frozen=True)
+class CsvStats:
+    rows: int
+    bytes: int
+    sha256: str
+    columns: tuple[str, ...]
+    batches: int
+    max_batch_rows: int
+
+
+def _key_ranges(cur, sql: str, params: list, key: str, chunk_rows: int
+                ) -> list[tuple[Any, Any]]:
+    """Half-open ranges ``[lo, hi)`` of ``key`` (``None``: unbounded) holding about
+    ``chunk_rows`` rows each, cut at the key's approximate quantiles, so that sparse
+    or skewed keys split as evenly as dense ones."""
+    k = _ident(key)
+    n = cur.execute(f"SELECT count(*) FROM ({sql}) AS src", params or None).fetchall()[0][0]
+    if n <= chunk_rows:
+        return [(None, None)]
+    parts = -(-n // chunk_rows)
+    cuts = cur.execute(
+        f"SELECT approx_quantile({k}, CAST(? AS FLOAT[])) FROM ({sql}) AS src",
+        [[i / parts for i in range(1, parts)], *params]).fetchall()[0][0]
+    bounds = sorted({c for c in cuts if c is not None})
+    edges = [None, *bounds, None]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def write_query_csv(cur, sql: str, params: list, order_by: str, out: BinaryIO, *,
+                    columns: Sequence[str] | None = None, chunk_key: str | None = None,
+                    chunk_rows: int = CHUNK_ROWS, batch_rows: int = BATCH_ROWS,
+                    on_batch: Callable[[int, int], None] | None = None) -> CsvStats:
+    """Write the rows of ``sql`` (ordered by ``order_by``) to ``out`` as contract CSV:
+    all its columns, or only ``columns`` (the others may serve the ORDER BY).
+
+    ``chunk_key``: an integer column that ``order_by`` starts with (ascending). The
+    rows are then sorted range by range of about ``chunk_rows`` rows (cut at the
+    key's quantiles), so that DuckDB's sort never holds the whole register (10 M
+    retention records: a few hundred MB at the peak instead of 1.3 GB); the output
+    is the same. Run it inside a transaction for one snapshot. ``on_batch(rows_so_far, bytes_written_so_far)`` is called after each
+    batch has been written (tests use it to see the streaming).
+    """
+    rel = cur.sql(sql, params=params or None)
+    kinds = {name: str(t) for name, t in zip(rel.columns, rel.types)}
+    columns = tuple(columns or rel.columns)
+    missing = [c for c in columns if c not in kinds]
+    if missing:
+        raise ExportError(f"the query has no column {missing[0]!r}")
+    line = " || ',' || ".join(cell_sql(c, kinds[c]) for c in columns)
+    ranges: list[tuple[Any, Any]] = [(None, None)]
+    if chunk_key is not None:
+        if not order_by.replace('"', "").startswith(chunk_key):
+            raise ValueError(f"chunk_key {chunk_key} must lead the order {order_by}")
+        ranges = _key_ranges(cur, sql, params, chunk_key, chunk_rows)
+    digest = hashlib.sha256()
+    head = BOM + _header(columns)
+    out.write(head)
+    digest.update(head)
+    size, rows, batches, largest = len(head), 0, 0, 0
+    for lo, hi in ranges:
+        conds, extra = [], []
+        if lo is not None:
+            conds.append(f"{_ident(chunk_key)} >= ?")
+            extra.append(lo)
+        if hi is not None:
+            conds.append(f"{_ident(chunk_key)} < ?")
+            extra.append(hi)
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        query = (f"SELECT {line} || chr(13) || chr(10) AS line FROM ({sql}) AS src{where} "
+                 f"ORDER BY {order_by}")
+        reader = cur.sql(query, params=[*params, *extra] or None).to_arrow_reader(batch_rows)
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            chunk = _batch_bytes(batch.column(0))
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            rows += batch.num_rows
+            batches += 1
+            largest = max(largest, batch.num_rows)
+            del chunk, batch
+            if on_batch is not None:
+                on_batch(rows, size)
+    return CsvStats(rows, size, digest.hexdigest(), columns, batches, largest)
+
+
+def write_csv(store, dataset: str, filters: dict | None, out: BinaryIO, *,
+              batch_rows: int = BATCH_ROWS, chunk_rows: int = CHUNK_ROWS, cur=None,
+              on_batch: Callable[[int, int], None] | None = None) -> CsvStats:
+    """Write one dataset under (already resolved) ``filters`` to ``out``.
+
+    A read only: no permission check and no audit entry. Use ``export_file``,
+    ``open_download`` or ``build_pack`` to hand data to a person. With its own
+    cursor it reads in one transaction (one snapshot, however many chunks); a
+    caller passing ``cur`` manages the transaction.
+    """
+    ds = get_dataset(dataset)
+    filters = normalize_filters(dataset, filters)
+    if dataset == "findings" and "as_of" not in filters:
+        raise ExportError("findings: resolve the filters first (as_of is required)")
+    if cur is not None:
+        sql, params, columns = _query(store, cur, ds, filters)
+        return write_query_csv(cur, sql, params, ds.order_by, out, columns=columns,
+                               chunk_key=ds.chunk_key, chunk_rows=chunk_rows,
+                               batch_rows=batch_rows, on_batch=on_batch)
+    with store.cursor() as own:
+        sql, params, columns = _query(store, own, ds, filters)   # the engine runs first
+        own.execute("BEGIN TRANSACTION")
+        try:
+            stats = write_query_csv(own, sql, params, ds.order_by, out, columns=columns,
+                                    chunk_key=ds.chunk_key, chunk_rows=chunk_rows,
+                                    batch_rows=batch_rows, on_batch=on_batch)
+        except BaseException:
+            own.execute("ROLLBACK")
+            raise
+        own.execute("COMMIT")
+        return stats
+
+
+# -- reads for the pages -------------------------------------------------------------------
+
+def count_rows(store, dataset: str, filters: dict | None = None) -> int:
+    """How many rows an export of ``dataset`` under ``filters`` will have."""
+    ds = get_dataset(dataset)
+    clean = resolve_filters(store, dataset, filters)
+    with store.cursor() as cur:
+        sql, params, _ = _query(store, cur, ds, clean)
+        return int(cur.execute(f"SELECT count(*) FROM ({sql})", params or None).fetchall()[0][0])
+
+
+def preview_rows(store, dataset: str, filters: dict | None = None, limit: int = 20):
+    """The first ``limit`` rows of the export, as stored (a DataFrame)."""
+    ds = get_dataset(dataset)
+    clean = resolve_filters(store, dataset, filters)
+    limit = max(1, min(int(limit), 1000))
+    with store.cursor() as cur:
+        sql, params, columns = _query(store, cur, ds, clean)
+        cols = ", ".join(_ident(c) for c in columns)
+        return cur.execute(f"SELECT {cols} FROM ({sql}) AS src ORDER BY {ds.order_by} LIMIT ?",
+                           [*params, limit]).df()
+
+
+def file_name(dataset: str, filters: dict, at: dt.datetime) -> str:
+    """``<dataset>_<yyyymmddThhmmss>.csv``: what the download and the pack call a file."""
+    return f"{dataset}_{at.strftime('%Y%m%dT%H%M%S')}.csv"
+
+
+def cli_command(dataset: str, filters: dict, out: str) -> str:
+    """The command that writes this export again (for manifests and the page)."""
+    ds = get_dataset(dataset)
+    words = ["python", "-m", "dashboard", "export", dataset, "--out", out]
+    for key, value in filters.items():
+        spec = ds.filter(key)
+        for v in (value if isinstance(value, list) else [value]):
+            words += [spec.flag, v]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# -- exports: checked, written, logged ------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportResult:
+    dataset: str
+    filters: dict
+    file_name: str
+    rows: int
+    bytes: int
+    sha256: str
+    audit_seq: int | None = None
+
+    def summary(self) -> dict:
+        return {"dataset": self.dataset, "filters": self.filters, "file": self.file_name,
+                "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+def _log(store, actor: Actor, action: str, entity_type: str, entity_id: str,
+         after: dict) -> int:
+    with store.write(actor, EXPORT_ACTION) as w:
+        return w.audit(action, entity_type, entity_id, after=after)
+
+
+def export_file(store, actor: Actor, dataset: str, out: str | os.PathLike,
+                filters: dict | None = None, *, batch_rows: int = BATCH_ROWS) -> ExportResult:
+    """Write ``dataset`` to the file ``out`` (the CLI's ``export``): permission
+    check, filters checked before anything is written, the CSV streamed to a
+    temporary file beside ``out``, one audit entry, then the file put in place."""
+    require(actor, EXPORT_ACTION)
+    clean = resolve_filters(store, dataset, filters)
+    out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"--out {out} is a directory; name the CSV file to write")
+    if not out.parent.exists():
+        raise ExportError(f"--out {out}: the folder {out.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            stats = write_csv(store, dataset, clean, fh, batch_rows=batch_rows)
+        result = ExportResult(dataset, clean, out.name, stats.rows, stats.bytes, stats.sha256)
+        seq = _log(store, actor, "export.download", "export", dataset,
+                   {**result.summary(), "delivery": "file"})
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return ExportResult(dataset, clean, out.name, stats.rows, stats.bytes, stats.sha256, seq)
+
+
+_GENERATING: dict[str, threading.Lock] = {}
+_GENERATING_GUARD = threading.Lock()
+
+
+def _generation_lock(key: str) -> threading.Lock:
+    with _GENERATING_GUARD:
+        return _GENERATING.setdefault(key, threading.Lock())
+
+
+@dataclass
+class Download:
+    """A generated file ready to serve: ``file`` is open for reading and already
+    unlinked from disk (it disappears when closed)."""
+
+    file: BinaryIO
+    file_name: str
+    mime: str
+    result: ExportResult
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+
+
+def _temp_dir() -> str | None:
+    return os.environ.get("COMPLIANCE_EXPORT_TMP") or None
+
+
+def _reopen_unlinked(path: str) -> BinaryIO:
+    fh = open(path, "rb")
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return fh
+
+
+def open_download(store, actor: Actor, dataset: str, filters: dict | None = None, *,
+                  compress: bool = False, name: str | None = None,
+                  batch_rows: int = BATCH_ROWS) -> Download:
+    """Generate a download for the Exports page: the CSV (or a ZIP holding it)
+    streamed to a temporary file, logged, and returned open for reading.
+
+    Runs on Streamlit's download thread (``st.download_button(data=<callable>)``),
+    so the page stays responsive; one generation at a time per export. ``name``
+    is the CSV's file name (default ``<dataset>_<time>.csv``); a ZIP is named after it.
+    """
+    require(actor, EXPORT_ACTION)
+    clean = resolve_filters(store, dataset, filters)
+    if name is not None and not _SAFE_NAME.fullmatch(name):
+        raise ExportError(f"file name {name!r} must be letters, digits, '.', '_' or '-'")
+    key = json.dumps([str(store.path), actor.name, dataset, clean, compress], sort_keys=True)
+    with _generation_lock(key):
+        at = store.now()
+        name = name or file_name(dataset, clean, at)
+        if compress and name.endswith(".zip"):
+            name = name[:-4] + ".csv"
+        fd, tmp = tempfile.mkstemp(prefix="export-", suffix=".zip" if compress else ".csv",
+                                   dir=_temp_dir())
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if compress:
+                    with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+                        info = zipfile.ZipInfo(name, _zip_time(at))
+                        info.compress_type = zipfile.ZIP_DEFLATED
+                        with zf.open(info, "w", force_zip64=True) as entry:
+                            stats = write_csv(store, dataset, clean, entry,
+                                              batch_rows=batch_rows)
+                else:
+                    stats = write_csv(store, dataset, clean, fh, batch_rows=batch_rows)
+            result = ExportResult(dataset, clean, name, stats.rows, stats.bytes, stats.sha256)
+            after = {**result.summary(), "delivery": "download"}
+            served = name
+            if compress:
+                served = (name[:-4] if name.endswith(".csv") else name) + ".zip"
+                after["zip"] = {"file": served, "sha256": _sha256_file(tmp)}
+            seq = _log(store, actor, "export.download", "export", dataset, after)
+            fh = _reopen_unlinked(tmp)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return Download(fh, served, ZIP_MIME if compress else CSV_MIME,
+                    ExportResult(dataset, clean, name, stats.rows, stats.bytes, stats.sha256,
+                                 seq))
+
+
+def download_bytes(store, actor: Actor, dataset: str, filters: dict | None = None, *,
+                   compress: bool = False, name: str | None = None) -> bytes:
+    """``open_download``'s file, read and closed: what ``st.download_button(data=...)``
+    serves (Streamlit keeps the served bytes in memory, so the page offers a ZIP
+    for large exports)."""
+    dl = open_download(store, actor, dataset, filters, compress=compress, name=name)
+    with dl.file:
+        return dl.file.read()
+
+
+def _sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _zip_time(at: dt.datetime) -> tuple[int, int, int, int, int, int]:
+    return (max(at.year, 1980), at.month, at.day, at.hour, at.minute, at.second)
+
+
+# -- the audit pack -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PackResult:
+    file_name: str
+    sha256: str
+    manifest: dict
+    audit_seq: int | None = None
+
+
+def chain_head(cur) -> tuple[int, str]:
+    rows = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    return (int(rows[0][0]), rows[0][1]) if rows else (0, audit.GENESIS)
+
+
+def build_pack(store, actor: Actor, selections: Sequence[tuple[str, dict | None]],
+               out: BinaryIO | str | os.PathLike, *, name: str | None = None,
+               batch_rows: int = BATCH_ROWS) -> PackResult:
+    """Write an audit pack: one ZIP with each selected dataset's CSV and a
+    ``manifest.json`` (per file: name, rows, SHA-256, filters, the command that
+    rewrites it; and the store's schema version, generated at/by, the audit
+    chain's head seq and hash), plus ``SHA256SUMS`` for ``sha256sum -c``.
+
+    All files are read in one transaction, so they and the chain head are one
+    consistent snapshot. One audit entry records the whole pack.
+    """
+    require(actor, EXPORT_ACTION)
+    if not selections:
+        raise ExportError("an audit pack needs at least one dataset")
+    resolved: list[tuple[str, dict]] = []
+    seen: set[str] = set()
+    for dataset, filters in selections:
+        clean = resolve_filters(store, dataset, filters)
+        if dataset in seen:
+            raise ExportError(f"the pack names {dataset} twice; one file per dataset")
+        seen.add(dataset)
+        resolved.append((dataset, clean))
+    if name is not None and not _SAFE_NAME.fullmatch(name):
+        raise ExportError(f"file name {name!r} must be letters, digits, '.', '_' or '-'")
+    at = store.now()
+    pack_name = name or pack_file_name(at)
+    if isinstance(out, (str, os.PathLike)):
+        path = Path(out)
+        if path.is_dir():
+            raise ExportError(f"--out {path} is a directory; name the ZIP file to write")
+        if not path.parent.exists():
+            raise ExportError(f"--out {path}: the folder {path.parent} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                manifest = _write_pack(store, actor, resolved, fh, at, batch_rows)
+            digest = _sha256_file(tmp)
+            seq = _log_pack(store, actor, path.name, manifest, digest)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return PackResult(path.name, digest, manifest, seq)
+    hashing = _HashingWriter(out)
+    manifest = _write_pack(store, actor, resolved, hashing, at, batch_rows)
+    digest = hashing.hexdigest()
+    seq = _log_pack(store, actor, pack_name, manifest, digest)
+    return PackResult(pack_name, digest, manifest, seq)
+
+
+def pack_file_name(at: dt.datetime) -> str:
+    return f"audit-pack_{at.strftime('%Y%m%dT%H%M%S')}.zip"
+
+
+class _HashingWriter:
+    """A write-only file that hashes what passes through (for packs written to a stream)."""
+
+    def __init__(self, inner: BinaryIO):
+        self.inner = inner
+        self.digest = hashlib.sha256()
+        self.pos = 0
+
+    def write(self, data) -> int:
+        self.inner.write(data)
+        self.digest.update(data)
+        self.pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def seekable(self) -> bool:
+        return False
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
+def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
+                at: dt.datetime, batch_rows: int) -> dict:
+    stamp = _zip_time(at)
+    files: list[dict] = []
+    with store.cursor() as cur, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        # Build every query first: the findings' evaluation (the engine) is done here,
+        # so that the transaction below sees its results.
+        queries = [(dataset, clean, _query(store, cur, get_dataset(dataset), clean))
+                   for dataset, clean in resolved]
+        cur.execute("BEGIN TRANSACTION")     # one snapshot for every file and the head
+        try:
+            head_seq, head_hash = chain_head(cur)
+            for dataset, clean, (sql, params, columns) in queries:
+                name = f"{dataset}.csv"
+                info = zipfile.ZipInfo(name, stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w", force_zip64=True) as entry:
+                    ds = get_dataset(dataset)
+                    stats = write_query_csv(cur, sql, params, ds.order_by, entry,
+                                            columns=columns, chunk_key=ds.chunk_key,
+                                            batch_rows=batch_rows)
+                files.append({
+                    "name": name, "dataset": dataset, "title": get_dataset(dataset).title,
+                    "rows": stats.rows, "bytes": stats.bytes, "sha256": stats.sha256,
+                    "columns": list(stats.columns), "filters": clean,
+                    "command": cli_command(dataset, clean, name),
+                })
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+        manifest = {
+            "format": PACK_FORMAT,
+            "format_version": PACK_VERSION,
+            "generated_at": at.isoformat(timespec="seconds"),
+            "generated_by": {"name": actor.name, "role": actor.role},
+            "store": {"file": Path(store.path).name, "schema_version": store.schema_version(),
+                      "timezone": store.settings.timezone},
+            "audit_chain": {"head_seq": head_seq, "head_hash": head_hash},
+            "csv_format": "UTF-8 with BOM, RFC 4180, CRLF, lists joined by ';', dates "
+                          "YYYY-MM-DD, timestamps ISO 8601 with offset, booleans true/false, "
+                          "empty = null; cells starting with = + - @ TAB CR carry a leading "
+                          "single quote (CSV-injection guard)",
+            "files": files,
+        }
+        body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        zf.writestr(zipfile.ZipInfo("manifest.json", stamp), body, zipfile.ZIP_DEFLATED)
+        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files).encode("ascii")
+        zf.writestr(zipfile.ZipInfo("SHA256SUMS", stamp), sums, zipfile.ZIP_DEFLATED)
+    manifest["manifest_sha256"] = hashlib.sha256(body).hexdigest()
+    return manifest
+
+
+def _log_pack(store, actor: Actor, name: str, manifest: dict, digest: str) -> int:
+    return _log(store, actor, "export.pack", "audit_pack", name, {
+        "file": name, "sha256": digest, "manifest_sha256": manifest["manifest_sha256"],
+        "audit_chain": manifest["audit_chain"],
+        "files": [{k: f[k] for k in ("dataset", "name", "filters", "rows", "sha256")}
+                  for f in manifest["files"]],
+    })
+
+
+def open_pack_download(store, actor: Actor, selections: Sequence[tuple[str, dict | None]], *,
+                       name: str | None = None, batch_rows: int = BATCH_ROWS) -> Download:
+    """The audit pack for the Exports page, as an unlinked temporary file."""
+    require(actor, EXPORT_ACTION)
+    key = json.dumps([str(store.path), actor.name, "pack",
+                      [(d, normalize_filters(d, f)) for d, f in selections]], sort_keys=True)
+    with _generation_lock(key):
+        fd, tmp = tempfile.mkstemp(prefix="audit-pack-", suffix=".zip", dir=_temp_dir())
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                result = build_pack(store, actor, selections, fh, name=name,
+                                    batch_rows=batch_rows)
+            handle = _reopen_unlinked(tmp)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    total = sum(f["rows"] for f in result.manifest["files"])
+    return Download(handle, result.file_name, ZIP_MIME,
+                    ExportResult("audit_pack", {}, result.file_name, total, 0, result.sha256,
+                                 result.audit_seq))
+
+
+def pack_bytes(store, actor: Actor, selections: Sequence[tuple[str, dict | None]], *,
+               name: str | None = None) -> bytes:
+    """The audit pack's ZIP for ``st.download_button(data=...)``."""
+    dl = open_pack_download(store, actor, selections, name=name)
+    with dl.file:
+        return dl.file.read()
+
+
+@dataclass(frozen=True)
+class PackCheck:
+    ok: bool
+    lines: list[str] = field(default_factory=list)
+    manifest: dict | None = None
+
+
+def check_pack(path: str | os.PathLike) -> PackCheck:
+    """Check each file of an audit pack against its manifest (SHA-256 and rows),
+    reading each file in chunks. Needs no store."""
+    lines: list[str] = []
+    ok = True
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ExportError(f"{path} is not a readable ZIP file: {exc}") from None
+    with zf:
+        try:
+            manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
+        except KeyError:
+            raise ExportError(f"{path} has no manifest.json: not an audit pack") from None
+        except ValueError as exc:
+            raise ExportError(f"{path}: manifest.json is not valid JSON ({exc})") from None
+        names = set(zf.namelist())
+        for f in manifest.get("files", []):
+            name = f.get("name")
+            if name not in names:
+                ok = False
+                lines.append(f"MISSING  {name}")
+                continue
+            digest, newlines = hashlib.sha256(), 0
+            with zf.open(name) as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                    newlines += chunk.count(b"\n")
+            rows = _csv_rows(zf, name) if newlines - 1 != f.get("rows") else newlines - 1
+            good = digest.hexdigest() == f.get("sha256") and rows == f.get("rows")
+            ok &= good
+            lines.append(f"{'OK      ' if good else 'MISMATCH'} {name}: {rows} rows, "
+                         f"sha256 {digest.hexdigest()}"
+                         + ("" if good else f" (manifest: {f.get('rows')} rows, "
+                                            f"sha256 {f.get('sha256')})"))
+        extra = names - {f.get("name") for f in manifest.get("files", [])} \
+            - {"manifest.json", "SHA256SUMS"}
+        for name in sorted(extra):
+            ok = False
+            lines.append(f"UNLISTED {name}")
+    return PackCheck(ok, lines, manifest)
+
+
+def _csv_rows(zf: zipfile.ZipFile, name: str) -> int:
+    """Data rows of a CSV whose cells may hold line breaks (RFC 4180 quoting)."""
+    import csv
+    import io
+    with zf.open(name) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        return max(sum(1 for _ in csv.reader(text)) - 1, 0)
+
+
+# -- the audit log's views -----------------------------------------------------------------
+
+AUDIT_PAGE_SIZES = (25, 50, 100, 200)
+
+
+def audit_entries(store, *, filters: dict | None = None, page: int = 1,
+                  page_size: int = 50) -> dict:
+    """One page of the audit log, newest first, filtered and paginated in SQL.
+
+    Returns ``{"total", "page", "pages", "page_size", "rows"}`` (rows: a DataFrame).
+    """
+    ds = DATASETS["audit_log"]
+    clean = normalize_filters("audit_log", filters)
+    page_size = page_size if page_size in AUDIT_PAGE_SIZES else 50
+    where, params = _where(ds, clean)
+    with store.cursor() as cur:
+        total = int(cur.execute(f"SELECT count(*) FROM audit_log{where}",
+                                params or None).fetchone()[0])
+        pages = max(1, -(-total // page_size))
+        page = min(max(1, int(page)), pages)
+        rows = cur.execute(
+            "SELECT seq, logged_at, actor, role, action, entity_type, entity_id, "
+            f"values_before, values_after, hash FROM audit_log{where} "
+            "ORDER BY seq DESC LIMIT ? OFFSET ?",
+            [*params, page_size, (page - 1) * page_size]).df()
+    return {"total": total, "page": page, "pages": pages, "page_size": page_size,
+            "rows": rows}
+
+
+def audit_facets(store) -> dict:
+    """The values the audit-log filters offer: actors, actions, entity types, dates."""
+    with store.cursor() as cur:
+        def distinct(col: str) -> list[str]:
+            return [r[0] for r in cur.execute(
+                f"SELECT DISTINCT {col} FROM audit_log WHERE {col} IS NOT NULL "
+                f"ORDER BY {col}").fetchall()]
+        first, last = cur.execute(
+            "SELECT min(logged_at)::DATE, max(logged_at)::DATE FROM audit_log").fetchone()
+        return {"actors": distinct("actor"), "actions": distinct("action"),
+                "entity_types": distinct("entity_type"), "first": first, "last": last}
+
+
+def chain_status(store) -> dict:
+    """The audit chain walked end to end (``audit.verify``) and its head."""
+    result = audit.verify(store)
+    with store.cursor() as cur:
+        head_seq, head_hash = chain_head(cur)
+    return {"ok": result.ok, "entries": result.entries, "broken_seq": result.broken_seq,
+            "reason": result.reason, "head_seq": head_seq, "head_hash": head_hash}
+
+
+def verify_anchor(store, seq: int, expected_hash: str) -> str | None:
+    """None when entry ``seq`` still carries ``expected_hash`` (e.g. a pack's chain
+    head); otherwise why not. Detects a chain truncated or rewritten since then."""
+    row = store.rows("SELECT hash FROM audit_log WHERE seq = ?", [seq])
+    if not row:
+        return f"entry {seq} (the anchor) is no longer in the audit log: the chain was cut"
+    if row[0][0] != expected_hash:
+        return (f"entry {seq} no longer has the anchored hash {expected_hash[:12]}...: "
+                f"the chain was rewritten up to it")
+    return None
+
+
+# -- command line -------------------------------------------------------------------------
+
+def _filter_specs() -> dict[str, FilterSpec]:
+    """Every filter flag any dataset takes (one argparse option each)."""
+    specs: dict[str, FilterSpec] = {}
+    for ds in DATASETS.values():
+        for f in ds.filters:
+            specs.setdefault(f.key, f)
+    return specs
+
+
+def _filters_from_args(dataset: str, args) -> dict:
+    ds = get_dataset(dataset)
+    own = {f.key for f in ds.filters}
+    given: dict[str, Any] = {}
+    for key in _filter_specs():
+        value = getattr(args, f"f_{key}", None)
+        if value is None:
+            continue
+        if key not in own:
+            takes = ", ".join(f.flag for f in ds.filters) or "no filters"
+            raise ExportError(f"{dataset} does not take --{key.replace('_', '-')}; "
+                              f"it takes: {takes}")
+        given[key] = value
+    return given
+
+
+def cmd_export(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    dataset = get_dataset(args.table).name
+    filters = _filters_from_args(dataset, args)
+    normalize_filters(dataset, filters)       # bad input: exit 2 before opening anything
+    with open_store(args) as store:
+        result = export_file(store, cli_actor(), dataset, args.out, filters)
+    out.write(f"wrote {result.rows} rows of {dataset} to {args.out} "
+              f"(sha256 {result.sha256}; audit entry {result.audit_seq})\n")
+    return EXIT_OK
+
+
+def cmd_audit_verify(args, out, err) -> int:
+    from .cli import EXIT_FINDINGS, EXIT_OK, UsageError, open_store
+    anchor = None
+    if args.anchor:
+        m = re.fullmatch(r"(\d+):([0-9a-f]{64})", args.anchor.strip())
+        if not m:
+            raise UsageError("--anchor must be SEQ:HASH, e.g. 42:<64 hex digits> "
+                             "(a pack manifest's audit_chain head)")
+        anchor = (int(m.group(1)), m.group(2))
+    with open_store(args, read_only=True) as store:
+        result = audit.verify(store)
+        if not result.ok:
+            out.write(f"audit chain BROKEN at entry {result.broken_seq}: {result.reason} "
+                      f"({result.entries} entries checked)\n")
+            return EXIT_FINDINGS
+        if anchor:
+            problem = verify_anchor(store, *anchor)
+            if problem:
+                out.write(f"audit chain BROKEN at entry {anchor[0]}: {problem} "
+                          f"({result.entries} entries checked)\n")
+                return EXIT_FINDINGS
+    out.write(f"audit chain intact: {result.entries} entries checked"
+              + (f", anchor entry {anchor[0]} matches" if anchor else "") + "\n")
+    return EXIT_OK
+
+
+def cmd_audit_pack(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    names = [n.strip() for part in (args.include or []) for n in part.split(",") if n.strip()]
+    names = names or list(DATASETS)
+    for n in names:
+        get_dataset(n)
+    selections = []
+    for n in names:
+        ds = DATASETS[n]
+        f: dict[str, Any] = {}
+        if ds.date_filter is not None:
+            f.update({"from": args.date_from, "to": args.date_to})
+        if n == "findings":
+            f["as_of"] = args.as_of
+        selections.append((n, f))
+    for n, f in selections:
+        normalize_filters(n, f)
+    with open_store(args) as store:
+        result = build_pack(store, cli_actor(), selections, args.out)
+    for f in result.manifest["files"]:
+        out.write(f"{f['name']}: {f['rows']} rows, sha256 {f['sha256']}\n")
+    out.write(f"wrote audit pack {args.out} (sha256 {result.sha256}; audit entry "
+              f"{result.audit_seq}; chain head {result.manifest['audit_chain']['head_seq']})\n")
+    return EXIT_OK
+
+
+def cmd_audit_check_pack(args, out, err) -> int:
+    from .cli import EXIT_FINDINGS, EXIT_OK
+    check = check_pack(args.pack)
+    for line in check.lines:
+        out.write(line + "\n")
+    out.write(("pack intact" if check.ok else "pack does NOT match its manifest") + "\n")
+    return EXIT_OK if check.ok else EXIT_FINDINGS
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser(
+        "export", help="write a dataset as contract CSV (the same file as the Exports page)",
+        description="Write TABLE as CSV (UTF-8 with BOM, RFC 4180). Each export is logged "
+                    "in the audit log. Filters: " + "; ".join(
+                        f"{ds.name}: {', '.join(f.flag for f in ds.filters) or 'none'}"
+                        for ds in DATASETS.values()))
+    p.add_argument("table", metavar="TABLE", help="one of: " + ", ".join(DATASETS))
+    p.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
+    for key, spec in _filter_specs().items():
+        if spec.kind in ("from", "to", "as_of"):
+            p.add_argument(spec.flag, dest=f"f_{key}", metavar="YYYY-MM-DD",
+                           help=spec.help or spec.label)
+        else:
+            p.add_argument(spec.flag, dest=f"f_{key}", action="append", metavar="VALUE",
+                           help=(spec.help or spec.label) + " (repeat or comma-separate)")
+    p.set_defaults(handler=cmd_export)
+
+    a = sub.add_parser("audit", help="the audit log: verify the chain, build or check packs")
+    asub = a.add_subparsers(dest="audit_command", required=True, parser_class=type(a))
+    v = asub.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken "
+                                       "entry, 0 when intact")
+    v.add_argument("--anchor", metavar="SEQ:HASH",
+                   help="also require entry SEQ to still carry HASH (a pack's chain head)")
+    v.set_defaults(handler=cmd_audit_verify)
+    k = asub.add_parser("pack", help="write an audit pack (ZIP of CSVs + manifest.json)")
+    k.add_argument("--out", required=True, metavar="FILE.zip")
+    k.add_argument("--include", action="append", metavar="TABLE[,TABLE]",
+                   help="datasets to include (default: all)")
+    k.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD",
+                   help="date range start, applied to each dataset's date column")
+    k.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    k.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
+                   help="the findings' as-of date (default today)")
+    k.set_defaults(handler=cmd_audit_pack)
+    c = asub.add_parser("check-pack", help="check a pack's files against its manifest")
+    c.add_argument("pack", metavar="PACK.zip")
+    c.set_defaults(handler=cmd_audit_check_pack)

@@ -1,0 +1,1204 @@
+"""Import a register from a CSV or Parquet file: all or nothing, every bad row named.
+
+``python -m dashboard import TABLE FILE [--replace]`` and the Import page share
+this module. The file is checked against the data contract
+(``shared/reference/data-contract.md``) using ``registers.py`` as the single
+source for columns, types, enums, required/key flags and maximum lengths, and
+``reference.load_catalog()`` for the data category codes.
+
+How it works (set-based, never a Python loop over rows):
+
+0. The file (a path, or the uploaded bytes) is copied to a private snapshot, so
+   what is hashed, checked and written is one and the same file.
+1. One streaming pass over its bytes: SHA-256, and for CSV a strict UTF-8 check
+   and a newline count (bounded memory, C speed).
+2. The header (CSV) or schema (Parquet) is checked: missing required, unknown
+   and repeated columns are file-level errors, reported before any row is read.
+3. Staging, in the caller's cursor, never in the store file: CSV is loaded by
+   DuckDB into a TEMP table with every cell as text (RFC 4180; ragged or badly
+   quoted records are collected by ``store_rejects``); Parquet, columnar and
+   typed already, is staged as a TEMP view over the snapshot, so each check
+   reads only its columns and memory stays bounded at 10,000,000 rows.
+4. One aggregate query counts, per column, the rows whose cell is bad (each
+   column's SQL ``CASE`` yields an error code); only when some are bad are
+   detail queries run, capped at ``MAX_LISTED_ERRORS``. Duplicate keys in the
+   file and (append mode) keys already in the store are found with GROUP BY and
+   a semi-join.
+5. ``commit_import`` repeats 1-4 inside the write transaction and then runs one
+   ``INSERT ... SELECT`` with strict casts, so nothing invalid can be written.
+
+Line numbers: the CSV header is line 1 and an error names the physical line on
+which its record starts (quoted newlines push later records further down); the
+map from record to line is computed with numpy over the file's bytes (quote
+parity), and only when it differs from "row + 1". Parquet errors name the
+1-based data row. Messages and formats are documented in docs/IMPORT.md.
+"""
+from __future__ import annotations
+
+import argparse
+import codecs
+import csv
+import difflib
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import registers as R
+from .access import Actor, require
+from .reference import load_catalog
+
+TABLES: tuple[str, ...] = tuple(R.REGISTERS)
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+PREVIEW_ROWS = 50
+MAX_LISTED_ERRORS = 1000          # row errors listed in full; the rest are counted
+CHUNK_BYTES = 16 << 20
+STAGE = "_import_stage"
+REJECTS_TABLE = "_import_rejects"
+REJECTS_SCAN = "_import_reject_scans"
+
+# ISO 3166-1 alpha-2: the 249 officially assigned codes (ISO 3166 Maintenance Agency,
+# as listed in the IANA time zone database's iso3166.tab). CN is the Chinese Mainland;
+# HK, MO and TW have their own codes.
+ISO_3166_ALPHA2: frozenset[str] = frozenset("""
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
+BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
+EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
+HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC
+LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
+NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
+SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
+TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+""".split())
+# Codes people often write that ISO 3166-1 does not assign (exceptionally reserved).
+_REGION_HINTS = {"UK": "GB", "EL": "GR", "EU": None, "XK": None}
+
+# Exports neutralize CSV injection (OWASP) by prefixing "'" to a cell starting with one
+# of these; import takes that quote off again so export -> import is lossless.
+INJECTION_LEADS = ("=", "+", "-", "@", "\t", "\r")
+_UNQUOTE_RE = "^'+[=+\\-@\\t\\r]"          # RE2, as a bound parameter
+_UNQUOTE_PY = re.compile(_UNQUOTE_RE)
+
+_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_TS_RE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+          r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?")
+_OFFSET_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_INT_RE = r"[+-]?[0-9]+"
+
+_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+              "UINTEGER", "UBIGINT", "UHUGEINT"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
+_NAIVE_TS_TYPES = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"}
+_TZ_TS_TYPES = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
+_PANDAS_INDEX_RE = re.compile(r"__index_level_\d+__$")
+
+
+# -- public API ------------------------------------------------------------------------
+@dataclass
+class RowError:
+    """One bad cell, row or file. ``line`` is None for file-level errors.
+
+    For CSV ``line`` is the physical line on which the record starts (header = 1);
+    for Parquet it is the 1-based data row and ``unit`` is "row".
+    """
+
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+    unit: str = "line"
+
+    def __str__(self) -> str:
+        parts = []
+        if self.line is not None:
+            parts.append(f"{self.unit} {self.line}")
+        if self.column:
+            parts.append(f"column {self.column}")
+        if self.value is not None:
+            parts.append(f'value "{_show(self.value)}"')
+        return f"{', '.join(parts)}: {self.reason}" if parts else self.reason
+
+
+@dataclass
+class StagedImport:
+    """A checked file, not yet written. ``ok`` when it has no errors."""
+
+    table: str
+    source_name: str
+    rows: int
+    errors: list[RowError]
+    preview: pd.DataFrame
+    sha256: str
+    format: str = "csv"
+    columns: list[str] = field(default_factory=list)      # the file's contract columns
+    _source: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def missing_columns(self) -> list[str]:
+        """Optional contract columns the file leaves out (imported as empty)."""
+        return [c for c in R.get_register(self.table).column_names if c not in self.columns]
+
+    def errors_frame(self) -> pd.DataFrame:
+        """The errors as a table for display: line (or row), column, value, reason."""
+        unit = "row" if self.format == "parquet" else "line"
+        return pd.DataFrame({
+            unit: pd.array([e.line for e in self.errors], dtype="Int64"),
+            "column": [e.column for e in self.errors],
+            "value": [e.value for e in self.errors],
+            "reason": [e.reason for e in self.errors],
+        })
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    table: str
+    rows_written: int
+    replaced_rows: int = 0
+
+
+class ImportRejected(ValueError):
+    """The file was refused; nothing was written. ``str()`` lists every error."""
+
+    def __init__(self, errors: list[RowError], *, table: str | None = None,
+                 source_name: str | None = None):
+        self.errors = list(errors)
+        self.table = table
+        self.source_name = source_name
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = ""
+        if self.source_name and self.table:
+            where = f"{self.source_name} into {self.table}: "
+        n = len(self.errors)
+        head = (f"{where}import refused, nothing was written "
+                f"({n} problem{'s' if n != 1 else ''}):")
+        return "\n".join([head, *(f"  {e}" for e in self.errors)])
+
+    def __str__(self) -> str:
+        return self._message()
+
+
+def stage_file(store, table: str, data: bytes | str | os.PathLike,
+               filename: str | None = None) -> StagedImport:
+    """Check a file for ``table`` without writing anything.
+
+    ``data`` is a path or the uploaded bytes; the format comes from the file name's
+    extension (``.csv`` or ``.parquet``; for bytes without a name, from the content).
+    Bad input never raises: it comes back in ``errors``.
+    """
+    reg = R.get_register(table)
+    src = _Source.of(data, filename)
+    with src.snapshot() as path, store.cursor() as cur:
+        check = _Validation(store, cur, reg, src, mode="append", preview=True)
+        result = check.run(path)
+        check.drop()
+    return StagedImport(
+        table=reg.name, source_name=src.name, rows=result.rows, errors=result.errors,
+        preview=result.preview, sha256=result.sha256, format=src.fmt,
+        columns=result.columns, _source=src,
+    )
+
+
+def commit_import(store, actor: Actor, staged: StagedImport, *,
+                  replace: bool = False) -> ImportResult:
+    """Write a staged file: re-checked inside the write transaction, then one INSERT.
+
+    Append mode refuses keys already in the store; ``replace=True`` empties the
+    register and loads the file in the same transaction. One audit entry.
+    Raises ``PermissionDenied`` (nothing read or written) or ``ImportRejected``.
+    """
+    src = staged._source
+    if src is None:
+        raise ValueError("commit_import needs a StagedImport returned by stage_file")
+    return _commit(store, actor, R.get_register(staged.table), src, replace=replace,
+                   expected_sha256=staged.sha256)
+
+
+def import_file(store, actor: Actor, table: str, path: str | os.PathLike, *,
+                replace: bool = False) -> ImportResult:
+    """Check and write a file in one go (the command line). Raises ``ImportRejected``.
+
+    The checks run once, inside the write transaction, which rolls back on any error.
+    """
+    reg = R.get_register(table)
+    return _commit(store, actor, reg, _Source.of(Path(path), None), replace=replace)
+
+
+# -- the command line ------------------------------------------------------------------
+def cmd_import(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_BAD_INPUT, EXIT_OK, open_store
+
+    path = Path(args.file)
+    if not path.is_file():
+        err.write(f"error: {path}: no such file\n")
+        return EXIT_BAD_INPUT
+    if path.suffix.lower() not in FORMATS:
+        err.write(f"error: {path}: {_unsupported_format(path.suffix)}\n")
+        return EXIT_BAD_INPUT
+    store = open_store(args)
+    with store:
+        try:
+            result = import_file(store, cli_actor(), args.table, path, replace=args.replace)
+        except ImportRejected as exc:
+            err.write(f"error: {exc}\n")
+            return EXIT_BAD_INPUT
+    mode = "replaced the register with" if args.replace else "appended"
+    extra = f" ({result.replaced_rows:,} rows removed)" if args.replace else ""
+    rows = f"{result.rows_written:,} row{'s' if result.rows_written != 1 else ''}"
+    out.write(f"{result.table}: {mode} {rows} from {path.name}{extra}\n")
+    return EXIT_OK
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser(
+        "import", help="load a CSV or Parquet file into a register (all or nothing)",
+        description="Load a CSV (UTF-8, comma separated, header row) or Parquet file into a "
+                    "register. All or nothing: one bad row and nothing is written; every bad "
+                    "row is reported by line, column, value and reason (exit 2).")
+    p.add_argument("table", choices=TABLES, help="the register to load")
+    p.add_argument("file", help="a .csv or .parquet file with the contract's column names")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the register's contents wholesale (default: append; a key "
+                        "already in the store is then an error)")
+    p.set_defaults(handler=cmd_import)
+
+
+# -- the source file -------------------------------------------------------------------
+@dataclass
+class _Source:
+    name: str
+    fmt: str | None               # "csv" | "parquet" | None (unsupported)
+    path: Path | None = None
+    data: bytes | None = None
+    suffix: str = ""
+
+    @classmethod
+    def of(cls, data: bytes | str | os.PathLike, filename: str | None) -> "_Source":
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
+            if filename:
+                suffix = Path(filename).suffix.lower()
+                fmt = FORMATS.get(suffix)
+            else:  # no name: tell Parquet by its magic bytes
+                suffix, fmt = "", ("parquet" if data[:4] == b"PAR1" else "csv")
+            return cls(Path(filename).name if filename else "upload", fmt, data=data,
+                       suffix=suffix)
+        path = Path(data)
+        suffix = Path(filename or path.name).suffix.lower()
+        return cls(Path(filename).name if filename else path.name, FORMATS.get(suffix),
+                   path=path, suffix=suffix)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Path | None]:
+        """A private copy of the file for one check (and insert), so that what is hashed,
+        checked and written is one and the same even if the original changes meanwhile.
+        None when there is nothing to read (no such file, unsupported type)."""
+        if self.fmt is None or (self.path is not None and not self.path.is_file()):
+            yield None
+            return
+        with tempfile.TemporaryDirectory(prefix="import-") as tmp:
+            p = Path(tmp) / f"source.{self.fmt}"
+            if self.path is not None:
+                shutil.copyfile(self.path, p)
+            else:
+                p.write_bytes(self.data or b"")
+            yield p
+
+
+@dataclass
+class _Scan:
+    sha256: str = ""
+    size: int = 0
+    newline: int = 10            # the byte that ends a line (LF; CR for old Mac files)
+    newlines: int = 0
+    ends_with_newline: bool = False
+    head: bytes = b""
+    error: RowError | None = None
+
+
+def _scan(path: Path, fmt: str) -> _Scan:
+    """One pass over the bytes: SHA-256; for CSV strict UTF-8 and newline counts."""
+    s = _Scan()
+    digest = hashlib.sha256()
+    pending = b""                # a character split across two chunks
+    lf = cr = 0
+    last = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+            if len(s.head) < (1 << 20):
+                s.head += chunk[: (1 << 20) - len(s.head)]
+            if fmt == "csv":
+                if s.error is None:
+                    buf = pending + chunk
+                    try:
+                        _, consumed = codecs.utf_8_decode(buf, "strict", False)
+                        pending = buf[consumed:]
+                    except UnicodeDecodeError as exc:
+                        s.error = _utf8_error(path, s.size - len(pending) + exc.start)
+                lf += chunk.count(b"\n")
+                cr += chunk.count(b"\r")
+            s.size += len(chunk)
+            last = chunk[-1:]
+    if fmt == "csv" and s.error is None and pending:
+        s.error = _utf8_error(path, s.size - len(pending))
+    s.sha256 = digest.hexdigest()
+    s.newline = 13 if (lf == 0 and cr > 0) else 10
+    s.newlines = lf if s.newline == 10 else cr
+    s.ends_with_newline = last == bytes([s.newline])
+    return s
+
+
+def _count_newlines(path: Path, upto: int, newline: int = 10) -> int:
+    count, left = 0, upto
+    with open(path, "rb") as f:
+        while left > 0:
+            chunk = f.read(min(CHUNK_BYTES, left))
+            if not chunk:
+                break
+            count += chunk.count(bytes([newline]))
+            left -= len(chunk)
+    return count
+
+
+def _utf8_error(path: Path, offset: int) -> RowError:
+    offset = max(offset, 0)
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(offset)
+        bad = f.read(1)
+    line = _count_newlines(path, offset) + 1
+    hint = "save it as \"CSV UTF-8\""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = "it looks like UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\""
+    return RowError(line, None, None,
+                    f"the file is not UTF-8 text (byte 0x{bad.hex().upper()} at byte offset "
+                    f"{offset:,}); {hint}")
+
+
+# -- validation -------------------------------------------------------------------------
+@dataclass
+class _Result:
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    preview: pd.DataFrame | None = None
+    sha256: str = ""
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """SQL for one contract column present in the file.
+
+    ``norm`` reads the staged cell (layer 1, aliased ``n<i>``); ``code`` (over ``n<i>``)
+    gives an error code or NULL; ``typed`` / ``strict`` give the stored value (NULL for
+    a bad cell / a cast error).
+    """
+
+    index: int
+    col: R.Column
+    raw: str
+    norm: str
+    code: str | None
+    typed: str
+    strict: str
+    display: str
+
+
+class _Validation:
+    def __init__(self, store, cur, reg: R.Register, src: _Source, *, mode: str,
+                 preview: bool):
+        self.store, self.cur, self.reg, self.src = store, cur, reg, src
+        self.mode, self.want_preview = mode, preview
+        self.result = _Result()
+        self.params: dict[str, Any] = {"tz": store.settings.timezone,
+                                       "unquote_re": _UNQUOTE_RE}
+        self.plans: list[_Plan] = []
+        self.staged_rows = 0
+        self.rejects: list[tuple] = []     # (record ordinal, error type, line text, message)
+        self.reject_ordinals = np.zeros(0, np.int64)
+        self.reject_count = 0
+        self.scan: _Scan | None = None
+        self._line_map: np.ndarray | None = None
+        self._line_map_done = False
+        self._path: Path | None = None
+        self.unit = "row" if src.fmt == "parquet" else "line"
+        self.row_expr = "rowid - $row_base"
+        self.stage_kind: str | None = None
+
+    # -- driver ---------------------------------------------------------------------
+    def run(self, path: Path | None) -> _Result:
+        """Check the snapshot at ``path``; leaves the staging table for ``insert``."""
+        res = self.result
+        res.preview = _empty_preview(self.reg)
+        src = self.src
+        if src.fmt is None:
+            res.errors = [RowError(None, None, None, _unsupported_format(src.suffix))]
+            return res
+        if path is None:
+            res.errors = [RowError(None, None, None, f"{src.path}: no such file")]
+            return res
+        self._path = path
+        self.scan = _scan(path, src.fmt)
+        res.sha256 = self.scan.sha256
+        if self.scan.error:
+            res.errors = [self.scan.error]
+            return res
+        if self.scan.size == 0:
+            res.errors = [RowError(None, None, None,
+                                   "the file is empty; expected a header row with the "
+                                   f"column names of {self.reg.name}")]
+            return res
+        if src.fmt == "csv":
+            file_errors = self._load_csv(path)
+        else:
+            file_errors = self._load_parquet(path)
+        if file_errors:
+            res.errors = file_errors
+            return res
+        res.rows = self.staged_rows + self.reject_count
+        if res.rows == 0:
+            res.errors = [RowError(None, None, None, "the file has column names but no data rows")]
+            return res
+        try:
+            res.errors = self._check_rows()
+            if self.want_preview:
+                res.preview = self._preview()
+        except duckdb.Error as exc:
+            if src.fmt != "parquet":
+                raise
+            # The Parquet view reads the file lazily: a damaged page shows up here.
+            res.errors = [RowError(None, None, None,
+                                   f"the Parquet file cannot be read: {_first_line(exc)}")]
+        return res
+
+    def drop(self) -> None:
+        if self.stage_kind:
+            self.cur.execute(f"DROP {self.stage_kind} IF EXISTS {STAGE}")
+            self.stage_kind = None
+
+    # -- loading --------------------------------------------------------------------
+    def _load_csv(self, path: Path) -> list[RowError]:
+        header, error = _csv_header(self.scan.head)
+        if error:
+            return [error]
+        errors = self._check_header(header)
+        if errors:
+            return errors
+        columns = ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in header)
+        try:
+            self._read_csv(path, columns)
+        except duckdb.Error as exc:
+            return [_csv_failure(path, exc, self.scan.newline)]
+        self.stage_kind = "TABLE"
+        self._number_rows()
+        self.reject_count = self.cur.execute(
+            f"SELECT count(DISTINCT line) FROM {REJECTS_TABLE}").fetchone()[0]
+        if self.reject_count:
+            # DuckDB's ``line`` is the record's ordinal (header = 1, blank lines counted,
+            # quoted newlines not); _record_starts turns it into the physical line.
+            self.reject_ordinals = self.cur.execute(
+                f"SELECT DISTINCT line AS o FROM {REJECTS_TABLE} ORDER BY o"
+            ).fetchnumpy()["o"].astype(np.int64)
+            self.rejects = self.cur.execute(
+                f"SELECT line, arg_min(error_type, column_idx), arg_min(csv_line, column_idx), "
+                f"arg_min(error_message, column_idx) FROM {REJECTS_TABLE} GROUP BY line "
+                f"ORDER BY line LIMIT {MAX_LISTED_ERRORS + 1}").fetchall()
+        self.cur.execute(f"DROP TABLE IF EXISTS {REJECTS_TABLE}")
+        self.cur.execute(f"DROP TABLE IF EXISTS {REJECTS_SCAN}")
+        types = {name: "VARCHAR" for name in header}
+        self._make_plans(types)
+        return []
+
+    def _read_csv(self, path: Path, columns: str) -> None:
+        self.cur.execute(
+            f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM read_csv($path, header = true, "
+            f"auto_detect = false, columns = {{{columns}}}, all_varchar = true, "
+            f"delim = ',', quote = '\"', escape = '\"', "
+            f"encoding = 'utf-8', strict_mode = true, null_padding = false, "
+            f"ignore_errors = true, store_rejects = true, rejects_table = '{REJECTS_TABLE}', "
+            f"rejects_scan = '{REJECTS_SCAN}')",
+            {"path": str(path)})
+
+    def _load_parquet(self, path: Path) -> list[RowError]:
+        head = self.scan.head[:4]
+        if head != b"PAR1":
+            return [RowError(None, None, None,
+                             "not a Parquet file (it does not start with the Parquet magic "
+                             "bytes PAR1); export it again as Parquet, or use a .csv name "
+                             "for a CSV file")]
+        try:
+            schema = self.cur.execute(
+                "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}).fetchall()
+        except Exception as exc:  # duckdb raises several kinds for a broken file
+            return [RowError(None, None, None, f"the Parquet file cannot be read: "
+                                               f"{_first_line(exc)}")]
+        pandas_index = self._pandas_index_columns(path)
+        types = {}
+        for name, sql_type, *_ in schema:
+            if name not in self.reg.column_names and (
+                    name in pandas_index or _PANDAS_INDEX_RE.match(name)):
+                continue          # a DataFrame's saved index (pandas metadata), not data
+            types[name] = sql_type.strip('"').upper()
+        errors = self._check_header(list(types))
+        errors += self._check_parquet_types(types)
+        if errors:
+            return errors
+        # Parquet is columnar and typed: the staging "table" is a view over the private
+        # snapshot (each check reads only its columns; memory stays bounded whatever
+        # the row count). The path is the snapshot's, made here, not user input.
+        cols = ", ".join(_q(n) for n in types)
+        try:
+            self.cur.execute(
+                f"CREATE TEMP VIEW {STAGE} AS SELECT file_row_number AS __n, {cols} "
+                f"FROM read_parquet({_lit(str(path))}, file_row_number = true)")
+            self.stage_kind = "VIEW"
+            self.staged_rows = self.cur.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0]
+        except duckdb.Error as exc:
+            return [RowError(None, None, None, f"the Parquet file cannot be read: "
+                                               f"{_first_line(exc)}")]
+        self.row_expr = "__n"
+        self._make_plans(types)
+        return []
+
+    def _number_rows(self) -> None:
+        """``__r``: the 0-based position of each staged row in the file.
+
+        The staging table keeps the file's order (insertion order is preserved), but
+        inside a transaction DuckDB numbers uncommitted rows from a large base, so
+        rows are counted from the smallest ``rowid``.
+        """
+        lo, hi, n = self.cur.execute(
+            f"SELECT min(rowid), max(rowid), count(*) FROM {STAGE}").fetchone()
+        self.staged_rows = int(n)
+        self.params["row_base"] = int(lo or 0)
+        if n and hi - lo + 1 != n:      # not expected; stay right if it ever happens
+            self.row_expr = "row_number() OVER (ORDER BY rowid) - 1"
+
+    def _pandas_index_columns(self, path: Path) -> set[str]:
+        """Columns that pandas' ``to_parquet`` wrote from a DataFrame's index."""
+        try:
+            meta = self.cur.execute("SELECT key, value FROM parquet_kv_metadata($path)",
+                                    {"path": str(path)}).fetchall()
+            for key, value in meta:
+                if bytes(key) == b"pandas":
+                    index = json.loads(bytes(value).decode("utf-8")).get("index_columns", [])
+                    return {c for c in index if isinstance(c, str)}
+        except (duckdb.Error, ValueError, AttributeError):
+            pass
+        return set()
+
+    def _check_header(self, names: list[str]) -> list[RowError]:
+        reg = self.reg
+        known = set(reg.column_names)
+        errors: list[RowError] = []
+        seen: set[str] = set()
+        for i, name in enumerate(names, 1):
+            if name == "":
+                errors.append(RowError(None, None, None,
+                                       f"header cell {i} is empty: every column needs a name"))
+            elif name in seen:
+                errors.append(RowError(None, name, None, "the column appears more than once "
+                                                         "in the header"))
+            elif name not in known:
+                errors.append(RowError(None, name, None, _unknown_column(reg, name)))
+            seen.add(name)
+        for name in reg.required:
+            if name not in seen:
+                errors.append(RowError(None, name, None,
+                                       f"missing required column (the {reg.name} file must "
+                                       f"have: {', '.join(reg.required)})"))
+        self.result.columns = [n for n in reg.column_names if n in seen]
+        return errors
+
+    def _check_parquet_types(self, types: dict[str, str]) -> list[RowError]:
+        def nested(t: str) -> bool:
+            return t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION"))
+
+        errors = []
+        for name, t in types.items():
+            if name not in self.reg.column_names:
+                continue
+            col = self.reg.column(name)
+            if col.type == R.LIST and t.endswith("[]"):
+                refused = nested(t[:-2]) or t[:-2] == "BLOB"
+            else:
+                refused = nested(t) or t == "BLOB"
+            if refused:
+                errors.append(RowError(None, name, None,
+                                       f"Parquet type {t} cannot hold {_kind_phrase(col)}"))
+        return errors
+
+    # -- SQL plans ------------------------------------------------------------------
+    def _param(self, name: str, value: Any) -> str:
+        self.params[name] = value
+        return f"${name}"
+
+    def _make_plans(self, types: dict[str, str]) -> None:
+        for i, col in enumerate(self.reg.columns):
+            if col.name in types:
+                self.plans.append(self._plan(i, col, types[col.name]))
+
+    def _plan(self, i: int, col: R.Column, t: str) -> _Plan:
+        r = _q(col.name)
+        s = r if t == "VARCHAR" else f"CAST({r} AS VARCHAR)"
+        n = f"n{i}"
+        req = "'required'" if col.required else "NULL"
+        display = f"array_to_string({r}, ';')" if t.endswith("[]") else s
+        strip = f"NULLIF(trim({s}), '')"
+
+        def plan(norm, code, typed, strict=None):
+            return _Plan(i, col, r, norm, code, typed, strict or typed, display)
+
+        if col.type == R.TEXT:
+            limit = col.max_length or R.TEXT_CAP
+            return plan(_unquote(s),
+                        f"CASE WHEN {n} IS NULL OR trim({n}) = '' THEN {req} "
+                        f"WHEN length({n}) > {int(limit)} THEN 'too_long' END", n)
+
+        if col.type in (R.ENUM, R.REGION):
+            if col.type == R.REGION:
+                allowed, code = self._param("regions", sorted(ISO_3166_ALPHA2)), "region"
+            elif col.categories:
+                allowed, code = self._param("categories", _category_codes()), "category"
+            else:
+                allowed, code = self._param(f"choices_{i}", list(col.choices)), "enum"
+            return plan(strip,
+                        f"CASE WHEN {n} IS NULL THEN {req} "
+                        f"WHEN {n} NOT IN (SELECT unnest({allowed})) THEN '{code}' END", n)
+
+        if col.type == R.LIST:
+            if col.categories:
+                allowed, code = self._param("categories", _category_codes()), "list_category"
+            else:
+                allowed, code = self._param(f"choices_{i}", list(col.choices)), "item"
+            if t.endswith("[]"):
+                items = f"CAST({r} AS VARCHAR[])" if t != "VARCHAR[]" else r
+                norm = (f"list_filter(list_transform({items}, lambda x: trim(x)), "
+                        f"lambda x: x IS NOT NULL AND x <> '')")
+            else:
+                norm = (f"list_filter(list_transform(string_split({_unquote(s)}, ';'), "
+                        f"lambda x: trim(x)), lambda x: x <> '')")
+            return plan(norm,
+                        f"CASE WHEN {n} IS NULL OR len({n}) = 0 THEN {req} "
+                        f"WHEN NOT list_has_all({allowed}, {n}) THEN '{code}' END",
+                        f"CASE WHEN len({n}) > 0 THEN {n} END")
+
+        if col.type == R.DATE:
+            if t == "DATE":
+                return plan(r, f"CASE WHEN {n} IS NULL THEN {req} END", n)
+            if t in _NAIVE_TS_TYPES:
+                return plan(r,
+                            f"CASE WHEN {n} IS NULL THEN {req} "
+                            f"WHEN CAST({n} AS TIME) <> TIME '00:00:00' "
+                            f"THEN 'date_time_of_day' END", f"CAST({n} AS DATE)")
+            return plan(strip,
+                        f"CASE WHEN {n} IS NULL THEN {req} "
+                        f"WHEN NOT regexp_full_match({n}, '{_DATE_RE}') THEN 'date_format' "
+                        f"WHEN try_cast({n} AS DATE) IS NULL THEN 'date_invalid' END",
+                        f"try_cast({n} AS DATE)", f"CAST({n} AS DATE)")
+
+        if col.type == R.TIMESTAMP:
+            if t in _TZ_TS_TYPES:
+                return plan(r, f"CASE WHEN {n} IS NULL THEN {req} END", n)
+            if t in _NAIVE_TS_TYPES:
+                return plan(r, f"CASE WHEN {n} IS NULL THEN {req} END",
+                            f"timezone($tz, CAST({n} AS TIMESTAMP))")
+
+            def ts(cast):
+                return (f"CASE WHEN regexp_matches({n}, '{_OFFSET_RE}') "
+                        f"THEN {cast}({n} AS TIMESTAMPTZ) "
+                        f"ELSE timezone($tz, {cast}({n} AS TIMESTAMP)) END")
+            return plan(strip,
+                        f"CASE WHEN {n} IS NULL THEN {req} "
+                        f"WHEN NOT regexp_full_match({n}, '{_TS_RE}') THEN 'ts_format' "
+                        f"WHEN ({ts('try_cast')}) IS NULL THEN 'ts_invalid' END",
+                        ts("try_cast"), ts("CAST"))
+
+        if col.type == R.BOOLEAN:
+            if t == "BOOLEAN":
+                return plan(r, f"CASE WHEN {n} IS NULL THEN {req} END", n)
+            return plan(strip,
+                        f"CASE WHEN {n} IS NULL THEN {req} "
+                        f"WHEN lower({n}) NOT IN ('true', 'false') THEN 'bool' END",
+                        f"lower({n}) = 'true'")
+
+        if col.type == R.INTEGER:
+            if t in _INT_TYPES:
+                return plan(r,
+                            f"CASE WHEN {n} IS NULL THEN {req} "
+                            f"WHEN try_cast({n} AS BIGINT) IS NULL THEN 'int_range' "
+                            f"WHEN {n} < 0 THEN 'int_negative' END",
+                            f"try_cast({n} AS BIGINT)", f"CAST({n} AS BIGINT)")
+            if t in _FLOAT_TYPES or t.startswith("DECIMAL"):
+                d = f"CAST({n} AS DOUBLE)"
+                return plan(r,
+                            f"CASE WHEN {n} IS NULL THEN {req} "
+                            f"WHEN NOT isfinite({d}) OR {d} <> trunc({d}) THEN 'int_format' "
+                            f"WHEN try_cast({n} AS BIGINT) IS NULL THEN 'int_range' "
+                            f"WHEN {n} < 0 THEN 'int_negative' END",
+                            f"try_cast({n} AS BIGINT)", f"CAST({n} AS BIGINT)")
+            return plan(strip,
+                        f"CASE WHEN {n} IS NULL THEN {req} "
+                        f"WHEN NOT regexp_full_match({n}, '{_INT_RE}') THEN 'int_format' "
+                        f"WHEN try_cast({n} AS BIGINT) IS NULL THEN 'int_range' "
+                        f"WHEN try_cast({n} AS BIGINT) < 0 THEN 'int_negative' END",
+                        f"try_cast({n} AS BIGINT)", f"CAST({n} AS BIGINT)")
+        raise AssertionError(f"no import rule for column type {col.type}")  # pragma: no cover
+
+    def _layer1(self, plans: list[_Plan] | None = None, *, display: bool = False) -> str:
+        plans = self.plans if plans is None else plans
+        cols = [f"{self.row_expr} AS __r"] + [f"{p.norm} AS n{p.index}" for p in plans]
+        if display:
+            cols += [f"{p.display} AS d{p.index}" for p in plans]
+        return f"SELECT {', '.join(cols)} FROM {STAGE}"
+
+    def _execute(self, sql: str):
+        used = set(re.findall(r"\$(\w+)", sql))
+        return self.cur.execute(sql, {k: v for k, v in self.params.items() if k in used})
+
+    def _key_plan(self) -> _Plan:
+        return next(p for p in self.plans if p.col.name == self.reg.key)
+
+    # -- row checks -----------------------------------------------------------------
+    def _check_rows(self) -> list[RowError]:
+        checked = [p for p in self.plans if p.code]
+        counts: dict[int, int] = {}
+        if checked:
+            select = ", ".join(f"count(*) FILTER (WHERE ({p.code}) IS NOT NULL)" for p in checked)
+            row = self._execute(f"SELECT {select} FROM ({self._layer1(checked)}) s").fetchone()
+            counts = {p.index: c for p, c in zip(checked, row) if c}
+        found: list[tuple[int, int, str | None, str, str]] = []   # (row, col index, ...)
+        bad = [p for p in checked if p.index in counts]
+        if bad:
+            branches = [
+                f"SELECT __r, {p.index} AS i, d{p.index} AS v, ({p.code}) AS code "
+                f"FROM ({self._layer1([p], display=True)}) s" for p in bad]
+            rows = self._execute(
+                f"SELECT __r, i, v, code FROM ({' UNION ALL '.join(branches)}) e "
+                f"WHERE code IS NOT NULL ORDER BY __r, i LIMIT {MAX_LISTED_ERRORS + 1}"
+            ).fetchall()
+            by_index = {p.index: p for p in bad}
+            for r, i, v, code in rows:
+                found.append((r, i, v, by_index[i].col.name, _reason(by_index[i].col, code, v)))
+        key = self._key_plan()
+        key_count = 0
+        dup_count, dups = self._duplicate_keys(key)
+        key_count += dup_count
+        for r, v, first in dups:
+            found.append((r, key.index, v, key.col.name,
+                          f"duplicate {key.col.name} within the file: the same key is on "
+                          f"{self.unit} {self._lines([first])[0]}"))
+        if self.mode == "append":
+            store_count, clashes = self._keys_in_store(key)
+            key_count += store_count
+            for r, v in clashes:
+                found.append((r, key.index, v, key.col.name,
+                              f"{key.col.name} already in the store (an append never "
+                              f"overwrites: leave the row out, or replace the whole register)"))
+        total = sum(counts.values()) + key_count + self.reject_count
+        if total == 0:
+            return []
+        found.sort(key=lambda f: (f[0], f[1]))
+        found = found[:MAX_LISTED_ERRORS + 1]
+        lines = self._lines([f[0] for f in found])
+        errors = [(line, i, RowError(line, col, v, reason, self.unit))
+                  for line, (r, i, v, col, reason) in zip(lines, found)]
+        errors += [(line, -1, err) for line, err in self._reject_errors()]
+        errors.sort(key=lambda e: (e[0] if e[0] is not None else 0, e[1]))
+        listed = [e for _, _, e in errors[:MAX_LISTED_ERRORS]]
+        if total > len(listed):
+            by_col = {p.col.name: counts[p.index] for p in bad}
+            if key_count:
+                by_col[key.col.name] = by_col.get(key.col.name, 0) + key_count
+            if self.reject_count:
+                by_col["(malformed records)"] = self.reject_count
+            summary = "; ".join(f"{c} {k:,}" for c, k in by_col.items())
+            listed.append(RowError(
+                None, None, None,
+                f"... and {total - len(listed):,} more errors not listed ({total:,} in all; "
+                f"by column: {summary}). Fix these and check the file again."))
+        return listed
+
+    def _duplicate_keys(self, key: _Plan) -> tuple[int, list[tuple]]:
+        keyed = (f"SELECT __r, {key.typed} AS k, d{key.index} AS v "
+                 f"FROM ({self._layer1([key], display=True)}) s")
+        count = self._execute(
+            f"SELECT coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM ({keyed}) k "
+            f"WHERE k IS NOT NULL GROUP BY k HAVING count(*) > 1) d").fetchone()[0]
+        if not count:
+            return 0, []
+        rows = self._execute(
+            f"SELECT __r, v, first FROM (SELECT __r, v, min(__r) OVER (PARTITION BY k) AS first "
+            f"FROM ({keyed}) k WHERE k IS NOT NULL) d WHERE __r <> first "
+            f"ORDER BY __r LIMIT {MAX_LISTED_ERRORS + 1}").fetchall()
+        return int(count), rows
+
+    def _keys_in_store(self, key: _Plan) -> tuple[int, list[tuple]]:
+        table, keycol = self.reg.name, _q(self.reg.key)
+        if not self.cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+            return 0, []
+        keyed = (f"SELECT __r, {key.typed} AS k, d{key.index} AS v "
+                 f"FROM ({self._layer1([key], display=True)}) s")
+        clash = f"FROM ({keyed}) k WHERE k IN (SELECT {keycol} FROM {table})"
+        count = self._execute(f"SELECT count(*) {clash}").fetchone()[0]
+        if not count:
+            return 0, []
+        rows = self._execute(
+            f"SELECT __r, v {clash} ORDER BY __r LIMIT {MAX_LISTED_ERRORS + 1}").fetchall()
+        return count, rows
+
+    def _reject_errors(self) -> list[tuple[int | None, RowError]]:
+        out = []
+        for ordinal, kind, text, message in self.rejects:
+            line = self._line_of_ordinal(ordinal)
+            out.append((line, RowError(line, None, _strip_line(text),
+                                       _reject_reason(kind, message, len(self.result.columns)))))
+        return out
+
+    # -- line numbers ---------------------------------------------------------------
+    def _lines(self, rowids: list[int]) -> list[int | None]:
+        """The line (CSV: physical line where the record starts) or row (Parquet)."""
+        if self.src.fmt == "parquet":
+            return [r + 1 for r in rowids]
+        lines = self._csv_line_map()
+        if lines is None:
+            return [r + 2 for r in rowids]
+        return [int(lines[r]) if 0 <= r < len(lines) else None for r in rowids]
+
+    def _csv_line_map(self) -> np.ndarray | None:
+        """Start line of each staged record, or None when it is simply ``row + 2``."""
+        if self._line_map_done:
+            return self._line_map
+        self._line_map_done = True
+        sc = self.scan
+        physical = sc.newlines + (0 if sc.ends_with_newline else 1)
+        if not self.reject_count and physical == self.staged_rows + 1:
+            return None
+        self._records = _record_starts(self._path, sc.size, sc.newline)
+        lines, blank = self._records
+        keep = ~blank
+        if self.reject_count:
+            keep &= ~np.isin(np.arange(len(lines)) + 2, self.reject_ordinals)
+        kept = lines[keep]
+        # The byte scan and DuckDB agree on any file DuckDB reads; if they ever did
+        # not (odd quoting), fall back to row + 2 rather than name a wrong line.
+        self._line_map = kept if len(kept) == self.staged_rows else None
+        return self._line_map
+
+    def _line_of_ordinal(self, ordinal: int) -> int:
+        self._csv_line_map()
+        lines = self._records[0] if getattr(self, "_records", None) else np.zeros(0)
+        i = int(ordinal) - 2
+        if 0 <= i < len(lines):
+            return int(lines[i])
+        return int(ordinal)
+
+    # -- preview --------------------------------------------------------------------
+    def _preview(self) -> pd.DataFrame:
+        present = {p.col.name: p for p in self.plans}
+        cols = []
+        for col in self.reg.columns:
+            p = present.get(col.name)
+            expr = p.typed if p else f"CAST(NULL AS {col.sql_type})"
+            cols.append(f"{expr} AS {_q(col.name)}")
+        df = self._execute(
+            f"SELECT __r, {', '.join(cols)} FROM ({self._layer1()}) s "
+            f"ORDER BY __r LIMIT {PREVIEW_ROWS}").df()
+        lines = self._lines([int(r) for r in df["__r"]])
+        df = df.drop(columns="__r")
+        df.index = pd.Index(lines, name=self.unit)
+        return df
+
+    # -- writing --------------------------------------------------------------------
+    def insert(self, *, replace: bool) -> tuple[int, int]:
+        table = self.reg.name
+        replaced = 0
+        if replace:
+            replaced = self.cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            self.cur.execute(f"DELETE FROM {table}")
+        names = ", ".join(_q(p.col.name) for p in self.plans)
+        values = ", ".join(p.strict for p in self.plans)
+        written = self._execute(
+            f"INSERT INTO {table} ({names}) SELECT {values} FROM ({self._layer1()}) s"
+        ).fetchone()[0]
+        return int(written), int(replaced)
+
+
+def _commit(store, actor: Actor, reg: R.Register, src: _Source, *, replace: bool,
+            expected_sha256: str | None = None) -> ImportResult:
+    mode = "replace" if replace else "append"
+    require(actor, "register.import")        # refuse before reading anything
+    with src.snapshot() as path, store.write(actor, "register.import") as w:
+        check = _Validation(store, w.cur, reg, src, mode=mode, preview=False)
+        result = check.run(path)
+        if result.errors:
+            raise ImportRejected(result.errors, table=reg.name, source_name=src.name)
+        if expected_sha256 is not None and result.sha256 != expected_sha256:
+            raise ImportRejected(
+                [RowError(None, None, None,
+                          "the file changed after it was checked; check it again before "
+                          "importing")], table=reg.name, source_name=src.name)
+        written, replaced = check.insert(replace=replace)
+        check.drop()
+        w.audit("register.import", reg.name, None,
+                before={"rows": replaced} if replace else None,
+                after={"file": src.name, "sha256": result.sha256, "rows": written,
+                       "mode": mode})
+    return ImportResult(reg.name, written, replaced)
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    """A SQL string literal, for the file's column names once checked against the
+    register (they are contract names by then, never arbitrary input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _unquote(expr: str) -> str:
+    """Empty -> NULL, and take off the one quote an export put before = + - @ TAB CR.
+
+    The exporter quotes a cell matching ``'*[=+-@TAB CR]`` (a stored ``'=x`` goes out
+    as ``''=x``); taking one quote off a cell matching ``'+[=+-@TAB CR]`` undoes it.
+    """
+    return (f"CASE WHEN {expr} = '' THEN NULL "
+            f"WHEN starts_with({expr}, chr(39)) AND regexp_matches({expr}, $unquote_re) "
+            f"THEN substr({expr}, 2) ELSE {expr} END")
+
+
+def _category_codes() -> list[str]:
+    return list(load_catalog().categories)
+
+
+def _empty_preview(reg: R.Register) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in reg.columns})
+
+
+def _show(value: str, limit: int = 80) -> str:
+    text = value.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _strip_line(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text.strip("\r\n")
+
+
+def _unsupported_format(suffix: str) -> str:
+    what = f"'{suffix}' files are" if suffix else "a file without an extension is"
+    return f"{what} not supported: import a .csv (UTF-8) or .parquet file"
+
+
+def _kind_phrase(col: R.Column) -> str:
+    return {
+        R.TEXT: "text", R.ENUM: "a text code", R.REGION: "a region code",
+        R.LIST: "a list of text codes", R.DATE: "a date", R.TIMESTAMP: "a timestamp",
+        R.BOOLEAN: "a true/false value", R.INTEGER: "a whole number",
+    }[col.type]
+
+
+def _unknown_column(reg: R.Register, name: str) -> str:
+    msg = f"unknown column; {reg.name} has: {', '.join(reg.column_names)}"
+    close = difflib.get_close_matches(name.lower(), reg.column_names, n=1, cutoff=0.75)
+    if close:
+        msg = f"unknown column (did you mean {close[0]}?); {reg.name} has: " \
+              f"{', '.join(reg.column_names)}"
+    for sep, label in ((";", "semicolons"), ("\t", "tabs")):
+        if sep in name:
+            msg = (f"unknown column; the header seems to be separated by {label}, but the "
+                   f"contract's CSV is comma separated")
+    return msg
+
+
+def _csv_header(head: bytes) -> tuple[list[str], RowError | None]:
+    text = codecs.getincrementaldecoder("utf-8-sig")("replace").decode(head, final=False)
+    try:
+        row = next(csv.reader(io.StringIO(text, newline=""), strict=True), None)
+    except csv.Error as exc:
+        return [], RowError(1, None, None, f"the header row cannot be read: {exc}")
+    if not row or all(not c.strip() for c in row):
+        return [], RowError(1, None, None, "the first line is empty; expected the header row "
+                                           "with the column names")
+    return [c.strip() for c in row], None
+
+
+def _record_starts(path: Path, size: int, newline: int) -> tuple[np.ndarray, np.ndarray]:
+    """The physical start line of each CSV record after the header, and whether it is
+    a blank line (which DuckDB's reader skips).
+
+    A newline ends a record when the number of quote characters before it is even
+    (RFC 4180: quotes come in pairs inside a quoted field). Index ``i`` is the record
+    DuckDB numbers ``i + 2``. Vectorized over 16 MB chunks: bounded memory.
+    """
+    starts, lines = [], []
+    quotes = newlines = base = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            a = np.frombuffer(chunk, dtype=np.uint8)
+            nl = np.flatnonzero(a == newline)
+            qs = np.flatnonzero(a == 34)
+            if len(nl):
+                ends = ((np.searchsorted(qs, nl) + quotes) & 1) == 0
+                idx = np.flatnonzero(ends)
+                starts.append(base + nl[idx] + 1)
+                lines.append(newlines + idx + 2)
+            quotes += len(qs)
+            newlines += len(nl)
+            base += len(chunk)
+    if not starts:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    s = np.concatenate(starts).astype(np.int64)
+    ln = np.concatenate(lines).astype(np.int64)
+    keep = s < size
+    s, ln = s[keep], ln[keep]
+    blank = np.zeros(len(s), bool)
+    if len(s):
+        mm = np.memmap(path, dtype=np.uint8, mode="r")
+        first = mm[s]
+        blank = first == newline
+        if newline == 10:
+            nxt = mm[np.minimum(s + 1, size - 1)]
+            blank |= (first == 13) & (nxt == 10) & (s + 1 < size)
+        del mm
+    return ln, blank
+
+
+def _csv_failure(path: Path, exc: Exception, newline: int) -> RowError:
+    """A CSV DuckDB cannot read at all (not just a bad record): say where if we can."""
+    if newline == 10:
+        line = _stray_cr_line(path)
+        if line is not None:
+            return RowError(line, None, None,
+                            "a carriage return (CR) stands alone in an unquoted field; "
+                            "quote the field (RFC 4180) or remove the CR")
+    return RowError(None, None, None, f"the CSV file cannot be read: {_first_line(exc)}")
+
+
+def _stray_cr_line(path: Path) -> int | None:
+    """The line of the first CR outside quotes that does not end a line (CRLF)."""
+    quotes = newlines = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            a = np.frombuffer(chunk, dtype=np.uint8)
+            crs = np.flatnonzero(a == 13)
+            qs = np.flatnonzero(a == 34)
+            if len(crs):
+                outside = ((np.searchsorted(qs, crs) + quotes) & 1) == 0
+                nxt = np.append(a, np.frombuffer(f.peek(1)[:1] or b"\n", np.uint8))[crs + 1]
+                stray = crs[outside & (nxt != 10)]
+                if len(stray):
+                    return newlines + int(np.count_nonzero(a[: stray[0]] == 10)) + 1
+            quotes += len(qs)
+            newlines += int(np.count_nonzero(a == 10))
+    return None
+
+
+def _reject_reason(kind: str, message: str, expected: int) -> str:
+    kind = (kind or "").upper()
+    found = re.search(r"Found:\s*(\d+)", message or "")
+    if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+        n = found.group(1) if found else "a different number of"
+        return (f"the record has {n} fields but the header has {expected}; "
+                f"check for a missing or extra comma, or an unquoted comma in a value")
+    if kind == "UNQUOTED VALUE":
+        return ("badly quoted field: a quote is not closed, or text follows a closing quote "
+                "(RFC 4180: wrap the value in double quotes and double any quote inside it)")
+    if kind == "LINE SIZE OVER MAXIMUM":
+        return "the record is longer than the reader's 2 MB limit for one record"
+    if kind == "INVALID ENCODING":
+        return "the record is not UTF-8 text; save the file as \"CSV UTF-8\""
+    return f"the record cannot be read: {_first_line(Exception(message))}"
+
+
+def _reason(col: R.Column, code: str, value: str | None) -> str:
+    v = (value or "").strip()
+    if code == "required":
+        return "required value is empty"
+    if code == "too_long":
+        return (f"text is {len(_unquote_py(value or '')):,} characters long; the limit for "
+                f"{col.name} is {col.max_length or R.TEXT_CAP:,}")
+    if code == "enum":
+        return f"not one of {', '.join(col.choices)}{_did_you_mean(v, col.choices)}"
+    if code == "category":
+        codes = _category_codes()
+        return (f"not a known data category{_did_you_mean(v, codes)}; expected one of "
+                f"{', '.join(codes)}")
+    if code in ("item", "list_category"):
+        allowed = _category_codes() if code == "list_category" else list(col.choices)
+        items = [x.strip() for x in _unquote_py(value or "").split(";") if x.strip()]
+        bad = [x for x in items if x not in allowed] or items
+        quoted = ", ".join(f'"{x}"' for x in bad)
+        verb = "is not" if len(bad) == 1 else "are not"
+        what = ("a known data category" if code == "list_category"
+                else f"allowed in {col.name}")
+        hint = _did_you_mean(bad[0], allowed) if bad else ""
+        return (f"{quoted} {verb} {what}{hint}; allowed items (joined by ';'): "
+                f"{', '.join(allowed)}")
+    if code == "region":
+        hint = ""
+        if v.upper() in ISO_3166_ALPHA2:
+            hint = f' (did you mean "{v.upper()}"?)'
+        elif _REGION_HINTS.get(v.upper()):
+            hint = f' (did you mean "{_REGION_HINTS[v.upper()]}"?)'
+        return (f"not an ISO 3166-1 alpha-2 region code{hint}; use two capital letters, e.g. "
+                "CN for the Chinese Mainland (HK, MO and TW have their own codes)")
+    if code == "date_format":
+        return "not a date: expected YYYY-MM-DD, e.g. 2026-03-01"
+    if code == "date_invalid":
+        return "not a real calendar date (YYYY-MM-DD)"
+    if code == "date_time_of_day":
+        return "has a time of day; expected a date (YYYY-MM-DD)"
+    if code == "ts_format":
+        return ("not an ISO 8601 timestamp: expected e.g. 2026-03-01T09:30:00+08:00 "
+                "(without an offset the time is read as Asia/Shanghai time)")
+    if code == "ts_invalid":
+        return "not a real date and time (ISO 8601, e.g. 2026-03-01T09:30:00+08:00)"
+    if code == "bool":
+        return "not a boolean: expected true or false"
+    if code == "int_format":
+        return "not a whole number"
+    if code == "int_negative":
+        return "negative; expected a whole number of 0 or more"
+    if code == "int_range":
+        return "too large for a whole number (at most 9223372036854775807)"
+    return code  # pragma: no cover
+
+
+def _unquote_py(text: str) -> str:
+    return text[1:] if _UNQUOTE_PY.match(text) else text
+
+
+def _did_you_mean(value: str, allowed) -> str:
+    if not value:
+        return ""
+    lowered = value.strip().lower().replace(" ", "_").replace("-", "_")
+    if lowered in allowed:
+        return f' (did you mean "{lowered}"?)'
+    close = difflib.get_close_matches(lowered, list(allowed), n=1, cutoff=0.8)
+    return f' (did you mean "{close[0]}"?)' if close else ""

@@ -1,0 +1,191 @@
+"""Acknowledgements: a DPO answers a finding with a remediation plan (owner, target date,
+comment). One way in: ``acknowledge(actor, store, ...)``.
+
+A plan is keyed by the finding's identity, ``(rule_id, entity_type, entity_id)``, not by a
+check run: findings are recomputed from the registers at every check, and the plan follows
+the finding from one check to the next. Revising a plan appends a revision
+(``remediation_plan_revisions``, migration 0007; the view ``remediation_plans`` is the
+latest revision of each). A finding that disappears leaves its plan in history: it is then
+*resolved*. For the findings that are open as of a moment, a plan is
+
+- ``planned``: a plan recorded at or before that moment, target date not passed;
+- ``overdue``: a plan whose target date is before that moment's date;
+- ``unplanned``: no plan (yet, as of that moment).
+
+Every acknowledgement is one transaction with one audit entry (action
+``finding.acknowledge``, entity = the finding's entity, so the entity's history shows
+it), and the revision row records who, when, and the audit entry's ``seq``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import engine
+from .access import Actor, require
+from .rules import load_rules
+
+ACTION = "finding.acknowledge"
+PLAN_STATES = ("unplanned", "planned", "overdue")
+PLAN_LABELS = {"unplanned": "Unplanned", "planned": "Planned", "overdue": "Plan overdue",
+               "resolved": "Resolved"}
+MAX_COMMENT = 2000
+MAX_OWNER = 200
+
+
+class AcknowledgementError(ValueError):
+    """Bad input for an acknowledgement: one message per field. Nothing was written."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class Plan:
+    rule_id: str
+    entity_type: str
+    entity_id: str
+    revision: int
+    owner: str
+    target_date: dt.date
+    comment: str
+    acknowledged_at: dt.datetime
+    acknowledged_by: str
+    audit_seq: int
+    finding_detail: str | None = None
+
+
+def _date(value: Any, field: str, errors: dict[str, str]) -> dt.date | None:
+    if value is None or value == "":
+        errors[field] = "Choose the target date by which the finding will be fixed."
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors[field] = f"{value!r} is not a date (YYYY-MM-DD)."
+        return None
+
+
+def validate(store, *, rule_id: str, entity_id: str, owner: Any, target_date: Any,
+             comment: Any) -> dict[str, Any]:
+    """The clean values of an acknowledgement, or ``AcknowledgementError`` naming each bad
+    field. The finding must be open now (``store.now()``); the target date not before today
+    (Asia/Shanghai)."""
+    errors: dict[str, str] = {}
+    rules = {r.rule_id: r for r in load_rules()}
+    rule_id = str(rule_id or "").strip()
+    entity_id = str(entity_id or "").strip()
+    rule = rules.get(rule_id)
+    if rule is None:
+        errors["finding"] = (f"Unknown rule {rule_id!r}: it is not one of the compliance "
+                             "rules (docs/RULES.md).")
+    elif not entity_id:
+        errors["finding"] = "No finding chosen: the entity ID is empty."
+    owner_text = str(owner or "").strip()
+    if not owner_text:
+        errors["owner"] = "Name the owner who will fix the finding."
+    elif len(owner_text) > MAX_OWNER:
+        errors["owner"] = f"The owner is {len(owner_text)} characters long; at most {MAX_OWNER}."
+    comment_text = str(comment or "").strip()
+    if not comment_text:
+        errors["comment"] = "Say what will be done to fix the finding (the comment is empty)."
+    elif len(comment_text) > MAX_COMMENT:
+        errors["comment"] = (f"The comment is {len(comment_text)} characters long; "
+                             f"at most {MAX_COMMENT}.")
+    target = _date(target_date, "target_date", errors)
+    today = store.now().date()
+    if target is not None and target < today:
+        errors["target_date"] = (f"The target date {target.isoformat()} is in the past; "
+                                 f"choose today ({today.isoformat()}) or later.")
+    detail = None
+    if "finding" not in errors:
+        found = engine.findings_page(store, engine.current_as_of(store), rule_id=rule_id,
+                                     entity_id=entity_id, limit=1)
+        if found.empty:
+            errors["finding"] = (f"{rule_id} has no open finding for {rule.entity_type} "
+                                 f"{entity_id} now: there is nothing to acknowledge.")
+        else:
+            detail = str(found["detail"].iloc[0])
+    if errors:
+        raise AcknowledgementError(errors)
+    return {"rule_id": rule_id, "entity_type": rule.entity_type, "entity_id": entity_id,
+            "owner": owner_text, "target_date": target, "comment": comment_text,
+            "finding_detail": detail}
+
+
+def acknowledge(actor: Actor, store, *, rule_id: str, entity_id: str, owner: Any,
+                target_date: Any, comment: Any) -> Plan:
+    """Record (or revise) the remediation plan of the open finding ``rule_id`` on
+    ``entity_id``: permission ``finding.acknowledge`` (PermissionDenied first, whatever the
+    input), then the input checked (AcknowledgementError, nothing written), then one
+    transaction: a new plan revision and one audit entry."""
+    require(actor, ACTION)
+    clean = validate(store, rule_id=rule_id, entity_id=entity_id, owner=owner,
+                     target_date=target_date, comment=comment)
+    key = [clean["rule_id"], clean["entity_type"], clean["entity_id"]]
+    with store.write(actor, ACTION) as w:
+        before = w.execute(
+            "SELECT revision, owner, target_date, comment, acknowledged_by, acknowledged_at "
+            "FROM remediation_plans WHERE rule_id = ? AND entity_type = ? AND entity_id = ?",
+            key).fetchone()
+        revision = 1 if before is None else int(before[0]) + 1
+        after = {"rule_id": clean["rule_id"], "revision": revision, "owner": clean["owner"],
+                 "target_date": clean["target_date"], "comment": clean["comment"],
+                 "finding": clean["finding_detail"]}
+        seq = w.audit(ACTION, clean["entity_type"], clean["entity_id"],
+                      before=None if before is None else {
+                          "rule_id": clean["rule_id"], "revision": before[0],
+                          "owner": before[1], "target_date": before[2],
+                          "comment": before[3], "acknowledged_by": before[4],
+                          "acknowledged_at": before[5]},
+                      after=after)
+        w.execute(
+            "INSERT INTO remediation_plan_revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            key + [revision, clean["owner"], clean["target_date"], clean["comment"], w.at,
+                   actor.name, actor.role, clean["finding_detail"], seq])
+    return Plan(clean["rule_id"], clean["entity_type"], clean["entity_id"], revision,
+                clean["owner"], clean["target_date"], clean["comment"], w.at, actor.name,
+                seq, clean["finding_detail"])
+
+
+# -- reads -------------------------------------------------------------------------------
+
+def plans_as_of_sql() -> str:
+    """SQL of the plan in force at ``$plan_as_of`` (TIMESTAMPTZ) for each finding key: the
+    latest revision recorded at or before it. Joins on (rule_id, entity_type, entity_id)."""
+    return ("SELECT rule_id, entity_type, entity_id, revision, owner, target_date, comment, "
+            "recorded_at AS acknowledged_at, recorded_by AS acknowledged_by "
+            "FROM remediation_plan_revisions WHERE recorded_at <= $plan_as_of "
+            "QUALIFY row_number() OVER (PARTITION BY rule_id, entity_type, entity_id "
+            "ORDER BY revision DESC) = 1")
+
+
+def plan_state_sql(plan: str = "p") -> str:
+    """The plan state of an open finding joined with ``plans_as_of_sql`` as ``plan``;
+    ``$plan_as_of_date`` is the as-of date (Asia/Shanghai)."""
+    return (f"CASE WHEN {plan}.rule_id IS NULL THEN 'unplanned' "
+            f"WHEN {plan}.target_date < $plan_as_of_date THEN 'overdue' ELSE 'planned' END")
+
+
+def plan_for(store, *, rule_id: str, entity_type: str, entity_id: str) -> dict | None:
+    """The plan in force for one finding (latest revision), or None."""
+    df = store.df("SELECT * FROM remediation_plans WHERE rule_id = ? AND entity_type = ? "
+                  "AND entity_id = ?", [rule_id, entity_type, str(entity_id)])
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def plan_history(store, *, rule_id: str, entity_type: str, entity_id: str) -> pd.DataFrame:
+    """Every revision of one finding's plan, newest first."""
+    return store.df(
+        "SELECT revision, owner, target_date, comment, recorded_at, recorded_by, recorded_role, "
+        "finding_detail, audit_seq FROM remediation_plan_revisions "
+        "WHERE rule_id = ? AND entity_type = ? AND entity_id = ? ORDER BY revision DESC",
+        [rule_id, entity_type, str(entity_id)])

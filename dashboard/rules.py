@@ -1,0 +1,297 @@
+"""The compliance rules as data: metadata in ``data/rules/rules.toml``, SQL in one file per rule.
+
+An auditor reads ``data/rules/<RULE-ID>.sql`` to see exactly how a rule is checked; a
+DPO reads the rule's plain-language explanation (promise, breach, fix, legal source,
+reading). ``docs/RULES.md`` is generated from the same data: run
+``.venv/bin/python -m dashboard.rules`` after changing a rule (a test keeps it in step).
+
+Rule SQL contract: a single SELECT yielding one row per *applicable* entity with the
+columns ``entity_id``, ``failing`` (boolean, never null), ``detail`` (text for the DPO)
+and ``due_at`` (TIMESTAMPTZ: the deadline of an obligation still open or missed, null
+when met or when the rule has none). Parameters are named (``$as_of_date``) and bound by
+the engine; the known ones are in ``PARAMETERS``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+from .settings import DATA_DIR, ROOT
+
+RULES_DIR = DATA_DIR / "rules"
+RULES_TOML = RULES_DIR / "rules.toml"
+MACROS_PATH = RULES_DIR / "_macros.sql"
+DOC_PATH = ROOT / "docs" / "RULES.md"
+
+SEVERITIES = ("low", "medium", "high")          # ascending
+SEVERITY_RANK = {s: i + 1 for i, s in enumerate(SEVERITIES)}
+ENTITY_TYPES = ("processor", "sharing_agreement", "retention_record", "incident")
+ENTITY_REGISTER = {
+    "processor": "processors",
+    "sharing_agreement": "sharing_agreements",
+    "retention_record": "retention_records",
+    "incident": "incidents",
+}
+
+# Every parameter a rule may use: name -> (SQL type, meaning, setting it comes from).
+PARAMETERS: dict[str, tuple[str, str, str | None]] = {
+    "as_of": ("TIMESTAMPTZ", "the check moment: --as-of DATE means the close of that day "
+                             "(23:59:59.999999 Asia/Shanghai)", None),
+    "as_of_date": ("DATE", "the check date: the Asia/Shanghai date of as_of", None),
+    "regulator_hours": ("INTEGER", "hours to report to the regulator: regulator_report_hours, "
+                                   "or regulator_report_hours_cii when cii_operator is true",
+                        "regulator_report_hours"),
+    "user_notice_hours": ("INTEGER", "hours to notify affected users", "user_notice_hours"),
+    "summary_report_days": ("INTEGER", "days after resolution to file the summary report",
+                            "summary_report_days"),
+    "incident_stale_days": ("INTEGER", "days without a timeline step before an incident is stale",
+                            "incident_stale_days"),
+    "grade_relatively_major_subjects": ("BIGINT", "affected people from which an incident is "
+                                        "at least relatively major",
+                                        "grade_relatively_major_subjects"),
+    "grade_major_subjects": ("BIGINT", "affected people from which an incident is at least major",
+                             "grade_major_subjects"),
+    "grade_particularly_major_subjects": ("BIGINT", "affected people from which an incident is "
+                                          "particularly major",
+                                          "grade_particularly_major_subjects"),
+    "processor_assessment_days": ("INTEGER", "days within which an active processor must have "
+                                  "been assessed", "processor_assessment_days"),
+    "offboard_return_days": ("INTEGER", "days after offboarding to confirm return or deletion",
+                             "offboard_return_days"),
+    "legal_disclosure_notice_days": ("INTEGER", "days after a legal disclosure to notify users",
+                                     "legal_disclosure_notice_days"),
+}
+
+_PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_REQUIRED_FIELDS = ("rule_id", "clause", "severity", "severity_reason", "entity_type", "title",
+                    "promise", "breach", "fix", "legal_source", "reading")
+
+
+class RuleError(ValueError):
+    """A rule file or the rules' metadata is malformed, or a rule's SQL misbehaves."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    clause: str
+    article: str
+    severity: str
+    title: str
+    entity_type: str
+    promise: str
+    breach: str
+    fix: str
+    legal_source: str
+    sql: str                     # the file's text, header comment included
+    sql_path: Path
+    severity_reason: str = ""
+    reading: str = ""
+    params: tuple[str, ...] = ()  # named parameters the SQL uses, in first-use order
+    seq: int = 0                  # position in rules.toml (the contract's order)
+
+    @property
+    def severity_rank(self) -> int:
+        return SEVERITY_RANK[self.severity]
+
+    @cached_property
+    def query(self) -> str:
+        """The SQL without comments and without a trailing semicolon, ready to nest."""
+        return strip_sql(self.sql)
+
+    @property
+    def explanation(self) -> str:
+        """The plain-language explanation for the DPO (help text)."""
+        return (f"**Promise.** {self.promise}\n\n**Why this is a finding.** {self.breach}\n\n"
+                f"**What fixes it.** {self.fix}\n\n**Legal source.** {self.legal_source}\n\n"
+                f"**Reading.** {self.reading}")
+
+
+def strip_sql(sql: str) -> str:
+    """Drop ``--`` comments and a trailing semicolon (rule SQL holds no ``--`` in strings)."""
+    lines = [re.sub(r"--.*$", "", line).rstrip() for line in sql.splitlines()]
+    text = "\n".join(line for line in lines if line.strip())
+    return text.rstrip().rstrip(";").rstrip()
+
+
+def sql_params(sql: str) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for name in _PARAM_RE.findall(strip_sql(sql)):
+        seen.setdefault(name, None)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=2)
+def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{toml_path}: {exc}") from None
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for seq, entry in enumerate(data.get("rule", [])):
+        where = f"{toml_path.name}, rule #{seq + 1}"
+        missing = [f for f in _REQUIRED_FIELDS if not str(entry.get(f, "")).strip()]
+        if missing:
+            raise RuleError(f"{where}: missing {', '.join(missing)}")
+        rule_id = entry["rule_id"]
+        where = f"{toml_path.name}, rule {rule_id}"
+        if rule_id in seen:
+            raise RuleError(f"{where}: rule_id appears twice")
+        seen.add(rule_id)
+        if entry["severity"] not in SEVERITIES:
+            raise RuleError(f"{where}: severity {entry['severity']!r} is not one of "
+                            f"{', '.join(SEVERITIES)}")
+        if entry["entity_type"] not in ENTITY_TYPES:
+            raise RuleError(f"{where}: entity_type {entry['entity_type']!r} is not one of "
+                            f"{', '.join(ENTITY_TYPES)}")
+        if not re.fullmatch(r"\d+(\.\d+)*", entry["clause"]):
+            raise RuleError(f"{where}: clause {entry['clause']!r} is not a clause number")
+        path = rules_dir / f"{rule_id}.sql"
+        if not path.exists():
+            raise RuleError(f"{where}: its SQL file {path} does not exist")
+        sql = path.read_text(encoding="utf-8")
+        params = sql_params(sql)
+        unknown = [p for p in params if p not in PARAMETERS]
+        if unknown:
+            raise RuleError(f"{path.name}: unknown parameter(s) {', '.join('$' + p for p in unknown)}"
+                            f"; known: {', '.join('$' + p for p in PARAMETERS)}")
+        rules.append(Rule(
+            rule_id=rule_id, clause=entry["clause"], article=entry["clause"].split(".")[0],
+            severity=entry["severity"], title=entry["title"], entity_type=entry["entity_type"],
+            promise=entry["promise"], breach=entry["breach"], fix=entry["fix"],
+            legal_source=entry["legal_source"], sql=sql, sql_path=path,
+            severity_reason=entry["severity_reason"], reading=entry["reading"],
+            params=params, seq=seq,
+        ))
+    if not rules:
+        raise RuleError(f"{toml_path}: no [[rule]] entries")
+    return tuple(rules)
+
+
+def load_rules() -> list[Rule]:
+    """Every rule, in the contract's order (the order of ``rules.toml``)."""
+    return list(_load(RULES_TOML, RULES_DIR))
+
+
+def rule_map() -> dict[str, Rule]:
+    return {r.rule_id: r for r in load_rules()}
+
+
+@lru_cache(maxsize=2)
+def _read_macros(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def macros_sql() -> str:
+    """The helper macros the rules' detail strings use (``data/rules/_macros.sql``)."""
+    return _read_macros(MACROS_PATH)
+
+
+@lru_cache(maxsize=2)
+def _digest(toml_path: Path, macros_path: Path, rules_dir: Path) -> str:
+    h = hashlib.sha256()
+    paths = [toml_path, macros_path] + [r.sql_path for r in _load(toml_path, rules_dir)]
+    for path in paths:
+        h.update(path.name.encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def rules_digest() -> str:
+    """SHA-256 over rules.toml, the macros and every rule file, as loaded by this process:
+    it names the rules that made a result (snapshots record it)."""
+    return _digest(RULES_TOML, MACROS_PATH, RULES_DIR)
+
+
+# -- docs/RULES.md ------------------------------------------------------------------------
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_rule_table(rules: list[Rule] | None = None) -> str:
+    rules = rules or load_rules()
+    lines = ["| rule_id | clause | severity | entity | a finding for each ... | legal source |",
+             "|---|---|---|---|---|---|"]
+    for r in rules:
+        lines.append(f"| `{r.rule_id}` | {r.clause} | {r.severity} | {r.entity_type} | "
+                     f"{_cell(r.breach)} | {_cell(r.legal_source)} |")
+    return "\n".join(lines)
+
+
+def render_rule_details(rules: list[Rule] | None = None) -> str:
+    rules = rules or load_rules()
+    out = []
+    for r in rules:
+        params = ", ".join(f"`${p}`" for p in r.params)
+        out.append(
+            f"### {r.rule_id} — {r.title}\n\n"
+            f"Clause {r.clause} · severity **{r.severity}** · {r.entity_type} · "
+            f"SQL: [`data/rules/{r.sql_path.name}`](../data/rules/{r.sql_path.name}) · "
+            f"parameters: {params}\n\n"
+            f"- **Promise.** {r.promise}\n"
+            f"- **Why this is a finding.** {r.breach}\n"
+            f"- **What fixes it.** {r.fix}\n"
+            f"- **Legal source.** {r.legal_source}\n"
+            f"- **Reading.** {r.reading}\n"
+            f"- **Why {r.severity}.** {r.severity_reason}\n"
+        )
+    return "\n".join(out).rstrip()
+
+
+def render_parameters() -> str:
+    from .settings import SPEC_BY_NAME
+    lines = ["| parameter | type | meaning | setting (default, confidence) |", "|---|---|---|---|"]
+    for name, (sql_type, meaning, setting) in PARAMETERS.items():
+        if setting:
+            spec = SPEC_BY_NAME[setting]
+            src = f"`{setting}` ({spec.default} {spec.unit}, {spec.confidence})"
+            if name == "regulator_hours":
+                cii = SPEC_BY_NAME["regulator_report_hours_cii"]
+                src += f"; `regulator_report_hours_cii` ({cii.default} {cii.unit}, {cii.confidence})"
+        else:
+            src = "—"
+        lines.append(f"| `${name}` | {sql_type} | {_cell(meaning)} | {src} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {
+    "rule-table": render_rule_table,
+    "rule-details": render_rule_details,
+    "parameters": render_parameters,
+}
+
+
+def render_doc(text: str) -> str:
+    """``text`` with every generated section (between BEGIN/END markers) regenerated."""
+    for name, render in SECTIONS.items():
+        begin = f"<!-- BEGIN GENERATED: {name} -->"
+        end = f"<!-- END GENERATED: {name} -->"
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+        if not pattern.search(text):
+            raise RuleError(f"{DOC_PATH.name} has no section marked {begin} ... {end}")
+        body = render()
+        text = pattern.sub(lambda _m: f"{begin}\n{body}\n{end}", text)
+    return text
+
+
+def main() -> int:
+    current = DOC_PATH.read_text(encoding="utf-8")
+    updated = render_doc(current)
+    if updated != current:
+        DOC_PATH.write_text(updated, encoding="utf-8")
+        print(f"updated {DOC_PATH}")
+    else:
+        print(f"{DOC_PATH} is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,312 @@
+"""Streamlit glue for the register, policy and settings pages: filters bound to the URL,
+KPIs, charts, paged tables, and the policy's clauses.
+
+The filter widgets are built from the declarations in ``dashboard.queries``
+(``PROCESSOR_FILTERS`` ...) and bound to the URL (``bind="query-params"``): the query
+string always holds the view, so a DPO can send a colleague the exact view, and a
+link such as ``/retention?status=Overdue&category=Location`` opens it (values are
+the labels the widgets show). Nothing here holds SQL.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import re
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from . import queries as Q
+from .access import Actor
+from .charts import selection_codes
+from .navigation import PAGE_BY_KEY
+from .registers import Register
+
+DATE_MIN = dt.date(1990, 1, 1)
+DATE_MAX = dt.date(2100, 12, 31)
+PAGE_SIZE = 100
+
+
+# -- filters ---------------------------------------------------------------------------
+def filter_sidebar(specs: Sequence[Q.Filter], options: Mapping[str, Sequence[str]]
+                   ) -> dict[str, Any]:
+    """One widget per filter in the sidebar, each bound to its URL query parameter.
+
+    Returns the JSON-able ``filters`` the queries take: lists of codes, a search
+    string, ``[from, to]`` ISO dates.
+    """
+    values: dict[str, Any] = {}
+    with st.sidebar:
+        st.subheader("Filters", anchor=False)
+        for f in specs:
+            help_text = f.help or None
+            if f.kind in (Q.CHOICE, Q.CONTAINS_ANY):
+                choices = list(f.options) or list(options.get(f.key, ()))
+                chosen = st.multiselect(
+                    f.label, choices, key=f.key, bind="query-params", placeholder="All",
+                    format_func=partial(Q.label, f.label_family), help=help_text)
+                values[f.key] = sorted(chosen)
+            elif f.kind == Q.TEXT:
+                values[f.key] = st.text_input(
+                    f.label, key=f.key, bind="query-params", help=help_text,
+                    placeholder="Type and press Enter").strip()
+            elif f.kind == Q.DATES:
+                picked = st.date_input(
+                    f.label, value=[], key=f.key, bind="query-params", min_value=DATE_MIN,
+                    max_value=DATE_MAX, format="YYYY-MM-DD", help=help_text)
+                values[f.key] = _date_range(picked)
+        st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters,
+                  args=(tuple(specs),), disabled=Q.active_filters(values) == 0,
+                  width="stretch")
+    return values
+
+
+def _date_range(picked: Any) -> list[str | None]:
+    if not picked:
+        return []
+    if isinstance(picked, dt.date):
+        picked = (picked,)
+    picked = list(picked) + [None, None]
+    lo, hi = picked[0], picked[1]
+    return [lo.isoformat() if lo else None, hi.isoformat() if hi else None]
+
+
+def clear_filters(specs: Sequence[Q.Filter]) -> None:
+    for f in specs:
+        st.session_state[f.key] = {Q.TEXT: "", Q.DATES: ()}.get(f.kind, [])
+
+
+def selection_filters(points: Sequence[Mapping], drill: Sequence[str | None],
+                      specs: Sequence[Q.Filter]) -> dict[str, Any]:
+    """The widget values a chart selection asks for: ``drill`` names the filter that
+    each ``customdata`` position sets (``None`` to ignore it). A month sets a date
+    filter to that calendar month. Pure, so tested without Streamlit."""
+    by_key = {f.key: f for f in specs}
+    out: dict[str, Any] = {}
+    for codes in selection_codes(points):
+        for key, code in zip(drill, codes):
+            if key is None or code is None:
+                continue
+            spec = by_key[key]
+            if spec.kind == Q.DATES:
+                first = dt.date.fromisoformat(str(code)[:10]).replace(day=1)
+                last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+                out[key] = (first, last)
+            else:
+                out.setdefault(key, [])
+                if code not in out[key]:
+                    out[key].append(code)
+    return out
+
+
+def _apply_selection(chart_key: str, drill: Sequence[str | None],
+                     specs: Sequence[Q.Filter], fixed: Mapping[str, Any]) -> None:
+    state = st.session_state.get(chart_key)
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        points = []
+    chosen = selection_filters(points, drill, specs)
+    if chosen:
+        for key, value in {**chosen, **fixed}.items():
+            st.session_state[key] = value
+        st.session_state["page"] = 1
+
+
+# -- rendering -------------------------------------------------------------------------
+def policy_links(clauses: Sequence[tuple[str, str]]) -> None:
+    """Links to the Policy page opened on each clause."""
+    with st.container(horizontal=True, gap="small"):
+        for clause, what in clauses:
+            st.page_link("pages/policy.py", label=f"Policy {clause} · {what}",
+                         icon=":material/policy:", query_params={"clause": clause})
+
+
+def kpi_row(items: Sequence[tuple[str, int, str]]) -> None:
+    """``(label, count, help)`` metrics side by side, counts with thousands separators."""
+    for col, (text, value, help_text) in zip(st.columns(len(items)), items):
+        shown, exact = count_text(value)
+        col.metric(text, shown, help=f"{help_text} {exact}" if exact else help_text,
+                   border=True)
+
+
+def count_text(value: int) -> tuple[str, str]:
+    """A count for a KPI card: ``12,345``, or ``6.8 M`` (with the exact figure for the
+    tooltip) when it would not fit the card."""
+    value = int(value)
+    if abs(value) < 1_000_000:
+        return f"{value:,}", ""
+    return f"{value / 1_000_000:,.1f} M", f"Exactly {value:,}."
+
+
+def chart(fig: go.Figure, caption: str, *, key: str, specs: Sequence[Q.Filter] = (),
+          drill: Sequence[str | None] = (), fixed: Mapping[str, Any] | None = None) -> None:
+    """A Plotly chart in the app's theme with its caption; clicking a bar applies the
+    filters ``drill`` names (see ``selection_filters``)."""
+    if drill:
+        st.plotly_chart(fig, theme="streamlit", key=key, on_select=partial(
+            _apply_selection, key, tuple(drill), tuple(specs), dict(fixed or {})),
+            selection_mode="points", config={"displaylogo": False})
+        caption += " Click a bar to filter the page to it."
+    else:
+        st.plotly_chart(fig, theme="streamlit", key=key, config={"displaylogo": False})
+    st.caption(caption)
+
+
+def filter_summary(total: int, noun: str, filters: Mapping[str, Any]) -> str:
+    n = Q.active_filters(filters)
+    shown = f"**{total:,}** {noun}"
+    return f"{shown} match {n} filter{'s' if n != 1 else ''}." if n else f"{shown}, no filter set."
+
+
+def paged_table(fetch: Callable[..., pd.DataFrame], *, total: int, register: Register,
+                sorts: Mapping[str, tuple[str, str]], families: Mapping[str, str],
+                filters: Mapping[str, Any], extra_columns: Mapping[str, Any] | None = None,
+                noun: str = "rows") -> None:
+    """A bounded page of rows (``fetch(sort=, limit=, offset=)``), a sort choice and a
+    pager, both bound to the URL; enum codes shown as labels, dates as YYYY-MM-DD.
+    Changing the filters or the sort goes back to the first page."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        sort = st.selectbox("Sort by", list(sorts), key="sort", bind="query-params",
+                            format_func=lambda s: sorts[s][0], width=280)
+    seen_key = f"_table_view_{register.name}"
+    view = json.dumps({"filters": filters, "sort": sort}, sort_keys=True, default=str)
+    if st.session_state.get(seen_key, view) != view:
+        st.session_state["page"] = 1
+    st.session_state[seen_key] = view
+    slot = st.container()
+    pages = Q.page_count(total, PAGE_SIZE)
+    with st.container(horizontal=True, horizontal_alignment="right"):
+        page = st.pagination(pages, key="page", bind="query-params") if pages > 1 else 1
+    offset = (page - 1) * PAGE_SIZE
+    df = fetch(sort=sort, limit=PAGE_SIZE, offset=offset)
+    with slot:
+        if total == 0:
+            st.info(f"No {noun} match the filters.", icon=":material/filter_alt:")
+            return
+        shown = Q.labelled(df, families)
+        config = _column_config(shown, register, extra_columns or {})
+        st.dataframe(shown, hide_index=True, column_config=config,
+                     column_order=list(shown.columns), height=min(36 + 35 * len(shown), 640))
+        st.caption(f"{noun.capitalize()} {offset + 1:,}–{offset + len(df):,} of {total:,}, "
+                   f"sorted by {sorts[sort][0].lower()}.")
+
+
+def _column_config(df: pd.DataFrame, register: Register, extra: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+    from .ui import format_columns
+    config = format_columns(df, register)
+    config.update({k: v for k, v in extra.items() if k in df.columns})
+    return config
+
+
+# -- policy ----------------------------------------------------------------------------
+SEVERITY_COLORS = {"high": "red", "medium": "orange", "low": "blue"}
+# The register pages that show what a clause governs.
+CLAUSE_PAGES = {
+    "5": ("sharing",), "5.1": ("sharing",), "5.1.1": ("sharing",), "5.1.2": ("sharing",),
+    "5.1.3": ("sharing",), "5.1.4": ("processors", "sharing"), "5.2": ("sharing",),
+    "5.2.1": ("sharing",), "5.3": ("sharing",), "5.3.1": ("sharing", "processors"),
+    "5.3.2": ("sharing",), "5.3.3": ("sharing",), "6": ("retention",),
+    "6.1": ("processors", "sharing", "retention"), "6.2": ("retention",),
+    "7.2": ("incidents",),
+}
+
+
+def anchor(clause: str) -> str:
+    """The HTML anchor of a clause: ``5.1.4`` -> ``clause-5-1-4``."""
+    return "clause-" + str(clause).replace(".", "-")
+
+
+def clause_markdown(row: Any, *, number: bool = True, anchor_tag: bool = False) -> str:
+    """A clause's text as Markdown: its number in bold, bullets as a list, paragraphs kept.
+
+    The text is the policy's own; Markdown characters in it are escaped.
+    """
+    body = str(row.body)
+    prefix = f"{row.clause} "
+    if body.startswith(prefix):
+        body = body[len(prefix):]
+    paragraphs = []
+    for para in body.split("\n\n"):
+        para = _escape(para.strip())
+        if para.startswith("•"):
+            para = "- " + para.lstrip("• ").strip()
+        paragraphs.append(para)
+    text = "\n\n".join(p for p in paragraphs if p)
+    if number:
+        text = f"**{row.clause}** {text}"
+    if anchor_tag:
+        text = f'<span id="{anchor(row.clause)}"></span>' + text
+    return text
+
+
+def _escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
+
+
+def article_line(row: Any, by_number: Mapping[str, Any]) -> str:
+    article = by_number.get(row.article)
+    parts = [f"Article {row.article}. {article.title}" if article is not None else ""]
+    parent = by_number.get(row.parent) if row.parent and row.parent != row.article else None
+    if parent is not None:
+        parts.append(f"{parent.clause} {parent.title}")
+    return " › ".join(p for p in parts if p)
+
+
+def rules() -> dict[str, list[dict[str, str]]] | None:
+    """The rules per clause, or ``None`` while the rule engine is not installed."""
+    try:
+        import importlib
+        importlib.import_module("dashboard.engine")
+    except ModuleNotFoundError as exc:
+        if exc.name == "dashboard.engine":
+            return None
+        raise
+    return Q.rules_by_clause()
+
+
+def rule_badges(clause: str, by_clause: Mapping[str, list[dict[str, str]]] | None) -> None:
+    found = (by_clause or {}).get(clause, [])
+    if found:
+        st.markdown("Tested by " + " ".join(
+            f":{SEVERITY_COLORS.get(r['severity'], 'gray')}-badge[{r['rule_id']}]"
+            for r in found), help="The compliance rules that check this clause, coloured "
+                                  "by severity (red high, orange medium, blue low).")
+
+
+def rules_block(clause: str, by_clause: Mapping[str, list[dict[str, str]]] | None) -> None:
+    if by_clause is None:
+        st.caption("The compliance rules that test each clause appear here once the rule "
+                   "engine is installed.")
+        return
+    found = by_clause.get(clause, [])
+    if not found:
+        st.caption("No compliance rule tests this clause directly.")
+        return
+    st.markdown("**Compliance rules that test this clause**")
+    st.dataframe(pd.DataFrame(found)[["rule_id", "severity", "title"]], hide_index=True,
+                 column_config={"rule_id": st.column_config.TextColumn("Rule"),
+                                "severity": st.column_config.TextColumn("Severity"),
+                                "title": st.column_config.TextColumn("What it checks")})
+
+
+def related_pages(clause: str, actor: Actor, root: Path) -> None:
+    """Links to the pages that show what the clause governs, when the user may open them."""
+    keys = CLAUSE_PAGES.get(clause) or CLAUSE_PAGES.get(clause.rsplit(".", 1)[0], ())
+    specs = [PAGE_BY_KEY[k] for k in keys
+             if actor.role in PAGE_BY_KEY[k].roles and (root / PAGE_BY_KEY[k].path).exists()]
+    if specs:
+        with st.container(horizontal=True, gap="small"):
+            for spec in specs:
+                st.page_link(spec.path, label=spec.title, icon=spec.icon)
+
+
+def clear_focus() -> None:
+    st.session_state["policy_clause"] = None
+    st.query_params.pop("clause", None)

@@ -1,0 +1,152 @@
+"""Exports: any dataset as contract CSV, and the audit pack (CSVs + manifest.json).
+
+Auditors and DPOs choose a dataset and its filters, see how many rows the file will
+hold, and download it. The file is generated only on the click, on Streamlit's
+download thread (``st.download_button(data=<callable>, on_click="ignore")``): the
+page does not rerun or freeze, and every download is one audit-log entry with the
+file's SHA-256. The same files come from ``python -m dashboard export``.
+"""
+
+import streamlit as st
+
+from dashboard import exports, ui
+
+actor = ui.page_guard("exports")
+store = ui.get_store()
+today = store.now().date()
+LARGE = 1_000_000          # from this many rows the download is offered as a ZIP by default
+
+st.title("Exports", anchor=False)
+st.caption("Evidence files for auditors: every register, the findings with their rule text, "
+           "the incident timelines, the compliance snapshots and the audit log, as CSV that "
+           "opens in Excel (UTF-8 with BOM, ISO dates, lists joined by `;`). Cells that a "
+           "spreadsheet could run as a formula carry a leading `'`. Every download is "
+           "recorded in the audit log with the file's SHA-256.")
+
+
+def filter_widgets(ds: exports.Dataset, prefix: str) -> dict:
+    """One widget per filter of ``ds``; returns the raw filters (checked by the caller)."""
+    values: dict = {}
+    facets = ui.cached(exports.audit_facets) if ds.name == "audit_log" else {}
+    facet_of = {"actor": "actors", "action": "actions", "entity_type": "entity_types"}
+    specs = list(ds.filters)
+    cols = st.columns(3) if specs else []
+    for i, spec in enumerate(specs):
+        key = f"{prefix}_{ds.name}_{spec.key}"
+        with cols[i % 3]:
+            if spec.kind in ("from", "to"):
+                values[spec.key] = st.date_input(spec.label, value=None, key=key,
+                                                 format="YYYY-MM-DD", help=spec.help or None)
+            elif spec.kind == "as_of":
+                values[spec.key] = st.date_input(spec.label, value=today, key=key,
+                                                 format="YYYY-MM-DD", help=spec.help or None)
+            elif spec.allowed() or facet_of.get(spec.key) in facets:
+                options = list(spec.allowed()) or list(facets[facet_of[spec.key]])
+                values[spec.key] = st.multiselect(spec.label, options, key=key,
+                                                  placeholder="All", help=spec.help or None)
+            else:
+                values[spec.key] = st.text_input(spec.label, key=key, help=spec.help or None,
+                                                 placeholder="Any").strip()
+    return values
+
+
+def checked(dataset: str, raw: dict) -> dict | None:
+    try:
+        return exports.normalize_filters(dataset, raw)
+    except exports.ExportError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+one, pack = st.tabs(["One dataset", "Audit pack"])
+
+with one:
+    names = list(exports.DATASETS)
+    dataset = st.selectbox(
+        "Dataset", names, key="exp_dataset",
+        format_func=lambda n: exports.DATASETS[n].title)
+    ds = exports.DATASETS[dataset]
+    st.caption(ds.description)
+    clean = checked(dataset, filter_widgets(ds, "exp"))
+    if clean is not None:
+        if dataset == "findings" and "as_of" not in clean:
+            clean["as_of"] = today.isoformat()
+        try:
+            rows = ui.cached(exports.count_rows, dataset=dataset, filters=clean)
+        except Exception as exc:     # e.g. the compliance engine is not installed
+            st.error(f"{ds.title} cannot be read: {exc}", icon=":material/error:")
+            st.stop()
+        st.metric("Rows in the file", f"{rows:,}")
+        with st.expander("Preview (first 20 rows, as stored)", icon=":material/table:"):
+            st.dataframe(ui.cached(exports.preview_rows, dataset=dataset, filters=clean),
+                         hide_index=True)
+        compress = st.toggle(
+            "Compress as ZIP", value=rows >= LARGE, key=f"exp_zip_{dataset}",
+            help="A ZIP holding the same CSV: far smaller for large registers. The audit "
+                 "log records the SHA-256 of both.")
+        name = exports.file_name(dataset, clean, store.now())
+        served = name[:-4] + ".zip" if compress else name
+        st.download_button(
+            f"Download {served}",
+            data=lambda d=dataset, f=clean, z=compress, n=name: exports.download_bytes(
+                store, actor, d, f, compress=z, name=n),
+            file_name=served, mime=exports.ZIP_MIME if compress else exports.CSV_MIME,
+            on_click="ignore", type="primary", icon=":material/download:",
+            key="exp_download", disabled=rows == 0)
+        if rows == 0:
+            st.caption("No rows match these filters: nothing to download.")
+        st.caption("The same file from the command line (it is logged there too):")
+        st.code(exports.cli_command(dataset, clean, name), language="bash")
+
+with pack:
+    st.markdown(
+        "One ZIP with the chosen datasets as CSV and a `manifest.json` listing, for each "
+        "file, its rows, SHA-256 and filters, plus the store's schema version, who generated "
+        "it and when, and the audit chain's head at that moment. All files are read from one "
+        "consistent snapshot. Check the files after download with "
+        "`sha256sum -c SHA256SUMS` inside the unzipped folder, or "
+        "`python -m dashboard audit check-pack PACK.zip`.")
+    chosen = st.multiselect(
+        "Datasets", list(exports.DATASETS), default=list(exports.DATASETS), key="pack_sets",
+        format_func=lambda n: exports.DATASETS[n].title)
+    c1, c2, c3 = st.columns(3)
+    date_from = c1.date_input("From", value=None, key="pack_from", format="YYYY-MM-DD",
+                              help="Applied to each dataset's own date column (e.g. detected "
+                                   "for incidents, logged for the audit log).")
+    date_to = c2.date_input("To", value=None, key="pack_to", format="YYYY-MM-DD")
+    as_of = c3.date_input("Findings as of", value=today, key="pack_as_of",
+                          format="YYYY-MM-DD")
+    selections = []
+    for n in chosen:
+        raw: dict = {}
+        if exports.DATASETS[n].date_filter is not None:
+            raw.update({"from": date_from, "to": date_to})
+        if n == "findings":
+            raw["as_of"] = as_of
+        clean_pack = checked(n, raw)
+        if clean_pack is None:
+            st.stop()
+        selections.append((n, clean_pack))
+    if not selections:
+        st.info("Choose at least one dataset.", icon=":material/info:")
+    else:
+        summary = []
+        for n, f in selections:
+            try:
+                count = ui.cached(exports.count_rows, dataset=n, filters=f)
+            except Exception as exc:
+                st.error(f"{exports.DATASETS[n].title} cannot be read: {exc}",
+                         icon=":material/error:")
+                st.stop()
+            summary.append({"file": f"{n}.csv", "dataset": exports.DATASETS[n].title,
+                            "rows": count,
+                            "filters": ", ".join(f"{k}={v}" for k, v in f.items()) or "—"})
+        st.dataframe(summary, hide_index=True, column_config={
+            "rows": st.column_config.NumberColumn("Rows", format="localized")})
+        pack_name = exports.pack_file_name(store.now())
+        st.download_button(
+            f"Download {pack_name}",
+            data=lambda s=tuple(selections), n=pack_name: exports.pack_bytes(
+                store, actor, list(s), name=n),
+            file_name=pack_name, mime=exports.ZIP_MIME, on_click="ignore", type="primary",
+            icon=":material/folder_zip:", key="pack_download")

@@ -1,0 +1,70 @@
+"""Sign in: a local account (username and password), or single sign-on when
+`.streamlit/secrets.toml` has an `[auth]` section. app.py routes every signed-out
+session here; on success the session reruns into the role's navigation."""
+import streamlit as st
+from streamlit.errors import StreamlitAuthError
+
+from dashboard import accounts, ui
+from dashboard.accounts import AccountError, AuthError
+
+store = ui.get_store()
+if ui.enforce_session() is not None:
+    # Signed in, yet here: Streamlit ran this file without app.py (see ui.page_guard).
+    ui.rerun_through_app()
+
+_, column, _ = st.columns([1, 2, 1])   # a narrow, centred form on the wide layout
+with column:
+    st.title("Sign in", anchor=False)
+    st.caption("Privacy compliance: sign in to see what your role allows.")
+
+    notice = st.session_state.get("sign_in_notice")
+    if notice:
+        st.info(notice, icon=":material/info:")
+
+    refusal = st.session_state.get("sso_refusal")
+    if refusal:
+        st.error(refusal, icon=":material/block:")
+        if st.user.get("is_logged_in"):
+            if st.button("Sign out of single sign-on", key="sso_logout", icon=":material/logout:"):
+                st.logout()
+
+    try:
+        sso = ui.sso_config()
+    except AccountError as exc:
+        sso = None
+        st.error(f"Single sign-on is misconfigured: {exc}", icon=":material/error:")
+
+    if sso and sso.providers:
+        for provider in sso.providers:
+            if st.button(f"Sign in with {provider.label}", key=f"sso_{provider.name or 'default'}",
+                         icon=":material/key:", type="primary"):
+                st.session_state.pop("sso_suppressed", None)
+                st.session_state.pop("sso_refusal", None)
+                try:
+                    st.login(provider.name)
+                except StreamlitAuthError as exc:
+                    st.error(f"Single sign-on is not set up correctly: {exc}", icon=":material/error:")
+        st.caption("Or sign in with a local account:")
+
+    if accounts.count_users(store) == 0:
+        st.warning("This store has no accounts yet. An operator creates the first administrator "
+                   "with `python -m dashboard user add NAME --role admin` (the password is asked "
+                   "for at the prompt).", icon=":material/person_add:")
+
+    with st.form("sign_in_form"):
+        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+
+    if submitted:
+        try:
+            actor = accounts.authenticate(store, username, password)
+        except AuthError as exc:
+            icon = ":material/lock_clock:" if exc.reason == "locked" else ":material/error:"
+            st.error(str(exc), icon=icon)
+        else:
+            user = accounts.get_user(store, actor.name) or {}
+            ui.set_actor(actor, account={"method": "password", "username": actor.name,
+                                         "display_name": user.get("display_name") or actor.name})
+            ui.rerun_through_app()   # into the role's navigation

@@ -1,0 +1,136 @@
+"""Users (administrators): list accounts, add one, disable or enable (unlock),
+reset a password, change a role. Every change goes through dashboard.accounts,
+the same functions the `python -m dashboard user ...` commands call."""
+import streamlit as st
+
+from dashboard import accounts, ui
+from dashboard.access import ROLE_TITLES, ROLES, PermissionDenied
+from dashboard.accounts import AccountError
+
+actor = ui.page_guard("users")
+store = ui.get_store()
+
+st.title("Users", anchor=False)
+st.caption("Accounts that may sign in, and their roles. Passwords are stored only as "
+           "Argon2id hashes and are never shown.")
+
+flash = st.session_state.pop("users_flash", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+
+def _done(message: str) -> None:
+    st.session_state["users_flash"] = message
+    st.rerun()
+
+
+def _role_label(role: str) -> str:
+    return f"{ROLE_TITLES[role]} ({role})"
+
+
+users = accounts.list_users(store)
+st.dataframe(
+    users.assign(email=users["email"].fillna("")), hide_index=True, width="stretch",
+    column_order=["username", "display_name", "role", "email", "status", "failed_attempts",
+                  "locked_until", "last_sign_in_at", "created_at"],
+    column_config={
+        "username": st.column_config.TextColumn("Username"),
+        "display_name": st.column_config.TextColumn("Name"),
+        "role": st.column_config.TextColumn("Role"),
+        "email": st.column_config.TextColumn("E-mail"),
+        "status": st.column_config.TextColumn("Status"),
+        "failed_attempts": st.column_config.NumberColumn("Failed sign-ins"),
+        "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm"),
+        "last_sign_in_at": st.column_config.DatetimeColumn("Last sign-in",
+                                                           format="YYYY-MM-DD HH:mm"),
+        "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
+    },
+)
+
+add_tab, change_tab = st.tabs(["Add a user", "Change a user"])
+
+with add_tab:
+    with st.form("add_user", clear_on_submit=False):
+        c1, c2 = st.columns(2)
+        new_name = c1.text_input("Username", key="add_username",
+                                 help="2–32 characters: letters, digits, '.', '_' or '-'")
+        new_display = c2.text_input("Name shown", key="add_display_name")
+        new_email = c1.text_input("E-mail (optional; also matches single sign-on)",
+                                  key="add_email")
+        new_role = c2.selectbox("Role", ROLES, format_func=_role_label, key="add_role")
+        pw1 = c1.text_input(f"Password (at least {accounts.PASSWORD_MIN_LENGTH} characters)",
+                            type="password", key="add_password", autocomplete="new-password")
+        pw2 = c2.text_input("Repeat the password", type="password", key="add_password2",
+                            autocomplete="new-password")
+        add = st.form_submit_button("Add user", type="primary", icon=":material/person_add:")
+    if add:
+        if pw1 != pw2:
+            st.error("The two passwords differ. Nothing was saved.", icon=":material/error:")
+        else:
+            try:
+                made = accounts.create_user(store, actor, new_name, new_role, pw1,
+                                            display_name=new_display, email=new_email)
+            except (AccountError, PermissionDenied) as exc:
+                st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+            else:
+                _done(f"Added {made['username']} as {_role_label(made['role'])}.")
+
+with change_tab:
+    if users.empty:
+        st.info("No accounts yet.")
+    else:
+        names = users["username"].tolist()
+        chosen = st.selectbox("User", names, key="change_user",
+                              format_func=lambda n: f"{n} · {users.set_index('username').at[n, 'status']}")
+        row = users.set_index("username").loc[chosen]
+        st.caption(f"Role **{_role_label(row['role'])}** · status **{row['status']}**"
+                   f"{' · ' + str(row['failed_attempts']) + ' failed sign-ins' if row['failed_attempts'] else ''}")
+
+        c1, c2 = st.columns(2)
+        if row["status"] == "disabled" or row["status"] == "locked" or row["failed_attempts"]:
+            label = "Enable" if row["status"] == "disabled" else "Unlock"
+            if c1.button(label, key="enable_user", icon=":material/lock_open:"):
+                try:
+                    accounts.enable_user(store, actor, chosen)
+                except (AccountError, PermissionDenied) as exc:
+                    st.error(f"{exc}.", icon=":material/error:")
+                else:
+                    _done(f"{chosen} is enabled and unlocked.")
+        if row["status"] != "disabled":
+            if c2.button("Disable", key="disable_user", icon=":material/block:"):
+                try:
+                    accounts.disable_user(store, actor, chosen)
+                except (AccountError, PermissionDenied) as exc:
+                    st.error(f"{exc}.", icon=":material/error:")
+                else:
+                    _done(f"{chosen} is disabled: it can no longer sign in, and an open "
+                          "session ends on its next action.")
+
+        with st.form("set_role"):
+            role = st.selectbox("New role", ROLES, index=ROLES.index(row["role"]),
+                                format_func=_role_label, key="new_role")
+            change = st.form_submit_button("Change role", icon=":material/badge:")
+        if change:
+            try:
+                accounts.set_role(store, actor, chosen, role)
+            except (AccountError, PermissionDenied) as exc:
+                st.error(f"{exc}.", icon=":material/error:")
+            else:
+                _done(f"{chosen} now has the role {_role_label(role)}.")
+
+        with st.form("reset_password", clear_on_submit=True):
+            r1 = st.text_input(f"New password (at least {accounts.PASSWORD_MIN_LENGTH} characters)",
+                               type="password", key="reset_password1", autocomplete="new-password")
+            r2 = st.text_input("Repeat the new password", type="password", key="reset_password2",
+                               autocomplete="new-password")
+            reset = st.form_submit_button("Reset password", icon=":material/password:")
+        if reset:
+            if r1 != r2:
+                st.error("The two passwords differ. Nothing was saved.", icon=":material/error:")
+            else:
+                try:
+                    accounts.reset_password(store, actor, chosen, r1)
+                except (AccountError, PermissionDenied) as exc:
+                    st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                else:
+                    _done(f"The password of {chosen} was reset (and the account unlocked).")

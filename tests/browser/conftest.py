@@ -1,0 +1,145 @@
+"""Real-browser harness: the app served by `streamlit run` on a fresh demo store,
+driven by Playwright through Debian's Chromium (/usr/bin/chromium).
+
+- `served_app` (session): builds a demo store with the command line exactly as
+  `make run` does, serves it on a free localhost port with a frozen clock, and
+  stops it at the end.
+- `page`: a fresh browser context per test; on failure a full-page screenshot
+  goes to tests/artifacts/failures/<test>.png.
+Tests wait on the page's state (locators, expect), never on sleeps.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+# The demo's "today" and the served app's frozen clock (same as tests/conftest.py).
+AS_OF = "2026-11-24"
+FROZEN_NOW = "2026-11-24T10:00:00+08:00"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(db: Path, *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run([sys.executable, "-m", "dashboard", "--db", str(db), *args],
+                          cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dashboard {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def demo_store_path(tmp_path_factory) -> Path:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    _cli(db, "init")
+    _cli(db, "seed", "--scale", "demo", "--as-of", AS_OF)
+    _cli(db, "user", "demo-accounts")
+    return db
+
+
+@pytest.fixture(scope="session")
+def served_app(demo_store_path: Path):
+    port = _free_port()
+    env = dict(os.environ, COMPLIANCE_DB=str(demo_store_path), COMPLIANCE_FROZEN_NOW=FROZEN_NOW,
+               PYTHONUNBUFFERED="1")
+    log = (ARTIFACTS / "streamlit.log")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit did not start; see {log}:\n{log.read_text()[-2000:]}")
+        time.sleep(0.2)   # polling the server's health endpoint, not waiting on the page
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture
+def page(browser, served_app, request, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  accept_downloads=True, timezone_id="Asia/Shanghai")
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    pg.base_url = served_app  # type: ignore[attr-defined]
+    yield pg
+    failed = any(getattr(request.node, f"rep_{w}", None) is not None
+                 and getattr(request.node, f"rep_{w}").failed for w in ("setup", "call"))
+    if failed:
+        shots = ARTIFACTS / "failures"
+        shots.mkdir(parents=True, exist_ok=True)
+        try:
+            pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+        except Exception:  # the page may already be gone
+            pass
+    context.close()
+
+
+def save_screenshot(pg, name: str) -> Path:
+    """Write a README screenshot (docs/screenshots/<name>.png)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def wait_for_app(pg) -> None:
+    """Wait until Streamlit has finished running the script: the app root carries
+    data-test-script-state="notRunning" once a run is over (Streamlit's own test hook)."""
+    pg.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                         state="attached")
