@@ -29,7 +29,6 @@ means ``store.now()`` (the store's clock, frozen in tests). Scores: see docs/RUL
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import itertools
@@ -202,8 +201,15 @@ def _branch_params(rules: Iterable[Rule], values: dict[str, Any], extra: dict[st
     return params
 
 
+def _integer_key(entity_type: str) -> str | None:
+    """The register's key column if it holds integers (retention records), else None."""
+    from .registers import INTEGER, REGISTERS
+    register = REGISTERS[ENTITY_REGISTER[entity_type]]
+    return register.key if register.column(register.key).type == INTEGER else None
+
+
 def _items_sql(rules: list[Rule]) -> str:
-    numeric = rules[0].entity_type == "retention_record"
+    numeric = _integer_key(rules[0].entity_type) is not None   # sort record ids as numbers
     branches = []
     for r in rules:
         num = "CAST(entity_id AS BIGINT)" if numeric else "CAST(NULL AS BIGINT)"
@@ -303,12 +309,11 @@ def _bitmap_counts(cur, group: list[Rule], params: dict, subsets: list[int],
 
 def _key_range(cur, entity_type: str) -> tuple[int, int] | None:
     """(min, max) of the register's key if it is an integer key narrow enough for bitmaps."""
-    from .registers import INTEGER, REGISTERS
-    register = REGISTERS[ENTITY_REGISTER[entity_type]]
-    if register.column(register.key).type != INTEGER:
+    key = _integer_key(entity_type)
+    if key is None:
         return None
-    lo, hi = cur.execute(f"SELECT min({register.key}), max({register.key}) "
-                         f"FROM {register.name}").fetchone()   # names from registers.py
+    lo, hi = cur.execute(f"SELECT min({key}), max({key}) "   # names from registers.py
+                         f"FROM {ENTITY_REGISTER[entity_type]}").fetchone()
     if lo is None:
         return (0, 0)
     return (lo, hi) if hi - lo + 1 <= BITMAP_MAX_BITS else None
@@ -325,18 +330,22 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
     counts: dict[str, dict[int, tuple]] = {}
     with store.cursor() as cur:
         _prepare(cur, rules)
-        for entity_type in ENTITY_TYPES:
-            group = [r for r in rules if r.entity_type == entity_type]
-            if not group:
-                continue
-            params = _branch_params(group, values, {})
-            cur.execute(_items_sql(group), {**params, "run_id": run_id, "horizon": horizon})
-            subsets = _subsets(rules, group)
-            key_range = _key_range(cur, entity_type)
-            if key_range is None:
-                counts[entity_type] = _mask_counts(cur, group, params, subsets)
-            else:
-                counts[entity_type] = _bitmap_counts(cur, group, params, subsets, *key_range)
+        try:
+            for entity_type in ENTITY_TYPES:
+                group = [r for r in rules if r.entity_type == entity_type]
+                if not group:
+                    continue
+                params = _branch_params(group, values, {})
+                cur.execute(_items_sql(group), {**params, "run_id": run_id, "horizon": horizon})
+                subsets = _subsets(rules, group)
+                key_range = _key_range(cur, entity_type)
+                if key_range is None:
+                    counts[entity_type] = _mask_counts(cur, group, params, subsets)
+                else:
+                    counts[entity_type] = _bitmap_counts(cur, group, params, subsets, *key_range)
+        except BaseException:
+            cur.execute(f"DELETE FROM {CACHE_DB}.items WHERE run_id = ?", [run_id])
+            raise
         cur.execute(f"INSERT INTO {CACHE_DB}.runs VALUES (?, ?)", [run_id, as_of])
     return run_id, counts
 
@@ -468,10 +477,15 @@ def _fresh_summary(store, as_of: dt.datetime) -> Summary:
         return summary
 
 
+def _page_moment(store, as_of) -> dt.datetime:
+    return parse_as_of(current_as_of(store) if as_of is None else as_of, store.tz)
+
+
 def check_summary(store, as_of: dt.date | dt.datetime | str | None = None) -> Summary:
     """Scores and counts as of ``as_of``, evaluated once per (as_of, data version, settings,
-    rules) and kept for the pages; findings stay in DuckDB (see ``findings_page``)."""
-    moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    rules) and kept for the pages; findings stay in DuckDB (see ``findings_page``).
+    ``as_of=None`` means now to the minute (``current_as_of``), as for every page function."""
+    moment = _page_moment(store, as_of)
     with _lock_for(store):
         key = _cache_key(store, moment)
         runs = _RUNS.get(_store_key(store), OrderedDict())
@@ -492,18 +506,28 @@ def run_check(store, as_of: dt.date | dt.datetime | str | None = None) -> CheckR
     """
     moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
     summary = _fresh_summary(store, moment)
-    with store.cursor() as cur:
-        findings = cur.execute(
-            f"SELECT {', '.join(FINDING_COLUMNS)} FROM {CACHE_DB}.items "
-            f"WHERE run_id = ? AND kind = '{FINDING}' "
-            "ORDER BY severity_rank DESC, rule_seq, entity_num, entity_id",
-            [summary.run_id]).df()
-        due = cur.execute(
-            f"SELECT {', '.join(DUE_COLUMNS)} FROM {CACHE_DB}.items "
-            f"WHERE run_id = ? AND kind = '{DUE}' ORDER BY due_at, rule_seq, entity_num, entity_id",
-            [summary.run_id]).df()
     return CheckResult(**{f: getattr(summary, f) for f in Summary.__dataclass_fields__},
-                       findings=findings, due=due)
+                       findings=_items_frame(store, summary.run_id, FINDING),
+                       due=_items_frame(store, summary.run_id, DUE))
+
+
+def _items_frame(store, run_id: int, kind: str, *, per_rule: int | None = None,
+                 limit: int | None = None) -> pd.DataFrame:
+    """A run's findings (most severe first, then rule order, then entity) or due items
+    (soonest first); ``per_rule`` keeps the first n of each rule, ``limit`` the first n."""
+    columns = FINDING_COLUMNS if kind == FINDING else DUE_COLUMNS
+    order = ("severity_rank DESC, rule_seq, entity_num, entity_id" if kind == FINDING
+             else "due_at, rule_seq, entity_num, entity_id")
+    sql = f"SELECT {', '.join(columns)} FROM {CACHE_DB}.items WHERE run_id = ? AND kind = ?"
+    params: list[Any] = [run_id, kind]
+    if per_rule is not None:
+        sql += f" QUALIFY row_number() OVER (PARTITION BY rule_seq ORDER BY {order}) <= ?"
+        params.append(per_rule)
+    sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return store.df(sql, params)
 
 
 # -- pages: findings and due items in SQL ------------------------------------------------
@@ -595,8 +619,7 @@ def _within(store, as_of, within_days: int | None) -> tuple[str, list[Any]]:
         return "", []
     if not isinstance(within_days, int) or within_days < 0:
         raise ValueError(f"within_days {within_days!r} must be a whole number of days, 0 or more")
-    moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
-    return " WHERE due_at <= ?", [moment + dt.timedelta(days=within_days)]
+    return " WHERE due_at <= ?", [_page_moment(store, as_of) + dt.timedelta(days=within_days)]
 
 
 def due_page(store, as_of=None, *, within_days: int | None = None, rule_id=None, clause=None,
@@ -740,56 +763,56 @@ def write_csv(findings: pd.DataFrame, out: TextIO) -> None:
                                    quoting=csv.QUOTE_MINIMAL, na_rep="")
 
 
-def write_table(result: CheckResult, out: TextIO, limit: int) -> None:
-    sev = result.findings_by_severity
-    out.write(f"Compliance check as of {result.as_of.isoformat(sep=' ', timespec='seconds')} "
-              f"({result.as_of.tzinfo})\n\n")
-    out.write(f"FINDINGS: {result.finding_total} "
+def write_table(summary: Summary, findings: pd.DataFrame, due: pd.DataFrame,
+                due_by_rule: pd.DataFrame, out: TextIO, limit: int) -> None:
+    """The terminal report: findings by rule (the first ``limit`` of each; 0 for all), due
+    items apart (per rule, then the soonest), then every score."""
+    sev = summary.findings_by_severity
+    out.write(f"Compliance check as of {summary.as_of.isoformat(sep=' ', timespec='seconds')} "
+              f"({summary.as_of.tzinfo})\n\n")
+    out.write(f"FINDINGS: {summary.finding_total} "
               f"({sev['high']} high, {sev['medium']} medium, {sev['low']} low)\n")
-    titles = dict(zip(result.rule_scores["rule_id"], result.rule_scores["title"]))
-    for rule_id, group in result.findings.groupby("rule_id", sort=False):
-        first = group.iloc[0]
+    scores = summary.rule_scores.set_index("rule_id")
+    for rule_id, shown in findings.groupby("rule_id", sort=False):
+        first, total = shown.iloc[0], int(scores.loc[rule_id, "failing"])
         out.write(f"\n{rule_id}  [{first['severity']}]  clause {first['clause']}  "
-                  f"{titles.get(rule_id, '')}  ({len(group)})\n")
-        shown = group if limit == 0 else group.head(limit)
+                  f"{scores.loc[rule_id, 'title']}  ({total})\n")
         width = max(len(str(e)) for e in shown["entity_id"])
         for row in shown.itertuples(index=False):
             out.write(f"  {row.entity_type} {str(row.entity_id).ljust(width)}  {row.detail}\n")
-        if len(group) > len(shown):
-            out.write(f"  ... and {len(group) - len(shown)} more "
+        if total > len(shown):
+            out.write(f"  ... and {total - len(shown)} more "
                       "(--limit 0 lists all; --format csv for a file)\n")
-    horizon = result.settings.get("due_soon_days")
+    horizon = summary.settings.get("due_soon_days")
     out.write(f"\nDUE, not late yet (within {horizon} days; never counted for --fail-on): "
-              f"{result.due_total}\n")
-    if not result.due.empty:
-        per_rule = result.due.groupby("rule_id", sort=False).agg(
-            items=("entity_id", "size"), next_due=("due_at", "min"))
-        for rule_id, row in per_rule.sort_values("next_due").iterrows():
-            out.write(f"  {rule_id:<24} {row['items']:>7}  next "
-                      f"{pd.Timestamp(row['next_due']).strftime('%Y-%m-%d %H:%M')}\n")
-        shown_due = result.due if limit == 0 else result.due.head(limit)
-        out.write(f"  soonest {len(shown_due)}:\n" if len(shown_due) < len(result.due) else "")
-        for row in shown_due.itertuples(index=False):
-            when = pd.Timestamp(row.due_at).strftime("%Y-%m-%d %H:%M")
-            out.write(f"  {when}  {row.rule_id}  {row.entity_type} {row.entity_id}  "
-                      f"{row.detail}\n")
+              f"{summary.due_total}\n")
+    for row in due_by_rule.itertuples(index=False):
+        out.write(f"  {row.rule_id:<24} {row.due:>7}  next "
+                  f"{pd.Timestamp(row.next_due_at).strftime('%Y-%m-%d %H:%M')}\n")
+    if len(due) < summary.due_total:
+        out.write(f"  soonest {len(due)}:\n")
+    for row in due.itertuples(index=False):
+        when = pd.Timestamp(row.due_at).strftime("%Y-%m-%d %H:%M")
+        out.write(f"  {when}  {row.rule_id}  {row.entity_type} {row.entity_id}  {row.detail}\n")
     out.write("\nSCORES (share of applicable entities that comply)\n")
-    header = f"  {'rule':<24} {'clause':<6} {'severity':<8} {'applicable':>10} " \
-             f"{'failing':>8} {'due':>6} {'score':>7}\n"
-    out.write(header)
-    for r in result.rule_scores.itertuples(index=False):
+    out.write(f"  {'rule':<24} {'clause':<6} {'severity':<8} {'applicable':>10} "
+              f"{'failing':>8} {'due':>6} {'score':>7}\n")
+    for r in summary.rule_scores.itertuples(index=False):
         out.write(f"  {r.rule_id:<24} {r.clause:<6} {r.severity:<8} {r.applicable:>10} "
                   f"{r.failing:>8} {r.due:>6} {_percent(r.score):>7}\n")
     out.write("\n  by clause: " + ", ".join(
-        f"{c.clause} {_percent(c.score)}" for c in result.clause_scores.itertuples(index=False)))
+        f"{c.clause} {_percent(c.score)}" for c in summary.clause_scores.itertuples(index=False)))
     out.write("\n  by article: " + ", ".join(
-        f"{a.article} {_percent(a.score)}" for a in result.article_scores.itertuples(index=False)))
-    out.write(f"\n\nOVERALL: {_percent(result.overall)} (mean of the clause scores); "
-              f"{result.entities_failing} of {result.entities_applicable} entities fail "
+        f"{a.article} {_percent(a.score)}" for a in summary.article_scores.itertuples(index=False)))
+    out.write(f"\n\nOVERALL: {_percent(summary.overall)} (mean of the clause scores); "
+              f"{summary.entities_failing} of {summary.entities_applicable} entities fail "
               "at least one rule\n")
 
 
 def cmd_check(args, out: TextIO, err: TextIO) -> int:
+    """``check``: the same evaluation as ``run_check``; only what the format prints is
+    loaded into Python (all findings for csv/json; the first ``--limit`` per rule and the
+    due items' summary for the table)."""
     from .access import cli_actor
     from .cli import EXIT_FINDINGS, EXIT_OK, UsageError, open_store
     if args.limit < 0:
@@ -799,20 +822,34 @@ def cmd_check(args, out: TextIO, err: TextIO) -> int:
             as_of = parse_as_of(args.as_of, store.tz, store.now())
         except ValueError as exc:
             raise UsageError(f"--as-of: {exc}") from None
-        result = run_check(store, as_of)
+        try:
+            summary = _fresh_summary(store, as_of)
+        except duckdb.Error as exc:      # never exit 1 (findings) on a failure
+            raise RuleError(f"the check could not run: {exc}") from None
         if not args.no_snapshot:
-            save_snapshot(store, cli_actor(), result)
+            save_snapshot(store, cli_actor(), summary)
+        limit = args.limit or None
+        if args.format == "table":
+            findings = _items_frame(store, summary.run_id, FINDING, per_rule=limit)
+            due = _items_frame(store, summary.run_id, DUE, limit=limit)
+            due_by_rule = store.df(
+                f"SELECT rule_id, count(*) AS due, min(due_at) AS next_due_at "
+                f"FROM {CACHE_DB}.items WHERE run_id = ? AND kind = ? "
+                "GROUP BY rule_id ORDER BY next_due_at, rule_id", [summary.run_id, DUE])
+        else:
+            findings = _items_frame(store, summary.run_id, FINDING)
     if args.format == "json":
-        write_json(result.findings, out)
+        write_json(findings, out)
     elif args.format == "csv":
-        write_csv(result.findings, out)
+        write_csv(findings, out)
     else:
-        write_table(result, out, args.limit)
+        write_table(summary, findings, due, due_by_rule, out, args.limit)
         if not args.no_snapshot:
-            out.write(f"Snapshot for {result.as_of.date().isoformat()} stored.\n")
+            out.write(f"Snapshot for {summary.as_of.date().isoformat()} stored.\n")
     if args.fail_on:
         threshold = SEVERITY_RANK[args.fail_on]
-        hits = sum(n for s, n in result.findings_by_severity.items() if SEVERITY_RANK[s] >= threshold)
+        hits = sum(n for s, n in summary.findings_by_severity.items()
+                   if SEVERITY_RANK[s] >= threshold)
         if hits:
             err.write(f"check: {hits} finding(s) at or above {args.fail_on}\n")
             return EXIT_FINDINGS

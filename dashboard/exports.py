@@ -118,7 +118,6 @@ class Dataset:
     source: Callable[..., tuple[str, list[str], list]] | None = None   # engine-fed data
     sort_columns: tuple[str, ...] = ()         # selected for ORDER BY only, not exported
     chunk_key: str | None = None               # integer key leading order_by: sort by range
-    large: bool = False                        # may hold millions of rows
 
     def filter(self, key: str) -> FilterSpec:
         for f in self.filters:
@@ -208,7 +207,7 @@ _add(Dataset(
     "Retention status of every stored record (policy 6.1, 6.2). Up to tens of millions of "
     "rows: streamed, never loaded whole.",
     order_by="record_id", table="retention_records",
-    columns=tuple(RETENTION_RECORDS.column_names), large=True, chunk_key="record_id",
+    columns=tuple(RETENTION_RECORDS.column_names), chunk_key="record_id",
     filters=(
         FilterSpec("category", "Data category", "any", "category", _categories),
         FilterSpec("system", "System", "text", "system"),

@@ -195,17 +195,20 @@ class ImportRejected(ValueError):
 
 
 def stage_file(store, table: str, data: bytes | str | os.PathLike,
-               filename: str | None = None) -> StagedImport:
+               filename: str | None = None, *, replace: bool = False) -> StagedImport:
     """Check a file for ``table`` without writing anything.
 
     ``data`` is a path or the uploaded bytes; the format comes from the file name's
     extension (``.csv`` or ``.parquet``; for bytes without a name, from the content).
+    ``replace`` checks it as a replacement of the whole register (keys already in the
+    store are then no error), as ``commit_import(..., replace=True)`` will write it.
     Bad input never raises: it comes back in ``errors``.
     """
     reg = R.get_register(table)
     src = _Source.of(data, filename)
     with src.snapshot() as path, store.cursor() as cur:
-        check = _Validation(store, cur, reg, src, mode="append", preview=True)
+        check = _Validation(store, cur, reg, src, mode="replace" if replace else "append",
+                            preview=True)
         result = check.run(path)
         check.drop()
     return StagedImport(

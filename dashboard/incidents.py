@@ -8,13 +8,13 @@ re-reads the incident under the store's write lock, re-checks, updates the
 ``incidents`` row, appends one ``incident_events`` row and writes exactly one
 audit entry, in one transaction.
 
-- ``log_incident(actor, store, values, token=...)`` creates ``INC-YYYY-NNNN`` (year
+- ``log_incident(store, actor, values, token=...)`` creates ``INC-YYYY-NNNN`` (year
   of detection in Asia/Shanghai, next number) and a "logged" event.
-- ``record_step(actor, store, incident_id, kind, values, token=...)`` records one
+- ``record_step(store, actor, incident_id, kind, values, token=...)`` records one
   step of ``STEPS`` (emergency plan, contained, regulator, police, users notified,
   resolved, summary filed, closed, note). The status only moves forward:
   open → contained → resolved → closed (``TRANSITIONS``).
-- ``correct(actor, store, incident_id, target, values, reason, token=...)`` records
+- ``correct(store, actor, incident_id, target, values, reason, token=...)`` records
   a correction: a new event that supersedes the event that set the values; the
   row's columns take the corrected values; nothing is edited in place or deleted.
 
@@ -109,8 +109,8 @@ class Step:
 
 
 STEPS: dict[str, Step] = {s.kind: s for s in (
-    Step("emergency_plan_activated", "Emergency plan activated", "emergency_plan_activated_at", ACTIVE,
-         None, (), (), {},
+    Step("emergency_plan_activated", "Emergency plan activated",
+         "emergency_plan_activated_at", ACTIVE, None, (), (), {},
          "Policy 7.2 promises to activate the emergency plan; PIPL Art. 51(5) [V] requires one."),
     Step("contained", "Contained", "contained_at", ("open",), "contained", (), (), {},
          "The incident no longer spreads. Moves the status from open to contained."),
@@ -137,8 +137,9 @@ STEPS: dict[str, Step] = {s.kind: s for s in (
          "[V2]). Needs the incident contained."),
     Step("summary_filed", "Summary report filed", "summary_filed_at", ("resolved",), None,
          ("summary_reference",), (), {},
-         "The post-incident summary report, within 30 days after handling ends (CAC Measures "
-         "(2025) Art. 8 [V2]). Needs the incident resolved."),
+         "The post-incident summary report, due a set number of days after handling ends "
+         "(CAC Measures (2025) Art. 8 [V2]; its clock above shows the deadline). Needs the "
+         "incident resolved."),
     Step("closed", "Closed", None, ("resolved",), "closed", ("close_reason",), (), {},
          "Ends the record. Needs the incident resolved, and the summary report filed or a "
          "stated reason for closing without it."),
@@ -271,7 +272,8 @@ class _Form:
                             "an offset such as +08:00 is given).")
             return None
         if parsed > self.now:
-            self.fail(name, f"Cannot be in the future (now is {clk.format_time(self.now, self.tz)}).")
+            self.fail(name, "Cannot be in the future (now is "
+                            f"{clk.format_time(self.now, self.tz)}).")
             return None
         return parsed
 
@@ -574,8 +576,8 @@ def current_values(record: IncidentRecord, target: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if step.column:
         values["at"] = record.row.get(step.column)
-    else:
-        values["at"] = last.get("at")
+    else:                      # closing: the latest close event, whoever wrote it
+        values["at"] = last.get("at") or record.closed_at
     for name in step.fields:
         column = step.columns.get(name)
         values[name] = record.row.get(column) if column else last.get(name)
@@ -663,7 +665,7 @@ def _fmt_count(n: int | None) -> str:
     return "unknown" if n is None else f"{n:,}"
 
 
-def log_incident(actor: Actor, store, values: Mapping[str, Any], *,
+def log_incident(store, actor: Actor, values: Mapping[str, Any], *,
                  token: str | None = None) -> Logged:
     """Log a new incident; its clocks start at ``detected_at``.
 
@@ -743,7 +745,7 @@ def _step_detail(step: Step, clean: Mapping[str, Any], tz: ZoneInfo) -> str:
     return f"{text} ({when})." if when else f"{text}."
 
 
-def record_step(actor: Actor, store, incident_id: str, kind: str, values: Mapping[str, Any],
+def record_step(store, actor: Actor, incident_id: str, kind: str, values: Mapping[str, Any],
                 *, token: str | None = None) -> Recorded:
     """Record one step of ``STEPS`` on an incident: set its column(s), move the status
     forward if the step does, append the timeline event; one transaction."""
@@ -809,7 +811,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def correct(actor: Actor, store, incident_id: str, target: str, values: Mapping[str, Any],
+def correct(store, actor: Actor, incident_id: str, target: str, values: Mapping[str, Any],
             reason: str, *, token: str | None = None) -> Recorded:
     """Correct what was recorded for ``target`` ("facts" or a step): the values given
     replace the current ones; a "correction" event supersedes the event that set them."""
@@ -1167,7 +1169,9 @@ def incident_timeline(store, incident_id: str) -> pd.DataFrame:
         "WHERE e.incident_id = ? ORDER BY e.event_id", [incident_id])
 
 
-def incident_choices(store) -> list[tuple[str, str]]:
-    """(incident_id, title) of every incident, newest detection first, for pickers."""
+def incident_choices(store, *, limit: int = 500) -> list[tuple[str, str]]:
+    """(incident_id, title) for a picker: incidents not closed first, then the most
+    recently detected, at most ``limit`` (the list page reaches every incident)."""
     return [tuple(r) for r in store.rows(
-        "SELECT incident_id, title FROM incidents ORDER BY detected_at DESC, incident_id")]
+        "SELECT incident_id, title FROM incidents "
+        "ORDER BY status = 'closed', detected_at DESC, incident_id LIMIT ?", [int(limit)])]

@@ -158,28 +158,30 @@ def acknowledge(actor: Actor, store, *, rule_id: str, entity_id: str, owner: Any
 
 # -- reads -------------------------------------------------------------------------------
 
-def plans_as_of_sql() -> str:
-    """SQL of the plan in force at ``$plan_as_of`` (TIMESTAMPTZ) for each finding key: the
-    latest revision recorded at or before it. Joins on (rule_id, entity_type, entity_id)."""
-    return ("SELECT rule_id, entity_type, entity_id, revision, owner, target_date, comment, "
-            "recorded_at AS acknowledged_at, recorded_by AS acknowledged_by "
-            "FROM remediation_plan_revisions WHERE recorded_at <= $plan_as_of "
-            "QUALIFY row_number() OVER (PARTITION BY rule_id, entity_type, entity_id "
-            "ORDER BY revision DESC) = 1")
+# The plan in force at a moment for each finding key: its latest revision recorded at or
+# before that moment. One positional parameter: the moment (TIMESTAMPTZ).
+PLANS_AS_OF_SQL = (
+    "SELECT rule_id, entity_type, entity_id, revision, owner, target_date, comment, "
+    "recorded_at AS acknowledged_at, recorded_by AS acknowledged_by "
+    "FROM remediation_plan_revisions WHERE recorded_at <= ? "
+    "QUALIFY row_number() OVER (PARTITION BY rule_id, entity_type, entity_id "
+    "ORDER BY revision DESC) = 1")
 
-
-def plan_state_sql(plan: str = "p") -> str:
-    """The plan state of an open finding joined with ``plans_as_of_sql`` as ``plan``;
-    ``$plan_as_of_date`` is the as-of date (Asia/Shanghai)."""
-    return (f"CASE WHEN {plan}.rule_id IS NULL THEN 'unplanned' "
-            f"WHEN {plan}.target_date < $plan_as_of_date THEN 'overdue' ELSE 'planned' END")
+# The plan state of an open finding LEFT JOINed with PLANS_AS_OF_SQL as ``p``. One
+# positional parameter: the as-of date (Asia/Shanghai).
+PLAN_STATE_SQL = ("CASE WHEN p.rule_id IS NULL THEN 'unplanned' "
+                  "WHEN p.target_date < CAST(? AS DATE) THEN 'overdue' ELSE 'planned' END")
 
 
 def plan_for(store, *, rule_id: str, entity_type: str, entity_id: str) -> dict | None:
     """The plan in force for one finding (latest revision), or None."""
-    df = store.df("SELECT * FROM remediation_plans WHERE rule_id = ? AND entity_type = ? "
-                  "AND entity_id = ?", [rule_id, entity_type, str(entity_id)])
-    return None if df.empty else df.iloc[0].to_dict()
+    with store.cursor() as cur:
+        result = cur.execute("SELECT * FROM remediation_plans WHERE rule_id = ? AND "
+                             "entity_type = ? AND entity_id = ?",
+                             [rule_id, entity_type, str(entity_id)])
+        names = [d[0] for d in result.description]
+        row = result.fetchone()
+    return None if row is None else dict(zip(names, row))
 
 
 def plan_history(store, *, rule_id: str, entity_type: str, entity_id: str) -> pd.DataFrame:

@@ -112,8 +112,16 @@ class Rule:
 
 
 def strip_sql(sql: str) -> str:
-    """Drop ``--`` comments and a trailing semicolon (rule SQL holds no ``--`` in strings)."""
-    lines = [re.sub(r"--.*$", "", line).rstrip() for line in sql.splitlines()]
+    """Drop ``--`` comments and a trailing semicolon, ready to nest as a subquery.
+
+    Rule SQL must not hold ``--`` inside a string literal (refused here, not mangled)."""
+    lines = []
+    for number, line in enumerate(sql.splitlines(), start=1):
+        code, dashes, _comment = line.partition("--")
+        if dashes and code.count("'") % 2:
+            raise RuleError(f"line {number}: '--' inside a string literal; rule SQL keeps "
+                            "'--' for comments only")
+        lines.append(code.rstrip())
     text = "\n".join(line for line in lines if line.strip())
     return text.rstrip().rstrip(";").rstrip()
 
@@ -218,7 +226,7 @@ def _cell(text: str) -> str:
 
 def render_rule_table(rules: list[Rule] | None = None) -> str:
     rules = rules or load_rules()
-    lines = ["| rule_id | clause | severity | entity | a finding for each ... | legal source |",
+    lines = ["| rule_id | clause | severity | entity | fires when | legal source |",
              "|---|---|---|---|---|---|"]
     for r in rules:
         lines.append(f"| `{r.rule_id}` | {r.clause} | {r.severity} | {r.entity_type} | "
@@ -252,10 +260,11 @@ def render_parameters() -> str:
     for name, (sql_type, meaning, setting) in PARAMETERS.items():
         if setting:
             spec = SPEC_BY_NAME[setting]
-            src = f"`{setting}` ({spec.default} {spec.unit}, {spec.confidence})"
+            src = f"`{setting}` ({spec.default:,} {spec.unit}, {spec.confidence})"
             if name == "regulator_hours":
                 cii = SPEC_BY_NAME["regulator_report_hours_cii"]
-                src += f"; `regulator_report_hours_cii` ({cii.default} {cii.unit}, {cii.confidence})"
+                src += (f"; `regulator_report_hours_cii` ({cii.default:,} {cii.unit}, "
+                        f"{cii.confidence})")
         else:
             src = "—"
         lines.append(f"| `${name}` | {sql_type} | {_cell(meaning)} | {src} |")

@@ -6,7 +6,6 @@ line and column, before anything is written. Only a clean file can be committed
 to the register or replacing it.
 """
 import hashlib
-import inspect
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +16,6 @@ from dashboard.registers import REGISTERS
 
 actor = ui.page_guard("import")
 store = ui.get_store()
-# A replace empties the register first, so keys already in it are no error then.
-STAGE_TAKES_MODE = "replace" in inspect.signature(importer.stage_file).parameters
 
 st.title("Import", anchor=False)
 st.caption("Load a register from a file: CSV (UTF-8, comma separated, a header row with the "
@@ -51,12 +48,12 @@ if upload is None:
 
 data = upload.getvalue()
 digest = hashlib.sha256(data).hexdigest()
-stage_key = (table, upload.name, digest, replace if STAGE_TAKES_MODE else None)
+stage_key = (table, upload.name, digest, replace)
 if st.session_state.get("imp_stage_key") != stage_key:
     with st.spinner("Checking the file…"):
-        mode_arg = {"replace": replace} if STAGE_TAKES_MODE else {}
+        # A replace empties the register first, so keys already in it are no error then.
         st.session_state["imp_staged"] = importer.stage_file(store, table, data, upload.name,
-                                                             **mode_arg)
+                                                             replace=replace)
     st.session_state["imp_stage_key"] = stage_key
 staged = st.session_state["imp_staged"]
 

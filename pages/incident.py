@@ -128,9 +128,14 @@ def _step_values(kind: str) -> dict:
 
 
 def _record(kind: str) -> None:
+    # Callbacks run before the script (and its session checks): act as whoever the
+    # session is now, not as the actor of the run that drew the button.
+    acting = ui.callback_actor("incident")
+    if acting is None:
+        return
     values = _step_values(kind)
     try:
-        result = inc.record_step(actor, store, incident_id, kind, values,
+        result = inc.record_step(store, acting, incident_id, kind, values,
                                  token=_token(f"step_{kind}_", values))
     except inc.ValidationError as exc:
         state["step_errors"] = {kind: exc.errors}
@@ -173,6 +178,10 @@ def _step_form(kind: str) -> None:
                 st.markdown("**What the notice says** — PIPL Art. 57 [V] requires all six:")
                 for c in NOTICE_CONTENTS:
                     st.checkbox(inc.CONTENT_LABELS[c], key=f"step_{kind}_content_{c}")
+                ticked = sum(bool(state.get(f"step_{kind}_content_{c}")) for c in NOTICE_CONTENTS)
+                if ticked < len(NOTICE_CONTENTS):
+                    st.caption(f"{ticked} of {len(NOTICE_CONTENTS)} ticked: a notice without all "
+                               "six is an INC-NOTICE-CONTENT finding.")
             elif name in ("root_cause", "remediation", "close_reason", "text"):
                 st.text_area(label, key=key)
             else:
@@ -248,10 +257,13 @@ def _corr_values(target: str) -> dict:
 
 
 def _correct(target: str) -> None:
+    acting = ui.callback_actor("incident")   # see _record
+    if acting is None:
+        return
     values = _corr_values(target)
     reason = state.get("corr_reason")
     try:
-        result = inc.correct(actor, store, incident_id, target, values, reason,
+        result = inc.correct(store, acting, incident_id, target, values, reason,
                              token=_token(f"corr_{target}_", {**values, "reason": reason}))
     except inc.ValidationError as exc:
         state["corr_errors"] = exc.errors

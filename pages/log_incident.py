@@ -35,9 +35,14 @@ def _token(values: dict) -> str:
 
 
 def _save() -> None:
+    # Callbacks run before the script (and its session checks): act as whoever the
+    # session is now, not as the actor of the run that drew the button.
+    acting = ui.callback_actor("log_incident")
+    if acting is None:
+        return
     values = _values()
     try:
-        result = inc.log_incident(actor, store, values, token=_token(values))
+        result = inc.log_incident(store, acting, values, token=_token(values))
     except inc.ValidationError as exc:
         st.session_state[K + "errors"] = exc.errors
         return

@@ -153,3 +153,13 @@ def test_check_from_a_shell(tmp_path):
         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert [f["entity_id"] for f in json.loads(proc.stdout)] == ["PRC-1"]
+
+
+def test_a_check_that_cannot_run_exits_2_not_1(store, monkeypatch):
+    import duckdb
+
+    def broken(*_a, **_k):
+        raise duckdb.IOException("disk gone")
+    monkeypatch.setattr(engine, "_fresh_summary", broken)
+    code, out, err = run(store, "--as-of", "2026-11-24", "--fail-on", "low")
+    assert code == 2 and "the check could not run: " in err and "disk gone" in err

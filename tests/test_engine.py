@@ -16,7 +16,7 @@ from dashboard.access import PermissionDenied
 from dashboard.rules import PARAMETERS, RULES_DIR, load_rules
 
 from conftest import AUDITOR, DEMO_AS_OF, DPO, FROZEN_NOW, SHANGHAI, SYSTEM
-from test_rules import D, T0, add, agreement, days, held, incident, processor, record
+from test_rules import D, T0, add, agreement, days, incident, processor, record
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "reference" / "data-contract.md"
@@ -44,6 +44,7 @@ def test_check_without_as_of_uses_the_stores_clock_not_the_system_clock(store):
     result = engine.run_check(store)
     assert result.as_of == FROZEN_NOW
     assert result.as_of.tzinfo is not None
+    assert engine.check_summary(store).as_of == FROZEN_NOW.replace(second=0, microsecond=0)
 
 
 def test_an_event_late_on_the_as_of_day_counts(store):
@@ -351,3 +352,20 @@ def test_a_rule_returning_an_entity_twice_is_refused(store, monkeypatch):
         monkeypatch.setattr(engine, "load_rules", lambda patched=patched: patched)
         with pytest.raises(rules.RuleError, match="more than once"):
             engine.run_check(store, D)
+
+
+def test_a_findings_due_at_is_the_missed_deadline(store):
+    add(store, processor, "P1", status="offboarded", offboarded_on=days(-40),
+        data_returned_on=days(-5))                                 # returned 5 days late
+    add(store, incident, "I1", grade="major", regulator_reported_at=T0 + dt.timedelta(hours=6))
+    findings = engine.run_check(store, D).findings.set_index("rule_id")
+    assert findings.loc["PROC-OFFBOARD-RETURN", "due_at"] == pd.Timestamp(
+        dt.datetime(2026, 11, 14, 23, 59, 59, tzinfo=SHANGHAI))
+    assert findings.loc["INC-REGULATOR-DEADLINE", "due_at"] == pd.Timestamp(
+        T0 + dt.timedelta(hours=4))
+
+
+def test_rule_sql_comments_are_stripped_and_strings_kept():
+    assert rules.strip_sql("-- header\nSELECT 'a-b' AS x -- note\n;") == "SELECT 'a-b' AS x"
+    with pytest.raises(rules.RuleError, match="inside a string literal"):
+        rules.strip_sql("SELECT 'a -- b' AS x")

@@ -258,16 +258,6 @@ def test_import_page_replace_needs_confirmation(db, monkeypatch):
         [101, 102]
 
 
-def _stage_takes_mode() -> bool:
-    import inspect
-    from dashboard import importer
-    return "replace" in inspect.signature(importer.stage_file).parameters
-
-
-@pytest.mark.xfail(not _stage_takes_mode(), strict=True,
-                   reason="importer.stage_file checks in append mode only, so a file sharing "
-                          "keys with the register shows 'already in the store' errors before "
-                          "a replace; needs stage_file(..., replace=True)")
 def test_import_page_replaces_a_register_with_its_corrected_export(db, monkeypatch):
     at = app_test(db, DPO, monkeypatch, page="import")
     at.selectbox(key="imp_table").set_value("retention_records").run()

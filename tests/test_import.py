@@ -510,6 +510,21 @@ def test_replace_swaps_the_register_in_one_transaction(store, tmp_path):
     assert store.scalar("SELECT count(*) FROM retention_records") == 2
 
 
+
+def test_staging_a_replacement_accepts_keys_already_in_the_store(store, tmp_path):
+    import_file(store, SYSTEM, "retention_records",
+                write(tmp_path, "a.csv", csv_text(RET_HEADER, [ret(i) for i in range(1, 4)])))
+    data = csv_text(RET_HEADER, [ret(2, category="photo"), ret(7)]).encode("utf-8")
+    appended = stage_file(store, "retention_records", data, "b.csv")
+    assert [(e.line, e.column) for e in appended.errors] == [(2, "record_id")]
+    assert "already in the store" in appended.errors[0].reason
+    replacing = stage_file(store, "retention_records", data, "b.csv", replace=True)
+    assert replacing.ok and replacing.rows == 2
+    assert commit_import(store, DPO, replacing, replace=True) == ImportResult(
+        "retention_records", 2, 3)
+    assert store.rows("SELECT record_id, category FROM retention_records ORDER BY 1") == [
+        (2, "photo"), (7, "resume")]
+
 FILE_LEVEL = [
     ("missing required", ",".join(c for c in PROC_HEADER if c != "kind") + "\nPRC-1,x,,,,,active\n",
      "processors.csv", "kind", "missing required column"),

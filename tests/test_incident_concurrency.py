@@ -64,10 +64,10 @@ def test_twenty_sessions_logging_and_updating_lose_nothing(store):
         actor = Actor(f"manager.{k:02d}", "manager")
         mine = []
         for i in range(PER_THREAD):
-            result = inc.log_incident(actor, store, _values(k, i), token=f"log-{k}-{i}")
+            result = inc.log_incident(store, actor, _values(k, i), token=f"log-{k}-{i}")
             assert result.created
             kind = steps[(k + i) % len(steps)]
-            step = inc.record_step(actor, store, result.incident_id, kind, step_values[kind],
+            step = inc.record_step(store, actor, result.incident_id, kind, step_values[kind],
                                    token=f"step-{k}-{i}")
             assert step.created
             mine.append((result.incident_id, kind))
@@ -108,7 +108,7 @@ def test_concurrent_double_submits_of_one_form_create_one_incident(store):
     results = []
 
     def submit(_k: int) -> None:
-        results.append(inc.log_incident(MANAGER, store, values, token="one-form"))
+        results.append(inc.log_incident(store, MANAGER, values, token="one-form"))
 
     assert _run_threads(submit, 8) == []
     assert len({r.incident_id for r in results}) == 1
@@ -118,12 +118,12 @@ def test_concurrent_double_submits_of_one_form_create_one_incident(store):
 
 
 def test_two_sessions_recording_the_same_step_record_it_once(store):
-    incident_id = inc.log_incident(MANAGER, store, _values(2, 2)).incident_id
+    incident_id = inc.log_incident(store, MANAGER, _values(2, 2)).incident_id
     outcomes = []
 
     def contain(k: int) -> None:
         try:
-            inc.record_step(Actor(f"manager.{k}", "manager"), store, incident_id, "contained",
+            inc.record_step(store, Actor(f"manager.{k}", "manager"), incident_id, "contained",
                             {"at": f"2026-11-24 09:{k:02d}"})
             outcomes.append("recorded")
         except inc.ValidationError as exc:

@@ -105,10 +105,23 @@ def test_a_double_submit_of_the_form_creates_one_incident(db, monkeypatch):
     at.button(key="li_save").click().run()
     assert n_incidents(store) == 1
     # The second click of a double click carries the same form instance and content.
-    again = inc.log_incident(MANAGER, store, values, token=inc.form_token(instance, values))
+    again = inc.log_incident(store, MANAGER, values, token=inc.form_token(instance, values))
     assert again.incident_id == "INC-2026-0001" and not again.created
     assert n_incidents(store) == 1
 
+
+
+def test_a_form_drawn_for_a_manager_writes_nothing_once_the_session_lost_that_role(
+        db, monkeypatch):
+    """Streamlit runs the save callback before the script's session checks: the
+    callback must act as the session is now, not as it was when the form was drawn."""
+    path, store = db
+    at = app_test(path, MANAGER, monkeypatch, page="log_incident")
+    fill_log_form(at)
+    at.session_state["actor"] = AUDITOR          # e.g. the admin changed the account's role
+    at.button(key="li_save").click().run()
+    assert n_incidents(store) == 0
+    assert store.scalar("SELECT count(*) FROM audit_log WHERE action LIKE 'incident%'") == 0
 
 BAD_FORMS = [
     ({"title": ""}, "title", "Enter a title"),
@@ -170,7 +183,7 @@ def log(store, **values) -> str:
             "detected_at": "2026-11-24 08:00", "affected_subjects": 1_200_000,
             "affected_sensitive_subjects": 0}
     base.update(values)
-    return inc.log_incident(MANAGER, store, base).incident_id
+    return inc.log_incident(store, MANAGER, base).incident_id
 
 
 def open_incident(path, actor, monkeypatch, incident_id):
@@ -188,9 +201,9 @@ def test_the_page_shows_each_clock_with_its_deadline_and_countdown(db, monkeypat
     due = log(store)
     overdue = log(store, detected_at="2026-11-20 08:00", affected_subjects=0, grade="major")
     late = log(store, detected_at="2026-11-23 08:00")
-    inc.record_step(MANAGER, store, late, "regulator_reported",
+    inc.record_step(store, MANAGER, late, "regulator_reported",
                     {"at": "2026-11-23 13:00", "regulator": "Provincial CAC"})
-    inc.record_step(MANAGER, store, late, "users_notified",
+    inc.record_step(store, MANAGER, late, "users_notified",
                     {"at": "2026-11-23 20:00", "notification_channels": ["sms"],
                      "audience": "all", "notice_contents": list(NOTICE_CONTENTS)})
 
@@ -310,7 +323,7 @@ def test_steps_not_possible_now_are_listed_with_the_reason(db, monkeypatch):
 def test_a_correction_from_the_page_supersedes_the_step(db, monkeypatch):
     path, store = db
     iid = log(store)
-    step = inc.record_step(MANAGER, store, iid, "regulator_reported",
+    step = inc.record_step(store, MANAGER, iid, "regulator_reported",
                            {"at": "2026-11-24 09:00", "regulator": "Guangdong CAC",
                             "regulator_reference": "GD-7"})
     at = open_incident(path, DPO, monkeypatch, iid)
@@ -358,7 +371,7 @@ def test_the_list_orders_marks_and_filters(db, monkeypatch):
                                        "remediation": "y"}),
                          ("summary_filed", {"at": "2026-11-24 08:30"}),
                          ("closed", {"at": "2026-11-24 08:40"})):
-        inc.record_step(MANAGER, store, closed, kind, values)
+        inc.record_step(store, MANAGER, closed, kind, values)
     quiet = log(store, title="No clock", affected_subjects=0, grade="general")
     due = log(store, title="Due soon")
     overdue = log(store, title="Overdue one", detected_at="2026-11-20 08:00",
@@ -411,7 +424,7 @@ def agreement_set(store) -> dict[str, str]:
             ("users_notified", {"at": "2026-11-23 20:00", "notification_channels": ["sms"],
                                 "audience": "all", "notice_contents": list(NOTICE_CONTENTS)}),
             ("resolved", {"at": "2026-11-24 09:00", "root_cause": "r", "remediation": "m"})):
-        inc.record_step(MANAGER, store, met, kind, values)
+        inc.record_step(store, MANAGER, met, kind, values)
     late = made["late"] = log(store, title="late", detected_at="2026-09-01 08:00")
     for kind, values in (
             ("regulator_reported", {"at": "2026-09-01 12:01", "regulator": "CAC"}),
@@ -420,11 +433,11 @@ def agreement_set(store) -> dict[str, str]:
             ("contained", {"at": "2026-09-02 08:00"}),
             ("resolved", {"at": "2026-09-03 08:00", "root_cause": "r", "remediation": "m"}),
             ("summary_filed", {"at": "2026-10-10 08:00"})):
-        inc.record_step(MANAGER, store, late, kind, values)
+        inc.record_step(store, MANAGER, late, kind, values)
     unfiled = made["summary overdue"] = log(store, title="unfiled", detected_at="2026-08-01 08:00",
                                             affected_subjects=0, grade="general")
-    inc.record_step(MANAGER, store, unfiled, "contained", {"at": "2026-08-02 08:00"})
-    inc.record_step(MANAGER, store, unfiled, "resolved",
+    inc.record_step(store, MANAGER, unfiled, "contained", {"at": "2026-08-02 08:00"})
+    inc.record_step(store, MANAGER, unfiled, "resolved",
                     {"at": "2026-08-05 08:00", "root_cause": "r", "remediation": "m"})
     made["under-graded"] = log(store, title="under-graded", affected_subjects=20_000_000,
                                grade="general")
@@ -491,3 +504,17 @@ def test_the_pages_work_on_the_demo_store(demo_db, monkeypatch):
     # A demo incident can be corrected like any other: its close has a time to start from.
     at.selectbox(key="corr_target").select("closed").run()
     assert not at.exception, at.exception
+
+
+def test_without_an_id_the_page_offers_the_incidents_to_open(db, monkeypatch):
+    path, store = db
+    first = log(store, title="First")
+    second = log(store, title="Second", detected_at="2026-11-24 09:00")
+    inc.record_step(store, MANAGER, first, "contained", {"at": "2026-11-24 09:00"})
+    at = app_test(path, MANAGER, monkeypatch, page="incident")
+    picker = at.selectbox(key="incident_pick")
+    assert picker.options == [f"{second} — Second", f"{first} — First"]
+    picker.select(first).run()
+    assert not at.exception, at.exception
+    assert at.query_params["id"] in (first, [first])     # AppTest keeps lists per key
+    assert at.title[0].value == f"{first} · First"

@@ -44,7 +44,7 @@ def facts(**overrides) -> dict:
 
 
 def log(store, actor=MANAGER, **overrides) -> str:
-    return inc.log_incident(actor, store, facts(**overrides)).incident_id
+    return inc.log_incident(store, actor, facts(**overrides)).incident_id
 
 
 def counts(store) -> tuple:
@@ -72,19 +72,19 @@ RESOLVE = {"at": "2026-11-24 09:50", "root_cause": "Test copy made without maski
 def walk(store, incident_id: str, to: str) -> None:
     """Bring an incident from open to ``to`` through the steps."""
     if to in ("contained", "resolved", "closed"):
-        inc.record_step(MANAGER, store, incident_id, "contained", {"at": "2026-11-24 09:00"})
+        inc.record_step(store, MANAGER, incident_id, "contained", {"at": "2026-11-24 09:00"})
     if to in ("resolved", "closed"):
-        inc.record_step(MANAGER, store, incident_id, "resolved", RESOLVE)
+        inc.record_step(store, MANAGER, incident_id, "resolved", RESOLVE)
     if to == "closed":
-        inc.record_step(MANAGER, store, incident_id, "summary_filed",
+        inc.record_step(store, MANAGER, incident_id, "summary_filed",
                         {"at": "2026-11-24 09:55"})
-        inc.record_step(MANAGER, store, incident_id, "closed", {"at": "2026-11-24 09:58"})
+        inc.record_step(store, MANAGER, incident_id, "closed", {"at": "2026-11-24 09:58"})
 
 
 # -- logging ---------------------------------------------------------------------------
 def test_log_creates_the_incident_its_logged_event_and_one_audit_entry(store):
     audit_before = store.scalar("SELECT max(seq) FROM audit_log")
-    result = inc.log_incident(MANAGER, store, facts(), token="form-1")
+    result = inc.log_incident(store, MANAGER, facts(), token="form-1")
     assert result == inc.Logged("INC-2026-0001", result.event_id, created=True)
     r = row(store, "INC-2026-0001")
     assert r["title"] == "Customer database exposed" and r["status"] == "open"
@@ -202,14 +202,14 @@ BAD_FACTS = [
 def test_bad_facts_name_the_field_and_write_nothing(store, overrides, field, message):
     before = counts(store)
     with pytest.raises(inc.ValidationError) as caught:
-        inc.log_incident(MANAGER, store, facts(**overrides), token="bad-form")
+        inc.log_incident(store, MANAGER, facts(**overrides), token="bad-form")
     assert message in caught.value.errors[field], caught.value.errors
     assert counts(store) == before
 
 
 def test_every_bad_field_is_reported_at_once(store):
     with pytest.raises(inc.ValidationError) as caught:
-        inc.log_incident(MANAGER, store, facts(title="", affected_subjects="-3",
+        inc.log_incident(store, MANAGER, facts(title="", affected_subjects="-3",
                                                detected_at="soon", data_categories=["x"]))
     assert set(caught.value.errors) == {"title", "affected_subjects", "detected_at",
                                         "data_categories"}
@@ -218,18 +218,18 @@ def test_every_bad_field_is_reported_at_once(store):
 
 # -- idempotency and permissions --------------------------------------------------------------
 def test_a_double_submit_returns_the_first_incident(store):
-    first = inc.log_incident(MANAGER, store, facts(), token="form-7")
+    first = inc.log_incident(store, MANAGER, facts(), token="form-7")
     before = counts(store)
-    second = inc.log_incident(MANAGER, store, facts(), token="form-7")
+    second = inc.log_incident(store, MANAGER, facts(), token="form-7")
     assert second == inc.Logged(first.incident_id, first.event_id, created=False)
     assert counts(store) == before
     # The token is the form's: using it for another kind of write is refused.
     with pytest.raises(inc.ValidationError, match="already used"):
-        inc.record_step(MANAGER, store, first.incident_id, "contained",
+        inc.record_step(store, MANAGER, first.incident_id, "contained",
                         {"at": "2026-11-24 09:00"}, token="form-7")
-    step = inc.record_step(MANAGER, store, first.incident_id, "note", {"text": "Call at 11"},
+    step = inc.record_step(store, MANAGER, first.incident_id, "note", {"text": "Call at 11"},
                            token="note-1")
-    again = inc.record_step(MANAGER, store, first.incident_id, "note", {"text": "Call at 11"},
+    again = inc.record_step(store, MANAGER, first.incident_id, "note", {"text": "Call at 11"},
                             token="note-1")
     assert again.event_id == step.event_id and not again.created
     assert store.scalar("SELECT count(*) FROM incident_events WHERE kind = 'note'") == 1
@@ -247,20 +247,20 @@ def test_an_auditor_is_refused_and_nothing_is_written(store):
     iid = log(store)
     before = counts(store)
     with pytest.raises(PermissionDenied, match="auditor"):
-        inc.log_incident(AUDITOR, store, facts())
+        inc.log_incident(store, AUDITOR, facts())
     with pytest.raises(PermissionDenied):      # refused before the input is even read
-        inc.log_incident(AUDITOR, store, {"title": ""})
+        inc.log_incident(store, AUDITOR, {"title": ""})
     with pytest.raises(PermissionDenied):
-        inc.record_step(AUDITOR, store, iid, "contained", {"at": "2026-11-24 09:00"})
+        inc.record_step(store, AUDITOR, iid, "contained", {"at": "2026-11-24 09:00"})
     with pytest.raises(PermissionDenied):
-        inc.correct(AUDITOR, store, iid, "facts", {"grade": "major"}, "bigger")
+        inc.correct(store, AUDITOR, iid, "facts", {"grade": "major"}, "bigger")
     assert counts(store) == before
     assert row(store, iid)["status"] == "open"
 
 
 def test_the_dpo_and_the_command_line_may_log_and_update(store):
     iid = log(store, actor=DPO)
-    inc.record_step(SYSTEM, store, iid, "contained", {"at": "2026-11-24 09:00"})
+    inc.record_step(store, SYSTEM, iid, "contained", {"at": "2026-11-24 09:00"})
     assert [e[2] for e in events(store, iid)] == [DPO.name, SYSTEM.name]
 
 
@@ -293,7 +293,7 @@ def test_each_step_sets_its_columns_moves_the_status_and_appends_an_event(store)
     for kind, values, expected, status in plan:
         audit_before = store.scalar("SELECT max(seq) FROM audit_log")
         status_before = row(store, iid)["status"]
-        result = inc.record_step(MANAGER, store, iid, kind, values)
+        result = inc.record_step(store, MANAGER, iid, kind, values)
         assert result.created and result.status == status
         r = row(store, iid)
         assert {k: r[k] for k in expected} == expected
@@ -338,7 +338,7 @@ def test_which_steps_each_status_allows(store, status):
     for kind in set(inc.STEP_ORDER) - set(expected):
         before = counts(store)
         with pytest.raises(inc.ValidationError) as caught:
-            inc.record_step(MANAGER, store, iid, kind, {"at": "2026-11-24 09:59",
+            inc.record_step(store, MANAGER, iid, kind, {"at": "2026-11-24 09:59",
                                                         "close_reason": "x"})
         assert caught.value.errors["step"] == inc.step_refusal(record, kind)
         assert counts(store) == before
@@ -357,16 +357,16 @@ def test_a_step_before_the_one_it_requires_is_refused(store, status, kind, messa
     walk(store, iid, status)
     before = counts(store)
     with pytest.raises(inc.ValidationError) as caught:
-        inc.record_step(MANAGER, store, iid, kind, RESOLVE)
+        inc.record_step(store, MANAGER, iid, kind, RESOLVE)
     assert message in caught.value.errors["step"]
     assert counts(store) == before
 
 
 def test_a_step_is_recorded_once_and_then_corrected(store):
     iid = log(store)
-    inc.record_step(MANAGER, store, iid, "emergency_plan_activated", {"at": "2026-11-24 08:05"})
+    inc.record_step(store, MANAGER, iid, "emergency_plan_activated", {"at": "2026-11-24 08:05"})
     with pytest.raises(inc.ValidationError, match="Already recorded.*correction"):
-        inc.record_step(MANAGER, store, iid, "emergency_plan_activated",
+        inc.record_step(store, MANAGER, iid, "emergency_plan_activated",
                         {"at": "2026-11-24 08:06"})
 
 
@@ -374,9 +374,9 @@ def test_closing_needs_the_summary_or_a_stated_reason(store):
     iid = log(store)
     walk(store, iid, "resolved")
     with pytest.raises(inc.ValidationError) as caught:
-        inc.record_step(MANAGER, store, iid, "closed", {"at": "2026-11-24 09:59"})
+        inc.record_step(store, MANAGER, iid, "closed", {"at": "2026-11-24 09:59"})
     assert "state why" in caught.value.errors["close_reason"]
-    result = inc.record_step(MANAGER, store, iid, "closed",
+    result = inc.record_step(store, MANAGER, iid, "closed",
                              {"at": "2026-11-24 09:59",
                               "close_reason": "General incident: no report to the CAC"})
     assert result.status == "closed"
@@ -417,41 +417,41 @@ def test_bad_step_input_names_the_field_and_writes_nothing(store, kind, values, 
     iid = log(store)
     before = counts(store)
     with pytest.raises(inc.ValidationError) as caught:
-        inc.record_step(MANAGER, store, iid, kind, values)
+        inc.record_step(store, MANAGER, iid, kind, values)
     assert message in caught.value.errors[field], caught.value.errors
     assert counts(store) == before
 
 
 def test_step_times_keep_the_order_of_handling(store):
     iid = log(store)
-    inc.record_step(MANAGER, store, iid, "contained", {"at": "2026-11-24 09:00"})
+    inc.record_step(store, MANAGER, iid, "contained", {"at": "2026-11-24 09:00"})
     with pytest.raises(inc.ValidationError) as caught:
-        inc.record_step(MANAGER, store, iid, "resolved", {**RESOLVE, "at": "2026-11-24 08:30"})
+        inc.record_step(store, MANAGER, iid, "resolved", {**RESOLVE, "at": "2026-11-24 08:30"})
     assert caught.value.errors["at"] == "Cannot be before containment (2026-11-24 09:00 +08:00)."
-    inc.record_step(MANAGER, store, iid, "resolved", RESOLVE)
+    inc.record_step(store, MANAGER, iid, "resolved", RESOLVE)
     with pytest.raises(inc.ValidationError, match="Cannot be before resolution"):
-        inc.record_step(MANAGER, store, iid, "summary_filed", {"at": "2026-11-24 09:45"})
-    inc.record_step(MANAGER, store, iid, "summary_filed", {"at": "2026-11-24 09:55"})
+        inc.record_step(store, MANAGER, iid, "summary_filed", {"at": "2026-11-24 09:45"})
+    inc.record_step(store, MANAGER, iid, "summary_filed", {"at": "2026-11-24 09:55"})
     with pytest.raises(inc.ValidationError, match="Cannot be before the summary report"):
-        inc.record_step(MANAGER, store, iid, "closed", {"at": "2026-11-24 09:52"})
+        inc.record_step(store, MANAGER, iid, "closed", {"at": "2026-11-24 09:52"})
 
 
 def test_unknown_incident_and_unknown_step_are_refused(store):
     with pytest.raises(inc.ValidationError, match="No incident 'INC-2026-9999'"):
-        inc.record_step(MANAGER, store, "INC-2026-9999", "contained", {"at": "2026-11-24 09:00"})
+        inc.record_step(store, MANAGER, "INC-2026-9999", "contained", {"at": "2026-11-24 09:00"})
     iid = log(store)
     with pytest.raises(inc.ValidationError, match="Unknown step 'celebrated'"):
-        inc.record_step(MANAGER, store, iid, "celebrated", {})
+        inc.record_step(store, MANAGER, iid, "celebrated", {})
 
 
 # -- corrections --------------------------------------------------------------------------------
 def test_a_correction_is_a_new_event_that_supersedes_and_updates_the_row(store):
     iid = log(store)
-    step = inc.record_step(MANAGER, store, iid, "regulator_reported",
+    step = inc.record_step(store, MANAGER, iid, "regulator_reported",
                            {"at": "2026-11-24 09:10", "regulator": "Guangdong CAC",
                             "regulator_reference": "GD-113"})
     old_events = events(store, iid)
-    first = inc.correct(DPO, store, iid, "regulator_reported",
+    first = inc.correct(store, DPO, iid, "regulator_reported",
                         {"regulator_reference": "GD-2026-113"}, "Typo in the reference")
     assert first.created
     r = row(store, iid)
@@ -466,7 +466,7 @@ def test_a_correction_is_a_new_event_that_supersedes_and_updates_the_row(store):
     assert "GD-113 → GD-2026-113" in timeline.loc[first.event_id, "detail"]
     assert "Typo in the reference" in timeline.loc[first.event_id, "detail"]
     # A second correction supersedes the first one, and keeps its values.
-    second = inc.correct(DPO, store, iid, "regulator_reported", {"at": "2026-11-24 09:05"},
+    second = inc.correct(store, DPO, iid, "regulator_reported", {"at": "2026-11-24 09:05"},
                          "Time from the CAC receipt")
     timeline = inc.incident_timeline(store, iid).set_index("event_id")
     assert timeline.loc[second.event_id, "supersedes"] == first.event_id
@@ -484,13 +484,13 @@ def test_a_correction_is_a_new_event_that_supersedes_and_updates_the_row(store):
 def test_correcting_the_facts_regrades_and_moves_the_clocks(store):
     iid = log(store, affected_subjects=500, affected_sensitive_subjects=0)
     assert row(store, iid)["grade"] == "general"
-    inc.correct(MANAGER, store, iid, "facts",
+    inc.correct(store, MANAGER, iid, "facts",
                 {"affected_subjects": "12,000,000", "grade": "major"}, "Full scope known")
     r = row(store, iid)
     assert (r["affected_subjects"], r["grade"]) == (12_000_000, "major")
     regulator = clk.incident_clocks(r, store.settings, store.now())[0]
     assert regulator.state == clk.DUE and regulator.deadline == sh("2026-11-24 12:00")
-    inc.correct(MANAGER, store, iid, "facts", {"detected_at": "2026-11-24 05:00"},
+    inc.correct(store, MANAGER, iid, "facts", {"detected_at": "2026-11-24 05:00"},
                 "Detection was at 05:00 per the SOC log")
     regulator = clk.incident_clocks(row(store, iid), store.settings, store.now())[0]
     assert regulator.state == clk.OVERDUE
@@ -511,10 +511,10 @@ def test_correcting_the_facts_regrades_and_moves_the_clocks(store):
 ])
 def test_bad_corrections_write_nothing(store, target, values, reason, field, message):
     iid = log(store)
-    inc.record_step(MANAGER, store, iid, "contained", {"at": "2026-11-24 09:00"})
+    inc.record_step(store, MANAGER, iid, "contained", {"at": "2026-11-24 09:00"})
     before = counts(store)
     with pytest.raises(inc.ValidationError) as caught:
-        inc.correct(MANAGER, store, iid, target, values, reason)
+        inc.correct(store, MANAGER, iid, target, values, reason)
     assert message in caught.value.errors[field], caught.value.errors
     assert counts(store) == before
 
@@ -526,8 +526,8 @@ def test_corrections_on_a_closed_incident_keep_the_close_after_the_steps(store):
     assert record.closed_at == sh("2026-11-24 09:58")
     assert "closed" in inc.correction_targets(record)
     with pytest.raises(inc.ValidationError, match="Cannot be after closing"):
-        inc.correct(MANAGER, store, iid, "summary_filed", {"at": "2026-11-24 09:59"}, "r")
-    inc.correct(MANAGER, store, iid, "closed", {"close_reason": "Handled"}, "Add the reason")
+        inc.correct(store, MANAGER, iid, "summary_filed", {"at": "2026-11-24 09:59"}, "r")
+    inc.correct(store, MANAGER, iid, "closed", {"close_reason": "Handled"}, "Add the reason")
     assert inc.current_values(inc.incident_record(store, iid), "closed")["close_reason"] == \
         "Handled"
 

@@ -11,7 +11,7 @@
 --   last day complies. With no offboarded_on recorded, the window cannot be shown to
 --   be still open: it fails unless the return is confirmed (the clause's promise is
 --   that the data comes back; a confirmed return keeps it).
--- Deadline: offboarded_on + $offboard_return_days, end of day, while not confirmed.
+-- Deadline: offboarded_on + $offboard_return_days, end of day, unless confirmed in time.
 -- Parameters:
 --   $as_of_date            DATE     the check date (Asia/Shanghai date of as-of)
 --   $offboard_return_days  INTEGER  setting offboard_return_days [30]
@@ -51,5 +51,5 @@ SELECT
         ELSE 'offboarded ' || rule_date(offboarded_on) || '; return or deletion of data to confirm by '
              || rule_date(deadline) || ', in ' || rule_days(deadline - $as_of_date)
     END AS detail,
-    CASE WHEN returned_on IS NULL THEN rule_end_of_day(deadline) END AS due_at
+    CASE WHEN returned_on IS NULL OR returned_on > deadline THEN rule_end_of_day(deadline) END AS due_at
 FROM p

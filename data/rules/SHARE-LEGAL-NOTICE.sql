@@ -10,8 +10,8 @@
 --   check date is past that deadline. Notice on the last day complies. With no
 --   effective_from recorded: not notified fails (the window cannot be shown to be
 --   open); notified complies (the promise, informing users, is kept).
--- Deadline: effective_from + $legal_disclosure_notice_days, end of day, while users
---   are not notified.
+-- Deadline: effective_from + $legal_disclosure_notice_days, end of day, unless users
+--   were notified in time.
 -- Parameters:
 --   $as_of_date                    DATE     the check date (Asia/Shanghai date of as-of)
 --   $legal_disclosure_notice_days  INTEGER  setting legal_disclosure_notice_days [30]
@@ -58,5 +58,5 @@ SELECT
                  || ', in ' || rule_days(deadline - $as_of_date)
         END
     ) AS detail,
-    CASE WHEN notified_on IS NULL THEN rule_end_of_day(deadline) END AS due_at
+    CASE WHEN notified_on IS NULL OR notified_on > deadline THEN rule_end_of_day(deadline) END AS due_at
 FROM j

@@ -8,7 +8,7 @@
 --   check date): fails once the check date reaches effective_from. With no
 --   effective_from recorded the notice cannot be shown to precede the transfer, so
 --   the rule fails (prior notice is the whole promise; the handler bears the proof).
--- Deadline: the day before effective_from, end of day, while users are not notified.
+-- Deadline: the day before effective_from, end of day, unless users were notified in time.
 -- Parameters:
 --   $as_of_date  DATE  the check date (Asia/Shanghai date of as-of)
 -- Output, one row per applicable agreement: entity_id (agreement_id), failing,
@@ -45,5 +45,6 @@ SELECT
         ELSE 'transfer takes effect ' || rule_date(effective_from) || '; notify users by '
              || rule_date(effective_from - 1) || ', in ' || rule_days(effective_from - 1 - $as_of_date)
     END AS detail,
-    CASE WHEN notified_on IS NULL THEN rule_end_of_day(effective_from - 1) END AS due_at
+    CASE WHEN notified_on IS NULL OR notified_on >= effective_from
+         THEN rule_end_of_day(effective_from - 1) END AS due_at
 FROM a

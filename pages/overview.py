@@ -1,0 +1,196 @@
+"""Overview: where the Platform stands against its privacy policy, what changed since the
+last snapshot, what falls due, and a click from any number to the findings behind it."""
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import charts_compliance as CC
+from dashboard import dashboards as D
+from dashboard import ui
+from dashboard.navigation import PAGE_BY_KEY
+
+actor = ui.page_guard("overview")
+store = ui.get_store()
+settings = store.settings
+today = store.now().date()
+urgent, soon = settings.due_urgent_days, settings.due_soon_days
+target, warning = settings.score_target_percent, settings.score_warning_percent
+
+with st.sidebar:
+    day = st.date_input(
+        "As of", value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="as_of",
+        bind="query-params", format="YYYY-MM-DD",
+        help="Today shows the registers as they are now. A past day shows what was true at "
+             "the close of that day (dated facts are reconstructed; statuses are today's).")
+as_of = D.as_of_for(store, day)
+live = D.is_now(as_of)
+link_as_of = None if live else as_of
+
+snapshot = D.refresh_snapshot(actor, store, as_of=as_of) if live else "past"
+
+s = ui.cached(D.summary, as_of=as_of)
+prev = ui.cached(D.previous_snapshot, as_of=as_of)
+stats = ui.cached(D.finding_stats, as_of=as_of)
+due = ui.cached(D.due_groups, as_of=as_of)
+trend = ui.cached(D.trend, as_of=as_of)
+
+st.title("Compliance overview", anchor=False)
+when = s["as_of"].strftime("%Y-%m-%d %H:%M") if live else f"the close of {as_of}"
+notes = {"saved": "Today's snapshot was stored for the trend.",
+         "fresh": "Today's snapshot is up to date.",
+         "not allowed": "Snapshots are stored when a DPO opens this page.",
+         "past": "A past day: nothing is stored."}
+st.caption(f"As of **{when}** (Asia/Shanghai). The score of each policy clause is the share "
+           f"of the entities its rules apply to that break none of them; the overall score is "
+           f"the mean over clauses. {notes[snapshot]}")
+
+
+def _delta(now_value, before_value, *, scale=1.0, unit=""):
+    if before_value is None or now_value is None:
+        return None
+    diff = (now_value - before_value) * scale
+    return f"{diff:+,.1f}{unit}" if unit else f"{int(round(diff)):+,}"
+
+
+since = f"since {prev['snapshot_date']:%Y-%m-%d}" if prev else None
+sparkline = trend[trend["series"] == "overall"]["score_pct"].tolist()
+with st.container(horizontal=True):
+    st.metric("Overall score", D.percent(s["overall"]),
+              _delta(s["overall"], prev and prev["overall"], scale=100, unit=" pts"),
+              delta_description=since, border=True,
+              chart_data=sparkline if len(sparkline) > 1 else None,
+              help=f"Mean of the clause scores. On target at {target} % or more; needs action "
+                   f"below {warning} % (settings score_target_percent, score_warning_percent).")
+    st.metric("Open findings", f"{s['findings']:,}",
+              _delta(s["findings"], prev and prev["findings"]), delta_color="inverse",
+              delta_description=since, border=True,
+              help="One finding per entity that breaks a rule.")
+    st.metric("High severity", f"{s['by_severity'].get('high', 0):,}",
+              _delta(s["by_severity"].get("high", 0), prev and prev["findings_high"]),
+              delta_color="inverse", delta_description=since, border=True,
+              help="Personal information flows or stays where the law forbids it, or a legal "
+                   "deadline was missed: act today.")
+    st.metric("Entities failing", f"{s['entities_failing']:,}", border=True,
+              help=f"Distinct processors, agreements, records and incidents breaking at least "
+                   f"one rule, of {s['entities_applicable']:,} that some rule applies to.")
+with st.container(horizontal=True):
+    st.metric("Unplanned", f"{stats['unplanned']:,}", border=True,
+              help="Open findings with no remediation plan.")
+    st.metric("Planned", f"{stats['planned']:,}", border=True,
+              help="Open findings a DPO acknowledged with an owner and a target date not "
+                   "passed.")
+    st.metric("Plans overdue", f"{stats['overdue']:,}", border=True,
+              help="Open findings whose plan's target date has passed.")
+    for days in sorted({urgent, soon}):
+        n = int(due[due["horizon"] == days]["due"].sum())
+        st.metric(f"Due ≤ {days} days", f"{n:,}", border=True,
+                  help=f"Deadlines not missed yet that fall within {days} days (settings "
+                       f"due_urgent_days, due_soon_days): not findings, not in any score.")
+
+
+def chart(fig, caption: str, key: str) -> None:
+    """A chart whose bars open the matching findings when clicked."""
+    event = st.plotly_chart(fig, theme="streamlit", key=key, on_select="rerun",
+                            selection_mode="points", config={"displaylogo": False})
+    st.caption(caption)
+    for custom in CC.selected_custom(event):
+        params = D.drill_params(custom, as_of=link_as_of)
+        if params is not None:
+            st.switch_page("pages/findings.py", query_params=params)
+        incident = D.incident_filters(custom)
+        if incident is not None:
+            st.session_state.update(incident)
+            st.switch_page(PAGE_BY_KEY["incidents"].path)
+
+
+st.subheader("Scores by policy clause and article", anchor=False)
+left, right = st.columns([3, 2])
+with left:
+    chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="clause"), level="clause",
+                        title="Score per clause", axis_title="Policy clause",
+                        target=target, warning=warning),
+          "Each clause of the privacy policy that a rule tests, worst first, coloured by band. "
+          "Click a bar to open the clause's findings.", "chart_clause")
+with right:
+    chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"), level="article",
+                        title="Score per article", axis_title="Policy article",
+                        target=target, warning=warning),
+          "The same, per article of the policy (5 sharing, 6 storage, 7 security). Click a "
+          "bar to open the article's findings.", "chart_article")
+    chart(CC.score_trend(trend, target=target, warning=warning),
+          "The overall score and each article's, one point per stored daily snapshot; the "
+          "last point is this view. Click a point to open that article's findings.",
+          "chart_trend")
+
+st.subheader("Open findings", anchor=False)
+left, right = st.columns([3, 2])
+with left:
+    chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="rule_id"),
+                              code="rule_id", chart="rule", title="Open findings by rule",
+                              axis_title="Rule"),
+          "Open findings of each rule, most first, split by remediation plan: none yet, plan "
+          "overdue, planned. Click a segment to open those findings.", "chart_rule")
+with right:
+    chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="severity"),
+                              code="severity", chart="severity",
+                              title="Open findings by severity", axis_title="Severity"),
+          "High: act today; medium: plan a fix; low: a record-keeping lapse. Click a segment "
+          "to open those findings.", "chart_severity")
+    chart(CC.due_bars(due),
+          f"Deadlines not missed yet, within {urgent} and within {soon} days: regulator and "
+          "summary reports, notices to users, agreements expiring, records due for deletion, "
+          "assessments and hold reviews. Click a bar to list them.", "chart_due")
+
+st.subheader("Incidents and what falls due first", anchor=False)
+left, right = st.columns([2, 3])
+with left:
+    chart(CC.incidents_by_grade(ui.cached(D.incident_breakdown, as_of=as_of)),
+          "Incidents detected so far, by grade and current status. Click a segment to open "
+          "the Incidents page filtered to it.", "chart_incidents")
+with right:
+    soonest = ui.cached(D.due_rows, as_of=as_of, within_days=urgent, limit=10)
+    st.markdown(f"**Falling due within {urgent} days** — the soonest ten")
+    if soonest.empty:
+        st.info(f"Nothing falls due within {urgent} days.", icon=":material/event_available:")
+    else:
+        st.dataframe(
+            soonest[["due_at", "rule_id", "entity_id", "detail"]], hide_index=True,
+            column_config={
+                "due_at": st.column_config.DatetimeColumn("Deadline", format="YYYY-MM-DD HH:mm",
+                                                          timezone=settings.timezone),
+                "rule_id": st.column_config.TextColumn("Rule"),
+                "entity_id": st.column_config.TextColumn("Entity"),
+                "detail": st.column_config.TextColumn("What is due", width="large")})
+    st.page_link("pages/findings.py", label=f"Everything due within {soon} days",
+                 icon=":material/event_upcoming:",
+                 query_params=D.url_params(as_of=link_as_of, view="due", within=soon))
+
+st.subheader("Every rule", anchor=False)
+rules = ui.cached(D.rule_table, as_of=as_of)
+picked = st.dataframe(
+    rules[["rule_id", "title", "clause", "severity", "score_pct", "applicable", "failing",
+           "unplanned", "planned", "overdue", "due", "link"]],
+    hide_index=True, key="rule_table", on_select="rerun", selection_mode="single-row",
+    column_config={
+        "rule_id": st.column_config.TextColumn("Rule"),
+        "title": st.column_config.TextColumn("What it checks", width="large"),
+        "clause": st.column_config.TextColumn("Clause"),
+        "severity": st.column_config.TextColumn("Severity"),
+        "score_pct": st.column_config.ProgressColumn("Score", format="%.1f %%", min_value=0,
+                                                     max_value=100),
+        "applicable": st.column_config.NumberColumn("Applies to", format="localized"),
+        "failing": st.column_config.NumberColumn("Findings", format="localized"),
+        "unplanned": st.column_config.NumberColumn("Unplanned", format="localized"),
+        "planned": st.column_config.NumberColumn("Planned", format="localized"),
+        "overdue": st.column_config.NumberColumn("Plan overdue", format="localized"),
+        "due": st.column_config.NumberColumn(f"Due ≤ {soon} d", format="localized"),
+        "link": st.column_config.LinkColumn("Link", display_text="Open findings"),
+    })
+st.caption("Every compliance rule with its score, its findings by plan state and its items "
+           "falling due. Select a row (or use its link, which can be shared) to open its "
+           "findings.")
+rows = picked.selection.rows if picked is not None else []
+if rows:
+    st.switch_page("pages/findings.py",
+                   query_params=D.url_params(as_of=link_as_of,
+                                             rule=[rules.iloc[rows[0]]["rule_id"]]))
