@@ -29,8 +29,9 @@ demo-store: setup
 	  $(PY) -m dashboard --db "$(DB)" init; \
 	fi
 
+# server.py serves app.py plus the streamed CSV download route (dashboard/stream.py).
 run: demo-store
-	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run app.py --server.port $(PORT)
+	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run server.py --server.port $(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here);
 # a CJK font so the Chinese names in screenshots render as text, not boxes.
@@ -44,7 +45,7 @@ test: setup chromium
 test-fast: setup
 	$(PY) -m pytest -m "not browser and not slow"
 
-bench: setup
+bench: setup chromium
 	$(PY) -m bench.run
 
 clean:

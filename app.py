@@ -18,8 +18,8 @@ HERE = Path(__file__).parent
 actor = ui.enforce_session()
 
 if actor is None:
-    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:",
-                                 url_path="sign_in", default=True)], position="hidden")
+    # The sign-in form, also at every page's address: a shared link survives sign-in.
+    nav = ui.sign_in_navigation()
 else:
     sections: dict[str, list] = {}
     for spec in pages_for(actor.role):

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reuse", action="store_true",
                     help="reuse bench/out/large.duckdb if it exists")
-    ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export")
+    ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export,stream")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / "large.duckdb"
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         ("check", ["bench.bench_check", "--db", str(db), "--as-of", AS_OF]),
         ("pages", ["bench.bench_pages", "--db", str(db)]),
         ("export", ["bench.bench_export", "--db", str(db)]),
+        ("stream", ["bench.bench_stream", "--db", str(db), "--compare", "copy"]),
     ]
     for name, cmd in plan:
         if not want(name):

@@ -10,12 +10,14 @@ turns into the Findings page's query parameters when a DPO clicks the bar.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from .charts import AMBER, BLUE, GREEN, GREY, RED
+from .charts import AMBER, BLUE, GREEN, GREY, PURPLE, RED
+
+TEAL = "#3DA89F"
 from .clocks import GRADE_LABELS
 from .dashboards import BAND_LABELS, BANDS, PLAN_LABELS, percent
 from .incidents import STATUS_LABELS
@@ -25,6 +27,7 @@ BAND_COLORS = {"target": GREEN, "warning": AMBER, "action": RED, "none": GREY}
 PLAN_COLORS = {"unplanned": RED, "overdue": AMBER, "planned": BLUE}
 STATUS_COLORS = {"open": RED, "contained": AMBER, "resolved": BLUE, "closed": GREY}
 WINDOW_COLORS = (AMBER, BLUE)
+SERIES_COLORS = [PURPLE, TEAL, AMBER, GREY]      # the articles' lines beside the overall one
 EMPTY_TEXT = "Nothing to show"
 
 
@@ -46,17 +49,22 @@ def _layout(fig: go.Figure, title: str, *, height: int, legend: bool, empty: boo
     return fig
 
 
+THRESHOLD_GROUP = "thresholds"     # legend-only traces naming the dashed band lines
+TOTALS_GROUP = "totals"             # text-only traces writing a bar's total
+
+
 def _threshold_lines(fig: go.Figure, *, target: float, warning: float, axis: str) -> None:
     """Dashed lines at the score bands' limits (settings score_target_percent and
-    score_warning_percent), labelled."""
-    for value, name, color in ((target, "Target", GREEN), (warning, "Action below", RED)):
-        line = dict(color=color, dash="dash", width=1)
+    score_warning_percent), named in the legend (traces with no points)."""
+    for value, name, color in ((target, f"Target {target:g} %", GREEN),
+                               (warning, f"Action < {warning:g} %", RED)):
+        line = dict(color=color, dash="dash", width=1.5)
         if axis == "x":
-            fig.add_vline(x=value, line=line, opacity=0.8, annotation_text=f"{name} {value:g} %",
-                          annotation_position="top", annotation_font_size=11)
+            fig.add_vline(x=value, line=line, opacity=0.9)
         else:
-            fig.add_hline(y=value, line=line, opacity=0.8, annotation_text=f"{name} {value:g} %",
-                          annotation_position="bottom right", annotation_font_size=11)
+            fig.add_hline(y=value, line=line, opacity=0.9)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, line=line,
+                                 legendgroup=THRESHOLD_GROUP, hoverinfo="skip"))
 
 
 def score_bars(df: pd.DataFrame, *, level: str, title: str, axis_title: str,
@@ -82,8 +90,7 @@ def score_bars(df: pd.DataFrame, *, level: str, title: str, axis_title: str,
                            "%{customdata[2]:,} applicable<extra></extra>")))
     fig.update_yaxes(title_text=axis_title, type="category", categoryorder="array",
                      categoryarray=labels, autorange="reversed", automargin=True)
-    fig.update_xaxes(title_text="Score: share of applicable entities that comply (%)",
-                     range=[0, 104], ticksuffix=" %")
+    fig.update_xaxes(title_text="Score (%)", range=[0, 104], ticksuffix=" %")
     _threshold_lines(fig, target=target, warning=warning, axis="x")
     return _layout(fig, title, height=170 + 34 * max(len(labels), 3), legend=True,
                    empty=df.empty)
@@ -93,22 +100,34 @@ def score_trend(df: pd.DataFrame, *, target: float, warning: float) -> go.Figure
     """The overall score and each article's over time, one line per ``df.series`` (from
     ``dashboards.trend``); the as-of day's point is this evaluation (``live``)."""
     fig = go.Figure()
+    article_colors = iter(SERIES_COLORS * 4)
     for code, part in df.groupby("series", sort=False):
         overall = code == "overall"
         fig.add_trace(go.Scatter(
             x=pd.to_datetime(part["day"]).tolist(), y=part["score_pct"].astype(float).tolist(),
             name=part["label"].iloc[0], mode="lines+markers",
-            line=dict(width=3 if overall else 1.5, dash=None if overall else "dot"),
+            line=dict(width=3.5 if overall else 1.5, dash=None if overall else "dot",
+                      color=BLUE if overall else next(article_colors)),
             marker=dict(size=[10 if live else 6 for live in part["live"]]),
             customdata=[["overall" if overall else "article", code, "now" if live else
                          "snapshot"] for live in part["live"]],
             hovertemplate="%{x|%Y-%m-%d}<br>" + part["label"].iloc[0] +
                           ": %{y:.1f} %<br>%{customdata[2]}<extra></extra>"))
-    fig.update_xaxes(title_text="Day (snapshot; the last point is now)", tickformat="%Y-%m-%d")
-    fig.update_yaxes(title_text="Score (%)", ticksuffix=" %", range=[
-        max(0, min([warning - 5, *df["score_pct"].astype(float).tolist()]) - 2), 101])
+    days = pd.to_datetime(df["day"]) if not df.empty else pd.Series([], dtype="datetime64[ns]")
+    span = (days.max() - days.min()).days if len(days) else 0
+    xaxis: dict[str, Any] = dict(title_text=None, tickformat="%b %d", tickangle=0)
+    if len(days) and span <= 14:
+        xaxis.update(dtick=86_400_000 * (1 if span <= 7 else 2),
+                     range=[days.min() - pd.Timedelta(days=max(1, 7 - span)),
+                            days.max() + pd.Timedelta(days=0.5)])
+    fig.update_xaxes(**xaxis)
+    low = min([warning - 5, *df["score_pct"].astype(float).tolist()])
+    fig.update_yaxes(title_text="Score (%)", ticksuffix=" %", range=[max(0, low - 2), 101])
     _threshold_lines(fig, target=target, warning=warning, axis="y")
-    return _layout(fig, "Compliance score over time", height=420, legend=True, empty=df.empty)
+    _layout(fig, "Compliance score over time", height=440, legend=True, empty=df.empty)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0),
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig
 
 
 def findings_by_plan(df: pd.DataFrame, *, code: str, title: str, axis_title: str,
@@ -116,7 +135,8 @@ def findings_by_plan(df: pd.DataFrame, *, code: str, title: str, axis_title: str
     """Open findings per ``df.label`` (horizontal, in the frame's order from the top),
     stacked by plan state (unplanned, plan overdue, planned), from
     ``dashboards.findings_breakdown``. The total is written at the end of each bar.
-    ``customdata``: ``[chart, code, plan_state]`` (``chart``: rule or severity)."""
+    ``customdata``: ``[chart, code, plan_state, title]`` (``chart``: rule or severity;
+    ``title`` is ``df.title`` when the frame has one, else the label: shown on hover)."""
     fig = go.Figure()
     labels = list(dict.fromkeys(df["label"].tolist()))
     for state in PLAN_STATES:
@@ -126,12 +146,17 @@ def findings_by_plan(df: pd.DataFrame, *, code: str, title: str, axis_title: str
         fig.add_trace(go.Bar(
             x=part["findings"].astype(int).tolist(), y=part["label"].tolist(), orientation="h",
             name=PLAN_LABELS[state], marker_color=PLAN_COLORS[state],
-            customdata=[[chart, c, state] for c in part[code]],
-            hovertemplate=f"%{{y}}<br>{PLAN_LABELS[state]}: %{{x:,}}<extra></extra>"))
+            customdata=[[chart, c, state, h] for c, h in
+                        zip(part[code], part["title"] if "title" in part else part["label"])],
+            hovertemplate=f"%{{y}}<br>%{{customdata[3]}}<br>{PLAN_LABELS[state]}: "
+                          f"%{{x:,}}<extra></extra>"))
     totals = df.groupby("label", sort=False)["findings"].sum()
-    for lab in labels:
-        fig.add_annotation(x=int(totals[lab]), y=lab, text=f"{int(totals[lab]):,}",
-                           showarrow=False, xanchor="left", xshift=4, font=dict(size=12))
+    if labels:      # each bar's total written at its end (one text trace: no legend entry)
+        fig.add_trace(go.Scatter(
+            x=[int(totals[lab]) for lab in labels], y=labels, mode="text",
+            text=[f"  {int(totals[lab]):,}" for lab in labels], textposition="middle right",
+            showlegend=False, hoverinfo="skip", legendgroup=TOTALS_GROUP, name="Total",
+            cliponaxis=False))
     fig.update_yaxes(title_text=axis_title, type="category", categoryorder="array",
                      categoryarray=labels, autorange="reversed", automargin=True)
     top = int(totals.max()) if len(totals) else 0
@@ -197,6 +222,8 @@ def points(fig: go.Figure) -> list[tuple[str, Any, Any]]:
     the frame the figure was drawn from."""
     out = []
     for trace in fig.data:
+        if trace.legendgroup in (THRESHOLD_GROUP, TOTALS_GROUP):
+            continue
         horizontal = getattr(trace, "orientation", None) == "h"
         cats = trace.y if horizontal else trace.x
         vals = trace.x if horizontal else trace.y

@@ -153,7 +153,7 @@ def scores(store, *, as_of: str, level: str) -> pd.DataFrame:
     df = frame.copy()
     df["code"] = df[key].astype(str)
     if level == "article":
-        df["label"] = [f"Art. {c} · {_short(t, 40)}" for c, t in zip(df["code"], df["title"])]
+        df["label"] = [f"Art. {c} · {_short(t, 34)}" for c, t in zip(df["code"], df["title"])]
     elif level == "clause":
         df["label"] = [f"{c} · {_short(t, 40)}" for c, t in zip(df["code"], df["title"])]
     else:
@@ -362,7 +362,8 @@ def findings_breakdown(store, *, as_of: str, by: str | Sequence[str],
                                                                    True], kind="stable")
     if cols == ["rule_id"]:
         titles = {r.rule_id: r.title for r in load_rules()}
-        df["label"] = [f"{r} · {_short(titles.get(r, ''), 40)}" for r in df["rule_id"]]
+        df["label"] = df["rule_id"].astype(str)
+        df["title"] = [titles.get(r, "") for r in df["rule_id"]]
         df = df.rename(columns={"rule_severity": "severity"}).drop(columns="seq")
     elif cols == ["severity"]:
         df["label"] = [SEVERITY_LABELS.get(s, s) for s in df["severity"]]
@@ -648,15 +649,16 @@ def entity_record(store, *, entity_type: str, entity_id: str) -> pd.DataFrame:
         key_sql = f"{reg.key} = TRY_CAST(? AS BIGINT)"
     else:
         key_sql = f"{reg.key} = ?"
-    df = store.df(f"SELECT {', '.join(names)} FROM {source} WHERE {key_sql} LIMIT 1",
-                  [str(entity_id)])
+    with store.cursor() as cur:        # Python values: a DATE stays a date, not a timestamp
+        row = cur.execute(f"SELECT {', '.join(names)} FROM {source} WHERE {key_sql} LIMIT 1",
+                          [str(entity_id)]).fetchone()
     headings = {c.name: c.heading for c in reg.columns}
     headings["due_on"] = "Due for deletion (retention rule)"
-    if df.empty:
+    if row is None:
         return pd.DataFrame(columns=["field", "heading", "value"])
-    row = df.iloc[0]
     return pd.DataFrame([{"field": n, "heading": headings.get(n, n),
-                          "value": show_value(row[n], store.tz)} for n in names])
+                          "value": str(v) if n == reg.key else show_value(v, store.tz)}
+                         for n, v in zip(names, row)])
 
 
 def show_value(value: Any, tz=None) -> str:

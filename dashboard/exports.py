@@ -647,19 +647,25 @@ def write_query_csv(cur, sql: str, params: list, order_by: str, out: BinaryIO, *
         query = (f"SELECT {line} || chr(13) || chr(10) AS line FROM ({sql}) AS src{where} "
                  f"ORDER BY {order_by}")
         reader = cur.sql(query, params=[*params, *extra] or None).to_arrow_reader(batch_rows)
-        for batch in reader:
-            if not batch.num_rows:
-                continue
-            chunk = _batch_bytes(batch.column(0))
-            out.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-            rows += batch.num_rows
-            batches += 1
-            largest = max(largest, batch.num_rows)
-            del chunk, batch
-            if on_batch is not None:
-                on_batch(rows, size)
+        try:
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                chunk = _batch_bytes(batch.column(0))
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                rows += batch.num_rows
+                batches += 1
+                largest = max(largest, batch.num_rows)
+                del chunk, batch
+                if on_batch is not None:
+                    on_batch(rows, size)
+        finally:
+            # An open result blocks the cursor: without this, the caller's ROLLBACK
+            # after a failed write (or a streamed download cut short) would raise
+            # ResourceInUseException and hide the real error.
+            reader.close()
     return CsvStats(rows, size, digest.hexdigest(), columns, batches, largest)
 
 

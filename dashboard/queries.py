@@ -708,6 +708,7 @@ CONFIDENCE = {
     "V2": "only through a secondary source (law firm note, news)",
     "R": "recalled, unverified",
     "P": "a project default where the law gives no number",
+    "C": "fixed by the data contract",
 }
 
 

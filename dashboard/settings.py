@@ -5,7 +5,8 @@ file (TOML, ``[settings]`` table, path in ``COMPLIANCE_SETTINGS`` or
 ``data/settings.toml``) or by an environment variable ``COMPLIANCE_<NAME>``
 (upper case), the environment winning. Confidence marks follow
 ``shared/reference/regulations.md``: V read in the law's text, V2 secondary source,
-P a project default where the law gives no number (the policy says "timely").
+P a project default where the law gives no number (the policy says "timely"),
+C fixed by the data contract.
 """
 from __future__ import annotations
 
@@ -86,6 +87,10 @@ SPECS: tuple[Setting, ...] = (
     Setting("session_idle_minutes", 30, "minutes",
             "Project default (access control)", "P",
             "A signed-in session ends after this much idle time."),
+    Setting("export_ticket_minutes", 5, "minutes",
+            "Project default (access control)", "P",
+            "A streamed-download link from the Exports page works once, within this many "
+            "minutes of being prepared (at least 1)."),
     Setting("login_max_failures", 5, "attempts",
             "Project default (access control)", "P",
             "Failed sign-ins before the account is locked."),
@@ -93,7 +98,7 @@ SPECS: tuple[Setting, ...] = (
             "Project default (access control)", "P",
             "How long a locked account stays locked."),
     Setting("timezone", "Asia/Shanghai", "IANA zone",
-            "Data contract: a timestamp with no offset is Asia/Shanghai time", "V",
+            "Data contract: a timestamp with no offset is Asia/Shanghai time", "C",
             "Zone for times without an offset, for 'today', and for display."),
 )
 
@@ -187,3 +192,17 @@ def load_settings(path: str | os.PathLike | None = None,
         if var in environ:
             settings.set(spec.name, environ[var], f"environment {var}")
     return settings
+
+
+def settings_table_markdown() -> str:
+    """Every setting as a Markdown table (the README carries exactly this text;
+    tests/test_docs.py fails when the two drift)."""
+    conf = {"V": "V (law's text)", "V2": "V2 (secondary source)", "P": "P (project default)",
+            "C": "C (data contract)"}
+    lines = ["| setting | default | unit | legal source | confidence |", "|---|---|---|---|---|"]
+    for s in SPECS:
+        default = str(s.default).lower() if isinstance(s.default, bool) else (
+            f"{s.default:,}" if isinstance(s.default, int) else s.default)
+        lines.append(f"| `{s.name}` | {default} | {s.unit} | {s.source} | "
+                     f"{conf.get(s.confidence, s.confidence)} |")
+    return "\n".join(lines) + "\n"

@@ -231,9 +231,18 @@ class Store:
             return 0
         return self.scalar("SELECT coalesce(max(version), 0) FROM schema_version")
 
+    def applied_versions(self) -> set[int]:
+        if not self.scalar("SELECT count(*) FROM information_schema.tables "
+                           "WHERE table_name = 'schema_version'"):
+            return set()
+        return {r[0] for r in self.rows("SELECT version FROM schema_version")}
+
     def pending_migrations(self) -> list[Migration]:
-        current = self.schema_version()
-        return [m for m in migrations() if m.version > current]
+        """Every migration not applied yet, in version order — including one numbered
+        below the store's current version (branches merged out of order), which a
+        "greater than the maximum" rule would silently skip."""
+        applied = self.applied_versions()
+        return [m for m in migrations() if m.version not in applied]
 
     def migrate(self, actor: Actor) -> list[Migration]:
         """Apply pending migrations in order, each in one transaction with its audit entry."""

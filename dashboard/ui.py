@@ -153,6 +153,29 @@ def enforce_session() -> Actor | None:
     return actor
 
 
+def sign_in_navigation():
+    """``st.navigation`` for a signed-out session: the sign-in form, at ``/sign_in`` and
+    at every page's own address.
+
+    A shared link (``/findings?rule=PROC-PIA``) opened by a signed-out browser (a new
+    tab: local sign-in lasts one tab) thus shows the sign-in form *at that address*,
+    with its query parameters, instead of Streamlit's "page not found" and the root
+    URL. On success ``rerun_through_app`` reruns the same page, now in the role's
+    navigation: the linked page opens with the link's filters, or, when the role may
+    not open it, Streamlit's "page not found" and the role's default page, as for any
+    page outside the role. ``sign_in_target`` names the page for the form's caption.
+    """
+    form = "pages/sign_in.py"
+    pages = [st.Page(form, title="Sign in", icon=":material/login:", url_path="sign_in",
+                     default=True)]
+    pages += [st.Page(form, title="Sign in", icon=":material/login:", url_path=spec.key)
+              for spec in PAGE_BY_KEY.values()]
+    nav = st.navigation(pages, position="hidden")
+    target = PAGE_BY_KEY.get(nav.url_path)
+    st.session_state["sign_in_target"] = target.title if target else None
+    return nav
+
+
 def _claim_direct_run() -> bool:
     """True when Streamlit ran this page file without ``app.py``.
 
@@ -190,8 +213,11 @@ def page_guard(key: str) -> Actor:
     direct = _claim_direct_run()
     actor = enforce_session()
     spec = PAGE_BY_KEY[key]
-    if actor is None and direct and st.session_state.get("sign_in_notice"):
-        st.rerun()           # the session just ended: show why, on the sign-in page
+    if actor is None and direct:
+        # Signed out (the session just ended, or a link opened as the process's first
+        # request): rerun through app.py, which shows the sign-in form at this page's
+        # address, with why the session ended, and comes back here once signed in.
+        st.rerun()
     if actor is None or actor.role not in spec.roles:
         who = "You are not signed in" if actor is None else f"Your role ({actor.role}) may not open it"
         st.error(f"**{spec.title}** is not available. {who}.", icon=":material/block:")

@@ -5,16 +5,24 @@ hold, and download it. The file is generated only on the click, on Streamlit's
 download thread (``st.download_button(data=<callable>, on_click="ignore")``): the
 page does not rerun or freeze, and every download is one audit-log entry with the
 file's SHA-256. The same files come from ``python -m dashboard export``.
+
+Served by ``streamlit run server.py``, the page also offers each CSV as a one-time
+streamed link (``dashboard.stream``: generated while it downloads, never held in
+memory), and only that link from ``LARGE`` rows; served by ``streamlit run app.py``
+it keeps the download button alone.
 """
+
+import json
 
 import streamlit as st
 
-from dashboard import exports, ui
+from dashboard import exports, stream, ui
+from dashboard.access import PermissionDenied
 
 actor = ui.page_guard("exports")
 store = ui.get_store()
 today = store.now().date()
-LARGE = 1_000_000          # from this many rows the download is offered as a ZIP by default
+LARGE = 1_000_000          # from this many rows: only the streamed link, or else a ZIP by default
 
 st.title("Exports", anchor=False)
 st.caption("Evidence files for auditors: every register, the findings with their rule text, "
@@ -50,6 +58,45 @@ def filter_widgets(ds: exports.Dataset, prefix: str) -> dict:
     return values
 
 
+def forget_ticket() -> None:
+    """The streamed link was clicked: its ticket is spent, offer a new one."""
+    st.session_state.pop("exp_ticket", None)
+
+
+def streamed_download(dataset: str, clean: dict, rows: int) -> None:
+    """The CSV as a one-time link to the server's streaming route (``dashboard.stream``):
+    generated while it downloads, never held in memory. The ticket is issued only
+    when the user asks for it."""
+    wanted = json.dumps([dataset, clean], sort_keys=True, default=str)
+    held = st.session_state.get("exp_ticket")
+    if held and (held["for"] != wanted or not stream.is_pending(held["token"])):
+        stream.revoke(held["token"])        # other filters, used or expired
+        st.session_state.pop("exp_ticket", None)
+        held = None
+    slot = st.empty()                        # the button, then the link in its place
+    if held is None:
+        big = rows >= LARGE
+        if slot.button("Prepare the download" if big else "Prepare a streamed download",
+                       key="exp_prepare", icon=":material/link:", disabled=rows == 0,
+                       type="primary" if big else "secondary",
+                       help="A one-time link that streams the CSV from the server while it "
+                            "downloads: for any size of file."):
+            account = (st.session_state.get("account") or {}).get("username")
+            try:
+                ticket = stream.issue_ticket(store, actor, dataset, clean, account=account)
+            except (exports.ExportError, PermissionDenied) as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+            held = {"for": wanted, "token": ticket.token, "url": ticket.url,
+                    "file": ticket.file_name, "until": ticket.expires_at.strftime("%H:%M")}
+            st.session_state["exp_ticket"] = held
+    if held is not None:
+        slot.link_button("Download CSV (streamed)", held["url"], on_click=forget_ticket,
+                         type="primary", icon=":material/download:", key="exp_stream_link")
+        st.caption(f"`{held['file']}`: a one-time link, valid until {held['until']}. The file "
+                   "is generated while it downloads and logged in the audit log when complete.")
+
+
 def checked(dataset: str, raw: dict) -> dict | None:
     try:
         return exports.normalize_filters(dataset, raw)
@@ -80,19 +127,23 @@ with one:
         with st.expander("Preview (first 20 rows, as stored)", icon=":material/table:"):
             st.dataframe(ui.cached(exports.preview_rows, dataset=dataset, filters=clean),
                          hide_index=True)
-        compress = st.toggle(
-            "Compress as ZIP", value=rows >= LARGE, key=f"exp_zip_{dataset}",
-            help="A ZIP holding the same CSV: far smaller for large registers. The audit "
-                 "log records the SHA-256 of both.")
         name = exports.file_name(dataset, clean, store.now())
-        served = name[:-4] + ".zip" if compress else name
-        st.download_button(
-            f"Download {served}",
-            data=lambda d=dataset, f=clean, z=compress, n=name: exports.download_bytes(
-                store, actor, d, f, compress=z, name=n),
-            file_name=served, mime=exports.ZIP_MIME if compress else exports.CSV_MIME,
-            on_click="ignore", type="primary", icon=":material/download:",
-            key="exp_download", disabled=rows == 0)
+        streamed = stream.served()     # served by `streamlit run server.py`
+        if not streamed or rows < LARGE:
+            compress = st.toggle(
+                "Compress as ZIP", value=rows >= LARGE, key=f"exp_zip_{dataset}",
+                help="A ZIP holding the same CSV: far smaller for large registers. The audit "
+                     "log records the SHA-256 of both.")
+            served = name[:-4] + ".zip" if compress else name
+            st.download_button(
+                f"Download {served}",
+                data=lambda d=dataset, f=clean, z=compress, n=name: exports.download_bytes(
+                    store, actor, d, f, compress=z, name=n),
+                file_name=served, mime=exports.ZIP_MIME if compress else exports.CSV_MIME,
+                on_click="ignore", type="primary", icon=":material/download:",
+                key="exp_download", disabled=rows == 0)
+        if streamed:
+            streamed_download(dataset, clean, rows)
         if rows == 0:
             st.caption("No rows match these filters: nothing to download.")
         st.caption("The same file from the command line (it is logged there too):")

@@ -28,6 +28,9 @@ SEVERITY_ICON = {"high": ":material/error:", "medium": ":material/warning:",
                  "low": ":material/info:"}
 SEVERITY_COLOR = {"high": "red", "medium": "orange", "low": "blue"}
 PLAN_COLOR = {"unplanned": "red", "overdue": "orange", "planned": "blue"}
+# Beside an open finding, the list keeps the columns that tell its rows apart.
+COMPACT = {"findings": ["severity", "rule_id", "entity_id", "plan_state", "detail"],
+           "due": ["due_at", "rule_id", "entity_id", "detail"]}
 WIDGETS = (
     ("rule", "Rule", str, "Compliance rules (docs/RULES.md)."),
     ("clause", "Policy clause", str, "Clauses of the privacy policy that rules test."),
@@ -197,7 +200,7 @@ with table_slot:
             })
         st.dataframe(shown, hide_index=True, key=table_key, on_select="rerun",
                      selection_mode="single-row", column_config=config,
-                     column_order=list(shown.columns),
+                     column_order=COMPACT.get(mode) if selected else list(shown.columns),
                      height=min(38 + 35 * len(shown), 560))
         st.caption(f"Rows {offset + 1:,}–{offset + len(rows):,} of {total:,}. "
                    "Select a row to open it.")
@@ -262,7 +265,8 @@ def detail(rule_id: str, entity_id: str) -> None:
     if flash:
         st.success(flash, icon=":material/check_circle:")
     if d["finding"] is not None:
-        st.error(f"**Finding:** {d['finding']['detail']}", icon=SEVERITY_ICON[rule["severity"]])
+        callout = {"high": st.error, "medium": st.warning}.get(rule["severity"], st.info)
+        callout(f"**Finding:** {d['finding']['detail']}", icon=SEVERITY_ICON[rule["severity"]])
     elif d["due"] is not None:
         due_at = d["due"]["due_at"]
         st.warning(f"**Not a finding yet — due by {due_at.astimezone(store.tz):%Y-%m-%d %H:%M}:** "

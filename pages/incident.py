@@ -144,7 +144,7 @@ def _record(kind: str) -> None:
         state["step_errors"] = {kind: {"step": str(exc)}}
         return
     state["step_errors"] = {}
-    state.pop("step_kind", None)
+    state["step_kind"] = None   # set, not popped: the box in the browser shows no step again
     for key in [k for k in state if str(k).startswith(f"step_{kind}_")
                 and not str(k).endswith("instance")]:
         del state[key]

@@ -56,17 +56,17 @@ since = f"since {prev['snapshot_date']:%Y-%m-%d}" if prev else None
 sparkline = trend[trend["series"] == "overall"]["score_pct"].tolist()
 with st.container(horizontal=True):
     st.metric("Overall score", D.percent(s["overall"]),
-              _delta(s["overall"], prev and prev["overall"], scale=100, unit=" pts"),
+              _delta(s["overall"], prev["overall"] if prev else None, scale=100, unit=" pts"),
               delta_description=since, border=True,
               chart_data=sparkline if len(sparkline) > 1 else None,
               help=f"Mean of the clause scores. On target at {target} % or more; needs action "
                    f"below {warning} % (settings score_target_percent, score_warning_percent).")
     st.metric("Open findings", f"{s['findings']:,}",
-              _delta(s["findings"], prev and prev["findings"]), delta_color="inverse",
+              _delta(s["findings"], prev["findings"] if prev else None), delta_color="inverse",
               delta_description=since, border=True,
               help="One finding per entity that breaks a rule.")
     st.metric("High severity", f"{s['by_severity'].get('high', 0):,}",
-              _delta(s["by_severity"].get("high", 0), prev and prev["findings_high"]),
+              _delta(s["by_severity"].get("high", 0), prev["findings_high"] if prev else None),
               delta_color="inverse", delta_description=since, border=True,
               help="Personal information flows or stays where the law forbids it, or a legal "
                    "deadline was missed: act today.")
@@ -103,26 +103,35 @@ def chart(fig, caption: str, key: str) -> None:
             st.switch_page(PAGE_BY_KEY["incidents"].path)
 
 
-st.subheader("Scores by policy clause and article", anchor=False)
+st.subheader("Scores", anchor=False)
+left, right = st.columns(2)
+with left:
+    chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"), level="article",
+                        title="Compliance score per policy article", axis_title="Article",
+                        target=target, warning=warning),
+          "Each article of the privacy policy (5 sharing, 6 storage, 7 security), worst first, "
+          "coloured by band. Click a bar to open the article's findings.", "chart_article")
+with right:
+    chart(CC.score_trend(trend, target=target, warning=warning),
+          "The overall score and each article's, one point per stored daily snapshot; the "
+          "last point is this view. Click an article's point to open its findings.",
+          "chart_trend")
 left, right = st.columns([3, 2])
 with left:
     chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="clause"), level="clause",
-                        title="Score per clause", axis_title="Policy clause",
+                        title="Compliance score per policy clause", axis_title="Clause",
                         target=target, warning=warning),
-          "Each clause of the privacy policy that a rule tests, worst first, coloured by band. "
-          "Click a bar to open the clause's findings.", "chart_clause")
+          "Each clause that a rule tests: the share of the entities its rules apply to that "
+          "break none of them, worst first. Click a bar to open the clause's findings.",
+          "chart_clause")
 with right:
-    chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"), level="article",
-                        title="Score per article", axis_title="Policy article",
-                        target=target, warning=warning),
-          "The same, per article of the policy (5 sharing, 6 storage, 7 security). Click a "
-          "bar to open the article's findings.", "chart_article")
-    chart(CC.score_trend(trend, target=target, warning=warning),
-          "The overall score and each article's, one point per stored daily snapshot; the "
-          "last point is this view. Click a point to open that article's findings.",
-          "chart_trend")
+    chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="severity"),
+                              code="severity", chart="severity",
+                              title="Open findings by severity", axis_title="Severity"),
+          "High: act today; medium: plan a fix; low: a record-keeping lapse. Each bar is split "
+          "by remediation plan. Click a segment to open those findings.", "chart_severity")
 
-st.subheader("Open findings", anchor=False)
+st.subheader("Open findings and incidents", anchor=False)
 left, right = st.columns([3, 2])
 with left:
     chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="rule_id"),
@@ -131,22 +140,17 @@ with left:
           "Open findings of each rule, most first, split by remediation plan: none yet, plan "
           "overdue, planned. Click a segment to open those findings.", "chart_rule")
 with right:
-    chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="severity"),
-                              code="severity", chart="severity",
-                              title="Open findings by severity", axis_title="Severity"),
-          "High: act today; medium: plan a fix; low: a record-keeping lapse. Click a segment "
-          "to open those findings.", "chart_severity")
+    chart(CC.incidents_by_grade(ui.cached(D.incident_breakdown, as_of=as_of)),
+          "Incidents detected so far, by grade and current status. Click a segment to open "
+          "the Incidents page filtered to it.", "chart_incidents")
+
+st.subheader("What falls due", anchor=False)
+left, right = st.columns([2, 3])
+with left:
     chart(CC.due_bars(due),
           f"Deadlines not missed yet, within {urgent} and within {soon} days: regulator and "
           "summary reports, notices to users, agreements expiring, records due for deletion, "
           "assessments and hold reviews. Click a bar to list them.", "chart_due")
-
-st.subheader("Incidents and what falls due first", anchor=False)
-left, right = st.columns([2, 3])
-with left:
-    chart(CC.incidents_by_grade(ui.cached(D.incident_breakdown, as_of=as_of)),
-          "Incidents detected so far, by grade and current status. Click a segment to open "
-          "the Incidents page filtered to it.", "chart_incidents")
 with right:
     soonest = ui.cached(D.due_rows, as_of=as_of, within_days=urgent, limit=10)
     st.markdown(f"**Falling due within {urgent} days** — the soonest ten")

@@ -16,6 +16,9 @@ _, column, _ = st.columns([1, 2, 1])   # a narrow, centred form on the wide layo
 with column:
     st.title("Sign in", anchor=False)
     st.caption("Privacy compliance: sign in to see what your role allows.")
+    target = st.session_state.get("sign_in_target")
+    if target:   # opened from a link to a page: it opens, with the link's view, once signed in
+        st.caption(f"Sign in to open **{target}**.")
 
     notice = st.session_state.get("sign_in_notice")
     if notice:

@@ -29,6 +29,26 @@ def test_migrations_apply_to_empty_store_and_rerun_is_noop(tmp_path):
     assert s.scalar("SELECT count(*) FROM schema_version") == len(migrations())
 
 
+def test_a_migration_numbered_below_the_current_version_is_still_applied(tmp_path,
+                                                                        monkeypatch):
+    migs = tmp_path / "migs"
+    migs.mkdir()
+    for m in migrations()[:1]:
+        (migs / m.path.name).write_text(m.sql)
+    (migs / "0009_late.sql").write_text("CREATE TABLE late (x INT);")
+    monkeypatch.setattr("dashboard.store.MIGRATIONS_DIR", migs)
+    s = Store(tmp_path / "o.duckdb")
+    s.migrate(SYSTEM)
+    assert s.applied_versions() == {1, 9}
+    (migs / "0005_merged_later.sql").write_text("CREATE TABLE merged_later (x INT);")
+    assert [m.version for m in s.pending_migrations()] == [5]
+    with pytest.raises(StoreError, match="migration"):
+        s.require_current()
+    s.migrate(SYSTEM)
+    assert s.applied_versions() == {1, 5, 9}
+    assert s.scalar("SELECT count(*) FROM merged_later") == 0
+
+
 def test_register_tables_match_the_contract_specs(store):
     for reg in REGISTERS.values():
         cols = store.rows(

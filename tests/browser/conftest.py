@@ -2,8 +2,8 @@
 driven by Playwright through Debian's Chromium (/usr/bin/chromium).
 
 - `served_app` (session): builds a demo store with the command line exactly as
-  `make run` does, serves it on a free localhost port with a frozen clock, and
-  stops it at the end.
+  `make run` does, serves it (`streamlit run server.py`, as `make run`) on a free
+  localhost port with a frozen clock, and stops it at the end.
 - `page`: a fresh browser context per test; on failure a full-page screenshot
   goes to tests/artifacts/failures/<test>.png.
 Tests wait on the page's state (locators, expect), never on sleeps.
@@ -69,7 +69,7 @@ def served_app(demo_store_path: Path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
