@@ -171,6 +171,10 @@ def register_cli(sub) -> None:
     p.add_argument("--seed", metavar="N", default="0",
                    help="pseudo-random seed (default 0); the same seed and --as-of give "
                         "the same data")
+    p.add_argument("--history-weeks", metavar="N", default=None,
+                   help=f"store a compliance snapshot for each of the N weeks before --as-of, "
+                        f"reconstructed from the seeded registers, so the trend chart has a "
+                        f"history (default {DEFAULT_HISTORY_WEEKS} for demo, 0 for large)")
     p.set_defaults(handler=cmd_seed)
 
 
@@ -184,6 +188,11 @@ def _parse_count(option: str, text: str, maximum: int) -> int:
     if value > maximum:
         raise SeedError(f"{option}: {value:,} is above the maximum {maximum:,}")
     return value
+
+
+# The demo's trend chart starts with half a year of weekly snapshots, reconstructed by
+# running the check as of each past week on the seeded registers (engine.backfill_snapshots).
+DEFAULT_HISTORY_WEEKS = 26
 
 
 def cmd_seed(args, out, err) -> int:
@@ -203,6 +212,8 @@ def cmd_seed(args, out, err) -> int:
         n = None if args.retention_records is None else _parse_count(
             "--retention-records", args.retention_records, MAX_RETENTION_RECORDS)
         _validate(args.scale, as_of, seed_value, n)
+        history = None if args.history_weeks is None else _parse_count(
+            "--history-weeks", args.history_weeks, 520)
     except SeedError as exc:
         err.write(f"error: {exc}\n")
         return EXIT_BAD_INPUT
@@ -212,10 +223,16 @@ def cmd_seed(args, out, err) -> int:
         effective_as_of = as_of or store.now().date()
         counts = seed(store, cli_actor(), scale=args.scale, as_of=as_of,
                       seed=seed_value, retention_records=n, timings=timings)
+        weeks = history if history is not None else (
+            DEFAULT_HISTORY_WEEKS if args.scale == "demo" else 0)
+        if weeks:
+            from .engine import backfill_snapshots
+            backfill_snapshots(store, cli_actor(), until=effective_as_of, weeks=weeks)
         path = store.path
     elapsed = time.perf_counter() - started
     out.write(f"seeded {args.scale} data (seed {seed_value}, as of "
-              f"{effective_as_of.isoformat()}) into {path} in {elapsed:.1f} s\n")
+              f"{effective_as_of.isoformat()}) into {path} in {elapsed:.1f} s"
+              + (f"; compliance history: {weeks} weekly snapshots" if weeks else "") + "\n")
     for table in TABLES:
         took = timings.get(table)
         out.write(f"  {table:<20} {counts[table]:>12,}"

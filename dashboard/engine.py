@@ -326,10 +326,14 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
         raise RuleError("rules need distinct positions below 63 (one bit each)")
     values = rule_parameters(store.settings, as_of)
     horizon = as_of + dt.timedelta(days=store.settings.due_soon_days)
-    run_id = next(_RUN_IDS)
     counts: dict[str, dict[int, tuple]] = {}
     with store.cursor() as cur:
         _prepare(cur, rules)
+        # Ids are unique per DuckDB instance, whose in-memory results outlive this module
+        # when Streamlit imports it afresh after a source file changed (a new counter):
+        # never reuse an id still stored there.
+        stored = cur.execute(f"SELECT max(run_id) FROM {CACHE_DB}.runs").fetchone()[0]
+        run_id = max(next(_RUN_IDS), (stored or 0) + 1)
         try:
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
@@ -654,6 +658,23 @@ def due_counts(store, as_of=None, *, by: str | Sequence[str] | None = ("rule_id"
 
 def _nan_to_none(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def backfill_snapshots(store, actor: Actor, *, until: dt.date, weeks: int) -> list[dt.date]:
+    """Store a snapshot for each of the ``weeks`` weeks before ``until`` (same weekday),
+    each the check as of the close of that day, so a new store's trend has a history.
+
+    These points are reconstructed from the registers as they are now (a dated fact after
+    a point counts as not done yet at that point; status columns are today's), which is why
+    only the demo seed uses it by default; ``taken_at`` later than ``as_of`` marks them.
+    Each point replaces that day's snapshot, as every check does. Returns the days stored.
+    """
+    if weeks < 0:
+        raise ValueError("weeks must not be negative")
+    days = [until - dt.timedelta(weeks=k) for k in range(weeks, 0, -1)]
+    for day in days:
+        save_snapshot(store, actor, check_summary(store, day))
+    return days
 
 
 def save_snapshot(store, actor: Actor, result: Summary) -> None:

@@ -1,5 +1,5 @@
 """Acknowledgements: a DPO answers a finding with a remediation plan (owner, target date,
-comment). One way in: ``acknowledge(actor, store, ...)``.
+comment). One way in: ``acknowledge(store, actor, ...)``.
 
 A plan is keyed by the finding's identity, ``(rule_id, entity_type, entity_id)``, not by a
 check run: findings are recomputed from the registers at every check, and the plan follows
@@ -121,7 +121,7 @@ def validate(store, *, rule_id: str, entity_id: str, owner: Any, target_date: An
             "finding_detail": detail}
 
 
-def acknowledge(actor: Actor, store, *, rule_id: str, entity_id: str, owner: Any,
+def acknowledge(store, actor: Actor, *, rule_id: str, entity_id: str, owner: Any,
                 target_date: Any, comment: Any) -> Plan:
     """Record (or revise) the remediation plan of the open finding ``rule_id`` on
     ``entity_id``: permission ``finding.acknowledge`` (PermissionDenied first, whatever the

@@ -215,8 +215,13 @@ def _reset_form(key: str) -> None:
 
 
 def _acknowledge(rule_id: str, entity_id: str) -> None:
+    # Callbacks run before the script (and its session checks): act as whoever the
+    # session is now, not as the actor of the run that drew the form.
+    acting = ui.callback_actor("findings")
+    if acting is None:
+        return
     try:
-        plan = rem.acknowledge(actor, store, rule_id=rule_id, entity_id=entity_id,
+        plan = rem.acknowledge(store, acting, rule_id=rule_id, entity_id=entity_id,
                                owner=state.get("ack_owner"), target_date=state.get("ack_target"),
                                comment=state.get("ack_comment"))
     except rem.AcknowledgementError as exc:

@@ -116,7 +116,7 @@ def test_trend_equals_the_snapshots_and_the_live_point(demo_store, as_of):
                                            ("rule_id", "rule_id", "rule")])
 def test_findings_by_plan_equal_the_breakdown(demo_store, as_of, by, code, chart):
     entity = engine.findings_page(demo_store, as_of, rule_id="PROC-PIA", limit=1)["entity_id"][0]
-    rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=entity, owner="Ops",
+    rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=entity, owner="Ops",
                     target_date="2026-12-31", comment="Fix it.")
     as_of = engine.current_as_of(demo_store)
     df = D.findings_breakdown(demo_store, as_of=as_of, by=by)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dashboard import audit, demo
@@ -857,3 +858,27 @@ def test_python_m_dashboard_seed_runs(tmp_path):
         [sys.executable, "-m", "dashboard", "--db", str(db), "seed", "--as-of", "24/11/2026"],
         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "is not a date" in proc.stderr
+
+
+def test_the_demo_seed_gives_the_trend_chart_a_weekly_history(tmp_path):
+    import io
+
+    from dashboard import engine
+    from dashboard.cli import main
+
+    db = tmp_path / "history.duckdb"
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--db", str(db), "seed", "--as-of", "2026-11-24", "--history-weeks", "3"],
+                out, err) == 0, err.getvalue()
+    assert "3 weekly snapshots" in out.getvalue()
+    from dashboard.store import Store
+    with Store(db) as store:
+        snaps = engine.snapshots(store)
+        days = [d.date() for d in pd.to_datetime(snaps["snapshot_date"])]
+        assert days == [dt.date(2026, 11, 3), dt.date(2026, 11, 10), dt.date(2026, 11, 17)]
+        # each point is the check as of the close of its day, recomputed on demand
+        again = engine.check_summary(store, dt.date(2026, 11, 10))
+        row = snaps.iloc[days.index(dt.date(2026, 11, 10))]
+        assert row["overall"] == pytest.approx(again.overall)
+        actions = store.rows("SELECT action FROM audit_log WHERE action = 'check.snapshot'")
+        assert len(actions) == 3

@@ -157,7 +157,7 @@ def test_share_view_shows_the_link(demo_db, monkeypatch):
 def test_a_finding_link_opens_its_record_history_and_clause(demo_db, monkeypatch):
     entity = engine_findings(demo_db, rule_id="PROC-PIA")["entity_id"].iloc[0]
     with engine_store(demo_db) as s:
-        plan = rem.acknowledge(DPO, s, rule_id="PROC-PIA", entity_id=entity, owner="Vendor team",
+        plan = rem.acknowledge(s, DPO, rule_id="PROC-PIA", entity_id=entity, owner="Vendor team",
                                target_date="2026-12-15", comment="Run the PIA.")
     at = open_page(demo_db, AUDITOR, monkeypatch, {"rule": "PROC-PIA", "entity": entity})
     assert n(metrics(at)["Findings"]) == 1

@@ -38,7 +38,7 @@ GOOD = dict(owner="Vendor management (Liu Yang)", target_date=dt.date(2026, 12, 
 def test_acknowledge_records_a_plan_and_one_audit_entry(demo_store):
     entity = open_finding(demo_store, "PROC-PIA")
     log_before, plans_before = counts(demo_store)
-    plan = rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=entity, **GOOD)
+    plan = rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=entity, **GOOD)
     assert (plan.rule_id, plan.entity_type, plan.entity_id, plan.revision) == \
         ("PROC-PIA", "processor", entity, 1)
     assert counts(demo_store) == (log_before + 1, plans_before + 1)
@@ -57,8 +57,8 @@ def test_acknowledge_records_a_plan_and_one_audit_entry(demo_store):
 
 def test_a_revision_keeps_the_first_and_shows_the_latest(demo_store):
     entity = open_finding(demo_store, "PROC-PIA")
-    rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=entity, **GOOD)
-    second = rem.acknowledge(SYSTEM, demo_store, rule_id="PROC-PIA", entity_id=entity,
+    rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=entity, **GOOD)
+    second = rem.acknowledge(demo_store, SYSTEM, rule_id="PROC-PIA", entity_id=entity,
                              owner="Legal", target_date="2027-01-15", comment="Escalated.")
     assert second.revision == 2
     current = rem.plan_for(demo_store, rule_id="PROC-PIA", entity_type="processor",
@@ -87,7 +87,7 @@ def test_bad_input_names_the_field_and_writes_nothing(demo_store, change, field,
     entity = open_finding(demo_store, "PROC-PIA")
     before = counts(demo_store)
     with pytest.raises(rem.AcknowledgementError) as info:
-        rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=entity,
+        rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=entity,
                         **{**GOOD, **change})
     assert set(info.value.errors) == {field}
     assert message in info.value.errors[field]
@@ -97,14 +97,14 @@ def test_bad_input_names_the_field_and_writes_nothing(demo_store, change, field,
 def test_every_bad_field_is_reported_at_once(demo_store):
     entity = open_finding(demo_store, "PROC-PIA")
     with pytest.raises(rem.AcknowledgementError) as info:
-        rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=entity, owner=" ",
+        rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=entity, owner=" ",
                         target_date="2020-01-01", comment="")
     assert set(info.value.errors) == {"owner", "target_date", "comment"}
 
 
 def test_a_target_date_of_today_is_accepted(demo_store):
     entity = open_finding(demo_store, "PROC-PIA")
-    plan = rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=entity,
+    plan = rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=entity,
                            **{**GOOD, "target_date": FROZEN_NOW.date()})
     assert plan.target_date == dt.date(2026, 11, 24)
 
@@ -117,7 +117,7 @@ def test_a_target_date_of_today_is_accepted(demo_store):
 def test_unknown_finding_is_refused(demo_store, rule_id, entity_id, message):
     before = counts(demo_store)
     with pytest.raises(rem.AcknowledgementError) as info:
-        rem.acknowledge(DPO, demo_store, rule_id=rule_id, entity_id=entity_id, **GOOD)
+        rem.acknowledge(demo_store, DPO, rule_id=rule_id, entity_id=entity_id, **GOOD)
     assert message in info.value.errors["finding"]
     assert counts(demo_store) == before
 
@@ -130,7 +130,7 @@ def test_a_complying_entity_has_nothing_to_acknowledge(demo_store):
     complying = next(p for (p,) in demo_store.rows(
         "SELECT processor_id FROM processors ORDER BY processor_id") if p not in failing)
     with pytest.raises(rem.AcknowledgementError, match="has no open finding"):
-        rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA", entity_id=complying, **GOOD)
+        rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA", entity_id=complying, **GOOD)
 
 
 @pytest.mark.parametrize("actor", [MANAGER, AUDITOR])
@@ -138,9 +138,9 @@ def test_only_a_dpo_may_acknowledge_whatever_the_input(demo_store, actor):
     entity = open_finding(demo_store, "PROC-PIA")
     before = counts(demo_store)
     with pytest.raises(PermissionDenied, match="finding.acknowledge|Acknowledge findings"):
-        rem.acknowledge(actor, demo_store, rule_id="PROC-PIA", entity_id=entity, **GOOD)
+        rem.acknowledge(demo_store, actor, rule_id="PROC-PIA", entity_id=entity, **GOOD)
     with pytest.raises(PermissionDenied):           # refused before the input is read
-        rem.acknowledge(actor, demo_store, rule_id="PROC-PIA", entity_id=entity, owner="",
+        rem.acknowledge(demo_store, actor, rule_id="PROC-PIA", entity_id=entity, owner="",
                         target_date=None, comment="")
     assert counts(demo_store) == before
 
@@ -152,7 +152,7 @@ def test_plans_count_planned_then_overdue_and_stay_when_the_finding_goes(demo_db
     try:
         entity = open_finding(s, "PROC-PIA")
         total = D.finding_stats(s, as_of=now_as_of(s))
-        rem.acknowledge(DPO, s, rule_id="PROC-PIA", entity_id=entity,
+        rem.acknowledge(s, DPO, rule_id="PROC-PIA", entity_id=entity,
                         **{**GOOD, "target_date": dt.date(2026, 11, 30)})
         stats = D.finding_stats(s, as_of=now_as_of(s))
         assert (stats["planned"], stats["overdue"]) == (1, 0)
@@ -183,7 +183,7 @@ def test_plans_count_planned_then_overdue_and_stay_when_the_finding_goes(demo_db
         assert detail["finding"] is None and detail["plan"]["owner"] == GOOD["owner"]
         assert detail["plan_state"] is None
         with pytest.raises(rem.AcknowledgementError, match="has no open finding"):
-            rem.acknowledge(DPO, s, rule_id="PROC-PIA", entity_id=entity, **GOOD)
+            rem.acknowledge(s, DPO, rule_id="PROC-PIA", entity_id=entity, **GOOD)
     finally:
         s.close()
 
@@ -193,7 +193,7 @@ def test_acknowledging_keeps_the_engines_evaluation(demo_store):
     of every rule), while a register edit makes it evaluate again."""
     as_of = now_as_of(demo_store)
     first = engine.check_summary(demo_store, as_of).run_id
-    rem.acknowledge(DPO, demo_store, rule_id="PROC-PIA",
+    rem.acknowledge(demo_store, DPO, rule_id="PROC-PIA",
                     entity_id=open_finding(demo_store, "PROC-PIA"), **GOOD)
     assert engine.check_summary(demo_store, as_of).run_id == first
     engine.save_snapshot(demo_store, DPO, engine.check_summary(demo_store, as_of))

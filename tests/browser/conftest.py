@@ -3,14 +3,26 @@ driven by Playwright through Debian's Chromium (/usr/bin/chromium).
 
 - `served_app` (session): builds a demo store with the command line exactly as
   `make run` does, serves it (`streamlit run server.py`, as `make run`) on a free
-  localhost port with a frozen clock, and stops it at the end.
-- `page`: a fresh browser context per test; on failure a full-page screenshot
-  goes to tests/artifacts/failures/<test>.png.
+  localhost port with a frozen clock, and stops it at the end. The server does not
+  watch the source files: an edit made in the working tree while the tests run does
+  not make Streamlit re-import the app's modules under them.
+- `reference_store` (session): a read-only copy of that demo store, taken after it is
+  built and before the server opens it (the server holds the file itself, DuckDB
+  allows one process). The demo data is deterministic: tests compare what the app
+  shows and hands out with it.
+- `page`: a fresh browser context per test (1400x1000, Asia/Shanghai, downloads on);
+  on failure a full-page screenshot of every tab of the context goes to
+  tests/artifacts/failures/<test>[-<tab>].png. The server's log is
+  tests/artifacts/streamlit.log.
+- `save_screenshot(pg, name)` writes docs/screenshots/<name>.png (the README's);
+  `wait_for_app(pg)` waits until Streamlit has finished running the script.
 Tests wait on the page's state (locators, expect), never on sleeps.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -57,7 +69,23 @@ def demo_store_path(tmp_path_factory) -> Path:
     _cli(db, "init")
     _cli(db, "seed", "--scale", "demo", "--as-of", AS_OF)
     _cli(db, "user", "demo-accounts")
+    # The copy the tests compare with, taken before the server opens the store.
+    copy = db.with_name("reference.duckdb")
+    shutil.copy(db, copy)
+    if db.with_name(db.name + ".wal").exists():   # the CLI closes the store: normally none
+        shutil.copy(db.with_name(db.name + ".wal"), copy.with_name(copy.name + ".wal"))
     return db
+
+
+@pytest.fixture(scope="session")
+def reference_store(demo_store_path: Path):
+    """The demo store as built, before any test changed it (read-only, frozen clock)."""
+    from dashboard.store import Store
+    now = dt.datetime.fromisoformat(FROZEN_NOW)
+    store = Store(demo_store_path.with_name("reference.duckdb"), read_only=True,
+                  clock=lambda: now)
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +99,10 @@ def served_app(demo_store_path: Path):
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false",
+             # No hot reload: another edit in the working tree must not reload the app
+             # (Streamlit re-imports every module of the app on any change) mid-test.
+             "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -123,10 +154,13 @@ def page(browser, served_app, request, tmp_path):
     if failed:
         shots = ARTIFACTS / "failures"
         shots.mkdir(parents=True, exist_ok=True)
-        try:
-            pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
-        except Exception:  # the page may already be gone
-            pass
+        # Every tab the test opened (a shared link is opened in a second tab).
+        for i, tab in enumerate(p for p in context.pages if not p.is_closed()):
+            name = request.node.name + (f"-tab{i + 1}" if i else "")
+            try:
+                tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            except Exception:  # the page may already be gone
+                pass
     context.close()
 
 
