@@ -52,22 +52,31 @@ def _delta(now_value, before_value, *, scale=1.0, unit=""):
     return f"{diff:+,.1f}{unit}" if unit else f"{int(round(diff)):+,}"
 
 
+def _unchanged(delta: str | None) -> dict:
+    """No change is neither good nor bad: grey, without an arrow."""
+    if delta is not None and not any(ch in "123456789" for ch in delta):
+        return {"delta_color": "off", "delta_arrow": "off"}
+    return {}
+
+
 since = f"since {prev['snapshot_date']:%Y-%m-%d}" if prev else None
 sparkline = trend[trend["series"] == "overall"]["score_pct"].tolist()
 with st.container(horizontal=True):
-    st.metric("Overall score", D.percent(s["overall"]),
-              _delta(s["overall"], prev["overall"] if prev else None, scale=100, unit=" pts"),
+    d_overall = _delta(s["overall"], prev["overall"] if prev else None, scale=100, unit=" pts")
+    st.metric("Overall score", D.percent(s["overall"]), d_overall, **_unchanged(d_overall),
               delta_description=since, border=True,
               chart_data=sparkline if len(sparkline) > 1 else None,
               help=f"Mean of the clause scores. On target at {target} % or more; needs action "
                    f"below {warning} % (settings score_target_percent, score_warning_percent).")
-    st.metric("Open findings", f"{s['findings']:,}",
-              _delta(s["findings"], prev["findings"] if prev else None), delta_color="inverse",
+    d_findings = _delta(s["findings"], prev["findings"] if prev else None)
+    st.metric("Open findings", f"{s['findings']:,}", d_findings,
+              **({"delta_color": "inverse"} | _unchanged(d_findings)),
               delta_description=since, border=True,
               help="One finding per entity that breaks a rule.")
-    st.metric("High severity", f"{s['by_severity'].get('high', 0):,}",
-              _delta(s["by_severity"].get("high", 0), prev["findings_high"] if prev else None),
-              delta_color="inverse", delta_description=since, border=True,
+    d_high = _delta(s["by_severity"].get("high", 0), prev["findings_high"] if prev else None)
+    st.metric("High severity", f"{s['by_severity'].get('high', 0):,}", d_high,
+              **({"delta_color": "inverse"} | _unchanged(d_high)),
+              delta_description=since, border=True,
               help="Personal information flows or stays where the law forbids it, or a legal "
                    "deadline was missed: act today.")
     st.metric("Entities failing", f"{s['entities_failing']:,}", border=True,
