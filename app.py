@@ -29,5 +29,6 @@ else:
                         default=spec.default))
     nav = st.navigation(sections)
     ui.sidebar_account(actor)
+    ui.refused_link(actor)   # signed in from a link to a page outside the role
 
 nav.run()

@@ -21,7 +21,9 @@ Findings filters (also the Findings page's URL query parameters):
 ``type``              entity types (URL: the label, ``Sharing agreement``)
 ``plan``              ``unplanned`` ``planned`` ``overdue`` (findings only)
 ``entity``            one entity id, exact (``PRC-0007``, a retention record number)
-``q``                 text in the entity id or the finding's detail (case-insensitive)
+``search``            text in the entity id or the finding's detail (case-insensitive; not
+                      ``q``, the register pages' search: Streamlit drops a link's parameter
+                      that a widget of the page being left is bound to)
 ====================  =============================================================
 """
 from __future__ import annotations
@@ -50,7 +52,7 @@ PLAN_LABELS = {k: rem.PLAN_LABELS[k] for k in rem.PLAN_STATES}
 BANDS = ("action", "warning", "target", "none")
 BAND_LABELS = {"target": "On target", "warning": "Below target", "action": "Needs action",
                "none": "Nothing applies"}
-FILTER_KEYS = ("rule", "clause", "article", "severity", "type", "plan", "entity", "q")
+FILTER_KEYS = ("rule", "clause", "article", "severity", "type", "plan", "entity", "search")
 SORTS: dict[str, tuple[str, str]] = {
     "severity": ("Most severe first", "severity_rank DESC, rule_seq, entity_num, entity_id"),
     "deadline": ("Deadline (earliest first)",
@@ -278,7 +280,7 @@ def clean_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
         value = filters.get(key)
         if value in (None, "", [], ()):
             continue
-        if key in ("entity", "q"):
+        if key in ("entity", "search"):
             text = str(value).strip()
             if text:
                 out[key] = text
@@ -312,9 +314,9 @@ def _joined(store, as_of: str, kind: str, filters: Mapping[str, Any] | None,
     if f.get("plan") and kind == engine.FINDING:
         where.append(f"plan_state IN ({', '.join('?' for _ in f['plan'])})")
         wparams += f["plan"]
-    if f.get("q"):
+    if f.get("search"):
         where.append("(contains(lower(entity_id), ?) OR contains(lower(detail), ?))")
-        wparams += [f["q"].lower()] * 2
+        wparams += [f["search"].lower()] * 2
     if within_days is not None:
         if not isinstance(within_days, int) or within_days < 0:
             raise ValueError(f"within_days {within_days!r} must be a whole number of days")

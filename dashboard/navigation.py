@@ -14,7 +14,7 @@ ALL = frozenset({"dpo", "manager", "auditor", "admin"})
 @dataclass(frozen=True)
 class PageSpec:
     key: str            # also the URL path: /<key>
-    path: str           # file under pages/
+    path: str           # file under app_pages/
     title: str
     icon: str
     section: str
@@ -23,31 +23,31 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "pages/overview.py", "Overview", ":material/dashboard:",
+    PageSpec("overview", "app_pages/overview.py", "Overview", ":material/dashboard:",
              "Compliance", ALL, default=True),
-    PageSpec("findings", "pages/findings.py", "Findings", ":material/rule:",
+    PageSpec("findings", "app_pages/findings.py", "Findings", ":material/rule:",
              "Compliance", ALL),
-    PageSpec("processors", "pages/processors.py", "Processors", ":material/handshake:",
+    PageSpec("processors", "app_pages/processors.py", "Processors", ":material/handshake:",
              "Registers", ALL),
-    PageSpec("sharing", "pages/sharing.py", "Sharing agreements", ":material/share:",
+    PageSpec("sharing", "app_pages/sharing.py", "Sharing agreements", ":material/share:",
              "Registers", ALL),
-    PageSpec("retention", "pages/retention.py", "Retention", ":material/inventory_2:",
+    PageSpec("retention", "app_pages/retention.py", "Retention", ":material/inventory_2:",
              "Registers", ALL),
-    PageSpec("incidents", "pages/incidents.py", "Incidents", ":material/emergency:",
+    PageSpec("incidents", "app_pages/incidents.py", "Incidents", ":material/emergency:",
              "Incidents", ALL),
-    PageSpec("log_incident", "pages/log_incident.py", "Log an incident",
+    PageSpec("log_incident", "app_pages/log_incident.py", "Log an incident",
              ":material/add_alert:", "Incidents", frozenset({"manager", "dpo"})),
-    PageSpec("incident", "pages/incident.py", "Incident", ":material/timeline:",
+    PageSpec("incident", "app_pages/incident.py", "Incident", ":material/timeline:",
              "Incidents", ALL),
-    PageSpec("exports", "pages/exports.py", "Exports", ":material/download:",
+    PageSpec("exports", "app_pages/exports.py", "Exports", ":material/download:",
              "Evidence", frozenset({"dpo", "auditor"})),
-    PageSpec("audit_log", "pages/audit_log.py", "Audit log", ":material/history:",
+    PageSpec("audit_log", "app_pages/audit_log.py", "Audit log", ":material/history:",
              "Evidence", frozenset({"dpo", "auditor", "admin"})),
-    PageSpec("import", "pages/import.py", "Import", ":material/upload_file:",
+    PageSpec("import", "app_pages/import.py", "Import", ":material/upload_file:",
              "Evidence", frozenset({"dpo", "admin"})),
-    PageSpec("policy", "pages/policy.py", "Policy", ":material/policy:", "Reference", ALL),
-    PageSpec("settings", "pages/settings.py", "Settings", ":material/tune:", "Reference", ALL),
-    PageSpec("users", "pages/users.py", "Users", ":material/group:", "Administration",
+    PageSpec("policy", "app_pages/policy.py", "Policy", ":material/policy:", "Reference", ALL),
+    PageSpec("settings", "app_pages/settings.py", "Settings", ":material/tune:", "Reference", ALL),
+    PageSpec("users", "app_pages/users.py", "Users", ":material/group:", "Administration",
              frozenset({"admin"})),
 )
 

@@ -160,46 +160,28 @@ def sign_in_navigation():
     A shared link (``/findings?rule=PROC-PIA``) opened by a signed-out browser (a new
     tab: local sign-in lasts one tab) thus shows the sign-in form *at that address*,
     with its query parameters, instead of Streamlit's "page not found" and the root
-    URL. On success ``rerun_through_app`` reruns the same page, now in the role's
+    URL. On success ``st.rerun()`` reruns the same page, now in the role's
     navigation: the linked page opens with the link's filters, or, when the role may
-    not open it, Streamlit's "page not found" and the role's default page, as for any
-    page outside the role. ``sign_in_target`` names the page for the form's caption.
+    not open it, the role's default page with a warning (``refused_link``).
+    ``sign_in_target`` (the page's key) names the page for the form's caption.
     """
-    form = "pages/sign_in.py"
+    form = "app_pages/sign_in.py"
     pages = [st.Page(form, title="Sign in", icon=":material/login:", url_path="sign_in",
                      default=True)]
     pages += [st.Page(form, title="Sign in", icon=":material/login:", url_path=spec.key)
               for spec in PAGE_BY_KEY.values()]
     nav = st.navigation(pages, position="hidden")
-    target = PAGE_BY_KEY.get(nav.url_path)
-    st.session_state["sign_in_target"] = target.title if target else None
+    st.session_state["sign_in_target"] = nav.url_path if nav.url_path in PAGE_BY_KEY else None
     return nav
 
 
-def _claim_direct_run() -> bool:
-    """True when Streamlit ran this page file without ``app.py``.
-
-    With a ``pages/`` folder beside ``app.py``, Streamlit starts each process (and
-    AppTest each run) in its old multipage mode until some run has called
-    ``st.navigation``: in that mode a URL naming any ``pages/*.py`` runs that file
-    directly, skipping ``app.py`` (its role filter, ``enforce_session`` and the
-    sidebar). Detect it, and switch the process to ``st.navigation`` mode as
-    ``st.navigation`` itself would, so that the next run goes through ``app.py``.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - moved in a later Streamlit
-        return False
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        return True
-    return False
-
-
-def rerun_through_app() -> None:
-    """Rerun the script so that this run goes through ``app.py``'s navigation."""
-    _claim_direct_run()
-    st.rerun()
+def refused_link(actor: Actor) -> None:
+    """On the first run after signing in from a link to a page the role may not open
+    (the role's default page runs instead): say so, as ``page_guard`` words it."""
+    spec = PAGE_BY_KEY.get(st.session_state.pop("sign_in_target", None) or "")
+    if spec is not None and actor.role not in spec.roles:
+        st.warning(f"**{spec.title}** is not available. Your role ({actor.role}) may not "
+                   "open it.", icon=":material/block:")
 
 
 def page_guard(key: str) -> Actor:
@@ -207,23 +189,20 @@ def page_guard(key: str) -> Actor:
 
     Navigation already lists only the role's pages, and a URL naming a page outside
     them gets Streamlit's "page not found" and the default page; this holds when a
-    page file is run some other way (Streamlit's first run in a process, a test).
-    It re-applies the session rules (idle timeout, account re-check) itself.
+    page file is run some other way (a test, a future change to app.py). It re-applies
+    the session rules (idle timeout, account re-check) itself.
+
+    The pages live in ``app_pages/``, not ``pages/``: with a ``pages/`` folder beside
+    ``app.py``, Streamlit 1.67 starts each process in its old multipage mode, where a
+    URL naming a page file runs it directly, before ``app.py`` (its role filter and
+    session checks) has ever run. ``tests/test_navigation.py`` keeps it that way.
     """
-    direct = _claim_direct_run()
     actor = enforce_session()
     spec = PAGE_BY_KEY[key]
-    if actor is None and direct:
-        # Signed out (the session just ended, or a link opened as the process's first
-        # request): rerun through app.py, which shows the sign-in form at this page's
-        # address, with why the session ended, and comes back here once signed in.
-        st.rerun()
     if actor is None or actor.role not in spec.roles:
         who = "You are not signed in" if actor is None else f"Your role ({actor.role}) may not open it"
         st.error(f"**{spec.title}** is not available. {who}.", icon=":material/block:")
         st.stop()
-    if direct:
-        sidebar_account(actor)
     return actor
 
 
@@ -311,4 +290,4 @@ def sidebar_account(actor: Actor) -> None:
                 # redirect before it reaches the browser).
                 st.logout()
                 st.stop()
-            rerun_through_app()
+            st.rerun()

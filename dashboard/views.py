@@ -123,7 +123,7 @@ def policy_links(clauses: Sequence[tuple[str, str]]) -> None:
     """Links to the Policy page opened on each clause."""
     with st.container(horizontal=True, gap="small"):
         for clause, what in clauses:
-            st.page_link("pages/policy.py", label=f"Policy {clause} · {what}",
+            st.page_link("app_pages/policy.py", label=f"Policy {clause} · {what}",
                          icon=":material/policy:", query_params={"clause": clause})
 
 

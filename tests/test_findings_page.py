@@ -108,7 +108,7 @@ def test_filters_combine_and_entity_and_search_narrow(demo_db, monkeypatch):
     assert n(metrics(at)["Findings"]) == engine_total(demo_db, entity_type="processor",
                                                        severity="high", entity_id=entity)
     at.text_input(key="entity").set_value("").run()
-    at.text_input(key="q").set_value("outside chinese mainland").run()
+    at.text_input(key="search").set_value("outside chinese mainland").run()
     want = engine_findings(demo_db, entity_type="processor", severity="high")
     hits = want[want["detail"].str.lower().str.contains("outside chinese mainland")]
     assert n(metrics(at)["Findings"]) == len(hits) > 0

@@ -174,7 +174,7 @@ def test_the_auditor_cannot_open_the_log_form(db, monkeypatch):
     path, store = db
     at = app_test(path, AUDITOR, monkeypatch)
     with pytest.raises(ValueError):        # not in the auditor's navigation at all
-        at.switch_page("pages/log_incident.py")
+        at.switch_page("app_pages/log_incident.py")
 
 
 # -- one incident's page --------------------------------------------------------------------------

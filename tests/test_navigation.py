@@ -24,10 +24,17 @@ def test_every_page_guards_itself_with_its_own_key(spec):
         f"{spec.path} must call ui.page_guard({spec.key!r})"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "app_pages").glob("*.py")), ids=lambda p: p.name)
 def test_no_sql_in_pages(path):
     source = path.read_text(encoding="utf-8")
     assert "execute(" not in source and "sql(" not in source, path.name
+
+
+def test_no_pages_folder_beside_the_entry_point():
+    # With a pages/ folder beside app.py, Streamlit runs a URL's page file directly
+    # (its old multipage mode) before app.py's role filter and session checks.
+    assert not (ROOT / "pages").exists()
+    assert all(p.path.startswith("app_pages/") for p in PAGES)
 
 
 def test_keys_paths_and_default_are_unique():

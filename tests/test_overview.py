@@ -173,7 +173,7 @@ def test_change_since_the_last_snapshot(demo_db, monkeypatch):
 
 
 def test_a_past_as_of_date_shows_that_day_and_stores_nothing(demo_db, monkeypatch):
-    at = open_page(demo_db, DPO, monkeypatch, query={"as_of": "2026-11-01"})
+    at = open_page(demo_db, DPO, monkeypatch, query={"day": "2026-11-01"})
     with engine_store(demo_db) as s:
         past = engine.check_summary(s, "2026-11-01")
         today = engine.check_summary(s, engine.current_as_of(s))

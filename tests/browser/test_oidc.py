@@ -39,7 +39,7 @@ from conftest import SYSTEM, make_store  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CLIENT_ID, CLIENT_SECRET = "compliance-app", secrets.token_urlsafe(24)
 IDP_USERS = {   # username -> (password, claims)
@@ -272,22 +272,15 @@ claim = "groups"
 
 
 @pytest.fixture
-def page(sso_app):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        context = browser.new_context(viewport={"width": 1300, "height": 900})
-        context.set_default_timeout(30_000)
-        pg = context.new_page()
-        try:
-            yield pg
-        except Exception:
-            raise
-        finally:
-            context.close()
-            browser.close()
+def page(browser, sso_app):
+    """A fresh context in the session's one browser (tests/browser/conftest.py): one
+    sync Playwright per process, as Playwright requires."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _idle(pg) -> None:

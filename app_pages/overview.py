@@ -18,7 +18,10 @@ target, warning = settings.score_target_percent, settings.score_warning_percent
 
 with st.sidebar:
     day = st.date_input(
-        "As of", value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="as_of",
+        # Bound to `day`, not `as_of`: the drill-down links carry `as_of` to the Findings
+        # page, and Streamlit drops (or refuses to set) a link's parameter that a widget of
+        # the page being left is bound to.
+        "As of", value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="day",
         bind="query-params", format="YYYY-MM-DD",
         help="Today shows the registers as they are now. A past day shows what was true at "
              "the close of that day (dated facts are reconstructed; statuses are today's).")
@@ -105,7 +108,7 @@ def chart(fig, caption: str, key: str) -> None:
     for custom in CC.selected_custom(event):
         params = D.drill_params(custom, as_of=link_as_of)
         if params is not None:
-            st.switch_page("pages/findings.py", query_params=params)
+            st.switch_page("app_pages/findings.py", query_params=params)
         incident = D.incident_filters(custom)
         if incident is not None:
             st.session_state.update(incident)
@@ -174,7 +177,7 @@ with right:
                 "rule_id": st.column_config.TextColumn("Rule"),
                 "entity_id": st.column_config.TextColumn("Entity"),
                 "detail": st.column_config.TextColumn("What is due", width="large")})
-    st.page_link("pages/findings.py", label=f"Everything due within {soon} days",
+    st.page_link("app_pages/findings.py", label=f"Everything due within {soon} days",
                  icon=":material/event_upcoming:",
                  query_params=D.url_params(as_of=link_as_of, view="due", within=soon))
 
@@ -204,6 +207,6 @@ st.caption("Every compliance rule with its score, its findings by plan state and
            "findings.")
 rows = picked.selection.rows if picked is not None else []
 if rows:
-    st.switch_page("pages/findings.py",
+    st.switch_page("app_pages/findings.py",
                    query_params=D.url_params(as_of=link_as_of,
                                              rule=[rules.iloc[rows[0]]["rule_id"]]))

@@ -47,7 +47,7 @@ def clear_filters() -> None:
     for key, *_ in WIDGETS:
         state[key] = []
     state["entity"] = ""
-    state["q"] = ""
+    state["search"] = ""
     state["page"] = 1
     st.query_params.pop("finding", None)
 
@@ -73,7 +73,7 @@ with st.sidebar:
                                   placeholder="e.g. PRC-0007",
                                   help="One processor, agreement, record or incident: its "
                                        "exact ID.")
-    raw["q"] = st.text_input("Search", key="q", bind="query-params",
+    raw["search"] = st.text_input("Search", key="search", bind="query-params",
                              placeholder="Type and press Enter",
                              help="Text in the entity ID or the finding's detail.")
     within = None
@@ -100,13 +100,8 @@ st.caption(
         "Deadlines not missed yet: not findings, not in any score, but findings tomorrow if "
         "nothing is done. Select a row to see the entity and the rule."))
 
-with st.expander("Share this view", icon=":material/link:"):
-    shared = {k: st.query_params.get_all(k) for k in st.query_params}
-    shared = {k: v[0] if len(v) == 1 else v for k, v in shared.items() if v}
-    st.code("findings" + ("?" + urlencode(shared, doseq=True) if shared else ""),
-            language=None)
-    st.caption("The address bar holds every filter and the selected finding: send it to a "
-               "colleague and they see this view (on their role's pages).")
+# Filled in once the row just selected (if any) has put its finding in the URL.
+share_box = st.empty()
 
 if mode == "findings":
     stats = ui.cached(D.finding_stats, as_of=as_of, filters=filters)
@@ -165,6 +160,13 @@ if chosen and chosen[0] < len(rows):
         state["findings_last_pick"] = (table_key, key)
         st.query_params["finding"] = key
         selected = (str(row["rule_id"]), str(row["entity_id"]))
+with share_box.expander("Share this view", icon=":material/link:"):
+    shared = {k: st.query_params.get_all(k) for k in st.query_params}
+    shared = {k: v[0] if len(v) == 1 else v for k, v in shared.items() if v}
+    st.code("findings" + ("?" + urlencode(shared, doseq=True) if shared else ""),
+            language=None)
+    st.caption("The address bar holds every filter and the selected finding: send it to a "
+               "colleague and they see this view (on their role's pages).")
 if selected is None and total == 1 and len(rows) == 1:
     selected = (str(rows.iloc[0]["rule_id"]), str(rows.iloc[0]["entity_id"]))
 if selected:
@@ -289,7 +291,7 @@ def detail(rule_id: str, entity_id: str) -> None:
             st.markdown(f"**Policy clause {clause['clause']}** · Article {clause['article']}. "
                         f"{clause['article_title']}")
             st.markdown(view.clause_markdown(SimpleNamespace(**clause), number=False))
-            st.page_link("pages/policy.py", label=f"Clause {clause['clause']} in the policy",
+            st.page_link("app_pages/policy.py", label=f"Clause {clause['clause']} in the policy",
                          icon=":material/policy:", query_params={"clause": clause["clause"]})
         st.markdown(f"**What the clause promises.** {rule['promise']}\n\n"
                     f"**Why this is a finding.** {rule['breach']}\n\n"

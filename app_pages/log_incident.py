@@ -84,7 +84,7 @@ if done:
     record = ui.cached(inc.incident_record, incident_id=done)
     st.success(f"Logged as **{done}**. The clocks below are running; record each step on "
                "the incident's page.", icon=":material/check_circle:")
-    st.page_link("pages/incident.py", label=f"Open {done}", icon=":material/timeline:",
+    st.page_link("app_pages/incident.py", label=f"Open {done}", icon=":material/timeline:",
                  query_params={"id": done})
     if record is not None:
         for c in clk.incident_clocks(record.row, settings, now):

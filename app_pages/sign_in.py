@@ -6,19 +6,20 @@ from streamlit.errors import StreamlitAuthError
 
 from dashboard import accounts, ui
 from dashboard.accounts import AccountError, AuthError
+from dashboard.navigation import PAGE_BY_KEY
 
 store = ui.get_store()
 if ui.enforce_session() is not None:
-    # Signed in, yet here: Streamlit ran this file without app.py (see ui.page_guard).
-    ui.rerun_through_app()
+    # Signed in, yet here (this file run on its own, e.g. by a test): rerun into app.py.
+    st.rerun()
 
 _, column, _ = st.columns([1, 2, 1])   # a narrow, centred form on the wide layout
 with column:
     st.title("Sign in", anchor=False)
     st.caption("Privacy compliance: sign in to see what your role allows.")
-    target = st.session_state.get("sign_in_target")
+    target = PAGE_BY_KEY.get(st.session_state.get("sign_in_target") or "")
     if target:   # opened from a link to a page: it opens, with the link's view, once signed in
-        st.caption(f"Sign in to open **{target}**.")
+        st.caption(f"Sign in to open **{target.title}**.")
 
     notice = st.session_state.get("sign_in_notice")
     if notice:
@@ -70,4 +71,4 @@ with column:
             user = accounts.get_user(store, actor.name) or {}
             ui.set_actor(actor, account={"method": "password", "username": actor.name,
                                          "display_name": user.get("display_name") or actor.name})
-            ui.rerun_through_app()   # into the role's navigation
+            st.rerun()   # into the role's navigation

@@ -1,0 +1,445 @@
+"""The three users' journeys (issue 8), in Debian's Chromium driven by Playwright, against
+the app served by `streamlit run server.py` on a fresh demo store (`conftest.py`).
+
+Each journey starts on the sign-in page and moves through the app as a person does: the
+sidebar and the app's own links, charts and tables, never `page.goto` once signed in (a
+local sign-in lasts one browser tab: a reload asks to sign in again). A link opened "from
+outside" (a shared link, an address typed in) is opened in a new tab of the same browser,
+which signs in first.
+
+What the app shows and hands out is compared with `reference_store`, a copy of the demo
+store taken before the server opened it (the demo data is deterministic). The journeys
+are independent of their order: each compares only data the others do not change (the
+manager logs an incident; the overview and the exports write snapshots and audit
+entries).
+
+The tests wait on the page's state (locators, `expect`, `wait_for_app`), never on sleeps.
+They write the README's screenshots: docs/screenshots/overview.png, incident.png and
+exports.png.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import zipfile
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from dashboard import engine, exports
+
+from .conftest import FROZEN_NOW, save_screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+NOW = dt.datetime.fromisoformat(FROZEN_NOW)
+# Plotly's drawn marks: bars, scatter points and lines.
+MARKS = ".bars .point path, .scatterlayer .points path, .scatterlayer .js-line"
+
+
+# -- helpers ------------------------------------------------------------------------------
+def sign_in(pg: Page, role: str) -> None:
+    """Sign in on the sign-in page shown in this tab, with the role's demo account."""
+    pg.get_by_role("textbox", name="Username").fill(role)
+    pg.get_by_label("Password", exact=True).fill(f"{role}-demo-password")
+    pg.get_by_role("button", name="Sign in").click()
+    expect(pg.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
+    wait_for_app(pg)
+
+
+def open_page(pg: Page, title: str) -> None:
+    """Click a page in the sidebar navigation."""
+    pg.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+
+
+def metric(pg: Page, label: str) -> Locator:
+    """The value of the KPI card labelled ``label``."""
+    return (pg.get_by_test_id("stMetric").filter(has=pg.get_by_text(label, exact=True))
+            .get_by_test_id("stMetricValue"))
+
+
+def click_table_row(pg: Page, table: Locator, row: int) -> None:
+    """Tick row ``row`` (0 = first) of an ``st.dataframe``: its cells are drawn on a
+    canvas, so click the row's selection box at its place (header 36 px, rows 35 px)."""
+    canvas = table.locator('canvas[data-testid="data-grid-canvas"]')
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    pg.mouse.click(box["x"] + 15, box["y"] + 36 + 35 * row + 17)
+
+
+def url_view(url: str) -> tuple[str, dict[str, list[str]]]:
+    """A URL's path and query parameters, to compare views."""
+    parts = urlsplit(url)
+    return parts.path, parse_qs(parts.query)
+
+
+def csv_records(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def reference_csv(store, dataset: str, filters: dict | None = None) -> bytes:
+    """The file the exporter writes from the reference store (no audit entry)."""
+    out = io.BytesIO()
+    exports.write_csv(store, dataset, filters or {}, out)
+    return out.getvalue()
+
+
+# -- the data protection officer ----------------------------------------------------------
+def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
+                                                                      reference_store):
+    pg = page
+    check = engine.run_check(reference_store, NOW)
+    clauses = check.clause_scores.set_index("clause")["score"]
+    worst = clauses.idxmin()
+    expected = check.findings[check.findings["clause"] == worst]
+    assert clauses[worst] < 1 and len(expected) > 0          # the demo has a failing clause
+
+    pg.goto(pg.base_url)
+    sign_in(pg, "dpo")
+    expect(pg.get_by_role("heading", name="Compliance overview", exact=True)).to_be_visible()
+
+    # Every chart is drawn with marks, not an empty frame.
+    plots = pg.get_by_test_id("stMain").locator(".js-plotly-plot")
+    plots.first.wait_for()
+    wait_for_app(pg)
+    assert plots.count() >= 7
+    for i in range(plots.count()):
+        plots.nth(i).locator(MARKS).first.wait_for(state="attached")
+    # The clause chart: one bar per clause that a rule tests, as the store says.
+    clause_plot = plots.filter(has=pg.locator(".gtitle", has_text="per policy clause"))
+    bars = clause_plot.locator(".bars .point")
+    expect(bars).to_have_count(len(clauses))
+    ticks = clause_plot.locator(".ytick text")
+    labels = {}
+    for i in range(ticks.count()):
+        box = ticks.nth(i).bounding_box()
+        labels[box["y"] + box["height"] / 2] = ticks.nth(i).text_content().split(" · ")[0]
+    assert sorted(labels.values()) == sorted(clauses.index)
+    save_screenshot(pg, "overview")
+
+    # From the worst clause's bar to its findings.
+    scores = {}
+    for i in range(bars.count()):
+        box = bars.nth(i).bounding_box()
+        code = min(labels.items(), key=lambda kv: abs(kv[0] - box["y"] - box["height"] / 2))[1]
+        scores[code] = bars.nth(i)
+    bar = scores[worst]
+    assert float(bar.text_content().split()[0]) == pytest.approx(clauses[worst] * 100, abs=0.06)
+    bar.scroll_into_view_if_needed()
+    wait_for_app(pg)
+    box = bar.bounding_box()
+    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    pg.wait_for_url(re.compile(r"/findings\?"))
+    assert url_view(pg.url) == ("/findings", {"clause": [worst]})
+    matching = pg.get_by_text("findings match 1 filter.")
+    expect(matching).to_have_text(f"{len(expected)} findings match 1 filter.")
+    expect(pg.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect")
+           .filter(has_text="Policy clause")).to_contain_text(worst)
+    wait_for_app(pg)
+
+    # One finding: its rule, its detail and its record.
+    click_table_row(pg, pg.get_by_test_id("stDataFrame").first, 0)
+    pg.wait_for_url(re.compile(r"finding="))
+    rule_id, entity_id = parse_qs(urlsplit(pg.url).query)["finding"][0].split(":")
+    finding = expected[(expected.rule_id == rule_id) & (expected.entity_id == entity_id)]
+    assert len(finding) == 1, (rule_id, entity_id)
+    expect(pg.get_by_role("heading", name=f"{rule_id} · {entity_id}", exact=True)
+           ).to_be_visible()
+    expect(pg.get_by_test_id("stAlert").filter(has_text="Finding:")).to_contain_text(
+        finding.iloc[0]["detail"])
+    pg.get_by_role("tab", name="Record").click()
+    record = pg.get_by_role("tabpanel", name="Record")
+    expect(record.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(record.get_by_role("link", name=re.compile(r"^Open in "))).to_have_attribute(
+        "href", re.compile(rf"\?q={re.escape(entity_id)}$"))
+    wait_for_app(pg)
+
+    # Share the view: the address bar holds it (so does "Share this view", tested below).
+    link = pg.url
+    assert url_view(link) == (
+        "/findings", {"clause": [worst], "finding": [f"{rule_id}:{entity_id}"]})
+
+    # A colleague opens it (a new tab signs in first) and lands on the same view.
+    other = pg.context.new_page()
+    other.goto(link)
+    expect(other.get_by_text("Sign in to open Findings.")).to_be_visible()
+    assert url_view(other.url) == url_view(link)
+    sign_in(other, "dpo")
+    expect(other.get_by_role("heading", name=f"{rule_id} · {entity_id}", exact=True)
+           ).to_be_visible()
+    expect(other.get_by_text("findings match 1 filter.")).to_have_text(
+        f"{len(expected)} findings match 1 filter.")
+    expect(other.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect")
+           .filter(has_text="Policy clause")).to_contain_text(worst)
+    assert url_view(other.url) == url_view(link)
+
+
+# -- the manager --------------------------------------------------------------------------
+def test_manager_logs_an_incident_and_meets_the_regulator_clock(page: Page, reference_store):
+    """A bad value is refused with nothing saved, then the incident is logged, tops the
+    list of open incidents with its clocks, and the regulator report meets its clock.
+
+    "Nothing saved" is checked through the app, since the server holds the store: after
+    the refused submit and the accepted one, the list counts exactly one incident more
+    than the store held, and the new incident has the next free number, so the refused
+    submit neither stored an incident nor used up a number."""
+    pg = page
+    total = reference_store.scalar("SELECT count(*) FROM incidents")
+    still_open = reference_store.scalar("SELECT count(*) FROM incidents WHERE status = 'open'")
+    last = reference_store.scalar(
+        "SELECT max(incident_id) FROM incidents WHERE incident_id LIKE 'INC-2026-%'")
+    new_id = f"INC-2026-{int(last[-4:]) + 1:04d}"
+    title = "Customer database exposed on a test server"
+
+    pg.goto(pg.base_url)
+    sign_in(pg, "manager")
+    open_page(pg, "Incidents")
+    expect(metric(pg, "Shown")).to_have_text(str(total))
+    wait_for_app(pg)
+    pg.get_by_test_id("stMain").get_by_role("link", name="Log an incident").click()
+    expect(pg.get_by_role("heading", name="Log an incident", exact=True)).to_be_visible()
+    wait_for_app(pg)
+
+    # The form, with a bad affected count. Each field is committed (Tab) as a person
+    # leaves it; detection at 07:30, two and a half hours before now (10:00).
+    box = pg.get_by_role("textbox", name="Title", exact=True)
+    box.fill(title)
+    box.press("Tab")
+    pg.get_by_role("combobox", name="Type", exact=True).click()
+    pg.get_by_role("option", name="Data leak", exact=True).click()
+    pg.get_by_role("spinbutton", name="hour, Detected").click()
+    pg.keyboard.type("0730")
+    pg.keyboard.press("Tab")
+    affected = pg.get_by_role("textbox", name="Affected subjects", exact=True)
+    affected.fill("about a million")
+    affected.press("Tab")
+    sensitive = pg.get_by_role("textbox", name="Of whom with sensitive information")
+    sensitive.fill("300,000")
+    sensitive.press("Tab")
+    box = pg.get_by_role("textbox", name="Systems affected")
+    box.fill("CRM, test server ts-03")
+    box.press("Tab")
+    wait_for_app(pg)
+    pg.get_by_role("button", name="Log the incident").click()
+    expect(pg.get_by_text("Nothing was saved: correct the fields marked above.")).to_be_visible()
+    expect(pg.locator(".st-key-li_field_affected_subjects")).to_contain_text(
+        "Not a whole number: 'about a million'. Enter digits, e.g. 1200000.")
+    expect(pg.get_by_text("Logged as")).to_have_count(0)
+    wait_for_app(pg)
+
+    # Corrected: the preview shows the clocks with their deadlines, then it is logged.
+    affected.fill("1,200,000")
+    affected.press("Tab")
+    preview = pg.locator(".st-key-li_preview")
+    expect(preview).to_contain_text("Report to the regulator by 2026-11-24 11:30 +08:00 "
+                                    "(1 h 30 min left)")
+    expect(preview).to_contain_text("Notify affected users by 2026-11-27 07:30 +08:00")
+    wait_for_app(pg)
+    pg.get_by_role("button", name="Log the incident").click()
+    expect(pg.get_by_text("Logged as")).to_contain_text(f"Logged as {new_id}.")
+    main = pg.get_by_test_id("stMain")
+    expect(main).to_contain_text("Report to the regulator — Due: by 2026-11-24 11:30 +08:00 "
+                                 "(1 h 30 min left)")
+    expect(main).to_contain_text("Notify affected users — Due: by 2026-11-27 07:30 +08:00")
+    wait_for_app(pg)
+
+    # The list: one incident more (so the refused submit stored none); among the open
+    # incidents, nearest deadline first, it is on top.
+    open_page(pg, "Incidents")
+    expect(metric(pg, "Shown")).to_have_text(str(total + 1))
+    wait_for_app(pg)
+    pg.get_by_role("combobox", name="Status").click()
+    pg.get_by_role("option", name="Open", exact=True).click()
+    pg.keyboard.press("Escape")
+    expect(metric(pg, "Shown")).to_have_text(str(still_open + 1))
+    wait_for_app(pg)
+    pg.get_by_role("combobox", name="Open an incident").click()   # lists the table's order
+    expect(pg.get_by_role("option").first).to_have_text(f"{new_id} — {title}")
+    pg.keyboard.press("Escape")
+    click_table_row(pg, pg.get_by_test_id("stDataFrame"), 0)
+    pg.wait_for_url(f"**/incident?id={new_id}")
+    expect(pg.get_by_role("heading", name=f"{new_id} · {title}", exact=True)).to_be_visible()
+
+    regulator = pg.locator(".st-key-clock_regulator")
+    expect(regulator).to_contain_text("Due 1 h 30 min left")
+    expect(regulator).to_contain_text("Deadline: 2026-11-24 11:30 +08:00")
+    notice = pg.locator(".st-key-clock_user_notice")
+    expect(notice).to_contain_text("Due 2 d 21 h left")
+    expect(notice).to_contain_text("Deadline: 2026-11-27 07:30 +08:00")
+    expect(pg.locator(".st-key-clock_summary")).to_contain_text("Not applicable")
+    wait_for_app(pg)
+
+    # Report to the regulator now (10:00): the clock is met.
+    step = pg.get_by_role("combobox", name="Step")
+    step.click()
+    pg.get_by_role("option", name="Reported to the regulator").click()
+    box = pg.get_by_role("textbox", name="Authority", exact=True)
+    box.fill("Guangdong Provincial CAC")
+    box.press("Tab")
+    box = pg.get_by_role("textbox", name="Authority's reference (optional)")
+    box.fill("GD-CAC-2026-1124-07")
+    box.press("Tab")
+    wait_for_app(pg)
+    pg.get_by_role("button", name="Record: reported to the regulator").click()
+    expect(pg.get_by_text("Recorded: reported to the regulator")).to_be_visible()
+    expect(regulator).to_contain_text("Met done 1 h 30 min before the deadline")
+    expect(regulator).to_contain_text("Done: 2026-11-24 10:00 +08:00")
+    expect(notice).to_contain_text("Due")
+    expect(step).to_have_value("")                 # the step box is empty again
+    wait_for_app(pg)
+
+    pg.get_by_role("heading", name=f"{new_id} · {title}", exact=True).scroll_into_view_if_needed()
+    pg.mouse.move(700, 10)                       # no hover effect in the picture
+    save_screenshot(pg, "incident")
+
+
+# -- the auditor --------------------------------------------------------------------------
+def test_auditor_downloads_processors_csv_and_audit_pack_and_cannot_log(page: Page,
+                                                                        reference_store,
+                                                                        tmp_path):
+    pg = page
+    processors = reference_store.rows(
+        "SELECT processor_id, name, status FROM processors ORDER BY processor_id")
+    expected_csv = reference_csv(reference_store, "processors")
+
+    pg.goto(pg.base_url)
+    sign_in(pg, "auditor")
+    open_page(pg, "Exports")
+    expect(pg.get_by_role("heading", name="Exports", exact=True)).to_be_visible()
+    expect(pg.get_by_role("combobox", name="Dataset")).to_have_value("Processors")
+    expect(metric(pg, "Rows in the file")).to_have_text(str(len(processors)))
+    wait_for_app(pg)
+    pg.mouse.move(700, 10)                       # no hover effect in the picture
+    save_screenshot(pg, "exports")
+
+    # The processors CSV, from the download button...
+    with pg.expect_download() as info:
+        pg.get_by_role("button", name=re.compile(r"Download processors_.*\.csv")).click()
+    download = info.value
+    assert download.suggested_filename == "processors_20261124T100000.csv"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfprocessor_id,") and data.endswith(b"\r\n")
+    records = csv_records(data)
+    header, body = records[0], records[1:]
+    assert [(r[header.index("processor_id")], r[header.index("name")],
+             r[header.index("status")]) for r in body] == processors
+    assert data == expected_csv                   # byte for byte, as the exporter writes it
+
+    # ... and the same file from the streamed one-time link (server.py's route).
+    pg.get_by_role("button", name="Prepare a streamed download").click()
+    with pg.expect_download() as info:
+        pg.get_by_role("link", name="Download CSV (streamed)").click()
+    streamed = info.value
+    assert streamed.suggested_filename == download.suggested_filename
+    streamed.save_as(tmp_path / "streamed.csv")
+    assert (tmp_path / "streamed.csv").read_bytes() == data
+    expect(pg.get_by_role("button", name="Prepare a streamed download")).to_be_visible()
+    wait_for_app(pg)
+
+    # The audit pack: every file against the manifest's hashes and row counts.
+    pg.get_by_role("tab", name="Audit pack").click()
+    button = pg.get_by_role("button", name=re.compile(r"Download audit-pack_.*\.zip"))
+    expect(button).to_be_visible()
+    wait_for_app(pg)
+    with pg.expect_download() as info:
+        button.click()
+    pack = info.value
+    assert re.fullmatch(r"audit-pack_20261124T100000\.zip", pack.suggested_filename)
+    pack.save_as(tmp_path / pack.suggested_filename)
+    with zipfile.ZipFile(tmp_path / pack.suggested_filename) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(files.pop("manifest.json"))
+    sums = files.pop("SHA256SUMS").decode()
+    assert manifest["generated_by"] == {"name": "auditor", "role": "auditor"}
+    assert manifest["generated_at"] == FROZEN_NOW
+    listed = {f["name"]: f for f in manifest["files"]}
+    assert set(listed) == set(files) and len(files) >= 9
+    for name, body in files.items():
+        digest = hashlib.sha256(body).hexdigest()
+        assert digest == listed[name]["sha256"], name
+        assert f"{digest}  {name}" in sums.splitlines(), name
+        assert len(csv_records(body)) - 1 == listed[name]["rows"], name
+    # The registers no journey changes are the store's, byte for byte.
+    assert files["processors.csv"] == data
+    for dataset in ("sharing_agreements", "retention_records"):
+        assert files[f"{dataset}.csv"] == reference_csv(reference_store, dataset), dataset
+    # The chain's head in the manifest is the last audit entry in the pack, and both
+    # downloads of the CSV are in the log with the file's SHA-256.
+    audit = csv_records(files["audit_log.csv"])
+    cols = audit[0]
+    last = dict(zip(cols, audit[-1]))
+    assert (int(last["seq"]), last["hash"]) == (manifest["audit_chain"]["head_seq"],
+                                                manifest["audit_chain"]["head_hash"])
+    sha = hashlib.sha256(data).hexdigest()
+    logged = [json.loads(r[cols.index("values_after")]) for r in audit[1:]
+              if r[cols.index("action")] == "export.download"
+              and r[cols.index("actor")] == "auditor"
+              and sha in r[cols.index("values_after")]]
+    assert sorted(e["delivery"] for e in logged) == ["download", "stream"]
+
+    # The incident form, by its address (a new tab signs in first): refused.
+    other = pg.context.new_page()
+    other.goto(f"{pg.base_url}/log_incident")
+    expect(other.get_by_text("Sign in to open Log an incident.")).to_be_visible()
+    sign_in(other, "auditor")
+    expect(other.get_by_test_id("stAlert").filter(has_text="not available")).to_contain_text(
+        "Log an incident is not available. Your role (auditor) may not open it.")
+    expect(other.get_by_role("heading", name="Compliance overview", exact=True)).to_be_visible()
+    expect(other.get_by_role("heading", name="Log an incident", exact=True)).to_have_count(0)
+    expect(other.get_by_role("button", name="Log the incident")).to_have_count(0)
+    expect(other.get_by_test_id("stSidebarNav")).not_to_contain_text("Log an incident")
+
+
+# -- links that must survive navigation (each of these was a bug found by the journeys) ----
+def test_a_findings_record_link_opens_the_register_on_that_record(page: Page):
+    pg = page
+    pg.goto(f"{pg.base_url}/findings?rule=SHARE-CONSENT&finding=SHARE-CONSENT%3ASHA-0051")
+    sign_in(pg, "dpo")
+    expect(pg.get_by_role("heading", name="SHARE-CONSENT · SHA-0051", exact=True)
+           ).to_be_visible()
+    pg.get_by_role("tab", name="Record").click()
+    pg.get_by_role("link", name="Open in Sharing agreements").click()
+    expect(pg.get_by_role("heading", name="Sharing agreements", exact=True)).to_be_visible()
+    wait_for_app(pg)
+    assert metric(pg, "Agreements").inner_text() == "1"
+
+
+def test_share_this_view_names_the_finding_just_opened(page: Page):
+    pg = page
+    pg.goto(f"{pg.base_url}/findings?clause=5.1.1")
+    sign_in(pg, "dpo")
+    expect(pg.get_by_text("findings match 1 filter.")).to_be_visible()
+    wait_for_app(pg)
+    click_table_row(pg, pg.get_by_test_id("stDataFrame").first, 0)
+    pg.wait_for_url(re.compile(r"finding="))
+    wait_for_app(pg)
+    pg.get_by_text("Share this view").click()
+    shared = pg.get_by_test_id("stExpander").filter(has_text="Share this view").locator("code")
+    assert url_view(f"{pg.base_url}/{shared.inner_text().strip()}") == url_view(pg.url)
+
+
+def test_a_past_day_overview_bar_opens_that_days_findings(page: Page):
+    pg = page
+    pg.goto(f"{pg.base_url}/?day=2026-11-01")
+    sign_in(pg, "dpo")
+    plot = pg.get_by_test_id("stMain").locator(".js-plotly-plot").filter(
+        has=pg.locator(".gtitle", has_text="per policy clause"))
+    bar = plot.locator(".bars .point").first
+    bar.wait_for()
+    bar.scroll_into_view_if_needed()
+    wait_for_app(pg)
+    box = bar.bounding_box()
+    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    landed = pg.get_by_role("heading", name="Findings", exact=True).or_(
+        pg.get_by_test_id("stException"))
+    landed.first.wait_for()
+    assert pg.get_by_test_id("stException").count() == 0
+    path, query = url_view(pg.url)
+    assert path == "/findings" and query.get("as_of") == ["2026-11-01"]
