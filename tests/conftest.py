@@ -72,10 +72,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | None = None,
              query: dict | None = None, frozen_now: dt.datetime = FROZEN_NOW):
-    """An AppTest of app.py on ``db_path``, signed in as ``actor``, run on ``page``.
-
-    ``page`` is a key of ``dashboard.navigation.PAGE_BY_KEY``. Returns the AppTest
-    after its first run on that page.
+    """An AppTest of app.py on ``db_path``, signed in as ``actor``, run once on ``page``
+    (a key of ``dashboard.navigation.PAGE_BY_KEY``; the default page if None) with
+    ``query`` in the URL, as a browser opening ``/<page>?<query>`` does: the page's
+    first run sees the query, so URL-bound widgets start from it.
     """
     from streamlit.testing.v1 import AppTest
 
@@ -83,13 +83,10 @@ def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | Non
 
     monkeypatch.setenv("COMPLIANCE_DB", str(db_path))
     monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", frozen_now.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     if actor is not None:
         at.session_state["actor"] = actor
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
+    at.query_params.update(query or {})
     if page is not None:
         at.switch_page(PAGE_BY_KEY[page].path)
-        at.run()
-    return at
+    return at.run()

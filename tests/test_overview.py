@@ -15,21 +15,14 @@ from dashboard.navigation import PAGE_BY_KEY
 from dashboard.settings import Settings
 from dashboard.store import Store
 
-from conftest import ADMIN, AUDITOR, DPO, FROZEN_NOW, MANAGER, ROOT, SYSTEM, make_store
+from conftest import ADMIN, AUDITOR, DPO, FROZEN_NOW, MANAGER, SYSTEM, app_test, make_store
 
 ACTORS = {"dpo": DPO, "manager": MANAGER, "auditor": AUDITOR, "admin": ADMIN}
 
 
 def open_page(db, actor, monkeypatch, page="overview", query=None) -> AppTest:
-    """Run app.py straight onto ``page`` with ``query`` in the URL (a browser opening
-    ``/<page>?<query>``)."""
-    monkeypatch.setenv("COMPLIANCE_DB", str(db))
-    monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", FROZEN_NOW.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["actor"] = actor
-    at.query_params.update(query or {})
-    at.switch_page(PAGE_BY_KEY[page].path)
-    at.run()
+    """Run app.py straight onto ``page`` with ``query`` in the URL (conftest.app_test)."""
+    at = app_test(db, actor, monkeypatch, page=page, query=query)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

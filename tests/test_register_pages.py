@@ -12,7 +12,7 @@ from dashboard.navigation import PAGE_BY_KEY
 from dashboard.store import Store
 
 import small_registers as S
-from conftest import AUDITOR, DPO, FROZEN_NOW, ROOT, ADMIN, MANAGER, make_store
+from conftest import AUDITOR, DPO, ADMIN, MANAGER, app_test, make_store
 
 MY_PAGES = ("processors", "sharing", "retention", "policy", "settings")
 ACTORS = {"dpo": DPO, "manager": MANAGER, "auditor": AUDITOR, "admin": ADMIN}
@@ -28,15 +28,8 @@ def small_db(tmp_path):
 
 
 def open_page(db, actor, monkeypatch, page, query=None) -> AppTest:
-    """Run app.py straight onto ``page`` with ``query`` in the URL, as a browser opening
-    ``/<page>?<query>`` does (so URL-bound widgets start from the query)."""
-    monkeypatch.setenv("COMPLIANCE_DB", str(db))
-    monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", FROZEN_NOW.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["actor"] = actor
-    at.query_params.update(query or {})
-    at.switch_page(PAGE_BY_KEY[page].path)
-    return at.run()
+    """Run app.py straight onto ``page`` with ``query`` in the URL (conftest.app_test)."""
+    return app_test(db, actor, monkeypatch, page=page, query=query)
 
 
 def metrics(at) -> dict[str, str]:
