@@ -1,10 +1,10 @@
-"""The app's entry point: `streamlit run app.py` (or `make run`).
+"""The app's navigation entry point. `make run` serves it through `server.py`
+(`streamlit run server.py`, which adds the streamed-download route); plain
+`streamlit run app.py` works too.
 
 Navigation lists only the pages the signed-in user's role may open
 (`dashboard/navigation.py`); each page re-checks on the server side.
 """
-from pathlib import Path
-
 import streamlit as st
 
 from dashboard import ui
@@ -13,7 +13,6 @@ from dashboard.navigation import pages_for
 st.set_page_config(page_title="Privacy compliance", page_icon=":material/shield_lock:",
                    layout="wide")
 
-HERE = Path(__file__).parent
 # Idle timeout, account re-check and single sign-on, before any page runs.
 actor = ui.enforce_session()
 
@@ -23,10 +22,9 @@ if actor is None:
 else:
     sections: dict[str, list] = {}
     for spec in pages_for(actor.role):
-        if (HERE / spec.path).exists():   # tests/test_navigation.py asserts every file exists
-            sections.setdefault(spec.section, []).append(
-                st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.key,
-                        default=spec.default))
+        sections.setdefault(spec.section, []).append(
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.key,
+                    default=spec.default))
     nav = st.navigation(sections)
     ui.sidebar_account(actor)
     ui.refused_link(actor)   # signed in from a link to a page outside the role
