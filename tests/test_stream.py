@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from dashboard import exports, stream
 from dashboard.access import PermissionDenied
 from dashboard.settings import Settings
 
+from serving import served as serve_app
 from conftest import ADMIN, AUDITOR, DPO, FROZEN_NOW, MANAGER, ROOT, SYSTEM, app_test, make_store
 from test_exports import audit_count, csv_bytes, last_entry, parse, populate
 
@@ -458,12 +458,6 @@ def test_server_py_is_discovered_as_the_asgi_app():
     assert found.is_asgi_app and found.import_string == "server:app"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _status(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
@@ -477,41 +471,15 @@ def test_streamlit_run_server_py_serves_the_app_and_the_route(tmp_path):
     db = tmp_path / "served.duckdb"
     subprocess.run([sys.executable, "-m", "dashboard", "--db", str(db), "init"], cwd=ROOT,
                    check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    env = dict(os.environ, COMPLIANCE_DB=str(db), COMPLIANCE_FROZEN_NOW=FROZEN_NOW.isoformat())
-    log = tmp_path / "streamlit.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while _status_or_none(f"{base}/_stcore/health") != 200:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit run server.py did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)     # polling the health endpoint while the server starts
+    env = {"COMPLIANCE_DB": str(db), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW.isoformat()}
+    with serve_app("server.py", env=env, log=tmp_path / "streamlit.log") as server:
+        base = server.base
         status, text = _status(f"{base}/export/csv")
         assert status == 403 and "no ticket" in text
         assert _status(f"{base}/export/csv?ticket=forged")[0] == 403
         status, html = _status(f"{base}/")
         assert status == 200 and '<div id="root">' in html
         assert _status(f"{base}/exports")[0] == 200           # the app's pages as before
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _status_or_none(url: str) -> int | None:
-    try:
-        return _status(url)[0]
-    except OSError:
-        return None
 
 
 def test_a_complete_file_is_handed_out_only_once_logged(filled, client, monkeypatch):

@@ -23,14 +23,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from serving import served
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -45,12 +45,6 @@ AS_OF = "2026-11-24"
 FROZEN_NOW = "2026-11-24T10:00:00+08:00"
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cli(db: Path, *args: str, stdin: str | None = None) -> str:
@@ -90,39 +84,9 @@ def reference_store(demo_store_path: Path):
 
 @pytest.fixture(scope="session")
 def served_app(demo_store_path: Path):
-    port = _free_port()
-    env = dict(os.environ, COMPLIANCE_DB=str(demo_store_path), COMPLIANCE_FROZEN_NOW=FROZEN_NOW,
-               PYTHONUNBUFFERED="1")
-    log = (ARTIFACTS / "streamlit.log")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false",
-             # No hot reload: another edit in the working tree must not reload the app
-             # (Streamlit re-imports every module of the app on any change) mid-test.
-             "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit did not start; see {log}:\n{log.read_text()[-2000:]}")
-        time.sleep(0.2)   # polling the server's health endpoint, not waiting on the page
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    env = {"COMPLIANCE_DB": str(demo_store_path), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW}
+    with served("server.py", env=env, log=ARTIFACTS / "streamlit.log") as server:
+        yield server.base
 
 
 @pytest.fixture(scope="session")

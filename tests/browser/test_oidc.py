@@ -16,9 +16,6 @@ import html
 import json
 import os
 import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -36,6 +33,7 @@ from dashboard import accounts  # noqa: E402
 from dashboard.store import Store  # noqa: E402
 
 from conftest import SYSTEM, make_store  # noqa: E402
+from serving import free_port, served  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -205,12 +203,6 @@ class Provider:
                      "id_token": id_token, "scope": "openid email profile"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def sso_app(tmp_path_factory):
     if not Path(CHROMIUM).exists():
@@ -221,7 +213,7 @@ def sso_app(tmp_path_factory):
     accounts.create_user(s, SYSTEM, "li", "dpo", "li-local-password", email="li@example.com",
                          display_name="Li Wang")
     s.close()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with Provider(f"{base}/oauth2callback") as idp:
         secrets_file = tmp / "secrets.toml"
@@ -241,34 +233,13 @@ claim = "groups"
 [auth.roles.values]
 "security-managers" = "manager"
 ''')
+        env = {k: v for k, v in os.environ.items() if k != "COMPLIANCE_FROZEN_NOW"}
+        env["COMPLIANCE_DB"] = str(db)
         log = tmp / "streamlit.log"
-        env = dict(os.environ, COMPLIANCE_DB=str(db), PYTHONUNBUFFERED="1")
-        env.pop("COMPLIANCE_FROZEN_NOW", None)
-        with open(log, "w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true",
-                 "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets_file)],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)   # polling the health endpoint, not waiting on a page
-            yield {"base": base, "idp": idp, "db": db, "proc": proc, "log": log}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        with served("app.py", env=env, log=log, port=port,
+                    args=["--secrets.files", str(secrets_file)]) as server:
+            assert server.base == base
+            yield {"base": base, "idp": idp, "db": db, "log": log, "server": server}
 
 
 @pytest.fixture
@@ -345,9 +316,7 @@ def test_oidc_user_without_a_role_is_refused(sso_app, page):
 
 def test_sign_ins_were_recorded_in_the_audit_log(sso_app):
     # Runs last in this module: stop the server to read its store (DuckDB: one process).
-    proc = sso_app["proc"]
-    proc.terminate()
-    proc.wait(timeout=15)
+    sso_app["server"].stop()
     with Store(sso_app["db"], read_only=True) as s:
         rows = s.rows("SELECT actor, role, action, entity_id, values_after FROM audit_log "
                       "WHERE action LIKE 'auth.%' ORDER BY seq")
