@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -43,20 +41,13 @@ from dashboard.rules import load_rules, macros_sql
 from dashboard.settings import load_settings
 from dashboard.store import Store, default_db_path
 
+from bench.common import cores, peak_rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cores() -> str:
-    online = os.cpu_count()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        usable = online
-    return f"{usable} usable of {online}"
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux: KiB
 
 
 def raw_rules(path: Path, as_of) -> tuple[float, dict[str, float], int]:
@@ -152,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                        "incident_events")}
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     con.close()
-    print(f"check benchmark: cores {_cores()}, DuckDB {duckdb.__version__} with {threads} "
+    print(f"check benchmark: cores {cores()}, DuckDB {duckdb.__version__} with {threads} "
           f"threads, store {path} ({path.stat().st_size / 2**30:.2f} GiB)")
     print("registers: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()))
     print(f"as of {as_of.isoformat()}\n")
@@ -186,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
           f"items as DataFrames), CSV {parts['csv']:.2f} s, snapshot {parts['snapshot']:.2f} s")
     slowest = sorted(per_rule.items(), key=lambda kv: -kv[1])[:5]
     print("slowest raw rules (cold): " + ", ".join(f"{k} {v:.2f} s" for k, v in slowest))
-    print(f"peak memory of this process: {_peak_rss_mb():.0f} MiB")
+    print(f"peak memory of this process: {peak_rss_mb():.0f} MiB")
     return 0
 
 

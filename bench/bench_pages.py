@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import cores
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 AIM_COLD, AIM_WARM, AIM_RATIO = 2.0, 1.0, 1.5
@@ -87,13 +89,6 @@ def page_runs(ctx: dict[str, str]) -> list[PageRun]:
     return runs
 
 
-def _cores() -> str:
-    online = os.cpu_count()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        usable = online
-    return f"{usable} usable of {online}"
 
 
 # -- the app worker: AppTest, with every statement recorded -----------------------------
@@ -428,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = prepare(args.db, args.now)
     wanted = set(args.pages.split(",")) if args.pages else None
     runs = [r for r in page_runs(ctx) if wanted is None or r.page in wanted]
-    header = (f"Pages benchmark: cores {_cores()}, DuckDB {ctx['duckdb']} with {ctx['threads']} "
+    header = (f"Pages benchmark: cores {cores()}, DuckDB {ctx['duckdb']} with {ctx['threads']} "
               f"threads; store {args.db} ({args.db.stat().st_size / 2**30:.2f} GiB)\n"
               "registers: " + ", ".join(f"{t} {n:,}" for t, n in ctx["sizes"].items()) + "\n"
               f"now {args.now}; {ctx['findings']:,} open findings; snapshot {ctx['snapshot']} "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -25,20 +24,13 @@ from dashboard.reference import sync_reference
 from dashboard.settings import load_settings
 from dashboard.store import Store
 
+from bench.common import cores, peak_rss_mb
+
 AS_OF = dt.date(2026, 11, 24)
 
 
-def _cores() -> str:
-    online = os.cpu_count()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        usable = online
-    return f"{usable} usable of {online}"
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux: KiB
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             sync_reference(w.cur)
             w.audit("reference.sync", "reference")
         threads = store.scalar("SELECT current_setting('threads')")
-        print(f"seed --scale large: cores {_cores()}, DuckDB {__import__('duckdb').__version__}"
+        print(f"seed --scale large: cores {cores()}, DuckDB {__import__('duckdb').__version__}"
               f" with {threads} threads, as of {AS_OF}, seed {args.seed}")
 
         timings: dict[str, float] = {}
@@ -71,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = demo.seed(store, actor, scale="large", as_of=AS_OF, seed=args.seed,
                            retention_records=args.retention_records, timings=timings)
         total = time.perf_counter() - started
-        seed_rss = _peak_rss_mb()
+        seed_rss = peak_rss_mb()
         with store.cursor() as cur:
             cur.execute("CHECKPOINT")
         file_mb = path.stat().st_size / 2**20
