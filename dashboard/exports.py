@@ -26,6 +26,7 @@ SHA-256 of what was handed out (an audit pack: one entry for the whole pack).
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -772,22 +773,68 @@ def export_file(store, actor: Actor, dataset: str, out: str | os.PathLike,
     require(actor, EXPORT_ACTION)
     clean = resolve_filters(store, dataset, filters)
     out = Path(out)
-    if out.is_dir():
-        raise ExportError(f"--out {out} is a directory; name the CSV file to write")
-    if not out.parent.exists():
-        raise ExportError(f"--out {out}: the folder {out.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    _check_out(out, "CSV")
+    with _PartFile(out) as (fh, tmp):
+        with fh:
             stats = write_csv(store, dataset, clean, fh, batch_rows=batch_rows)
         result = ExportResult(dataset, clean, out.name, stats.rows, stats.bytes, stats.sha256)
         seq = _log(store, actor, "export.download", "export", dataset,
                    {**result.summary(), "delivery": "file"})
         os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return ExportResult(dataset, clean, out.name, stats.rows, stats.bytes, stats.sha256, seq)
+
+
+def _check_out(out: Path, what: str) -> None:
+    """Refuse an ``--out`` that cannot be a file before anything is read or logged."""
+    if out.is_dir():
+        raise ExportError(f"--out {out} is a directory; name the {what} file to write")
+    if not out.parent.exists():
+        raise ExportError(f"--out {out}: the folder {out.parent} does not exist")
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write to --out {out}: {out.parent} is not a folder")
+
+
+_WHY_NOT = {
+    errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only", errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "the disk quota is exceeded", errno.ENOTDIR: "a part of the path is not a "
+    "folder", errno.EISDIR: "it is a directory", errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+class _PartFile:
+    """A temporary ``.part`` file beside ``out``, removed unless it was put in place.
+
+    An OS error (no permission, read-only or full disk, ...) becomes an ExportError
+    naming ``out`` as the user typed it, and no server path: exit 2, no traceback.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.tmp: str | None = None
+
+    def _refused(self, exc: OSError) -> ExportError:
+        why = _WHY_NOT.get(exc.errno) or (exc.strerror or "the system refused").lower()
+        return ExportError(f"cannot write to --out {self.out}: {why}")
+
+    def __enter__(self):
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".part",
+                                            dir=self.out.parent)
+        except OSError as exc:
+            raise self._refused(exc) from None
+        return os.fdopen(fd, "wb"), self.tmp
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None:
+            return False
+        try:
+            Path(self.tmp).unlink(missing_ok=True)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise self._refused(exc) from None
+        return False
 
 
 _GENERATING: dict[str, threading.Lock] = {}
@@ -940,20 +987,13 @@ def build_pack(store, actor: Actor, selections: Sequence[tuple[str, dict | None]
     pack_name = name or pack_file_name(at)
     if isinstance(out, (str, os.PathLike)):
         path = Path(out)
-        if path.is_dir():
-            raise ExportError(f"--out {path} is a directory; name the ZIP file to write")
-        if not path.parent.exists():
-            raise ExportError(f"--out {path}: the folder {path.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
+        _check_out(path, "ZIP")
+        with _PartFile(path) as (fh, tmp):
+            with fh:
                 manifest = _write_pack(store, actor, resolved, fh, at, batch_rows)
             digest = _sha256_file(tmp)
             seq = _log_pack(store, actor, path.name, manifest, digest)
             os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return PackResult(path.name, digest, manifest, seq)
     hashing = _HashingWriter(out)
     manifest = _write_pack(store, actor, resolved, hashing, at, batch_rows)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import datetime as dt
 import difflib
 import hashlib
 import io
@@ -46,6 +47,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +62,13 @@ from .access import Actor, require
 from .reference import load_catalog
 
 TABLES: tuple[str, ...] = tuple(R.REGISTERS)
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+# Text encodings a CSV may come in: the contract's UTF-8, and GB18030 (a superset of GBK
+# and GB2312), what Excel in China writes for "CSV (comma delimited)".
+ENCODINGS = ("utf-8", "gb18030")
+DUCKDB_MAX_LINE = 2_000_000       # read_csv's default max_line_size (bytes per record)
+SNIFF_BYTES = 8192                # the head of a file looked at to tell what it is
+SHOWN_VALUE_CHARS = 1000          # a longer bad value is shown cut short
 PREVIEW_ROWS = 50
 MAX_LISTED_ERRORS = 1000          # row errors listed in full; the rest are counted
 CHUNK_BYTES = 16 << 20
@@ -140,8 +148,9 @@ class StagedImport:
     errors: list[RowError]
     preview: pd.DataFrame
     sha256: str
-    format: str = "csv"
+    format: str = "csv"                                   # csv, parquet or xlsx (by content)
     columns: list[str] = field(default_factory=list)      # the file's contract columns
+    encoding: str = "utf-8"                               # a CSV's text encoding
     _source: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -154,8 +163,8 @@ class StagedImport:
         return [c for c in R.get_register(self.table).column_names if c not in self.columns]
 
     def errors_frame(self) -> pd.DataFrame:
-        """The errors as a table for display: line (or row), column, value, reason."""
-        unit = "row" if self.format == "parquet" else "line"
+        """The errors as a table for display: line (CSV) or row, column, value, reason."""
+        unit = "line" if self.format == "csv" else "row"
         return pd.DataFrame({
             unit: pd.array([e.line for e in self.errors], dtype="Int64"),
             "column": [e.column for e in self.errors],
@@ -195,17 +204,21 @@ class ImportRejected(ValueError):
 
 
 def stage_file(store, table: str, data: bytes | str | os.PathLike,
-               filename: str | None = None, *, replace: bool = False) -> StagedImport:
+               filename: str | None = None, *, replace: bool = False,
+               encoding: str = "utf-8") -> StagedImport:
     """Check a file for ``table`` without writing anything.
 
-    ``data`` is a path or the uploaded bytes; the format comes from the file name's
-    extension (``.csv`` or ``.parquet``; for bytes without a name, from the content).
+    ``data`` is a path or the uploaded bytes. The content decides the format: a
+    Parquet file or an Excel workbook (.xlsx) is read as one whatever its name; other
+    text is CSV when named ``.csv`` (or given as bytes without a name). ``encoding``
+    is a CSV's text encoding, ``utf-8`` (the contract's) or ``gb18030`` (GBK too).
     ``replace`` checks it as a replacement of the whole register (keys already in the
     store are then no error), as ``commit_import(..., replace=True)`` will write it.
-    Bad input never raises: it comes back in ``errors``.
+    Bad input never raises: it comes back in ``errors`` (an unknown ``encoding`` is a
+    programming error: ValueError).
     """
     reg = R.get_register(table)
-    src = _Source.of(data, filename)
+    src = _Source.of(data, filename, encoding)
     with src.snapshot() as path, store.cursor() as cur:
         check = _Validation(store, cur, reg, src, mode="replace" if replace else "append",
                             preview=True)
@@ -213,8 +226,8 @@ def stage_file(store, table: str, data: bytes | str | os.PathLike,
         check.drop()
     return StagedImport(
         table=reg.name, source_name=src.name, rows=result.rows, errors=result.errors,
-        preview=result.preview, sha256=result.sha256, format=src.fmt,
-        columns=result.columns, _source=src,
+        preview=result.preview, sha256=result.sha256, format=result.format or src.fmt,
+        columns=result.columns, encoding=src.encoding, _source=src,
     )
 
 
@@ -234,13 +247,14 @@ def commit_import(store, actor: Actor, staged: StagedImport, *,
 
 
 def import_file(store, actor: Actor, table: str, path: str | os.PathLike, *,
-                replace: bool = False) -> ImportResult:
+                replace: bool = False, encoding: str = "utf-8") -> ImportResult:
     """Check and write a file in one go (the command line). Raises ``ImportRejected``.
 
     The checks run once, inside the write transaction, which rolls back on any error.
     """
     reg = R.get_register(table)
-    return _commit(store, actor, reg, _Source.of(Path(path), None), replace=replace)
+    return _commit(store, actor, reg, _Source.of(Path(path), None, encoding),
+                   replace=replace)
 
 
 # -- the command line ------------------------------------------------------------------
@@ -249,16 +263,17 @@ def cmd_import(args, out, err) -> int:
     from .cli import EXIT_BAD_INPUT, EXIT_OK, open_store
 
     path = Path(args.file)
+    if path.is_dir():
+        err.write(f"error: {path} is a folder; name the file to import\n")
+        return EXIT_BAD_INPUT
     if not path.is_file():
         err.write(f"error: {path}: no such file\n")
-        return EXIT_BAD_INPUT
-    if path.suffix.lower() not in FORMATS:
-        err.write(f"error: {path}: {_unsupported_format(path.suffix)}\n")
         return EXIT_BAD_INPUT
     store = open_store(args)
     with store:
         try:
-            result = import_file(store, cli_actor(), args.table, path, replace=args.replace)
+            result = import_file(store, cli_actor(), args.table, path, replace=args.replace,
+                                 encoding=args.encoding)
         except ImportRejected as exc:
             err.write(f"error: {exc}\n")
             return EXIT_BAD_INPUT
@@ -271,12 +286,19 @@ def cmd_import(args, out, err) -> int:
 
 def register_cli(sub) -> None:
     p = sub.add_parser(
-        "import", help="load a CSV or Parquet file into a register (all or nothing)",
-        description="Load a CSV (UTF-8, comma separated, header row) or Parquet file into a "
+        "import", help="load a CSV, Excel (.xlsx) or Parquet file into a register "
+                       "(all or nothing)",
+        description="Load a CSV (UTF-8, comma separated, header row), an Excel workbook "
+                    "(.xlsx: the first sheet, header in row 1) or a Parquet file into a "
                     "register. All or nothing: one bad row and nothing is written; every bad "
-                    "row is reported by line, column, value and reason (exit 2).")
+                    "row is reported by line (or row), column, value and reason (exit 2).")
     p.add_argument("table", choices=TABLES, help="the register to load")
-    p.add_argument("file", help="a .csv or .parquet file with the contract's column names")
+    p.add_argument("file", help="a .csv, .xlsx or .parquet file with the contract's column "
+                                "names")
+    p.add_argument("--encoding", choices=ENCODINGS, default="utf-8",
+                   help="a CSV file's text encoding: utf-8 (default, the contract's; a BOM "
+                        "is fine) or gb18030 (also GBK/GB2312: what Excel in China saves "
+                        "as \"CSV (comma delimited)\")")
     p.add_argument("--replace", action="store_true",
                    help="replace the register's contents wholesale (default: append; a key "
                         "already in the store is then an error)")
@@ -287,37 +309,44 @@ def register_cli(sub) -> None:
 @dataclass
 class _Source:
     name: str
-    fmt: str | None               # "csv" | "parquet" | None (unsupported)
+    fmt: str | None               # from the name: "csv" | "parquet" | "xlsx" | None
     path: Path | None = None
     data: bytes | None = None
     suffix: str = ""
+    encoding: str = "utf-8"
 
     @classmethod
-    def of(cls, data: bytes | str | os.PathLike, filename: str | None) -> "_Source":
+    def of(cls, data: bytes | str | os.PathLike, filename: str | None,
+           encoding: str = "utf-8") -> "_Source":
+        encoding = (encoding or "utf-8").lower().replace("_", "-")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, "
+                             f"not {encoding!r}")
         if isinstance(data, (bytes, bytearray, memoryview)):
             data = bytes(data)
             if filename:
                 suffix = Path(filename).suffix.lower()
                 fmt = FORMATS.get(suffix)
-            else:  # no name: tell Parquet by its magic bytes
-                suffix, fmt = "", ("parquet" if data[:4] == b"PAR1" else "csv")
+            else:  # no name: the content tells (Parquet, a workbook), else CSV
+                suffix, fmt = "", "csv"
             return cls(Path(filename).name if filename else "upload", fmt, data=data,
-                       suffix=suffix)
+                       suffix=suffix, encoding=encoding)
         path = Path(data)
         suffix = Path(filename or path.name).suffix.lower()
         return cls(Path(filename).name if filename else path.name, FORMATS.get(suffix),
-                   path=path, suffix=suffix)
+                   path=path, suffix=suffix, encoding=encoding)
 
     @contextmanager
     def snapshot(self) -> Iterator[Path | None]:
         """A private copy of the file for one check (and insert), so that what is hashed,
         checked and written is one and the same even if the original changes meanwhile.
-        None when there is nothing to read (no such file, unsupported type)."""
-        if self.fmt is None or (self.path is not None and not self.path.is_file()):
+        None when there is no such file. Files derived from it (a transcoded CSV, a
+        workbook's sheet as CSV) are made beside it and go with it."""
+        if self.path is not None and not self.path.is_file():
             yield None
             return
         with tempfile.TemporaryDirectory(prefix="import-") as tmp:
-            p = Path(tmp) / f"source.{self.fmt}"
+            p = Path(tmp) / "source"
             if self.path is not None:
                 shutil.copyfile(self.path, p)
             else:
@@ -334,15 +363,20 @@ class _Scan:
     ends_with_newline: bool = False
     head: bytes = b""
     error: RowError | None = None
+    has_nul: bool = False        # a NUL byte somewhere (CSV): cells are checked for it
+    longest: int = 0             # bytes in the longest record (CSV, by quote parity)
 
 
 def _scan(path: Path, fmt: str) -> _Scan:
-    """One pass over the bytes: SHA-256; for CSV strict UTF-8 and newline counts."""
+    """One pass over the bytes: SHA-256; for CSV strict UTF-8, newline counts, NUL
+    bytes and the longest record (vectorized; bounded memory)."""
     s = _Scan()
     digest = hashlib.sha256()
     pending = b""                # a character split across two chunks
     lf = cr = 0
     last = b""
+    quotes = 0                   # quote characters so far (their parity: inside quotes)
+    record_start = 0             # offset where the current record began
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK_BYTES):
             digest.update(chunk)
@@ -358,8 +392,26 @@ def _scan(path: Path, fmt: str) -> _Scan:
                         s.error = _utf8_error(path, s.size - len(pending) + exc.start)
                 lf += chunk.count(b"\n")
                 cr += chunk.count(b"\r")
+                s.has_nul = s.has_nul or b"\x00" in chunk
+                # A CR or LF outside quotes ends a record (RFC 4180 quotes come in pairs).
+                a = np.frombuffer(chunk, dtype=np.uint8)
+                ends = np.flatnonzero((a == 10) | (a == 13))
+                if len(ends):
+                    qs = np.flatnonzero(a == 34) if b'"' in chunk else ends[:0]
+                    if len(qs):
+                        ends = ends[((np.searchsorted(qs, ends) + quotes) & 1) == 0]
+                    quotes += len(qs)
+                    if len(ends):
+                        ends = ends.astype(np.int64) + s.size
+                        gaps = np.diff(ends, prepend=record_start)
+                        s.longest = max(s.longest, int(gaps.max()))
+                        record_start = int(ends[-1]) + 1
+                else:
+                    quotes += chunk.count(b'"')
             s.size += len(chunk)
             last = chunk[-1:]
+    if fmt == "csv":
+        s.longest = max(s.longest, s.size - record_start)
     if fmt == "csv" and s.error is None and pending:
         s.error = _utf8_error(path, s.size - len(pending))
     s.sha256 = digest.hexdigest()
@@ -391,9 +443,179 @@ def _utf8_error(path: Path, offset: int) -> RowError:
     hint = "save it as \"CSV UTF-8\""
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         hint = "it looks like UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\""
+    elif _looks_like_gb18030(path, offset):
+        hint = GB18030_HINT
     return RowError(line, None, None,
                     f"the file is not UTF-8 text (byte 0x{bad.hex().upper()} at byte offset "
                     f"{offset:,}); {hint}")
+
+
+GB18030_HINT = ("it looks like GB18030/GBK Chinese text, as Excel in China saves \"CSV "
+                "(comma delimited)\": import it with --encoding gb18030 (on the Import page: "
+                "Encoding GB18030), or save it from Excel as \"CSV UTF-8\"")
+
+
+def _looks_like_gb18030(path: Path, offset: int, window: int = 65536) -> bool:
+    """Whether the text around the first non-UTF-8 byte reads as Chinese in GB18030.
+
+    The window starts at the beginning of that byte's line (a newline is never part
+    of a GB18030 character) and must decode strictly. Then nearly every non-ASCII
+    character must be either a two-byte GB2312 character (both bytes 0xA1-0xFE: the
+    common simplified characters and full-width punctuation) or a four-byte GB18030
+    one. Latin-1 or Windows-1252 text fails this: an accented letter followed by an
+    ASCII letter makes a two-byte sequence whose second byte is below 0x80.
+    """
+    start = max(0, offset - 4096)
+    with open(path, "rb") as f:
+        f.seek(start)
+        before = f.read(offset - start)
+        data = f.read(window)
+    cut = max(before.rfind(b"\n"), before.rfind(b"\r"))
+    sample = before[cut + 1:] + data
+    try:
+        text = codecs.getincrementaldecoder("gb18030")("strict").decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    wide = [c for c in text if ord(c) > 0x7F]
+    if not wide:
+        return False
+    plausible = 0
+    for c in wide:
+        b = c.encode("gb18030")
+        if len(b) == 4 or (len(b) == 2 and b[0] >= 0xA1 and b[1] >= 0xA1):
+            plausible += 1
+    return plausible >= 0.9 * len(wide)
+
+
+def _transcode_gb18030(src: Path, dst: Path) -> tuple[str, RowError | None]:
+    """Write ``src`` (GB18030) to ``dst`` as UTF-8, streaming; the SHA-256 of ``src``.
+
+    Refuses a file that is UTF-8 already (anything beyond ASCII in it would become
+    mojibake), and names the line of the first byte sequence GB18030 does not have.
+    """
+    digest = hashlib.sha256()
+    gb = codecs.getincrementaldecoder("gb18030")("strict")
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    is_utf8, non_ascii = True, False
+    done = 0                       # bytes of src decoded so far
+    error: RowError | None = None
+    with open(src, "rb") as f, open(dst, "w", encoding="utf-8", newline="") as out:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+            if is_utf8:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+            non_ascii = non_ascii or not chunk.isascii()
+            if error is not None:
+                done += len(chunk)
+                continue
+            pending = len(gb.getstate()[0])       # bytes of a character split by the read
+            try:
+                out.write(gb.decode(chunk))
+            except UnicodeDecodeError as exc:
+                error = _not_gb18030(src, done - pending + exc.start)
+            done += len(chunk)
+        if error is None:
+            pending = len(gb.getstate()[0])
+            try:
+                out.write(gb.decode(b"", final=True))
+            except UnicodeDecodeError:
+                error = _not_gb18030(src, done - pending)
+        if is_utf8:
+            try:
+                utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                is_utf8 = False
+    if is_utf8 and non_ascii:
+        error = RowError(None, None, None,
+                         "the file is UTF-8 text, not GB18030: import it as UTF-8 (without "
+                         "--encoding gb18030; on the Import page: Encoding UTF-8)")
+    return digest.hexdigest(), error
+
+
+def _not_gb18030(path: Path, offset: int) -> RowError:
+    offset = max(offset, 0)
+    with open(path, "rb") as f:
+        f.seek(offset)
+        bad = f.read(2)
+    shown = " ".join(f"0x{b:02X}" for b in bad)
+    return RowError(_count_newlines(path, offset) + 1, None, None,
+                    f"the file is not GB18030 text (bytes {shown} at byte offset {offset:,}); "
+                    f"check the encoding it was saved in, or save it as \"CSV UTF-8\"")
+
+
+# -- what a file is ----------------------------------------------------------------------
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_XLS_ADVICE = ("open it in Excel and save it as \"Excel Workbook (.xlsx)\" or "
+               "\"CSV UTF-8\"")
+
+
+def _sniff(path: Path) -> tuple[str, str | None]:
+    """What the bytes are, whatever the file's name: (kind, reason to refuse or None).
+
+    kind: "parquet", "xlsx", "text", or "refused" (the reason says what it is).
+    """
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if head.startswith(b"PAR1"):
+        return "parquet", None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _sniff_zip(path)
+    if head.startswith(_OLE2):
+        return "refused", (
+            "the file is an Excel 97-2003 workbook (.xls) or another file of old Microsoft "
+            "Office (a password-protected workbook looks the same), not a CSV: "
+            + _XLS_ADVICE + ", then import that")
+    if head.startswith(b"%PDF-"):
+        return "refused", ("the file is a PDF document, not a CSV: export the register from "
+                           "its source as \"CSV UTF-8\" or .xlsx")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "text", None            # UTF-16 with a BOM: the UTF-8 check names it
+    controls = sum(head.count(bytes([b])) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
+    if controls > max(4, len(head) // 20):
+        if _looks_like_utf16(head):
+            return "refused", ("the file is UTF-16 text without a byte-order mark, not "
+                               "UTF-8: save it as \"CSV UTF-8\"")
+        return "refused", ("the file holds binary data, not CSV text (is it an image, an "
+                           "archive or a database file?): import a .csv (UTF-8), .xlsx or "
+                           ".parquet file")
+    return "text", None
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    even, odd = head[0::2], head[1::2]
+    n = min(len(even), len(odd))
+    if n < 8:
+        return False
+    return odd.count(0) >= 0.3 * n and even.count(0) <= 0.05 * n or \
+        even.count(0) >= 0.3 * n and odd.count(0) <= 0.05 * n
+
+
+def _sniff_zip(path: Path) -> tuple[str, str | None]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError):
+        return "refused", ("the file starts like an Excel workbook (.xlsx) or a ZIP archive "
+                           "but cannot be read: it is damaged or incomplete; save or export "
+                           "it again")
+    if "xl/workbook.xml" in names:
+        return "xlsx", None
+    if "word/document.xml" in names:
+        what = "a Word document (.docx)"
+    elif "ppt/presentation.xml" in names:
+        what = "a PowerPoint presentation (.pptx)"
+    elif b"opendocument.spreadsheet" in mimetype:
+        return "refused", ("the file is an OpenDocument spreadsheet (.ods), not a CSV: save "
+                           "it as \"Excel Workbook (.xlsx)\" or \"CSV UTF-8\", then import "
+                           "that")
+    else:
+        what = "a ZIP archive"
+    return "refused", (f"the file is {what}, not a CSV or an Excel workbook: take the "
+                       f"register's file out of it and import that")
 
 
 # -- validation -------------------------------------------------------------------------
@@ -404,6 +626,7 @@ class _Result:
     preview: pd.DataFrame | None = None
     sha256: str = ""
     columns: list[str] = field(default_factory=list)
+    format: str | None = None
 
 
 @dataclass
@@ -423,6 +646,7 @@ class _Plan:
     typed: str
     strict: str
     display: str
+    pre: str | None = None        # cell checks on the raw text (length, NUL): ``x<i>``
 
 
 class _Validation:
@@ -431,8 +655,9 @@ class _Validation:
         self.store, self.cur, self.reg, self.src = store, cur, reg, src
         self.mode, self.want_preview = mode, preview
         self.result = _Result()
+        self.max_cell = int(store.settings.import_max_cell_chars)
         self.params: dict[str, Any] = {"tz": store.settings.timezone,
-                                       "unquote_re": _UNQUOTE_RE}
+                                       "unquote_re": _UNQUOTE_RE, "max_cell": self.max_cell}
         self.plans: list[_Plan] = []
         self.staged_rows = 0
         self.rejects: list[tuple] = []     # (record ordinal, error type, line text, message)
@@ -442,9 +667,12 @@ class _Validation:
         self._line_map: np.ndarray | None = None
         self._line_map_done = False
         self._path: Path | None = None
+        self.fmt = src.fmt
         self.unit = "row" if src.fmt == "parquet" else "line"
         self.row_expr = "rowid - $row_base"
         self.stage_kind: str | None = None
+        self.check_length = self.check_nul = True     # narrowed by the CSV byte scan
+        self.extra_errors: list[tuple[int, RowError]] = []   # found while converting
 
     # -- driver ---------------------------------------------------------------------
     def run(self, path: Path | None) -> _Result:
@@ -452,15 +680,45 @@ class _Validation:
         res = self.result
         res.preview = _empty_preview(self.reg)
         src = self.src
-        if src.fmt is None:
-            res.errors = [RowError(None, None, None, _unsupported_format(src.suffix))]
-            return res
         if path is None:
             res.errors = [RowError(None, None, None, f"{src.path}: no such file")]
             return res
+        # What the bytes are decides, not the name: a workbook renamed .csv is a workbook.
+        kind, refusal = _sniff(path)
+        if refusal:
+            res.sha256 = _sha256_file(path)
+            res.errors = [RowError(None, None, None, refusal)]
+            return res
+        if kind in ("parquet", "xlsx"):
+            fmt = kind
+        elif src.fmt in ("csv", "parquet"):
+            fmt = src.fmt        # a .parquet that is text: "not a Parquet file" below
+        else:
+            res.sha256 = _sha256_file(path)
+            reason = (_unsupported_format(src.suffix) if src.fmt is None else
+                      "the file is named .xlsx but is not an Excel workbook (it does not "
+                      "start like one); save it from Excel again, or as \"CSV UTF-8\"")
+            res.errors = [RowError(None, None, None, reason)]
+            return res
+        self.fmt = res.format = fmt
+        self.unit = "line" if fmt == "csv" else "row"
+        sha256 = None
+        if fmt == "xlsx":
+            sha256 = _sha256_file(path)
+            path, errors = self._xlsx_to_csv(path)
+            if errors:
+                res.sha256, res.errors = sha256, errors
+                return res
+        elif fmt == "csv" and src.encoding == "gb18030":
+            utf8 = path.with_name("source.utf-8")
+            sha256, error = _transcode_gb18030(path, utf8)
+            if error:
+                res.sha256, res.errors = sha256, [error]
+                return res
+            path = utf8
         self._path = path
-        self.scan = _scan(path, src.fmt)
-        res.sha256 = self.scan.sha256
+        self.scan = _scan(path, "parquet" if fmt == "parquet" else "csv")
+        res.sha256 = sha256 or self.scan.sha256
         if self.scan.error:
             res.errors = [self.scan.error]
             return res
@@ -469,15 +727,18 @@ class _Validation:
                                    "the file is empty; expected a header row with the "
                                    f"column names of {self.reg.name}")]
             return res
-        if src.fmt == "csv":
-            file_errors = self._load_csv(path)
-        else:
+        if fmt == "parquet":
             file_errors = self._load_parquet(path)
+        else:
+            # Cell checks cost nothing when the bytes show they cannot fire.
+            self.check_length = self.scan.longest > self.max_cell
+            self.check_nul = self.scan.has_nul
+            file_errors = self._load_csv(path)
         if file_errors:
             res.errors = file_errors
             return res
         res.rows = self.staged_rows + self.reject_count
-        if res.rows == 0:
+        if res.rows == 0 and not self.extra_errors:
             res.errors = [RowError(None, None, None, "the file has column names but no data rows")]
             return res
         try:
@@ -485,12 +746,21 @@ class _Validation:
             if self.want_preview:
                 res.preview = self._preview()
         except duckdb.Error as exc:
-            if src.fmt != "parquet":
+            if fmt != "parquet":
                 raise
             # The Parquet view reads the file lazily: a damaged page shows up here.
             res.errors = [RowError(None, None, None,
-                                   f"the Parquet file cannot be read: {_first_line(exc)}")]
+                                   f"the Parquet file cannot be read: {self._clean(exc)}")]
         return res
+
+    def _clean(self, exc: Exception) -> str:
+        """An exception's first line, with no server path in it (the snapshot's folder
+        is named by the user's file name instead)."""
+        text = _first_line(exc)
+        if self._path is not None:
+            for p in (str(self._path), str(self._path.parent)):
+                text = text.replace(p, self.src.name)
+        return re.sub(r"(?<![\w.])/[^\s'\"]+", self.src.name, text)
 
     def drop(self) -> None:
         if self.stage_kind:
@@ -509,7 +779,9 @@ class _Validation:
         try:
             self._read_csv(path, columns)
         except duckdb.Error as exc:
-            return [_csv_failure(path, exc, self.scan.newline)]
+            # DuckDB gave up on the whole file (it does, e.g., on a short row whose line
+            # end differs from the file's): find and name the lines ourselves.
+            return _csv_failure(path, len(header), self.scan.newline, self._clean(exc))
         self.stage_kind = "TABLE"
         self._number_rows()
         self.reject_count = self.cur.execute(
@@ -520,9 +792,11 @@ class _Validation:
             self.reject_ordinals = self.cur.execute(
                 f"SELECT DISTINCT line AS o FROM {REJECTS_TABLE} ORDER BY o"
             ).fetchnumpy()["o"].astype(np.int64)
+            first = "coalesce(column_idx, -1)"    # NULL for a record-level error
             self.rejects = self.cur.execute(
-                f"SELECT line, arg_min(error_type, column_idx), arg_min(csv_line, column_idx), "
-                f"arg_min(error_message, column_idx) FROM {REJECTS_TABLE} GROUP BY line "
+                f"SELECT line, arg_min(error_type, {first}), "
+                f"arg_min(left(csv_line, {SHOWN_VALUE_CHARS}), {first}), "
+                f"arg_min(error_message, {first}) FROM {REJECTS_TABLE} GROUP BY line "
                 f"ORDER BY line LIMIT {MAX_LISTED_ERRORS + 1}").fetchall()
         self.cur.execute(f"DROP TABLE IF EXISTS {REJECTS_TABLE}")
         self.cur.execute(f"DROP TABLE IF EXISTS {REJECTS_SCAN}")
@@ -531,11 +805,17 @@ class _Validation:
         return []
 
     def _read_csv(self, path: Path, columns: str) -> None:
+        # DuckDB drops a record longer than its max_line_size and its buffer (silently,
+        # when over 32 MB): let it read the longest record the byte scan found, and
+        # name an over-long cell ourselves (``import_max_cell_chars``).
+        longest = self.scan.longest + 64
+        max_line = DUCKDB_MAX_LINE if longest < DUCKDB_MAX_LINE else longest + (1 << 16)
         self.cur.execute(
             f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM read_csv($path, header = true, "
             f"auto_detect = false, columns = {{{columns}}}, all_varchar = true, "
             f"delim = ',', quote = '\"', escape = '\"', "
             f"encoding = 'utf-8', strict_mode = true, null_padding = false, "
+            f"max_line_size = {int(max_line)}, "
             f"ignore_errors = true, store_rejects = true, rejects_table = '{REJECTS_TABLE}', "
             f"rejects_scan = '{REJECTS_SCAN}')",
             {"path": str(path)})
@@ -552,7 +832,7 @@ class _Validation:
                 "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}).fetchall()
         except Exception as exc:  # duckdb raises several kinds for a broken file
             return [RowError(None, None, None, f"the Parquet file cannot be read: "
-                                               f"{_first_line(exc)}")]
+                                               f"{self._clean(exc)}")]
         pandas_index = self._pandas_index_columns(path)
         types = {}
         for name, sql_type, *_ in schema:
@@ -576,10 +856,81 @@ class _Validation:
             self.staged_rows = self.cur.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0]
         except duckdb.Error as exc:
             return [RowError(None, None, None, f"the Parquet file cannot be read: "
-                                               f"{_first_line(exc)}")]
+                                               f"{self._clean(exc)}")]
         self.row_expr = "__n"
         self._make_plans(types)
         return []
+
+    def _xlsx_to_csv(self, path: Path) -> tuple[Path, list[RowError]]:
+        """The workbook's first sheet as a CSV beside the snapshot, for the CSV checks.
+
+        Row 1 is the header. Each non-empty row becomes one record and keeps its sheet
+        row number (errors name it: ``row N``). Cells become the contract's text: whole
+        numbers without ".0", true/false, a date cell in a date column YYYY-MM-DD, other
+        date-times ISO 8601 without offset (read as the ``timezone`` setting's time).
+        A value right of the header's last column is an error. openpyxl reads the
+        workbook in read-only mode (streamed, bounded memory; defusedxml guards the XML).
+        """
+        import openpyxl
+        from openpyxl.utils import get_column_letter
+
+        out = path.with_name("sheet.csv")
+        wb = None
+        fh = open(path, "rb")
+        try:
+            # A file object: openpyxl would refuse a path for its name (the snapshot has
+            # none; the user's may be .csv).
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+            sheet = wb.worksheets[0]
+            rows = sheet.iter_rows(values_only=True)
+            first = next(rows, None)
+            if first is None or all(_xlsx_blank(v) for v in first):
+                where = "is empty" if first is None else "has nothing in row 1"
+                return out, [RowError(None, None, None,
+                                      f"the workbook's first sheet {where}; expected the "
+                                      f"header row with the column names of {self.reg.name} "
+                                      f"in row 1")]
+            header = ["" if v is None else str(v).strip() for v in first]
+            while header and header[-1] == "":
+                header.pop()
+            errors = self._check_header(header)
+            if errors:
+                return out, errors
+            width = len(header)
+            kinds = [self.reg.column(h).type if h in self.reg.column_names else R.TEXT
+                     for h in header]
+            lines: list[int] = []
+            with open(out, "w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f, lineterminator="\r\n")   # a CR in a cell is quoted too
+                w.writerow(header)
+                for number, row in enumerate(rows, start=2):
+                    if all(_xlsx_blank(v) for v in row):
+                        continue
+                    extra = [(j, v) for j, v in enumerate(row[width:], start=width)
+                             if not _xlsx_blank(v)]
+                    if extra and len(self.extra_errors) <= MAX_LISTED_ERRORS:
+                        j, v = extra[0]
+                        self.extra_errors.append((number, RowError(
+                            number, None, _cut(_xlsx_text(v, R.TEXT), None),
+                            f"a value in column {get_column_letter(j + 1)}, right of the "
+                            f"header's last column {get_column_letter(width)} (beyond the "
+                            f"header): give the column a name in row 1 or remove the value",
+                            "row")))
+                    cells = list(row[:width]) + [None] * (width - len(row))
+                    w.writerow([_xlsx_text(v, k) for v, k in zip(cells, kinds)])
+                    lines.append(number)
+        except Exception as exc:     # openpyxl raises many kinds for a damaged workbook
+            return out, [RowError(None, None, None,
+                                  f"the Excel workbook cannot be read ({self._clean(exc)}); "
+                                  f"open it in Excel and save it again, or save it as "
+                                  f"\"CSV UTF-8\"")]
+        finally:
+            if wb is not None:
+                wb.close()
+            fh.close()
+        self._line_map = np.asarray(lines, dtype=np.int64)
+        self._line_map_done = True
+        return out, []
 
     def _number_rows(self) -> None:
         """``__r``: the 0-based position of each staged row in the file.
@@ -657,7 +1008,24 @@ class _Validation:
     def _make_plans(self, types: dict[str, str]) -> None:
         for i, col in enumerate(self.reg.columns):
             if col.name in types:
-                self.plans.append(self._plan(i, col, types[col.name]))
+                plan = self._plan(i, col, types[col.name])
+                if types[col.name] == "VARCHAR":
+                    self._add_cell_checks(plan)
+                self.plans.append(plan)
+
+    def _add_cell_checks(self, p: _Plan) -> None:
+        """Checks on any text cell, before its column's own: longer than the
+        ``import_max_cell_chars`` setting (``strlen`` first: bytes are never fewer
+        than characters, and it costs nothing), or holding a NUL character."""
+        whens = []
+        if self.check_length:
+            whens.append(f"WHEN strlen({p.raw}) > $max_cell AND length({p.raw}) > $max_cell "
+                         f"THEN 'cell_too_long'")
+        if self.check_nul:
+            whens.append(f"WHEN contains({p.raw}, chr(0)) THEN 'nul'")
+        if whens:
+            p.pre = f"CASE {' '.join(whens)} END"
+            p.code = f"coalesce(x{p.index}, {p.code or 'NULL'})"
 
     def _plan(self, i: int, col: R.Column, t: str) -> _Plan:
         r = _q(col.name)
@@ -769,6 +1137,7 @@ class _Validation:
     def _layer1(self, plans: list[_Plan] | None = None, *, display: bool = False) -> str:
         plans = self.plans if plans is None else plans
         cols = [f"{self.row_expr} AS __r"] + [f"{p.norm} AS n{p.index}" for p in plans]
+        cols += [f"{p.pre} AS x{p.index}" for p in plans if p.pre]
         if display:
             cols += [f"{p.display} AS d{p.index}" for p in plans]
         return f"SELECT {', '.join(cols)} FROM {STAGE}"
@@ -791,16 +1160,21 @@ class _Validation:
         found: list[tuple[int, int, str | None, str, str]] = []   # (row, col index, ...)
         bad = [p for p in checked if p.index in counts]
         if bad:
+            def length(p: _Plan) -> str:       # the length a message states
+                return f"length(n{p.index})" if p.col.type == R.TEXT else f"length(d{p.index})"
             branches = [
-                f"SELECT __r, {p.index} AS i, d{p.index} AS v, ({p.code}) AS code "
-                f"FROM ({self._layer1([p], display=True)}) s" for p in bad]
+                f"SELECT __r, {p.index} AS i, left(d{p.index}, {SHOWN_VALUE_CHARS}) AS v, "
+                f"CASE WHEN code IN ('too_long', 'cell_too_long') THEN {length(p)} END AS k, "
+                f"code FROM (SELECT *, ({p.code}) AS code "
+                f"FROM ({self._layer1([p], display=True)}) s) s" for p in bad]
             rows = self._execute(
-                f"SELECT __r, i, v, code FROM ({' UNION ALL '.join(branches)}) e "
+                f"SELECT __r, i, v, k, code FROM ({' UNION ALL '.join(branches)}) e "
                 f"WHERE code IS NOT NULL ORDER BY __r, i LIMIT {MAX_LISTED_ERRORS + 1}"
             ).fetchall()
             by_index = {p.index: p for p in bad}
-            for r, i, v, code in rows:
-                found.append((r, i, v, by_index[i].col.name, _reason(by_index[i].col, code, v)))
+            for r, i, v, k, code in rows:
+                found.append((r, i, _cut(v, k), by_index[i].col.name,
+                              self._reason(by_index[i].col, code, v, k)))
         key = self._key_plan()
         key_count = 0
         dup_count, dups = self._duplicate_keys(key)
@@ -816,7 +1190,7 @@ class _Validation:
                 found.append((r, key.index, v, key.col.name,
                               f"{key.col.name} already in the store (an append never "
                               f"overwrites: leave the row out, or replace the whole register)"))
-        total = sum(counts.values()) + key_count + self.reject_count
+        total = sum(counts.values()) + key_count + self.reject_count + len(self.extra_errors)
         if total == 0:
             return []
         found.sort(key=lambda f: (f[0], f[1]))
@@ -825,6 +1199,7 @@ class _Validation:
         errors = [(line, i, RowError(line, col, v, reason, self.unit))
                   for line, (r, i, v, col, reason) in zip(lines, found)]
         errors += [(line, -1, err) for line, err in self._reject_errors()]
+        errors += [(line, -1, err) for line, err in self.extra_errors]
         errors.sort(key=lambda e: (e[0] if e[0] is not None else 0, e[1]))
         listed = [e for _, _, e in errors[:MAX_LISTED_ERRORS]]
         if total > len(listed):
@@ -833,6 +1208,8 @@ class _Validation:
                 by_col[key.col.name] = by_col.get(key.col.name, 0) + key_count
             if self.reject_count:
                 by_col["(malformed records)"] = self.reject_count
+            if self.extra_errors:
+                by_col["(values beyond the header)"] = len(self.extra_errors)
             summary = "; ".join(f"{c} {k:,}" for c, k in by_col.items())
             listed.append(RowError(
                 None, None, None,
@@ -841,7 +1218,7 @@ class _Validation:
         return listed
 
     def _duplicate_keys(self, key: _Plan) -> tuple[int, list[tuple]]:
-        keyed = (f"SELECT __r, {key.typed} AS k, d{key.index} AS v "
+        keyed = (f"SELECT __r, {key.typed} AS k, left(d{key.index}, {SHOWN_VALUE_CHARS}) AS v "
                  f"FROM ({self._layer1([key], display=True)}) s")
         count = self._execute(
             f"SELECT coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM ({keyed}) k "
@@ -858,7 +1235,7 @@ class _Validation:
         table, keycol = self.reg.name, _q(self.reg.key)
         if not self.cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
             return 0, []
-        keyed = (f"SELECT __r, {key.typed} AS k, d{key.index} AS v "
+        keyed = (f"SELECT __r, {key.typed} AS k, left(d{key.index}, {SHOWN_VALUE_CHARS}) AS v "
                  f"FROM ({self._layer1([key], display=True)}) s")
         clash = f"FROM ({keyed}) k WHERE k IN (SELECT {keycol} FROM {table})"
         count = self._execute(f"SELECT count(*) {clash}").fetchone()[0]
@@ -867,6 +1244,15 @@ class _Validation:
         rows = self._execute(
             f"SELECT __r, v {clash} ORDER BY __r LIMIT {MAX_LISTED_ERRORS + 1}").fetchall()
         return count, rows
+
+    def _reason(self, col: R.Column, code: str, value: str | None, length: int | None) -> str:
+        if code == "cell_too_long":
+            return (f"the cell is {length:,} characters long; a cell may hold at most "
+                    f"{self.max_cell:,} characters (setting import_max_cell_chars)")
+        if code == "nul":
+            return ("the cell holds a NUL character (byte 0x00), which is not text: remove "
+                    "it (it comes from binary data or a damaged export)")
+        return _reason(col, code, value, length)
 
     def _reject_errors(self) -> list[tuple[int | None, RowError]]:
         out = []
@@ -878,8 +1264,9 @@ class _Validation:
 
     # -- line numbers ---------------------------------------------------------------
     def _lines(self, rowids: list[int]) -> list[int | None]:
-        """The line (CSV: physical line where the record starts) or row (Parquet)."""
-        if self.src.fmt == "parquet":
+        """The line (CSV: physical line where the record starts) or row (Parquet: the
+        data row; a workbook: the sheet's row)."""
+        if self.fmt == "parquet":
             return [r + 1 for r in rowids]
         lines = self._csv_line_map()
         if lines is None:
@@ -964,7 +1351,8 @@ def _commit(store, actor: Actor, reg: R.Register, src: _Source, *, replace: bool
         w.audit("register.import", reg.name, None,
                 before={"rows": replaced} if replace else None,
                 after={"file": src.name, "sha256": result.sha256, "rows": written,
-                       "mode": mode})
+                       "mode": mode,
+                       **({"encoding": src.encoding} if src.encoding != "utf-8" else {})})
     return ImportResult(reg.name, written, replaced)
 
 
@@ -996,6 +1384,46 @@ def _category_codes() -> list[str]:
 
 def _empty_preview(reg: R.Register) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in reg.columns})
+
+
+def _cut(value: str | None, length: int | None) -> str | None:
+    """A bad value as listed: a very long one is cut short (its length is in the reason)."""
+    if value is None or len(value) < SHOWN_VALUE_CHARS:
+        return value
+    return value[:100] + "…"
+
+
+def _xlsx_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _xlsx_text(value: Any, kind: str) -> str:
+    """A workbook cell as the contract's CSV text for a column of type ``kind``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2 ** 63:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if kind == R.DATE and value.tzinfo is None and value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep="T")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _show(value: str, limit: int = 80) -> str:
@@ -1092,15 +1520,88 @@ def _record_starts(path: Path, size: int, newline: int) -> tuple[np.ndarray, np.
     return ln, blank
 
 
-def _csv_failure(path: Path, exc: Exception, newline: int) -> RowError:
-    """A CSV DuckDB cannot read at all (not just a bad record): say where if we can."""
+def _csv_failure(path: Path, fields: int, newline: int, message: str) -> list[RowError]:
+    """A CSV DuckDB cannot read at all (not just a bad record): say where."""
     if newline == 10:
         line = _stray_cr_line(path)
         if line is not None:
-            return RowError(line, None, None,
-                            "a carriage return (CR) stands alone in an unquoted field; "
-                            "quote the field (RFC 4180) or remove the CR")
-    return RowError(None, None, None, f"the CSV file cannot be read: {_first_line(exc)}")
+            return [RowError(line, None, None,
+                             "a carriage return (CR) stands alone in an unquoted field; "
+                             "quote the field (RFC 4180) or remove the CR")]
+    found = _locate_bad_records(path, fields, newline)
+    if found:
+        return found
+    return [RowError(None, None, None,
+                     f"the CSV file cannot be read ({message}); check its quoting and line "
+                     f"ends, or save it again as \"CSV UTF-8\"")]
+
+
+def _locate_bad_records(path: Path, fields: int, newline: int,
+                        limit: int = MAX_LISTED_ERRORS) -> list[RowError]:
+    """Python's strict RFC 4180 reader over the physical lines: every record whose field
+    count differs from the header's (extra empty fields at the end are allowed, as on
+    the fast path), every badly quoted one, each by the line it starts on.
+
+    Only run after DuckDB gave up on the whole file, so a loop over rows is fine here.
+    """
+    sep = bytes([newline])
+    state = {"line": 0, "text": []}
+
+    def lines() -> Iterator[str]:
+        with open(path, "rb") as f:
+            for i, raw in enumerate(_split_lines(f, sep)):
+                text = raw.decode("utf-8-sig" if i == 0 else "utf-8", "replace")
+                state["line"] += 1
+                state["text"].append(text)
+                yield text
+
+    errors: list[RowError] = []
+    reader = csv.reader(lines(), strict=True)
+    header = True
+    while len(errors) <= limit:
+        start = state["line"] + 1
+        state["text"] = []
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            text = "".join(state["text"])
+            reason = (_reject_reason("UNQUOTED VALUE", "", fields)
+                      if "new-line" not in str(exc) else
+                      "a carriage return (CR) stands alone in an unquoted field; quote the "
+                      "field (RFC 4180) or remove the CR")
+            errors.append(RowError(start, None, _cut(_strip_line(text), len(text)), reason))
+            continue
+        if header:
+            header = False
+            continue
+        if not record:
+            continue                                  # a blank line
+        n = len(record)
+        if n == fields or (n > fields and not any(record[fields:])):
+            continue
+        text = _strip_line("".join(state["text"]))
+        errors.append(RowError(start, None, _cut(text, len(text)),
+                               _reject_reason("MISSING COLUMNS", f"Found: {n}", fields)))
+    if len(errors) > limit:
+        errors = errors[:limit] + [RowError(None, None, None,
+                                            f"... and more malformed records after line "
+                                            f"{errors[limit - 1].line}; fix these and check "
+                                            f"the file again.")]
+    return errors
+
+
+def _split_lines(f, sep: bytes) -> Iterator[bytes]:
+    """The physical lines of a binary file, each with its line end, in bounded memory."""
+    rest = b""
+    while chunk := f.read(CHUNK_BYTES):
+        parts = (rest + chunk).split(sep)
+        rest = parts.pop()
+        for part in parts:
+            yield part + sep
+    if rest:
+        yield rest
 
 
 def _stray_cr_line(path: Path) -> int | None:
@@ -1139,12 +1640,13 @@ def _reject_reason(kind: str, message: str, expected: int) -> str:
     return f"the record cannot be read: {_first_line(Exception(message))}"
 
 
-def _reason(col: R.Column, code: str, value: str | None) -> str:
+def _reason(col: R.Column, code: str, value: str | None, length: int | None = None) -> str:
     v = (value or "").strip()
     if code == "required":
         return "required value is empty"
     if code == "too_long":
-        return (f"text is {len(_unquote_py(value or '')):,} characters long; the limit for "
+        n = length if length is not None else len(_unquote_py(value or ""))
+        return (f"text is {n:,} characters long; the limit for "
                 f"{col.name} is {col.max_length or R.TEXT_CAP:,}")
     if code == "enum":
         return f"not one of {', '.join(col.choices)}{_did_you_mean(v, col.choices)}"

@@ -97,6 +97,10 @@ SPECS: tuple[Setting, ...] = (
     Setting("login_lockout_minutes", 15, "minutes",
             "Project default (access control)", "P",
             "How long a locked account stays locked."),
+    Setting("import_max_cell_chars", 100_000, "characters",
+            "Project default (import safety)", "P",
+            "The longest cell an imported file may hold; a longer one is refused, named by "
+            "line and column. Each text column has its own, lower limit (at most 10,000)."),
     Setting("timezone", "Asia/Shanghai", "IANA zone",
             "Data contract: a timestamp with no offset is Asia/Shanghai time", "C",
             "Zone for times without an offset, for 'today', and for display."),

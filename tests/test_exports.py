@@ -678,3 +678,83 @@ def test_docs_list_every_dataset_and_filter():
     block = text.split("<!-- datasets:start -->\n")[1].split("<!-- datasets:end -->")[0]
     assert block == exports.datasets_markdown(), \
         "docs/EVIDENCE.md's dataset table is stale: paste exports.datasets_markdown()"
+
+
+# -- an --out the command cannot write ------------------------------------------------------
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody may create files in: chmod for a normal user; for root (who
+    ignores modes) the immutable attribute where the file system has it."""
+    import shutil
+    import subprocess
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        immutable = subprocess.run(["chattr", "+i", str(folder)],
+                                   capture_output=True).returncode == 0
+    try:
+        (folder / ".probe").touch()
+    except OSError:
+        pass
+    else:
+        (folder / ".probe").unlink()
+        pytest.skip("no way to make a read-only folder on this machine")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+def _out_cases(tmp_path, read_only_dir):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    return {
+        "read-only folder": (read_only_dir / "x.csv", "permission denied"),
+        "a file as folder": (a_file / "x.csv", "not a folder"),
+        "a directory": (tmp_path, "is a directory"),
+    }
+
+
+@pytest.mark.parametrize("case", ["read-only folder", "a file as folder", "a directory"])
+@pytest.mark.parametrize("command", [["export", "incidents"],
+                                     ["audit", "pack", "--include", "incidents"]],
+                         ids=["export", "audit pack"])
+def test_an_unwritable_out_is_a_message_and_exit_2(filled, tmp_path, read_only_dir, case,
+                                                   command):
+    db = str(filled.path)
+    before = audit_count(filled)
+    filled.close()
+    out, message = _out_cases(tmp_path, read_only_dir)[case]
+    def listing():
+        return sorted(p.name for p in tmp_path.rglob("*") if ".duckdb" not in p.name)
+    files = listing()
+    code, text, err = run_cli("--db", db, *command, "--out", str(out))
+    assert code == 2 and text == ""
+    assert err.startswith("error: cannot write") or "is a directory" in err, err
+    assert message in err and str(out) in err
+    assert "Traceback" not in err and ".part" not in err
+    assert listing() == files                              # no partial file
+    s = make_store_reopen(db)
+    try:
+        assert audit_count(s) == before
+    finally:
+        s.close()
+
+
+def test_a_write_that_fails_midway_leaves_nothing(filled, tmp_path, monkeypatch):
+    """The disk fills up while the CSV is written: a message, no partial file, no entry."""
+    import errno
+    before = audit_count(filled)
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(exports, "write_csv", full)
+    with pytest.raises(exports.ExportError, match="cannot write to --out .*x.csv: "
+                                                  "no space left on device"):
+        exports.export_file(filled, AUDITOR, "incidents", tmp_path / "x.csv")
+    assert list(tmp_path.glob("*.csv*")) == [] and list(tmp_path.glob(".x.csv*")) == []
+    assert audit_count(filled) == before

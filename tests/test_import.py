@@ -540,7 +540,11 @@ FILE_LEVEL = [
     ("header only", ",".join(PROC_HEADER) + "\n", "processors.csv", None, "no data rows"),
     ("blank first line", "\n" + ",".join(PROC_HEADER) + "\n", "processors.csv", None,
      "the first line is empty"),
-    ("xlsx", "PK\x03\x04", "processors.xlsx", None, "'.xlsx' files are not supported"),
+    ("damaged xlsx", "PK\x03\x04", "processors.xlsx", None, "cannot be read: it is damaged"),
+    ("not xlsx", ",".join(PROC_HEADER) + "\n", "processors.xlsx", None,
+     "is not an Excel workbook"),
+    ("json", '{"processor_id": "PRC-1"}', "processors.json", None,
+     "'.json' files are not supported"),
     ("not parquet", ",".join(PROC_HEADER) + "\n", "processors.parquet", None,
      "not a Parquet file"),
 ]
@@ -705,7 +709,9 @@ def test_cli_import_append_replace_and_refusals(store, tmp_path):
     for argv, fragment in [
         (("import", "vendors", good), "invalid choice: 'vendors'"),
         (("import", "processors", tmp_path / "missing.csv"), "no such file"),
-        (("import", "processors", write(tmp_path, "p.xlsx", b"PK")), "not supported"),
+        (("import", "processors", write(tmp_path, "p.xlsx", b"PK")), "not an Excel workbook"),
+        (("import", "processors", write(tmp_path, "p.txt", b"a,b\n")), "not supported"),
+        (("import", "processors", tmp_path), "is a folder"),
         (("import", "processors"), "required"),
     ]:
         code, out, err = run_cli("--db", db, *argv)
