@@ -1,4 +1,4 @@
-"""Import: load a CSV or Parquet file into a register, all or nothing.
+"""Import: load a CSV, Excel workbook or Parquet file into a register, all or nothing.
 
 The file is checked first (``importer.stage_file``): a preview and every error by
 line and column, before anything is written. Only a clean file can be committed
@@ -18,10 +18,11 @@ actor = ui.page_guard("import")
 store = ui.get_store()
 
 st.title("Import", anchor=False)
-st.caption("Load a register from a file: CSV (UTF-8, comma separated, a header row with the "
+st.caption("Load a register from a file: CSV (comma separated, a header row with the "
            "data contract's column names; lists joined by `;`, dates YYYY-MM-DD, timestamps "
-           "ISO 8601) or Parquet with the same columns. A file exported from this app imports "
-           "back unchanged. All or nothing: one bad row and nothing is written.")
+           "ISO 8601), an Excel workbook (.xlsx: the first sheet, the column names in row 1) "
+           "or Parquet with the same columns. A file exported from this app imports back "
+           "unchanged. All or nothing: one bad row and nothing is written.")
 
 table = st.selectbox("Register", list(REGISTERS), key="imp_table",
                      format_func=lambda n: REGISTERS[n].title)
@@ -38,7 +39,16 @@ mode = st.radio("How", ["append", "replace"], key="imp_mode", horizontal=True,
                     "replace": f"Replace the register's {current:,} rows with the file"}[m])
 replace = mode == "replace"
 
-upload = st.file_uploader("File", type=["csv", "parquet"], key="imp_file",
+ENCODINGS = {
+    "utf-8": "UTF-8 (\"CSV UTF-8\"; the data contract's encoding)",
+    "gb18030": "GB18030 / GBK (Excel in China: \"CSV (comma delimited)\")",
+}
+encoding = st.selectbox("Encoding of a CSV file", list(importer.ENCODINGS), key="imp_encoding",
+                        format_func=lambda e: ENCODINGS.get(e, e),
+                        help="How the CSV's text is stored. A file that is not UTF-8 is "
+                             "refused, naming the encoding it looks like. Excel workbooks "
+                             "and Parquet files need no choice.")
+upload = st.file_uploader("File", type=["csv", "xlsx", "parquet"], key="imp_file",
                           help="At most the server's upload limit; larger files: "
                                "`python -m dashboard import TABLE FILE`.")
 if upload is None:
@@ -48,12 +58,12 @@ if upload is None:
 
 data = upload.getvalue()
 digest = hashlib.sha256(data).hexdigest()
-stage_key = (table, upload.name, digest, replace)
+stage_key = (table, upload.name, digest, replace, encoding)
 if st.session_state.get("imp_stage_key") != stage_key:
     with st.spinner("Checking the file…"):
         # A replace empties the register first, so keys already in it are no error then.
-        st.session_state["imp_staged"] = importer.stage_file(store, table, data, upload.name,
-                                                             replace=replace)
+        st.session_state["imp_staged"] = importer.stage_file(
+            store, table, data, upload.name, replace=replace, encoding=encoding)
     st.session_state["imp_stage_key"] = stage_key
 staged = st.session_state["imp_staged"]
 
@@ -67,7 +77,8 @@ m1, m2, m3 = st.columns(3)
 m1.metric("Rows in the file", f"{staged.rows:,}")
 m2.metric("Problems", f"{len(staged.errors):,}")
 m3.metric("Format", (staged.format or "?").upper())
-st.caption(f"{staged.source_name} · SHA-256 `{staged.sha256}`")
+encoded = " · GB18030" if staged.format == "csv" and staged.encoding == "gb18030" else ""
+st.caption(f"{staged.source_name}{encoded} · SHA-256 `{staged.sha256}`")
 
 
 def error_table(errors) -> None:
@@ -78,8 +89,8 @@ def error_table(errors) -> None:
         column_config={
             "line": st.column_config.NumberColumn(
                 "Line" if staged.format == "csv" else "Row", format="%d",
-                help="CSV: the line in the file (the header is line 1). Parquet: the data row. "
-                     "Empty for a problem with the whole file."),
+                help="CSV: the line in the file (the header is line 1). Excel: the row of the "
+                     "sheet. Parquet: the data row. Empty for a problem with the whole file."),
             "column": st.column_config.TextColumn("Column"),
             "value": st.column_config.TextColumn("Value"),
             "problem": st.column_config.TextColumn("Problem", width="large")})

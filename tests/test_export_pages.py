@@ -270,3 +270,48 @@ def test_import_page_replaces_a_register_with_its_corrected_export(db, monkeypat
     assert "replacing 5 rows" in at.success[0].value
     assert [r[0] for r in app_store().rows(
         "SELECT record_id FROM retention_records ORDER BY 1")] == [1, 2, 3]
+
+
+def test_import_page_names_a_gbk_file_and_imports_it_as_gb18030(db, monkeypatch):
+    at = app_test(db, DPO, monkeypatch, page="import")
+    at.selectbox(key="imp_table").set_value("retention_records").run()
+    gbk = ("record_id,subject_ref,category,system,storage_region,collected_on\r\n"
+           "201,张伟,name,招聘平台,CN,2026-01-01\r\n"
+           "202,欧阳娜娜,phone,客服工单,CN,2026-02-01\r\n").encode("gbk")
+    upload(at, "gbk.csv", gbk)
+    assert not at.exception
+    problem = table_with(at, "problem")["problem"][0]
+    assert "GB18030" in problem and "Encoding GB18030" in problem
+    store = app_store()
+    before = store.scalar("SELECT count(*) FROM retention_records")
+    at.selectbox(key="imp_encoding").set_value("gb18030").run()
+    assert not at.exception and not at.error
+    assert metric(at, "Rows in the file") == "2"
+    at.button(key="imp_commit").click().run()
+    assert not at.exception
+    assert "Imported 2 rows into Retention" in at.success[0].value
+    assert store.rows("SELECT subject_ref, system FROM retention_records "
+                      "WHERE record_id >= 201 ORDER BY record_id") == [
+        ("张伟", "招聘平台"), ("欧阳娜娜", "客服工单")]
+    assert store.scalar("SELECT count(*) FROM retention_records") == before + 2
+
+
+def test_import_page_takes_an_excel_workbook(db, monkeypatch):
+    import datetime as dt
+
+    import openpyxl
+    wb = openpyxl.Workbook()
+    wb.active.append(["processor_id", "name", "kind", "status", "engaged_on"])
+    wb.active.append(["PRC-0200", "北京旷视科技有限公司", "supplier", "active",
+                      dt.datetime(2026, 1, 2)])
+    wb.active.append(["PRC-0201", "Bad Co", "wholesaler", "active", None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    at = app_test(db, DPO, monkeypatch, page="import")
+    upload(at, "processors.xlsx", buf.getvalue(),
+           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert not at.exception
+    assert metric(at, "Format") == "XLSX"
+    errors = table_with(at, "problem")
+    assert [(int(r.line), r.column) for r in errors.itertuples()] == [(3, "kind")]
+    assert not any(b.label.startswith("Import ") for b in at.button)
