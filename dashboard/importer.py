@@ -1,6 +1,7 @@
-"""Import a register from a CSV or Parquet file: all or nothing, every bad row named.
+"""Import a register from a CSV, Excel or Parquet file: all or nothing, every bad row named.
 
-``python -m dashboard import TABLE FILE [--replace]`` and the Import page share
+``python -m dashboard import TABLE FILE [--replace] [--encoding utf-8|gb18030]`` and
+the Import page share
 this module. The file is checked against the data contract
 (``shared/reference/data-contract.md``) using ``registers.py`` as the single
 source for columns, types, enums, required/key flags and maximum lengths, and
@@ -9,18 +10,27 @@ source for columns, types, enums, required/key flags and maximum lengths, and
 How it works (set-based, never a Python loop over rows):
 
 0. The file (a path, or the uploaded bytes) is copied to a private snapshot, so
-   what is hashed, checked and written is one and the same file.
+   what is hashed, checked and written is one and the same file. Its first bytes
+   say what it is (``_sniff``): Parquet and .xlsx are read as such whatever the
+   name; .xls, PDF, ZIP and binary files are refused saying what they are. A
+   workbook's first sheet is written beside the snapshot as CSV (openpyxl,
+   read-only), a GB18030 CSV transcoded to UTF-8 there; both then take the CSV
+   path below.
 1. One streaming pass over its bytes: SHA-256, and for CSV a strict UTF-8 check
-   and a newline count (bounded memory, C speed).
+   (naming GB18030 or UTF-16 when it looks like them), a newline count, whether a
+   NUL byte occurs and the longest record (bounded memory, C speed / numpy).
 2. The header (CSV) or schema (Parquet) is checked: missing required, unknown
    and repeated columns are file-level errors, reported before any row is read.
 3. Staging, in the caller's cursor, never in the store file: CSV is loaded by
    DuckDB into a TEMP table with every cell as text (RFC 4180; ragged or badly
-   quoted records are collected by ``store_rejects``); Parquet, columnar and
+   quoted records are collected by ``store_rejects``; ``max_line_size`` is the
+   longest record found, so no record is dropped; should DuckDB give up on the
+   whole file, Python's csv reader names the malformed records); Parquet, columnar and
    typed already, is staged as a TEMP view over the snapshot, so each check
    reads only its columns and memory stays bounded at 10,000,000 rows.
 4. One aggregate query counts, per column, the rows whose cell is bad (each
-   column's SQL ``CASE`` yields an error code); only when some are bad are
+   column's SQL ``CASE`` yields an error code; a text cell over
+   ``import_max_cell_chars`` or holding NUL comes first); only when some are bad are
    detail queries run, capped at ``MAX_LISTED_ERRORS``. Duplicate keys in the
    file and (append mode) keys already in the store are found with GROUP BY and
    a semi-join.
@@ -31,7 +41,8 @@ Line numbers: the CSV header is line 1 and an error names the physical line on
 which its record starts (quoted newlines push later records further down); the
 map from record to line is computed with numpy over the file's bytes (quote
 parity), and only when it differs from "row + 1". Parquet errors name the
-1-based data row. Messages and formats are documented in docs/IMPORT.md.
+1-based data row, workbook errors the sheet's row. Messages and formats are
+documented in docs/IMPORT.md.
 """
 from __future__ import annotations
 
@@ -1443,7 +1454,7 @@ def _strip_line(text: str | None) -> str | None:
 
 def _unsupported_format(suffix: str) -> str:
     what = f"'{suffix}' files are" if suffix else "a file without an extension is"
-    return f"{what} not supported: import a .csv (UTF-8) or .parquet file"
+    return f"{what} not supported: import a .csv, .xlsx or .parquet file"
 
 
 def _kind_phrase(col: R.Column) -> str:
