@@ -48,8 +48,11 @@ encoding = st.selectbox("Encoding of a CSV file", list(importer.ENCODINGS), key=
                         help="How the CSV's text is stored. A file that is not UTF-8 is "
                              "refused, naming the encoding it looks like. Excel workbooks "
                              "and Parquet files need no choice.")
-upload = st.file_uploader("File", type=["csv", "xlsx", "parquet"], key="imp_file",
-                          help="At most the server's upload limit; larger files: "
+# .xls is taken so that its refusal says how to convert it (the browser would only say
+# "not allowed").
+upload = st.file_uploader("File", type=["csv", "xlsx", "parquet", "xls"], key="imp_file",
+                          help="CSV, Excel workbook (.xlsx) or Parquet, at most the server's "
+                               "upload limit; larger files: "
                                "`python -m dashboard import TABLE FILE`.")
 if upload is None:
     st.info("Choose a register, append or replace, and a file. Nothing is written until you "

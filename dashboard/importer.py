@@ -7,7 +7,8 @@ this module. The file is checked against the data contract
 source for columns, types, enums, required/key flags and maximum lengths, and
 ``reference.load_catalog()`` for the data category codes.
 
-How it works (set-based, never a Python loop over rows):
+How it works (set-based: Python loops over rows only to read a workbook's sheet and
+to name the records of a CSV that DuckDB refused as a whole):
 
 0. The file (a path, or the uploaded bytes) is copied to a private snapshot, so
    what is hashed, checked and written is one and the same file. Its first bytes
@@ -1578,10 +1579,14 @@ def _locate_bad_records(path: Path, fields: int, newline: int,
             break
         except csv.Error as exc:
             text = "".join(state["text"])
-            reason = (_reject_reason("UNQUOTED VALUE", "", fields)
-                      if "new-line" not in str(exc) else
-                      "a carriage return (CR) stands alone in an unquoted field; quote the "
-                      "field (RFC 4180) or remove the CR")
+            if "new-line" in str(exc):
+                reason = ("a carriage return (CR) stands alone in an unquoted field; quote "
+                          "the field (RFC 4180) or remove the CR")
+            elif "field limit" in str(exc):
+                reason = (f"a cell of the record is over {csv.field_size_limit():,} "
+                          f"characters long: check for a double quote that is not closed")
+            else:
+                reason = _reject_reason("UNQUOTED VALUE", "", fields)
             errors.append(RowError(start, None, _cut(_strip_line(text), len(text)), reason))
             continue
         if header:
@@ -1645,7 +1650,8 @@ def _reject_reason(kind: str, message: str, expected: int) -> str:
         return ("badly quoted field: a quote is not closed, or text follows a closing quote "
                 "(RFC 4180: wrap the value in double quotes and double any quote inside it)")
     if kind == "LINE SIZE OVER MAXIMUM":
-        return "the record is longer than the reader's 2 MB limit for one record"
+        return ("the record is too long to read as one record: check for a double quote "
+                "that is not closed (it makes the rest of the file one cell)")
     if kind == "INVALID ENCODING":
         return "the record is not UTF-8 text; save the file as \"CSV UTF-8\""
     return f"the record cannot be read: {_first_line(Exception(message))}"
