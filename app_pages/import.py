@@ -104,6 +104,10 @@ if staged.errors:
     st.error(f"**Nothing was written.** The file has {n:,} problem{'s' if n != 1 else ''}; "
              f"fix {'them' if n != 1 else 'it'} and upload the file again.",
              icon=":material/error:")
+    # A problem of the whole file (its encoding, what it is) in full, as plain text: the
+    # table's cell would cut it short.
+    for e in [e for e in staged.errors if e.column is None and e.value is None][:5]:
+        st.text(str(e))
     error_table(staged.errors)
     st.stop()
 

@@ -282,6 +282,7 @@ def test_import_page_names_a_gbk_file_and_imports_it_as_gb18030(db, monkeypatch)
     assert not at.exception
     problem = table_with(at, "problem")["problem"][0]
     assert "GB18030" in problem and "Encoding GB18030" in problem
+    assert [t.value for t in at.text] == ["line 2: " + problem]      # in full, plain text
     store = app_store()
     before = store.scalar("SELECT count(*) FROM retention_records")
     at.selectbox(key="imp_encoding").set_value("gb18030").run()
