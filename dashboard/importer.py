@@ -81,6 +81,7 @@ ENCODINGS = ("utf-8", "gb18030")
 DUCKDB_MAX_LINE = 2_000_000       # read_csv's default max_line_size (bytes per record)
 SNIFF_BYTES = 8192                # the head of a file looked at to tell what it is
 SHOWN_VALUE_CHARS = 1000          # a longer bad value is shown cut short
+EXCEL_MAX_ROWS, EXCEL_MAX_COLUMNS = 1_048_576, 16_384     # the .xlsx format's limits
 PREVIEW_ROWS = 50
 MAX_LISTED_ERRORS = 1000          # row errors listed in full; the rest are counted
 CHUNK_BYTES = 16 << 20
@@ -894,7 +895,8 @@ class _Validation:
             # none; the user's may be .csv).
             wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
             sheet = wb.worksheets[0]
-            rows = sheet.iter_rows(values_only=True)
+            # Excel's own limits bound the work a crafted workbook can ask for.
+            rows = sheet.iter_rows(values_only=True, max_col=EXCEL_MAX_COLUMNS)
             first = next(rows, None)
             if first is None or all(_xlsx_blank(v) for v in first):
                 where = "is empty" if first is None else "has nothing in row 1"
@@ -916,6 +918,11 @@ class _Validation:
                 w = csv.writer(f, lineterminator="\r\n")   # a CR in a cell is quoted too
                 w.writerow(header)
                 for number, row in enumerate(rows, start=2):
+                    if number > EXCEL_MAX_ROWS:
+                        return out, [RowError(None, None, None,
+                                              f"the sheet has more than {EXCEL_MAX_ROWS:,} "
+                                              f"rows, more than Excel allows: the workbook "
+                                              f"is damaged or was not made by Excel")]
                     if all(_xlsx_blank(v) for v in row):
                         continue
                     extra = [(j, v) for j, v in enumerate(row[width:], start=width)

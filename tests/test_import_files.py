@@ -224,6 +224,15 @@ def test_a_workbook_with_only_a_header_or_nothing(store):
     assert "first sheet is empty" in err.reason
 
 
+def test_a_sheet_longer_than_excel_allows_is_refused(store, monkeypatch):
+    monkeypatch.setattr("dashboard.importer.EXCEL_MAX_ROWS", 3)   # Excel's is 1,048,576
+    data = workbook([RET_HEADER, ret(1), ret(2), ret(3)])
+    (err,) = stage_file(store, "retention_records", data, "r.xlsx").errors
+    assert "more than 3 rows" in err.reason and "damaged" in err.reason
+    assert stage_file(store, "retention_records", workbook([RET_HEADER, ret(1), ret(2)]),
+                      "r.xlsx").ok
+
+
 FOREIGN = [
     ("xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "p.xls",
      "Excel 97-2003 workbook"),
