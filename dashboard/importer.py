@@ -406,9 +406,9 @@ def _scan(path: Path, fmt: str) -> _Scan:
                 lf += chunk.count(b"\n")
                 cr += chunk.count(b"\r")
                 s.has_nul = s.has_nul or b"\x00" in chunk
-                # A CR or LF outside quotes ends a record (RFC 4180 quotes come in pairs).
+                # An LF outside quotes ends a record (RFC 4180 quotes come in pairs).
                 a = np.frombuffer(chunk, dtype=np.uint8)
-                ends = np.flatnonzero((a == 10) | (a == 13))
+                ends = np.flatnonzero(a == 10)
                 if len(ends):
                     qs = np.flatnonzero(a == 34) if b'"' in chunk else ends[:0]
                     if len(qs):
@@ -424,6 +424,8 @@ def _scan(path: Path, fmt: str) -> _Scan:
             s.size += len(chunk)
             last = chunk[-1:]
     if fmt == "csv":
+        # The last record; in a file of CR line ends (old Mac) this is the whole file:
+        # the cell checks then run, and DuckDB may read a record of that size.
         s.longest = max(s.longest, s.size - record_start)
     if fmt == "csv" and s.error is None and pending:
         s.error = _utf8_error(path, s.size - len(pending))
