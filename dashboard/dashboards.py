@@ -8,7 +8,7 @@ counted and paged in SQL: nothing here loads the findings or a register into Pyt
 only bounded pages and small aggregates.
 
 ``as_of`` is what the engine takes: the pages pass ``as_of_for(store, day)``, i.e. the
-current minute (``engine.current_as_of``) for today, or a past date (the close of that
+current moment (``engine.current_as_of``, renewed after every write) for today, or a past date (the close of that
 day, Asia/Shanghai). Plans count as of the same moment: the revision in force then.
 
 Findings filters (also the Findings page's URL query parameters):
@@ -83,8 +83,8 @@ PAGE_SIZE = 100
 # -- as-of, numbers ------------------------------------------------------------------------
 
 def as_of_for(store, day: dt.date | str | None = None) -> str:
-    """The ``as_of`` a page passes: now, to the minute, for today (or no day); else the
-    date, meaning the close of that day in Asia/Shanghai. A future day is today."""
+    """The ``as_of`` a page passes: now (``engine.current_as_of``) for today (or no day);
+    else the date, meaning the close of that day in Asia/Shanghai. A future day is today."""
     today = store.now().date()
     if day in (None, ""):
         return engine.current_as_of(store)
@@ -95,7 +95,7 @@ def as_of_for(store, day: dt.date | str | None = None) -> str:
 
 
 def moment(store, as_of: str | None) -> dt.datetime:
-    return engine.parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    return engine.parse_as_of(as_of, store.tz, store.now())
 
 
 def percent(score: float | None) -> str:

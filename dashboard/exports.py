@@ -58,6 +58,7 @@ ZIP_MIME = "application/zip"
 EXPORT_ACTION = "export.download"   # the permission every export needs
 PACK_FORMAT = "privacy-compliance audit pack"
 PACK_VERSION = 1
+MAX_MANIFEST_BYTES = 16 << 20        # a manifest larger than this is not one of ours
 
 
 # A cell that a spreadsheet could read as a formula: it starts with one of these,
@@ -322,11 +323,12 @@ _add(Dataset(
 ))
 _add(Dataset(
     "audit_log", "Audit log",
-    "Every write, with the values before and after and the hash chain (prev_hash, hash), so "
-    "the chain can be re-verified from the file alone.",
+    "Every write, with the values before and after, the digests of the tables it changed and "
+    "the chain (prev_hash, hash, key_id), so the chain can be re-verified from the file alone "
+    "(the signatures with the audit key).",
     order_by="seq", table="audit_log", chunk_key="seq",
     columns=("seq", "logged_at", "actor", "role", "action", "entity_type", "entity_id",
-             "values_before", "values_after", "prev_hash", "hash"),
+             "values_before", "values_after", "prev_hash", "hash", "digests", "key_id"),
     filters=(
         FilterSpec("actor", "Actor", "text", "actor"),
         FilterSpec("role", "Role", "any", "role", (*ROLES, SYSTEM_ROLE)),
@@ -907,9 +909,19 @@ class PackResult:
     audit_seq: int | None = None
 
 
-def chain_head(cur) -> tuple[int, str]:
-    rows = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
-    return (int(rows[0][0]), rows[0][1]) if rows else (0, audit.GENESIS)
+def chain_head(cur) -> tuple[int, str, str | None]:
+    """The audit chain's head: (seq, hash, time in UTC ISO 8601) of the last entry."""
+    rows = cur.execute(
+        "SELECT seq, hash, logged_at FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    if not rows:
+        return (0, audit.GENESIS, None)
+    return int(rows[0][0]), rows[0][1], audit.utc_iso(rows[0][2])
+
+
+def head_dict(cur) -> dict:
+    """The head as manifests print it (``audit verify --anchor`` takes it back)."""
+    seq, digest, at = chain_head(cur)
+    return {"head_seq": seq, "head_hash": digest, "head_at": at}
 
 
 def build_pack(store, actor: Actor, selections: Sequence[tuple[str, dict | None]],
@@ -1004,7 +1016,7 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
                    for dataset, clean in resolved]
         cur.execute("BEGIN TRANSACTION")     # one snapshot for every file and the head
         try:
-            head_seq, head_hash = chain_head(cur)
+            head = head_dict(cur)
             for dataset, clean, (sql, params, columns) in queries:
                 name = f"{dataset}.csv"
                 info = zipfile.ZipInfo(name, stamp)
@@ -1031,7 +1043,7 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
             "generated_by": {"name": actor.name, "role": actor.role},
             "store": {"file": Path(store.path).name, "schema_version": store.schema_version(),
                       "timezone": store.settings.timezone},
-            "audit_chain": {"head_seq": head_seq, "head_hash": head_hash},
+            "audit_chain": head,
             "csv_format": "UTF-8 with BOM, RFC 4180, CRLF, lists joined by ';', dates "
                           "YYYY-MM-DD, timestamps ISO 8601 with offset, booleans true/false, "
                           "empty = null; cells starting with = + - @ TAB CR carry a leading "
@@ -1186,13 +1198,16 @@ def audit_facets(store) -> dict:
                 "entity_types": distinct("entity_type"), "first": first, "last": last}
 
 
-def chain_status(store) -> dict:
-    """The audit chain walked end to end (``audit.verify``) and its head."""
-    result = audit.verify(store)
+def chain_status(store, tables: bool = False) -> dict:
+    """The audit chain walked end to end (``audit.verify``: signatures, the head record
+    outside the store; with ``tables``, every table's digest too) and its head."""
+    result = audit.verify(store, tables=tables)
     with store.cursor() as cur:
-        head_seq, head_hash = chain_head(cur)
+        head_seq, head_hash, head_at = chain_head(cur)
     return {"ok": result.ok, "entries": result.entries, "broken_seq": result.broken_seq,
-            "reason": result.reason, "head_seq": head_seq, "head_hash": head_hash}
+            "reason": result.reason, "problems": list(result.problems),
+            "head_seq": head_seq, "head_hash": head_hash, "head_at": head_at,
+            "tables_checked": result.tables_checked}
 
 
 def verify_anchor(store, seq: int, expected_hash: str) -> str | None:
@@ -1247,29 +1262,87 @@ def cmd_export(args, out, err) -> int:
     return EXIT_OK
 
 
+def read_anchor(text: str) -> tuple[int, str]:
+    """An anchor from ``SEQ:HASH``, or a pack's ZIP or ``manifest.json`` (its
+    ``audit_chain`` head)."""
+    m = re.fullmatch(r"(\d+):([0-9a-f]{64})", text.strip())
+    if m:
+        return int(m.group(1)), m.group(2)
+    path = Path(text)
+    if not path.is_file():
+        raise ExportError("--anchor must be SEQ:HASH (64 hex digits) or a pack's "
+                          "manifest.json or ZIP holding the chain's head")
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                info = zf.getinfo("manifest.json")
+                if info.file_size > MAX_MANIFEST_BYTES:
+                    raise ValueError("its manifest.json is too large")
+                data = json.loads(zf.read(info).decode("utf-8"))
+        else:
+            if path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ValueError("the file is too large for a manifest")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        head = data["audit_chain"]
+        seq, digest = int(head["head_seq"]), str(head["head_hash"])
+        if not re.fullmatch(r"[0-9a-f]{64}", digest) or seq < 0:
+            raise ValueError("its audit_chain head is malformed")
+    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ExportError(f"--anchor {path.name}: not a manifest with an audit_chain head "
+                          f"({exc})") from None
+    return seq, digest
+
+
 def cmd_audit_verify(args, out, err) -> int:
-    from .cli import EXIT_FINDINGS, EXIT_OK, UsageError, open_store
-    anchor = None
-    if args.anchor:
-        m = re.fullmatch(r"(\d+):([0-9a-f]{64})", args.anchor.strip())
-        if not m:
-            raise UsageError("--anchor must be SEQ:HASH, e.g. 42:<64 hex digits> "
-                             "(a pack manifest's audit_chain head)")
-        anchor = (int(m.group(1)), m.group(2))
+    from .cli import EXIT_FINDINGS, EXIT_OK, open_store
+    anchor = read_anchor(args.anchor) if args.anchor else None
     with open_store(args, read_only=True) as store:
-        result = audit.verify(store)
-        if not result.ok:
-            out.write(f"audit chain BROKEN at entry {result.broken_seq}: {result.reason} "
-                      f"({result.entries} entries checked)\n")
-            return EXIT_FINDINGS
-        if anchor:
+        result = audit.verify(store, tables=not args.chain_only)
+        problems = list(result.problems)
+        if anchor and result.broken_seq is None:
             problem = verify_anchor(store, *anchor)
             if problem:
-                out.write(f"audit chain BROKEN at entry {anchor[0]}: {problem} "
-                          f"({result.entries} entries checked)\n")
-                return EXIT_FINDINGS
-    out.write(f"audit chain intact: {result.entries} entries checked"
+                problems.append(problem)
+    head = result.head
+    head_text = (f"head: entry {head['seq']}, hash {head['hash']}, at {head['at']}"
+                 if head else "head: none")
+    if problems:
+        where = f" at entry {result.broken_seq}" if result.broken_seq else ""
+        out.write(f"audit chain BROKEN{where}: {problems[0]}\n")
+        for more in problems[1:]:
+            out.write(f"  also: {more}\n")
+        out.write(f"({result.entries} entries checked; {head_text})\n")
+        return EXIT_FINDINGS
+    for warning in result.warnings:
+        out.write(f"warning: {warning}\n")
+    out.write(f"audit chain intact: {result.entries} entries checked, every signature valid"
+              + (f", {result.tables_checked} tables match their last audited state"
+                 if not args.chain_only else "")
               + (f", anchor entry {anchor[0]} matches" if anchor else "") + "\n")
+    out.write(head_text + "\n")
+    return EXIT_OK
+
+
+def cmd_audit_seal(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, UsageError, open_store
+    reason = (args.reason or "").strip()
+    if len(reason) < 10:
+        raise UsageError("--reason is required (10 characters or more): say why the tables' "
+                         "present state is accepted, e.g. 'restored from the 2026-12-01 backup'")
+    with open_store(args) as store:
+        seq = store.seal(cli_actor(), reason)
+    out.write(f"sealed: entry {seq} vouches for every table as it stands now\n")
+    return EXIT_OK
+
+
+def cmd_audit_rotate_key(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    with open_store(args) as store:
+        key_id = store.rotate_key(cli_actor(), lost=args.key_lost)
+    out.write(f"audit key {key_id} is now current; older keys stay in the key file to verify "
+              "older entries. Back the key file up now (docs/EVIDENCE.md).\n")
     return EXIT_OK
 
 
@@ -1331,9 +1404,22 @@ def register_cli(sub) -> None:
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=type(a))
     v = asub.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken "
                                        "entry, 0 when intact")
-    v.add_argument("--anchor", metavar="SEQ:HASH",
-                   help="also require entry SEQ to still carry HASH (a pack's chain head)")
+    v.add_argument("--anchor", metavar="SEQ:HASH|MANIFEST",
+                   help="also require entry SEQ to still carry HASH: SEQ:HASH, or a copy of "
+                        "an audit pack (ZIP) or its manifest.json kept outside the host")
+    v.add_argument("--chain-only", dest="chain_only", action="store_true",
+                   help="check the chain and signatures only, not the tables' digests")
     v.set_defaults(handler=cmd_audit_verify)
+    se = asub.add_parser("seal", help="record that every table's present state is accepted "
+                                      "(after a restore from backup); needs the audit key")
+    se.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    se.set_defaults(handler=cmd_audit_seal)
+    rk = asub.add_parser("rotate-key", help="make a new audit key current (older keys stay "
+                                            "to verify older entries)")
+    rk.add_argument("--key-lost", dest="key_lost", action="store_true",
+                    help="the key file is lost: start a new one; entries signed before can "
+                         "no longer be checked (recorded in the log)")
+    rk.set_defaults(handler=cmd_audit_rotate_key)
     k = asub.add_parser("pack", help="write an audit pack (ZIP of CSVs + manifest.json)")
     k.add_argument("--out", required=True, metavar="FILE.zip")
     k.add_argument("--include", action="append", metavar="TABLE[,TABLE]",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,7 +55,8 @@ def demo_db_template(tmp_path_factory) -> Path:
 def demo_db(demo_db_template, tmp_path) -> Path:
     """A private copy of the demo store file (safe to write to)."""
     path = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db_template, path)
+    from dashboard import audit
+    audit.copy_store(demo_db_template, path)
     return path
 
 
