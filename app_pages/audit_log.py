@@ -24,7 +24,9 @@ if status["ok"]:
     st.success(f"**Chain intact**: {status['entries']:,} entries verified, every signature "
                f"valid. {head}", icon=":material/verified:")
 else:
-    st.error("**Audit trail broken**: " + "; ".join(status["problems"])
+    where = (f"Chain broken at entry {status['broken_seq']:,}" if status["broken_seq"]
+             else "Audit trail broken")
+    st.error(f"**{where}**: " + "; ".join(status["problems"])
              + ". Tell the DPO and keep the store file as it is for investigation. " + head,
              icon=":material/gpp_bad:")
 st.caption("This page checks the chain and its signatures. The full check, which also "

@@ -640,7 +640,8 @@ def cmd_list(args, out, err) -> int:
     with _open(args) as store:
         df = list_users(store)
     if args.format == "csv":
-        df.to_csv(out, index=False)
+        from .exports import write_frame_csv       # the one injection-safe CSV writer
+        write_frame_csv(df, out, timezone=store.settings.timezone, bom=False)
         return 0
     if df.empty:
         out.write("no user accounts yet: create an administrator with "

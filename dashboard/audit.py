@@ -468,7 +468,7 @@ def verify(store, *, tables: bool = True) -> VerifyResult:
         if walk.count == 0:
             problems.append("the audit log is empty: every store's log starts with its "
                             "creation, so the log was emptied")
-        elif keyed and not walk.keyed_seen and ring is not None:
+        elif keyed and not walk.keyed_seen and ring is not None and reason is None:
             problems.append("the store has an audit key but no keyed entry: the keyed "
                             "entries were removed")
         outside, head_problem = read_head(store.path, ring)

@@ -318,10 +318,8 @@ def _joined(store, as_of: str, kind: str, filters: Mapping[str, Any] | None,
         where.append("(contains(lower(entity_id), ?) OR contains(lower(detail), ?))")
         wparams += [f["search"].lower()] * 2
     if within_days is not None:
-        if not isinstance(within_days, int) or within_days < 0:
-            raise ValueError(f"within_days {within_days!r} must be a whole number of days")
         where.append("due_at <= ?")
-        wparams.append(at + dt.timedelta(days=within_days))
+        wparams.append(engine.due_horizon(at, within_days, store.tz))
     sql = (
         f"WITH f AS ({items_sql}),\n"
         f"p AS ({rem.PLANS_AS_OF_SQL}),\n"

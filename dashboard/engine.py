@@ -29,7 +29,6 @@ means ``store.now()`` (the store's clock, frozen in tests). Scores: see docs/RUL
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import json
@@ -111,6 +110,26 @@ def parse_as_of(value: dt.date | dt.datetime | str | None, tz: ZoneInfo | str,
             return now
         return dt.datetime.combine(value, dt.time.max, tzinfo=tz)
     raise ValueError(f"as-of {value!r} is not a date, a datetime or an ISO string")
+
+
+def due_horizon(as_of: dt.datetime, days: int, tz: ZoneInfo | str | None = None) -> dt.datetime:
+    """The one boundary of every "due within N days" in the app, the CLI and the exports:
+    the close of day ``N`` counted from ``as_of``'s day (today is day 0) in ``tz`` (default
+    ``as_of``'s zone). So "within 30 days" includes everything due on the 30th day, whatever
+    the hour, and a date-only deadline (``due_on``) is within it exactly when
+    ``due_on <= as_of's date + N`` (``due_horizon_date``)."""
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(f"within {days!r} days: must be a whole number of days, 0 or more")
+    tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or as_of.tzinfo)
+    last_day = as_of.astimezone(tz).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(last_day, dt.time.max, tzinfo=tz)
+
+
+def due_horizon_date(as_of: dt.date, days: int) -> dt.date:
+    """``due_horizon`` for date-only deadlines: the last day that is still "within"."""
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(f"within {days!r} days: must be a whole number of days, 0 or more")
+    return as_of + dt.timedelta(days=days)
 
 
 # How long a live evaluation serves the pages when nothing it reads has changed. Time-only
@@ -357,7 +376,7 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
     if len({r.seq for r in rules}) != len(rules) or max(r.seq for r in rules) > 62:
         raise RuleError("rules need distinct positions below 63 (one bit each)")
     values = rule_parameters(store.settings, as_of)
-    horizon = as_of + dt.timedelta(days=store.settings.due_soon_days)
+    horizon = due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
     counts: dict[str, dict[int, tuple]] = {}
     with store.cursor() as cur:
         _prepare(cur, rules)
@@ -666,9 +685,7 @@ def finding_counts(store, as_of=None, *, by: str | Sequence[str] | None = ("rule
 def _within(store, as_of, within_days: int | None) -> tuple[str, list[Any]]:
     if within_days is None:
         return "", []
-    if not isinstance(within_days, int) or within_days < 0:
-        raise ValueError(f"within_days {within_days!r} must be a whole number of days, 0 or more")
-    return " WHERE due_at <= ?", [_page_moment(store, as_of) + dt.timedelta(days=within_days)]
+    return " WHERE due_at <= ?", [due_horizon(_page_moment(store, as_of), within_days, store.tz)]
 
 
 def due_page(store, as_of=None, *, within_days: int | None = None, rule_id=None, clause=None,
@@ -824,9 +841,13 @@ def write_json(findings: pd.DataFrame, out: TextIO) -> None:
 
 
 def write_csv(findings: pd.DataFrame, out: TextIO) -> None:
-    """The contract's CSV: UTF-8, header row, RFC 4180 quoting, CRLF line ends."""
-    _with_iso_due(findings).to_csv(out, index=False, lineterminator="\r\n",
-                                   quoting=csv.QUOTE_MINIMAL, na_rep="")
+    """The contract's CSV (header row, RFC 4180 quoting, CRLF line ends, no BOM on a
+    terminal), through the project's one CSV writer: a cell that a spreadsheet would read
+    as a formula (``=HYPERLINK(...)`` in an entity id) gets the leading quote."""
+    from .exports import write_frame_csv
+    write_frame_csv(findings[FINDING_COLUMNS], out, timezone=str(findings["due_at"].dt.tz)
+                    if hasattr(findings["due_at"], "dt") and findings["due_at"].dt.tz
+                    else "Asia/Shanghai", bom=False)
 
 
 def write_table(summary: Summary, findings: pd.DataFrame, due: pd.DataFrame,
