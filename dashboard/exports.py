@@ -1376,8 +1376,13 @@ def cmd_export(args, out, err) -> int:
     normalize_filters(dataset, filters)       # bad input: exit 2 before opening anything
     with open_store(args) as store:
         result = export_file(store, cli_actor(), dataset, args.out, filters)
+        with store.cursor() as cur:
+            head = head_dict(cur)
     out.write(f"wrote {result.rows} rows of {dataset} to {args.out} "
               f"(sha256 {result.sha256}; audit entry {result.audit_seq})\n")
+    out.write(f"audit chain head: entry {head['head_seq']}, hash {head['head_hash']}, at "
+              f"{head['head_at']} (keep it: audit verify --anchor "
+              f"{head['head_seq']}:{head['head_hash']})\n")
     return EXIT_OK
 
 
