@@ -177,18 +177,20 @@ def client_address() -> str:
     server's own machine."""
     from .throttle import normalize_address
     try:
-        return normalize_address(st.context.ip_address)
+        address = st.context.ip_address
     except Exception:  # no script context
-        return normalize_address(None)
+        address = None
+    return normalize_address(address if isinstance(address, str) else None)
 
 
 def _session_cookie() -> str | None:
     """This tab's session cookie (sent with the WebSocket handshake), or None."""
     from .sessions import COOKIE
     try:
-        return st.context.cookies.get(COOKIE)
+        value = st.context.cookies.get(COOKIE)
     except Exception:  # no script context
         return None
+    return value if isinstance(value, str) else None   # (AppTest has no real client)
 
 
 def _binding(username: str) -> dict:
