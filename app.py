@@ -29,4 +29,5 @@ else:
     ui.sidebar_account(actor)
     ui.refused_link(actor)   # signed in from a link to a page outside the role
 
+ui.demo_banner()   # red, on every page, while a demo account (published password) is enabled
 nav.run()

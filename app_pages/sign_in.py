@@ -63,12 +63,14 @@ with column:
 
     if submitted:
         try:
-            actor = accounts.authenticate(store, username, password)
+            actor = accounts.authenticate(store, username, password,
+                                          address=ui.client_address())
         except AuthError as exc:
-            icon = ":material/lock_clock:" if exc.reason == "locked" else ":material/error:"
-            st.error(str(exc), icon=icon)
+            # One message, one icon for every failure: nothing tells whether the account
+            # exists, is paused or is disabled.
+            st.error(str(exc), icon=":material/error:")
         else:
             user = accounts.get_user(store, actor.name) or {}
             ui.set_actor(actor, account={"method": "password", "username": actor.name,
                                          "display_name": user.get("display_name") or actor.name})
-            st.rerun()   # into the role's navigation
+            ui.remember_sign_in(actor)   # the session cookie, then the page (or a rerun)

@@ -210,7 +210,7 @@ def sso_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("oidc")
     db = tmp / "sso.duckdb"
     s = make_store(db)
-    accounts.create_user(s, SYSTEM, "li", "dpo", "li-local-password", email="li@example.com",
+    accounts.create_user(s, SYSTEM, "li", "dpo", "Local-Harbour-Lamp-31", email="li@example.com",
                          display_name="Li Wang")
     s.close()
     port = free_port()
