@@ -153,7 +153,7 @@ def copy_store(src: Path, dst: Path) -> None:
     """Copy a store file with its WAL, audit key and head record (tests, benchmarks)."""
     import shutil
     shutil.copy(src, dst)
-    for side in (".wal", ".audit-key", ".audit-head"):
+    for side in (".wal", ".audit-key", ".audit-head", ".secret"):
         s = src.with_name(src.name + side)
         if s.exists():
             shutil.copy(s, dst.with_name(dst.name + side))
