@@ -29,7 +29,7 @@ demo-store: setup
 	  $(PY) -m dashboard --db "$(DB)" init; \
 	fi
 
-# server.py serves app.py plus the streamed CSV download route (dashboard/stream.py).
+# server.py serves dashboard/app.py (pages in pages/) plus the streamed CSV download route (dashboard/stream.py).
 run: demo-store
 	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run server.py --server.port $(PORT)
 

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from .access import Actor
-from .navigation import PAGE_BY_KEY
+from .navigation import PAGE_BY_KEY, sign_in_script
 from .store import Store, default_db_path
 
 
@@ -165,7 +165,7 @@ def sign_in_navigation():
     not open it, the role's default page with a warning (``refused_link``).
     ``sign_in_target`` (the page's key) names the page for the form's caption.
     """
-    form = "app_pages/sign_in.py"
+    form = sign_in_script()
     pages = [st.Page(form, title="Sign in", icon=":material/login:", url_path="sign_in",
                      default=True)]
     pages += [st.Page(form, title="Sign in", icon=":material/login:", url_path=spec.key)
@@ -192,10 +192,11 @@ def page_guard(key: str) -> Actor:
     page file is run some other way (a test, a future change to app.py). It re-applies
     the session rules (idle timeout, account re-check) itself.
 
-    The pages live in ``app_pages/``, not ``pages/``: with a ``pages/`` folder beside
-    ``app.py``, Streamlit 1.67 starts each process in its old multipage mode, where a
-    URL naming a page file runs it directly, before ``app.py`` (its role filter and
-    session checks) has ever run. ``tests/test_navigation.py`` keeps it that way.
+    The entry point (``dashboard/app.py``) does not sit beside ``pages/``: with a
+    ``pages/`` folder beside the main script, Streamlit 1.67 starts each process in its
+    old multipage mode, where a URL naming a page file runs it directly, before
+    ``app.py`` (its role filter and session checks) has ever run.
+    ``tests/test_navigation.py`` keeps it that way.
     """
     actor = enforce_session()
     spec = PAGE_BY_KEY[key]

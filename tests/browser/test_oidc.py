@@ -236,7 +236,7 @@ claim = "groups"
         env = {k: v for k, v in os.environ.items() if k != "COMPLIANCE_FROZEN_NOW"}
         env["COMPLIANCE_DB"] = str(db)
         log = tmp / "streamlit.log"
-        with served("app.py", env=env, log=log, port=port,
+        with served("server.py", env=env, log=log, port=port,
                     args=["--secrets.files", str(secrets_file)]) as server:
             assert server.base == base
             yield {"base": base, "idp": idp, "db": db, "log": log, "server": server}

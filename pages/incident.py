@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import clocks as clk
 from dashboard import incidents as inc
+from dashboard import navigation as nav
 from dashboard import ui
 from dashboard.access import PermissionDenied
 from dashboard.reference import load_catalog
@@ -35,7 +36,7 @@ if not incident_id:
     if picked:
         st.query_params["id"] = picked
         st.rerun()
-    st.page_link("app_pages/incidents.py", label="All incidents, by nearest deadline",
+    st.page_link(nav.script("incidents"), label="All incidents, by nearest deadline",
                  icon=":material/emergency:")
     st.stop()
 
@@ -49,7 +50,7 @@ record = ui.cached(inc.incident_record, incident_id=incident_id)
 if record is None:
     st.title("Incident", anchor=False)
     st.error(f"No incident **{incident_id}**.", icon=":material/search_off:")
-    st.page_link("app_pages/incidents.py", label="All incidents", icon=":material/emergency:")
+    st.page_link(nav.script("incidents"), label="All incidents", icon=":material/emergency:")
     st.stop()
 row = record.row
 may_update = actor.may("incident.update")
@@ -355,4 +356,4 @@ with st.expander("Facts recorded", expanded=False):
     for label, value in facts:
         st.markdown(f"**{label}:** {value}")
 
-st.page_link("app_pages/incidents.py", label="All incidents", icon=":material/emergency:")
+st.page_link(nav.script("incidents"), label="All incidents", icon=":material/emergency:")

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard import dashboards as D
+from dashboard import navigation as nav
 from dashboard import remediation as rem
 from dashboard import ui
 from dashboard import views as view
@@ -291,7 +292,7 @@ def detail(rule_id: str, entity_id: str) -> None:
             st.markdown(f"**Policy clause {clause['clause']}** · Article {clause['article']}. "
                         f"{clause['article_title']}")
             st.markdown(view.clause_markdown(SimpleNamespace(**clause), number=False))
-            st.page_link("app_pages/policy.py", label=f"Clause {clause['clause']} in the policy",
+            st.page_link(nav.script("policy"), label=f"Clause {clause['clause']} in the policy",
                          icon=":material/policy:", query_params={"clause": clause["clause"]})
         st.markdown(f"**What the clause promises.** {rule['promise']}\n\n"
                     f"**Why this is a finding.** {rule['breach']}\n\n"
@@ -319,7 +320,7 @@ def detail(rule_id: str, entity_id: str) -> None:
                                                                              width="large")})
         spec = PAGE_BY_KEY[d["register_page"]]
         if actor.role in spec.roles:
-            st.page_link(spec.path, label=f"Open in {spec.title}", icon=spec.icon,
+            st.page_link(spec.script, label=f"Open in {spec.title}", icon=spec.icon,
                          query_params=d["register_param"])
     with history:
         if d["timeline"] is not None:
