@@ -7,6 +7,10 @@ Streamlit's own UI and endpoints from `dashboard/app.py` (the navigation entry p
 (`dashboard/stream.py`), on the same port. Command-line flags (`--server.port`, ...)
 and `.streamlit/config.toml` apply as with any `streamlit run`.
 
+Every response carries the security headers of `dashboard/web.py` (Content-Security-
+Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy), and `/_stcore/metrics`
+answers 404 without the metrics token (`COMPLIANCE_METRICS_TOKEN`).
+
 Streamlit's main script is `dashboard/app.py`, not this file: `pages/` beside this file
 is not beside the main script, so Streamlit never enters its legacy multipage mode
 (see dashboard/navigation.py, APP_SCRIPT).
@@ -14,10 +18,11 @@ is not beside the main script, so Streamlit never enters its legacy multipage mo
 from starlette.routing import Route
 from streamlit.starlette import App
 
-from dashboard import stream
+from dashboard import stream, web
 from dashboard.navigation import APP_SCRIPT
 
 EXPORT_PATH = stream.route_path()   # /export/csv, below server.baseUrlPath when set
 
-app = App(APP_SCRIPT, routes=[Route(EXPORT_PATH, stream.export_csv, methods=["GET"])])
+app = App(APP_SCRIPT, routes=[Route(EXPORT_PATH, stream.export_csv, methods=["GET"])],
+          middleware=web.middleware())
 stream.serve_at(EXPORT_PATH)        # the Exports page offers streamed links from now on

@@ -13,9 +13,9 @@ Navigation lists only the pages the signed-in user's role may open
 import streamlit as st
 
 from dashboard import ui
-from dashboard.navigation import pages_for
+from dashboard.navigation import PAGE_ICON, pages_for
 
-st.set_page_config(page_title="Privacy compliance", page_icon=":material/shield_lock:",
+st.set_page_config(page_title="Privacy compliance", page_icon=str(PAGE_ICON),
                    layout="wide")
 
 # Idle timeout, account re-check and single sign-on, before any page runs.

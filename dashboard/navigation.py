@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # session checks and role filter. tests/test_navigation.py keeps it that way.
 APP_SCRIPT = ROOT / "dashboard" / "app.py"
 SIGN_IN_PAGE = "pages/sign_in.py"
+# The browser tab's icon, a file served by the app itself: a ":material/...:" or emoji
+# page icon makes Streamlit's frontend fetch the favicon from fonts.gstatic.com.
+PAGE_ICON = ROOT / "dashboard" / "assets" / "icon.png"
 
 ALL = frozenset({"dpo", "manager", "auditor", "admin"})
 

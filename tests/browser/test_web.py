@@ -1,9 +1,11 @@
 """The web server in a real browser (issue 12): a protected page as the very first request
-to a freshly started server shows the sign-in form (no legacy multipage mode)."""
+to a freshly started server shows the sign-in form (no legacy multipage mode); signing in
+and the overview fetch nothing from another host and break no Content-Security-Policy
+rule; the metrics are not served to a browser that is not signed in."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -51,3 +53,47 @@ def test_a_protected_page_as_a_fresh_servers_first_request_shows_the_sign_in_for
         expect(pg.get_by_role("heading", name="Users", exact=True)).to_be_visible()
     finally:
         context.close()
+
+
+def test_sign_in_and_the_overview_request_nothing_from_another_host(page: Page):
+    """Every request the browser makes (documents, scripts, fonts, icons, the favicon,
+    the WebSocket) goes to the app's own address, and the Content-Security-Policy blocks
+    nothing the app needs."""
+    pg = page
+    origin = urlsplit(pg.base_url)
+    requests: list[str] = []
+    violations: list[str] = []
+    pg.context.on("request", lambda r: requests.append(r.url))
+    pg.on("websocket", lambda ws: requests.append(ws.url))
+    pg.on("console", lambda m: violations.append(m.text)
+          if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+
+    pg.goto(pg.base_url)
+    wait_for_app(pg)
+    pg.get_by_role("textbox", name="Username").fill("dpo")
+    pg.get_by_label("Password", exact=True).fill("dpo-demo-password")
+    pg.get_by_role("button", name="Sign in").click()
+    expect(pg.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
+    expect(pg.get_by_role("heading", name="Compliance overview", exact=True)).to_be_visible()
+    plots = pg.get_by_test_id("stMain").locator(".js-plotly-plot")
+    plots.first.wait_for()
+    wait_for_app(pg)
+    plots.first.locator(".bars .point path").first.wait_for(state="attached")
+    # The tab's icon is the app's own file.
+    icon = pg.evaluate("document.querySelector(\"link[rel*='icon']\").href")
+    assert urlsplit(icon).netloc == origin.netloc, icon
+
+    assert requests, "no request was recorded"
+    outside = sorted({u for u in requests
+                      if urlsplit(u).scheme not in ("data", "blob")
+                      and (urlsplit(u).hostname, urlsplit(u).port)
+                      != (origin.hostname, origin.port)})
+    assert outside == [], outside
+    assert violations == [], violations
+
+
+def test_metrics_are_not_served_to_a_browser_that_is_not_signed_in(page: Page, fresh_server):
+    response = page.request.get(f"{fresh_server}/_stcore/metrics")
+    assert response.status == 404
+    assert "session" not in response.text()
+    assert response.headers["x-frame-options"] == "DENY"
