@@ -9,6 +9,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import re
 from typing import Any, Callable
 
 import pandas as pd
@@ -281,7 +282,7 @@ def sidebar_account(actor: Actor) -> None:
     shown = account.get("display_name") or actor.name
     who = shown if shown == actor.name else f"{shown} ({actor.name})"
     with st.sidebar:
-        st.caption(f"Signed in as **{who}** · {ROLE_TITLES.get(actor.role, actor.role)}")
+        st.caption(f"Signed in as **{plain(who)}** · {ROLE_TITLES.get(actor.role, actor.role)}")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             via_sso = account.get("method") == "sso"
             sign_out("You signed out.")
@@ -292,3 +293,46 @@ def sidebar_account(actor: Actor) -> None:
                 st.logout()
                 st.stop()
             st.rerun()
+
+
+# -- text from users, files and URLs ------------------------------------------------------
+# Characters that open Markdown or HTML wherever they stand.
+_MARKDOWN_ANYWHERE = re.compile(r"([\\`*_\[\]<>~$&|])")
+# At the start of a line (after up to three spaces): a heading, quote, list item or
+# underline: "# ", "> ", "- ", "+ ", "= ", "1. ", "1) ".
+_MARKDOWN_LINE_START = re.compile(r"^( {0,3})([#>+=-])", re.M)
+_ORDERED_MARKER = re.compile(r"^( {0,3}\d{1,9})([.)])(?=[ \t]|$)", re.M)   # "1. ", not "5.9"
+WORD_JOINER = "\u2060"   # invisible, zero width, no line break: breaks Streamlit's text patterns
+
+
+def plain(value: Any) -> str:
+    """``value`` (text a user typed, a file held or a URL carried) escaped so that it shows
+    as the very characters it holds wherever Streamlit renders Markdown: ``st.markdown``,
+    ``st.caption``, ``st.error``/``warning``/``info``/``success``, titles, headers, and the
+    labels of widgets, tabs and expanders. Use it for the value only, inside the app's own
+    Markdown: ``st.error(f"No incident **{ui.plain(incident_id)}**.")``. ``st.text``,
+    ``st.code``, ``st.dataframe`` and widget values show text as it is and need nothing.
+
+    - A backslash (CommonMark's escape) before every character that opens Markdown or HTML
+      anywhere: ``\\ ` * _ [ ] < > ~ $ & |`` (links and images need ``[``, HTML and
+      autolinks ``<``, maths ``$``, entities ``&``), and before the marker of a heading,
+      quote, list or underline at the start of a line (``#``, ``>``, ``-``, ``+``, ``=``,
+      ``1.``, ``1)``). Other punctuation stays as typed, so ordinary text is unchanged.
+    - Streamlit also finds bare links (``http://``, ``www.``), e-mail addresses, emoji
+      shortcodes and its icon and colour directives (``:material/…:``, ``:red[…]``) in
+      the text *after* Markdown is parsed, where escapes are gone: an invisible word
+      joiner goes after a ``:`` that is followed by a letter or ``/``, between ``www``
+      and ``.``, and before an ``@`` that follows a word, which breaks all of them
+      without changing what the reader sees.
+    - A line break stays a line break (two trailing spaces: a hard break).
+    """
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace(WORD_JOINER, "")
+    text = _MARKDOWN_ANYWHERE.sub(r"\\\1", text)
+    text = _ORDERED_MARKER.sub(r"\1\\\2", text)
+    text = _MARKDOWN_LINE_START.sub(r"\1\\\2", text)
+    text = re.sub(r":(?=[^\s\d])", ":" + WORD_JOINER, text)
+    text = re.sub(r"(?i)\b(www)\.", r"\1" + WORD_JOINER + ".", text)
+    text = re.sub(r"(?<=[\w.+-])@", WORD_JOINER + "@", text)
+    return text.replace("\n", "  \n")

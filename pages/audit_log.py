@@ -22,7 +22,7 @@ if status["ok"]:
                f"{status['head_seq']:,}, hash `{status['head_hash']}`.",
                icon=":material/verified:")
 else:
-    st.error(f"**Chain broken at entry {status['broken_seq']:,}**: {status['reason']}. "
+    st.error(f"**Chain broken at entry {status['broken_seq']:,}**: {ui.plain(status['reason'])}. "
              f"Entries before it verified ({status['entries'] - 1:,}). Tell the DPO and keep "
              f"the store file as it is for investigation.", icon=":material/gpp_bad:")
 st.caption("Verify from the command line: `python -m dashboard audit verify` (exit 1 names "
@@ -43,7 +43,7 @@ filters = {"actor": who, "action": what, "entity_type": etype, "entity_id": eid,
 try:
     clean = exports.normalize_filters("audit_log", filters)
 except exports.ExportError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.plain(exc), icon=":material/error:")
     st.stop()
 
 p1, p2, _ = st.columns([1, 1, 4])

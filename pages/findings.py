@@ -234,7 +234,7 @@ def _acknowledge(rule_id: str, entity_id: str) -> None:
         state["ack_errors"] = {"finding": str(exc)}
         return
     state["ack_errors"] = {}
-    state["ack_flash"] = (f"Plan recorded for {rule_id} on {entity_id}: {plan.owner} by "
+    state["ack_flash"] = (f"Plan recorded for {rule_id} on {ui.plain(entity_id)}: {ui.plain(plan.owner)} by "
                           f"{plan.target_date:%Y-%m-%d} (revision {plan.revision}, audit entry "
                           f"#{plan.audit_seq}).")
     for k in ("ack_owner", "ack_target", "ack_comment"):
@@ -251,7 +251,7 @@ def _open(key: str) -> None:
 
 def _error(errors: dict, name: str) -> None:
     if errors.get(name):
-        st.error(errors[name], icon=":material/error:")
+        st.error(ui.plain(errors[name]), icon=":material/error:")
 
 
 def detail(rule_id: str, entity_id: str) -> None:
@@ -260,7 +260,7 @@ def detail(rule_id: str, entity_id: str) -> None:
     key = D.finding_key(rule_id, entity_id)
     _reset_form(key)
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.subheader(f"{rule_id} · {entity_id}", anchor=False)
+        st.subheader(f"{rule_id} · {ui.plain(entity_id)}", anchor=False)
         st.button("Close", icon=":material/close:", key="close_finding", on_click=_close,
                   type="tertiary")
     badges = [f":{SEVERITY_COLOR[rule['severity']]}-badge[{rule['severity'].capitalize()}]",
@@ -274,13 +274,13 @@ def detail(rule_id: str, entity_id: str) -> None:
         st.success(flash, icon=":material/check_circle:")
     if d["finding"] is not None:
         callout = {"high": st.error, "medium": st.warning}.get(rule["severity"], st.info)
-        callout(f"**Finding:** {d['finding']['detail']}", icon=SEVERITY_ICON[rule["severity"]])
+        callout(f"**Finding:** {ui.plain(d['finding']['detail'])}", icon=SEVERITY_ICON[rule["severity"]])
     elif d["due"] is not None:
         due_at = d["due"]["due_at"]
         st.warning(f"**Not a finding yet — due by {due_at.astimezone(store.tz):%Y-%m-%d %H:%M}:** "
-                   f"{d['due']['detail']}", icon=":material/hourglass_top:")
+                   f"{ui.plain(d['due']['detail'])}", icon=":material/hourglass_top:")
     else:
-        st.success(f"{rule_id} finds nothing on {entity_id} as of {when}: resolved, or never "
+        st.success(f"{rule_id} finds nothing on {ui.plain(entity_id)} as of {when}: resolved, or never "
                    "broken. Its record, history and any plan stay below.",
                    icon=":material/check_circle:")
 
@@ -303,15 +303,15 @@ def detail(rule_id: str, entity_id: str) -> None:
         st.caption(f"The rule's SQL: `{rule['sql_file']}`.")
         others = d["others"]
         if len(others):
-            st.markdown(f"**{entity_id} also breaks**")
+            st.markdown(f"**{ui.plain(entity_id)} also breaks**")
             for r in others.itertuples(index=False):
-                st.button(f"{r.rule_id} — {r.detail}", key=f"other_{r.rule_id}",
+                st.button(f"{r.rule_id} — {ui.plain(r.detail)}", key=f"other_{r.rule_id}",
                           on_click=_open, args=(D.finding_key(r.rule_id, entity_id),),
                           icon=SEVERITY_ICON.get(r.severity), type="tertiary")
     with record:
         rec = d["record"]
         if rec.empty:
-            st.warning(f"No {D.TYPE_LABELS.get(etype, etype).lower()} {entity_id} in the "
+            st.warning(f"No {D.TYPE_LABELS.get(etype, etype).lower()} {ui.plain(entity_id)} in the "
                        "register any more.", icon=":material/search_off:")
         else:
             st.dataframe(rec[["heading", "value"]], hide_index=True,
@@ -350,9 +350,9 @@ def detail(rule_id: str, entity_id: str) -> None:
             st.markdown("No remediation plan yet.")
         else:
             st.markdown(
-                f"**{plan['owner']}** will fix it by **{plan['target_date']:%Y-%m-%d}**.\n\n"
-                f"> {plan['comment']}\n\n"
-                f"Acknowledged by {plan['acknowledged_by']} on "
+                f"**{ui.plain(plan['owner'])}** will fix it by **{plan['target_date']:%Y-%m-%d}**.\n\n"
+                f"> {ui.plain(plan['comment'])}\n\n"
+                f"Acknowledged by {ui.plain(plan['acknowledged_by'])} on "
                 f"{plan['acknowledged_at'].astimezone(store.tz):%Y-%m-%d %H:%M}"
                 + (f" (revision {plan['revision']}, first on "
                    f"{plan['first_acknowledged_at'].astimezone(store.tz):%Y-%m-%d})"

@@ -115,5 +115,5 @@ picked = left.selectbox("Open an incident", ids, key="open_incident", index=None
                         format_func=lambda i: f"{i} — {titles[i]}",
                         placeholder="Choose an incident in the list")
 if picked:
-    right.page_link(nav.script("incident"), label=f"Open {picked}", icon=":material/timeline:",
+    right.page_link(nav.script("incident"), label=f"Open {ui.plain(picked)}", icon=":material/timeline:",
                     query_params={"id": picked})

@@ -62,7 +62,7 @@ def _log_another() -> None:
 def _error(name: str) -> None:
     message = st.session_state.get(K + "errors", {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(ui.plain(message), icon=":material/error:")
 
 
 def _field(name: str, render) -> None:

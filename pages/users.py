@@ -16,7 +16,7 @@ st.caption("Accounts that may sign in, and their roles. Passwords are stored onl
 
 flash = st.session_state.pop("users_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    st.success(ui.plain(flash), icon=":material/check_circle:")
 
 
 def _done(message: str) -> None:
@@ -71,7 +71,7 @@ with add_tab:
                 made = accounts.create_user(store, actor, new_name, new_role, pw1,
                                             display_name=new_display, email=new_email)
             except (AccountError, PermissionDenied) as exc:
-                st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
             else:
                 _done(f"Added {made['username']} as {_role_label(made['role'])}.")
 
@@ -93,7 +93,7 @@ with change_tab:
                 try:
                     accounts.enable_user(store, actor, chosen)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}.", icon=":material/error:")
                 else:
                     _done(f"{chosen} is enabled and unlocked.")
         if row["status"] != "disabled":
@@ -101,7 +101,7 @@ with change_tab:
                 try:
                     accounts.disable_user(store, actor, chosen)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}.", icon=":material/error:")
                 else:
                     _done(f"{chosen} is disabled: it can no longer sign in, and an open "
                           "session ends on its next action.")
@@ -114,7 +114,7 @@ with change_tab:
             try:
                 accounts.set_role(store, actor, chosen, role)
             except (AccountError, PermissionDenied) as exc:
-                st.error(f"{exc}.", icon=":material/error:")
+                st.error(f"{ui.plain(exc)}.", icon=":material/error:")
             else:
                 _done(f"{chosen} now has the role {_role_label(role)}.")
 
@@ -131,6 +131,6 @@ with change_tab:
                 try:
                     accounts.reset_password(store, actor, chosen, r1)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
                 else:
                     _done(f"The password of {chosen} was reset (and the account unlocked).")

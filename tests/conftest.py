@@ -90,3 +90,11 @@ def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | Non
     if page is not None:
         at.switch_page(PAGE_BY_KEY[page].script)
     return at.run()
+
+
+def shown(text: str) -> str:
+    """What a reader sees of Markdown that holds ``ui.plain`` values: the backslash
+    escapes and invisible word joiners gone (for comparing a message with its text)."""
+    import re
+    from dashboard.ui import WORD_JOINER
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text.replace(WORD_JOINER, ""))

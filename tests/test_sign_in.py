@@ -15,7 +15,7 @@ from dashboard.access import ROLES, Actor
 from dashboard.navigation import PAGE_BY_KEY, pages_for
 from dashboard.settings import Settings
 
-from conftest import FROZEN_NOW, SYSTEM, make_store
+from conftest import FROZEN_NOW, SYSTEM, make_store, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Sesame-Open-42!"
@@ -312,7 +312,7 @@ def test_sso_user_is_mapped_by_claim(store, monkeypatch):
     assert not at.exception
     assert signed_in(at) == Actor("sun@example.com", "manager")
     assert listed_pages(at) == expected_pages("manager")
-    assert "Signed in as **Sun Li (sun@example.com)**" in at.sidebar.caption[0].value
+    assert "Signed in as **Sun Li (sun@example.com)**" in shown(at.sidebar.caption[0].value)
     assert at.session_state["account"]["method"] == "sso"
 
 
@@ -332,7 +332,7 @@ def test_unmapped_sso_user_is_refused_with_a_clear_message(store, monkeypatch):
         "groups": ["staff"]}).run()
     assert signed_in(at) is None and listed_pages(at) == {"pages/sign_in.py"}
     assert "eve@example.com is signed in with single sign-on but has no role in this app" in \
-        at.error[0].value
+        shown(at.error[0].value)
     assert store.rows("SELECT action, entity_id FROM audit_log ORDER BY seq DESC LIMIT 1") == [
         ("auth.sso_refused", "eve@example.com")]
     at.run()                                        # refused once per session, not per run
