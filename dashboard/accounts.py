@@ -811,7 +811,8 @@ def cmd_demo_accounts(args, out, err) -> int:
     for username, role, password, created in result:
         out.write(f"  {role:<8} username {username:<8} password {password}"
                   f"{'' if created else '   (already there)'}\n")
-    out.write("Open the app (make run: http://localhost:8501) and sign in with one of them.\n")
+    out.write("Open the app at the address `make run` prints (Serving on http://...) and sign "
+              "in with one of them.\n")
     return 0
 
 

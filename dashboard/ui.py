@@ -9,13 +9,14 @@ import datetime as dt
 import importlib
 import json
 import os
+import re
 from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
 from .access import Actor
-from .navigation import PAGE_BY_KEY
+from .navigation import PAGE_BY_KEY, sign_in_script
 from .store import Store, default_db_path
 
 
@@ -327,7 +328,7 @@ def sign_in_navigation():
     not open it, the role's default page with a warning (``refused_link``).
     ``sign_in_target`` (the page's key) names the page for the form's caption.
     """
-    form = "app_pages/sign_in.py"
+    form = sign_in_script()
     pages = [st.Page(form, title="Sign in", icon=":material/login:", url_path="sign_in",
                      default=True)]
     pages += [st.Page(form, title="Sign in", icon=":material/login:", url_path=spec.key)
@@ -354,10 +355,11 @@ def page_guard(key: str) -> Actor:
     page file is run some other way (a test, a future change to app.py). It re-applies
     the session rules (idle timeout, account re-check) itself.
 
-    The pages live in ``app_pages/``, not ``pages/``: with a ``pages/`` folder beside
-    ``app.py``, Streamlit 1.67 starts each process in its old multipage mode, where a
-    URL naming a page file runs it directly, before ``app.py`` (its role filter and
-    session checks) has ever run. ``tests/test_navigation.py`` keeps it that way.
+    The entry point (``dashboard/app.py``) does not sit beside ``pages/``: with a
+    ``pages/`` folder beside the main script, Streamlit 1.67 starts each process in its
+    old multipage mode, where a URL naming a page file runs it directly, before
+    ``app.py`` (its role filter and session checks) has ever run.
+    ``tests/test_navigation.py`` keeps it that way.
     """
     actor = enforce_session()
     spec = PAGE_BY_KEY[key]
@@ -442,7 +444,7 @@ def sidebar_account(actor: Actor) -> None:
     shown = account.get("display_name") or actor.name
     who = shown if shown == actor.name else f"{shown} ({actor.name})"
     with st.sidebar:
-        st.caption(f"Signed in as **{who}** · {ROLE_TITLES.get(actor.role, actor.role)}")
+        st.caption(f"Signed in as **{plain(who)}** · {ROLE_TITLES.get(actor.role, actor.role)}")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             via_sso = account.get("method") == "sso"
             sign_out("You signed out.")
@@ -453,3 +455,46 @@ def sidebar_account(actor: Actor) -> None:
                 st.logout()
                 st.stop()
             st.rerun()
+
+
+# -- text from users, files and URLs ------------------------------------------------------
+# Characters that open Markdown or HTML wherever they stand.
+_MARKDOWN_ANYWHERE = re.compile(r"([\\`*_\[\]<>~$&|])")
+# At the start of a line (after up to three spaces): a heading, quote, list item or
+# underline: "# ", "> ", "- ", "+ ", "= ", "1. ", "1) ".
+_MARKDOWN_LINE_START = re.compile(r"^( {0,3})([#>+=-])", re.M)
+_ORDERED_MARKER = re.compile(r"^( {0,3}\d{1,9})([.)])(?=[ \t]|$)", re.M)   # "1. ", not "5.9"
+WORD_JOINER = "\u2060"   # invisible, zero width, no line break: breaks Streamlit's text patterns
+
+
+def plain(value: Any) -> str:
+    """``value`` (text a user typed, a file held or a URL carried) escaped so that it shows
+    as the very characters it holds wherever Streamlit renders Markdown: ``st.markdown``,
+    ``st.caption``, ``st.error``/``warning``/``info``/``success``, titles, headers, and the
+    labels of widgets, tabs and expanders. Use it for the value only, inside the app's own
+    Markdown: ``st.error(f"No incident **{ui.plain(incident_id)}**.")``. ``st.text``,
+    ``st.code``, ``st.dataframe`` and widget values show text as it is and need nothing.
+
+    - A backslash (CommonMark's escape) before every character that opens Markdown or HTML
+      anywhere: ``\\ ` * _ [ ] < > ~ $ & |`` (links and images need ``[``, HTML and
+      autolinks ``<``, maths ``$``, entities ``&``), and before the marker of a heading,
+      quote, list or underline at the start of a line (``#``, ``>``, ``-``, ``+``, ``=``,
+      ``1.``, ``1)``). Other punctuation stays as typed, so ordinary text is unchanged.
+    - Streamlit also finds bare links (``http://``, ``www.``), e-mail addresses, emoji
+      shortcodes and its icon and colour directives (``:material/…:``, ``:red[…]``) in
+      the text *after* Markdown is parsed, where escapes are gone: an invisible word
+      joiner goes after a ``:`` that is followed by a letter or ``/``, between ``www``
+      and ``.``, and before an ``@`` that follows a word, which breaks all of them
+      without changing what the reader sees.
+    - A line break stays a line break (two trailing spaces: a hard break).
+    """
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace(WORD_JOINER, "")
+    text = _MARKDOWN_ANYWHERE.sub(r"\\\1", text)
+    text = _ORDERED_MARKER.sub(r"\1\\\2", text)
+    text = _MARKDOWN_LINE_START.sub(r"\1\\\2", text)
+    text = re.sub(r":(?=[^\s\d])", ":" + WORD_JOINER, text)
+    text = re.sub(r"(?i)\b(www)\.", r"\1" + WORD_JOINER + ".", text)
+    text = re.sub(r"(?<=[\w.+-])@", WORD_JOINER + "@", text)
+    return text.replace("\n", "  \n")

@@ -83,10 +83,18 @@ def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | Non
 
     monkeypatch.setenv("COMPLIANCE_DB", str(db_path))
     monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", frozen_now.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     if actor is not None:
         at.session_state["actor"] = actor
     at.query_params.update(query or {})
     if page is not None:
-        at.switch_page(PAGE_BY_KEY[page].path)
+        at.switch_page(PAGE_BY_KEY[page].script)
     return at.run()
+
+
+def shown(text: str) -> str:
+    """What a reader sees of Markdown that holds ``ui.plain`` values: the backslash
+    escapes and invisible word joiners gone (for comparing a message with its text)."""
+    import re
+    from dashboard.ui import WORD_JOINER
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text.replace(WORD_JOINER, ""))

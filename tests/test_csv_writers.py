@@ -65,7 +65,7 @@ def test_the_frame_writer_is_the_export_writer():
 def test_no_other_csv_writer_in_the_code():
     """One writer: no pandas to_csv or csv.writer anywhere else in the app's code."""
     offenders = []
-    for path in [*(ROOT / "dashboard").glob("*.py"), *(ROOT / "app_pages").glob("*.py"),
+    for path in [*(ROOT / "dashboard").glob("*.py"),
                  *(ROOT / "pages").glob("*.py"), ROOT / "app.py", ROOT / "server.py"]:
         if not path.exists():
             continue

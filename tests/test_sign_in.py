@@ -15,7 +15,7 @@ from dashboard.access import ROLES, Actor
 from dashboard.navigation import PAGE_BY_KEY, pages_for
 from dashboard.settings import Settings
 
-from conftest import FROZEN_NOW, SYSTEM, make_store
+from conftest import FROZEN_NOW, SYSTEM, make_store, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Sesame-Open-42!"
@@ -46,7 +46,7 @@ def new_app(store, monkeypatch, *, actor: Actor | None = None, secrets=None, use
             session: dict | None = None) -> AppTest:
     monkeypatch.setenv("COMPLIANCE_DB", str(store.path))
     monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", FROZEN_NOW.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
     if secrets:
         at.secrets.update(secrets)
     if user is not None:
@@ -87,7 +87,7 @@ def test_signed_out_session_sees_only_the_sign_in_page(store, monkeypatch):
     at = new_app(store, monkeypatch).run()
     assert not at.exception
     assert texts(at.title) == ["Sign in"]
-    assert listed_pages(at) == {"app_pages/sign_in.py"}
+    assert listed_pages(at) == {"pages/sign_in.py"}
     assert not at.warning          # the store has accounts: no "create an administrator" hint
 
 
@@ -102,7 +102,7 @@ def test_good_password_signs_in_into_the_role_navigation(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "Boss", PASSWORD)
     assert not at.exception and not at.error
     assert signed_in(at) == Actor("boss", "admin")
-    assert listed_pages(at) == expected_pages("admin") and "app_pages/users.py" in listed_pages(at)
+    assert listed_pages(at) == expected_pages("admin") and "pages/users.py" in listed_pages(at)
     assert "Signed in as **Zhao Boss (boss)**" in at.sidebar.caption[0].value
     assert at.session_state["last_activity"] == FROZEN_NOW
     assert store.rows("SELECT action, entity_id FROM audit_log ORDER BY seq DESC LIMIT 1") == [
@@ -157,15 +157,15 @@ def test_each_role_navigation_lists_only_its_pages(store, monkeypatch, role):
         if not (ROOT / spec.path).exists():
             continue
         if role in spec.roles:
-            at.switch_page(spec.path)        # registered: no error
+            at.switch_page(spec.script)        # registered: no error
         else:
             with pytest.raises(ValueError, match="Could not find a navigation page"):
-                at.switch_page(spec.path)
+                at.switch_page(spec.script)
 
 
 def test_forbidden_page_reached_by_its_address_is_refused(store, monkeypatch):
     at = new_app(store, monkeypatch, actor=Actor("wang", "manager")).run()
-    assert "app_pages/users.py" not in listed_pages(at)
+    assert "pages/users.py" not in listed_pages(at)
     # What a browser asks for when it opens /users: that page's script hash.
     at._page_hash = calc_hash("users")
     at.run()
@@ -179,7 +179,7 @@ def test_forbidden_page_reached_by_its_address_is_refused(store, monkeypatch):
 
 def test_users_page_refuses_a_signed_out_session_when_run_on_its_own(store, monkeypatch):
     monkeypatch.setenv("COMPLIANCE_DB", str(store.path))
-    at = AppTest.from_file(str(ROOT / "app_pages" / "users.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=60).run()
     assert texts(at.error) == ["**Users** is not available. You are not signed in."]
     assert not at.dataframe
 
@@ -192,7 +192,7 @@ def test_idle_session_is_signed_out_and_told_why(store, monkeypatch):
     at = new_app(store, monkeypatch, actor=Actor("li", "dpo"),
                  session={"last_activity": FROZEN_NOW - dt.timedelta(minutes=31)}).run()
     assert signed_in(at) is None
-    assert texts(at.title) == ["Sign in"] and listed_pages(at) == {"app_pages/sign_in.py"}
+    assert texts(at.title) == ["Sign in"] and listed_pages(at) == {"pages/sign_in.py"}
     assert "ended after 30 minutes without activity" in at.info[0].value
 
 
@@ -204,7 +204,7 @@ def test_session_with_only_an_actor_counts_as_active_now(store, monkeypatch):
 
 def test_idle_timeout_also_holds_when_a_page_file_runs_directly(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     assert "Users" in texts(at.title)
     at.session_state["last_activity"] = FROZEN_NOW - dt.timedelta(hours=2)
     at.run()
@@ -215,7 +215,7 @@ def test_idle_timeout_also_holds_when_a_page_file_runs_directly(store, monkeypat
 
 def test_sign_out_from_the_sidebar(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     at.button(key="sign_out").click().run()
     assert signed_in(at) is None and "account" not in at.session_state
     assert texts(at.title) == ["Sign in"] and texts(at.info) == ["You signed out."]
@@ -235,7 +235,7 @@ def test_a_role_change_password_reset_or_disabling_ends_the_open_session(store, 
     """Today a session survives a password reset, and a role change applies in it."""
     accounts.create_user(store, SYSTEM, "second", "admin", PASSWORD)
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     assert "Users" in texts(at.title)
     change(store)
     at.run()
@@ -248,7 +248,7 @@ def test_a_role_change_password_reset_or_disabling_ends_the_open_session(store, 
 @pytest.fixture
 def users_page(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    return at.switch_page("app_pages/users.py").run()
+    return at.switch_page(PAGE_BY_KEY["users"].script).run()
 
 
 def test_users_page_lists_accounts_without_hashes(users_page):
@@ -332,7 +332,7 @@ def test_creating_the_first_real_admin_on_the_users_page_says_the_demo_accounts_
     accounts.ensure_demo_accounts(demo, SYSTEM)
     at = sign_in(new_app(demo, monkeypatch).run(), "admin", "admin-demo-password")
     assert "Demo accounts are enabled" in at.error[0].value          # the red banner
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page("pages/users.py").run()
     at.text_input(key="add_username").input("zhao")
     at.selectbox(key="add_role").select("admin")
     at.text_input(key="add_password").input("Jade-Lantern-Orbit-7")
@@ -380,7 +380,7 @@ def test_sso_user_is_mapped_by_claim(store, monkeypatch):
     assert not at.exception
     assert signed_in(at) == Actor("sun@example.com", "manager")
     assert listed_pages(at) == expected_pages("manager")
-    assert "Signed in as **Sun Li (sun@example.com)**" in at.sidebar.caption[0].value
+    assert "Signed in as **Sun Li (sun@example.com)**" in shown(at.sidebar.caption[0].value)
     assert at.session_state["account"]["method"] == "sso"
 
 
@@ -399,9 +399,9 @@ def test_unmapped_sso_user_is_refused_with_a_clear_message(store, monkeypatch):
     at = new_app(store, monkeypatch, secrets=SECRETS, user={
         "is_logged_in": True, "provider": "corp", "email": "eve@example.com",
         "email_verified": True, "groups": ["staff"]}).run()
-    assert signed_in(at) is None and listed_pages(at) == {"app_pages/sign_in.py"}
+    assert signed_in(at) is None and listed_pages(at) == {"pages/sign_in.py"}
     assert "eve@example.com is signed in with single sign-on but has no role in this app" in \
-        at.error[0].value
+        shown(at.error[0].value)
     assert store.rows("SELECT action, entity_id FROM audit_log ORDER BY seq DESC LIMIT 1") == [
         ("auth.sso_refused", "eve@example.com")]
     at.run()                                        # refused once per session, not per run

@@ -1,6 +1,11 @@
-"""The app's navigation entry point. `make run` serves it through `server.py`
-(`streamlit run server.py`, which adds the streamed-download route); plain
-`streamlit run app.py` works too.
+"""The app's navigation entry point, served by `server.py` (`make run`, i.e.
+`streamlit run server.py`, which adds the streamed-download route).
+
+It lives in dashboard/, not beside pages/: a folder named `pages` beside Streamlit's main
+script puts the process in Streamlit's legacy multipage mode, where the first request to
+`/<page>` would run `pages/<page>.py` directly, before the session checks below
+(dashboard/navigation.py, APP_SCRIPT). Page files are named by absolute path
+(`PageSpec.script`).
 
 Navigation lists only the pages the signed-in user's role may open
 (`dashboard/navigation.py`); each page re-checks on the server side.
@@ -8,9 +13,9 @@ Navigation lists only the pages the signed-in user's role may open
 import streamlit as st
 
 from dashboard import ui
-from dashboard.navigation import pages_for
+from dashboard.navigation import PAGE_ICON, pages_for
 
-st.set_page_config(page_title="Privacy compliance", page_icon=":material/shield_lock:",
+st.set_page_config(page_title="Privacy compliance", page_icon=str(PAGE_ICON),
                    layout="wide")
 
 # Idle timeout, account re-check and single sign-on, before any page runs.
@@ -23,7 +28,7 @@ else:
     sections: dict[str, list] = {}
     for spec in pages_for(actor.role):
         sections.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.key,
+            st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.key,
                     default=spec.default))
     nav = st.navigation(sections)
     ui.sidebar_account(actor)

@@ -20,7 +20,7 @@ PASSWORD_HELP = (f"At least {accounts.PASSWORD_MIN_LENGTH} characters, not conta
 
 flash = st.session_state.pop("users_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    st.success(ui.plain(flash), icon=":material/check_circle:")
 
 
 def _done(message: str) -> None:
@@ -82,7 +82,7 @@ with add_tab:
                 made = accounts.create_user(store, actor, new_name, new_role, pw1,
                                             display_name=new_display, email=new_email)
             except (AccountError, PermissionDenied) as exc:
-                st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
             else:
                 _done(f"Added {made['username']} as {_role_label(made['role'])}."
                       + _retired(made))
@@ -104,7 +104,7 @@ with change_tab:
                 try:
                     accounts.enable_user(store, actor, chosen)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}.", icon=":material/error:")
                 else:
                     _done(f"{chosen} is enabled.")
         if row["status"] == "locked" or row["failed_attempts"]:
@@ -122,7 +122,7 @@ with change_tab:
                 try:
                     accounts.disable_user(store, actor, chosen)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}.", icon=":material/error:")
                 else:
                     _done(f"{chosen} is disabled: it can no longer sign in, and an open "
                           "session ends on its next action.")
@@ -135,7 +135,7 @@ with change_tab:
             try:
                 changed_role = accounts.set_role(store, actor, chosen, role)
             except (AccountError, PermissionDenied) as exc:
-                st.error(f"{exc}.", icon=":material/error:")
+                st.error(f"{ui.plain(exc)}.", icon=":material/error:")
             else:
                 _done(f"{chosen} now has the role {_role_label(role)}; their open sessions "
                       "end." + _retired(changed_role))
@@ -154,7 +154,7 @@ with change_tab:
                 try:
                     accounts.reset_password(store, actor, chosen, r1)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
                 else:
                     _done(f"The password of {chosen} was reset (and the account unlocked); "
                           "their open sessions end.")

@@ -26,7 +26,7 @@ if status["ok"]:
 else:
     where = (f"Chain broken at entry {status['broken_seq']:,}" if status["broken_seq"]
              else "Audit trail broken")
-    st.error(f"**{where}**: " + "; ".join(status["problems"])
+    st.error(f"**{where}**: " + ui.plain("; ".join(status["problems"]))
              + ". Tell the DPO and keep the store file as it is for investigation. " + head,
              icon=":material/gpp_bad:")
 st.caption("This page checks the chain and its signatures. The full check, which also "
@@ -48,7 +48,7 @@ filters = {"actor": who, "action": what, "entity_type": etype, "entity_id": eid,
 try:
     clean = exports.normalize_filters("audit_log", filters)
 except exports.ExportError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.plain(exc), icon=":material/error:")
     st.stop()
 
 p1, p2, _ = st.columns([1, 1, 4])
