@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 DB     ?= $(or $(COMPLIANCE_DB),data/compliance.duckdb)
+HOST   ?= 127.0.0.1
 PORT   ?= 8501
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -29,9 +30,11 @@ demo-store: setup
 	  $(PY) -m dashboard --db "$(DB)" init; \
 	fi
 
-# server.py serves app.py plus the streamed CSV download route (dashboard/stream.py).
+# server.py serves dashboard/app.py (pages in pages/) plus the streamed CSV download route (dashboard/stream.py).
+# It listens on 127.0.0.1 unless told otherwise: `make run HOST=0.0.0.0` (behind a TLS proxy).
 run: demo-store
-	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run server.py --server.port $(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)"
+	COMPLIANCE_DB="$(DB)" $(PY) -m streamlit run server.py --server.address $(HOST) --server.port $(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here);
 # a CJK font so the Chinese names in screenshots render as text, not boxes.

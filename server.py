@@ -2,20 +2,31 @@
 
 `streamlit run` finds the module-level `app = App(...)` below (by reading this file,
 see streamlit/web/server/app_discovery.py), imports it and serves it with uvicorn:
-Streamlit's own UI and endpoints from `app.py` (still the navigation entry point;
-`App("app.py")` resolves next to this file), plus `GET /export/csv?ticket=...`
-(`dashboard/stream.py`), on the same port. Command-line flags (`--server.port`, ...)
-and `.streamlit/config.toml` apply as with `streamlit run app.py`.
+Streamlit's own UI and endpoints from `dashboard/app.py` (the navigation entry point;
+`App(...)` resolves it next to this file), plus `GET /export/csv?ticket=...`
+(`dashboard/stream.py`), and `GET /session/start?ticket=...`, which sets the session
+cookie after a sign-in (`dashboard/sessions.py`), on the same port. Command-line flags (`--server.port`, ...)
+and `.streamlit/config.toml` apply as with any `streamlit run`.
 
-Served by `streamlit run app.py` instead, the app works the same except that the
-Exports page falls back to `st.download_button` (the file held in memory).
+Every response carries the security headers of `dashboard/web.py` (Content-Security-
+Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy), and `/_stcore/metrics`
+answers 404 without the metrics token (`COMPLIANCE_METRICS_TOKEN`).
+
+Streamlit's main script is `dashboard/app.py`, not this file: `pages/` beside this file
+is not beside the main script, so Streamlit never enters its legacy multipage mode
+(see dashboard/navigation.py, APP_SCRIPT).
 """
 from starlette.routing import Route
 from streamlit.starlette import App
 
-from dashboard import stream
+from dashboard import sessions, stream, web
+from dashboard.navigation import APP_SCRIPT
 
 EXPORT_PATH = stream.route_path()   # /export/csv, below server.baseUrlPath when set
+SESSION_PATH = sessions.route_path()  # /session/start, likewise
 
-app = App("app.py", routes=[Route(EXPORT_PATH, stream.export_csv, methods=["GET"])])
+app = App(APP_SCRIPT, routes=[Route(EXPORT_PATH, stream.export_csv, methods=["GET"]),
+                             Route(SESSION_PATH, sessions.start, methods=["GET"])],
+          middleware=web.middleware())
 stream.serve_at(EXPORT_PATH)        # the Exports page offers streamed links from now on
+sessions.serve_at(SESSION_PATH)     # a sign-in is kept in the session cookie from now on

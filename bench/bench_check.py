@@ -55,7 +55,7 @@ def raw_rules(path: Path, as_of) -> tuple[float, dict[str, float], int]:
     (seconds, per rule, findings)."""
     settings = load_settings()
     values = engine.rule_parameters(settings, as_of)
-    horizon = as_of + dt.timedelta(days=settings.due_soon_days)
+    horizon = engine.due_horizon(as_of, int(settings.due_soon_days))
     con = duckdb.connect(str(path), read_only=True)
     try:
         cur = con.cursor()
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     from zoneinfo import ZoneInfo
     tz = ZoneInfo(settings.timezone)
-    as_of = engine.parse_as_of(args.as_of, tz, None if args.as_of else dt.datetime.now(tz))
+    as_of = engine.parse_as_of(args.as_of, tz, dt.datetime.now(tz))
     as_of_text = args.as_of or as_of.isoformat()
 
     con = duckdb.connect(str(path), read_only=True)

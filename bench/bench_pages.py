@@ -184,7 +184,7 @@ def app_worker(args) -> dict[str, Any]:
 
     log: list = []
     _install_recorder(log)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=900)
     at.session_state["actor"] = Actor(f"bench.{args.role}", args.role)
     at.query_params.update(json.loads(args.query))
     at.switch_page(PAGE_BY_KEY[args.page].path)

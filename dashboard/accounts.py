@@ -8,11 +8,18 @@ with Argon2id (``argon2-cffi``); the hash never leaves this module: ``list_users
   ``reset_password``, ``set_role``) takes the acting ``Actor`` first and writes
   through ``store.write(actor, "user.manage")``: role check, one transaction,
   one audit entry.
-- ``authenticate`` signs a user in with a password. Every attempt that names a
-  username is recorded (one audit entry each, with no secret in it) by the
-  sign-in service actor (role ``auth``, action ``account.sign_in``): a failure
-  counts towards ``login_max_failures``, after which the account is locked for
-  ``login_lockout_minutes``; a success resets the count.
+- ``authenticate`` signs a user in with a password, throttled by account, by client
+  address and by both, with growing pauses (``dashboard/throttle.py``). Every failure
+  gets the same message. The sign-in service actor (role ``auth``, action
+  ``account.sign_in``) records every success and every pause that starts, and failures
+  aggregated per account, address and window (no secret in any entry).
+- ``unlock_user`` lifts an account's pauses (Users page, ``user unlock NAME``).
+- ``session_binding`` / ``check_session``: what a session (and its cookie,
+  ``dashboard/sessions.py``) is bound to: the password hash, the role and the session
+  epoch. A password reset, a role change or disabling the account ends every session.
+- Passwords follow ``dashboard/passwords.py`` (length, not the username, not breached,
+  zxcvbn strength). Demo accounts (``DEMO_ACCOUNTS``, published passwords) are disabled
+  when the first real administrator is created or appointed.
 - ``sso_config`` reads the single sign-on set-up from Streamlit secrets and
   ``sign_in_sso`` maps an OIDC identity (``st.user``) to a role: a users row with
   that e-mail, else the ``[auth.roles.emails]`` table, else the configured claim.
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import hmac
 import re
 import secrets
 import sys
@@ -34,10 +42,11 @@ import pandas as pd
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .access import AUTH_ROLE, ROLE_TITLES, ROLES, Actor
+from . import passwords, throttle
+from .access import ROLE_TITLES, ROLES, Actor
 
-PASSWORD_MIN_LENGTH = 12
-PASSWORD_MAX_LENGTH = 256
+PASSWORD_MIN_LENGTH = passwords.MIN_LENGTH
+PASSWORD_MAX_LENGTH = passwords.MAX_LENGTH
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DISPLAY_NAME_MAX = 100
@@ -47,9 +56,14 @@ DISPLAY_NAME_MAX = 100
 HASHER = PasswordHasher(type=Type.ID)
 
 # Who records sign-in attempts: the sign-in service, not the (unproven) user.
-SIGN_IN_SERVICE = Actor("sign-in", AUTH_ROLE)
+SIGN_IN_SERVICE = throttle.SIGN_IN_SERVICE
 
-BAD_CREDENTIALS = "Wrong username or password."
+# One message for every failed sign-in (wrong password, unknown username, paused after
+# too many failures, disabled account): it tells no one whether an account exists.
+SIGN_IN_FAILED = ("Sign-in failed: wrong username or password, or sign-in is paused after "
+                  "too many failed attempts. Check both and try again in a few minutes; if "
+                  "it keeps failing, ask an administrator.")
+BAD_CREDENTIALS = SIGN_IN_FAILED
 
 # `make run` on a fresh demo store: one account per role, passwords published in
 # the README. `user demo-accounts` refuses a store that holds any other account.
@@ -61,9 +75,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     ("admin", "admin", "Demo administrator", "admin-demo-password"),
 )
 
-PUBLIC_COLUMNS = ("username", "display_name", "role", "email", "disabled", "failed_attempts",
-                  "locked_until", "last_sign_in_at", "created_at", "updated_at",
-                  "password_changed_at")
+PUBLIC_COLUMNS = ("username", "display_name", "role", "email", "disabled", "demo",
+                  "last_sign_in_at", "created_at", "updated_at", "password_changed_at")
 
 
 class AccountError(ValueError):
@@ -79,8 +92,8 @@ class AuthError(Exception):
     def __init__(self, message: str, reason: str = "bad_credentials",
                  locked_until: dt.datetime | None = None):
         super().__init__(message)
-        self.reason = reason          # bad_credentials | locked | disabled | unmapped | ...
-        self.locked_until = locked_until
+        self.reason = reason   # for tests and logs only: the message is the same for all
+        self.locked_until = locked_until   # failures (wrong password, unknown, paused, disabled)
 
 
 # -- validation -----------------------------------------------------------------
@@ -104,17 +117,15 @@ def validate_role(role: Any) -> str:
     return text
 
 
-def validate_password(password: Any, username: str | None = None) -> str:
-    if not isinstance(password, str) or len(password) < PASSWORD_MIN_LENGTH:
-        raise AccountError(
-            f"password is too short: it must be at least {PASSWORD_MIN_LENGTH} characters long")
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise AccountError(f"password is too long: at most {PASSWORD_MAX_LENGTH} characters")
-    if not password.strip():
-        raise AccountError("password must not be only spaces")
-    if username and password.strip().lower() == username.lower():
-        raise AccountError("password must not be the username")
-    return password
+def validate_password(password: Any, username: str | None = None, *, settings=None,
+                      context: tuple = ()) -> str:
+    """The password policy (``dashboard/passwords.py``); ``AccountError`` says what is wrong.
+    ``context``: the display name, e-mail and the like, words an attacker tries first."""
+    strength = 3 if settings is None else int(settings.password_min_strength)
+    try:
+        return passwords.check(password, username, min_strength=strength, context=context)
+    except passwords.PasswordRefused as exc:
+        raise AccountError(str(exc)) from None
 
 
 def validate_email(email: Any) -> str | None:
@@ -173,14 +184,25 @@ def count_users(store) -> int:
 
 
 def list_users(store) -> pd.DataFrame:
-    """Every account, without password hashes, with its status at the store's now."""
-    return store.df(
-        "SELECT username, display_name, role, email, "
-        "CASE WHEN disabled THEN 'disabled' "
-        "     WHEN locked_until > ? THEN 'locked' ELSE 'active' END AS status, "
-        "failed_attempts, locked_until, last_sign_in_at, created_at, updated_at, "
-        "password_changed_at "
-        "FROM users ORDER BY username", [store.now()])
+    """Every account, without password hashes, with its status at the store's now:
+    ``disabled``, ``locked`` (a sign-in pause concerns it: ``locked_until``), else
+    ``active``; ``failed_attempts``: its failed sign-ins in the current window."""
+    df = store.df(
+        "SELECT username, display_name, role, email, disabled, demo, last_sign_in_at, "
+        "created_at, updated_at, password_changed_at FROM users ORDER BY username")
+    statuses = [throttle.status(store, throttle.account_key(store, n)) for n in df["username"]]
+    df.insert(4, "failed_attempts", pd.array([f for f, _ in statuses], dtype="Int64"))
+    df.insert(5, "locked_until", pd.Series([u for _, u in statuses], dtype=object))
+    df["locked_until"] = pd.to_datetime(df["locked_until"], utc=True).dt.tz_convert(store.tz)
+    df.insert(4, "status", ["disabled" if d else ("locked" if u is not None else "active")
+                            for d, (_, u) in zip(df["disabled"], statuses)])
+    return df.drop(columns=["disabled"])
+
+
+def enabled_demo_accounts(store) -> list[str]:
+    """The demo accounts (published passwords) that can still sign in."""
+    return [r[0] for r in store.rows(
+        "SELECT username FROM users WHERE demo AND NOT disabled ORDER BY username")]
 
 
 def _require_user(w, username: str) -> dict[str, Any]:
@@ -203,14 +225,35 @@ def _audit_view(user: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- administration (action user.manage) ------------------------------------------
+DEMO_RETIRED = ("The demo accounts ({names}) were disabled: their passwords are published, "
+                "and this store now has a real administrator.")
+
+
+def _retire_demo_accounts(w) -> list[str]:
+    """Inside the write that creates or appoints a real administrator: disable every
+    enabled demo account (and end its sessions: the epoch moves on)."""
+    names = [r[0] for r in w.execute("SELECT username FROM users WHERE demo AND NOT disabled "
+                                     "ORDER BY username").fetchall()]
+    if names:
+        w.execute("UPDATE users SET disabled = true, session_epoch = session_epoch + 1, "
+                  "updated_at = ? WHERE demo AND NOT disabled", [w.at])
+    return names
+
+
 def create_user(store, actor: Actor, username: str, role: str, password: str,
-                display_name: str | None = None, email: str | None = None) -> dict[str, Any]:
+                display_name: str | None = None, email: str | None = None, *,
+                _demo: bool = False) -> dict[str, Any]:
+    """Create an account. The first real (non-demo) administrator disables the demo
+    accounts in the same write; the returned dict then lists them in
+    ``demo_accounts_disabled``."""
     name = validate_username(username)
     role = validate_role(role)
-    validate_password(password, name)
     email = validate_email(email)
     display = validate_display_name(display_name, name)
+    if not _demo:      # the demo accounts' passwords are published anyway
+        validate_password(password, name, settings=store.settings, context=(display, email))
     digest = hash_password(password)            # slow: outside the write lock
+    retired: list[str] = []
     with store.write(actor, "user.manage") as w:
         if w.execute("SELECT 1 FROM users WHERE username = ?", [name]).fetchone():
             raise AccountError(f"a user named {name!r} already exists (usernames ignore case)")
@@ -218,16 +261,27 @@ def create_user(store, actor: Actor, username: str, role: str, password: str,
             raise AccountError(f"another user already has the e-mail {email!r}")
         w.execute(
             "INSERT INTO users (username, display_name, role, email, password_hash, disabled, "
-            "failed_attempts, created_at, updated_at, password_changed_at) "
-            "VALUES (?, ?, ?, ?, ?, false, 0, ?, ?, ?)",
-            [name, display, role, email, digest, w.at, w.at, w.at])
+            "demo, created_at, updated_at, password_changed_at) "
+            "VALUES (?, ?, ?, ?, ?, false, ?, ?, ?, ?)",
+            [name, display, role, email, digest, _demo, w.at, w.at, w.at])
+        if role == "admin" and not _demo:
+            retired = _retire_demo_accounts(w)
         user = {"username": name, "display_name": display, "role": role, "email": email,
                 "disabled": False}
-        w.audit("user.create", "user", name, after=_audit_view(user))
-    return get_user(store, name)
+        after = _audit_view(user)
+        if _demo:
+            after["demo"] = True
+        if retired:
+            after["demo_accounts_disabled"] = retired
+        w.audit("user.create", "user", name, after=after)
+    made = get_user(store, name)
+    made["demo_accounts_disabled"] = retired
+    return made
 
 
 def disable_user(store, actor: Actor, username: str) -> dict[str, Any]:
+    """Disable an account: it can no longer sign in, and every open session and cookie of
+    it ends at its next request (the session epoch moves on)."""
     name = normalize_username(username)
     with store.write(actor, "user.manage") as w:
         user = _require_user(w, name)
@@ -238,49 +292,82 @@ def disable_user(store, actor: Actor, username: str) -> dict[str, Any]:
         if user["role"] == "admin" and not _other_enabled_admins(w, name):
             raise AccountError(f"{name!r} is the only enabled administrator: enable or create "
                                "another administrator first")
-        w.execute("UPDATE users SET disabled = true, updated_at = ? WHERE username = ?",
-                  [w.at, name])
+        w.execute("UPDATE users SET disabled = true, session_epoch = session_epoch + 1, "
+                  "updated_at = ? WHERE username = ?", [w.at, name])
         w.audit("user.disable", "user", name, before={"disabled": False},
                 after={"disabled": True})
     return get_user(store, name)
 
 
 def enable_user(store, actor: Actor, username: str) -> dict[str, Any]:
-    """Enable a disabled account, and unlock it (clears the failed sign-in count)."""
+    """Enable a disabled account (and lift its sign-in pauses)."""
     name = normalize_username(username)
+    akey = throttle.account_key(store, name)
+    addresses = throttle.addresses_of(store, akey)
     with store.write(actor, "user.manage") as w:
         user = _require_user(w, name)
-        locked = user["locked_until"] is not None and user["locked_until"] > w.at
-        if not user["disabled"] and not locked and not user["failed_attempts"]:
-            raise AccountError(f"user {name!r} is already enabled and not locked; nothing changed")
-        w.execute("UPDATE users SET disabled = false, failed_attempts = 0, locked_until = NULL, "
-                  "updated_at = ? WHERE username = ?", [w.at, name])
-        w.audit("user.enable", "user", name,
-                before={"disabled": user["disabled"], "locked": locked,
-                        "failed_attempts": user["failed_attempts"]},
-                after={"disabled": False, "locked": False, "failed_attempts": 0})
+        if not user["disabled"]:
+            raise AccountError(f"user {name!r} is not disabled; nothing changed (to lift a "
+                               "sign-in pause, unlock it)")
+        w.execute("UPDATE users SET disabled = false, updated_at = ? WHERE username = ?",
+                  [w.at, name])
+        throttle.clear_account(w, akey, addresses)
+        w.audit("user.enable", "user", name, before={"disabled": True},
+                after={"disabled": False})
+    throttle.forget_account(store, akey, addresses)
+    return get_user(store, name)
+
+
+def unlock_user(store, actor: Actor, username: str) -> dict[str, Any]:
+    """Lift every sign-in pause and failure count of an account (the Users page's Unlock,
+    ``user unlock NAME``); one ``user.unlock`` audit entry."""
+    name = normalize_username(username)
+    akey = throttle.account_key(store, name)
+    failures, until = throttle.status(store, akey)
+    addresses = throttle.addresses_of(store, akey)
+    if get_user(store, name) is None:
+        raise AccountError(f"there is no user named {name!r}")
+    if until is None and not failures:
+        raise AccountError(f"user {name!r} is not locked and has no failed sign-ins; "
+                           "nothing changed")
+    with store.write(actor, "user.manage") as w:
+        _require_user(w, name)
+        throttle.clear_account(w, akey, addresses)
+        w.audit("user.unlock", "user", name,
+                before={"locked_until": until, "failed_attempts": failures},
+                after={"locked_until": None, "failed_attempts": 0})
+    throttle.forget_account(store, akey, addresses)
     return get_user(store, name)
 
 
 def reset_password(store, actor: Actor, username: str, password: str) -> dict[str, Any]:
-    """Set a new password (and unlock the account)."""
+    """Set a new password (and lift the sign-in pauses). Every open session and cookie of
+    the account ends at its next request (they are bound to the old hash)."""
     name = normalize_username(username)
-    validate_password(password, name)
-    if get_user(store, name) is None:             # fail fast, before the slow hash
+    user = get_user(store, name)                 # fail fast, before the slow hash
+    if user is None:
         raise AccountError(f"there is no user named {name!r}")
+    validate_password(password, name, settings=store.settings,
+                      context=(user["display_name"], user["email"]))
     digest = hash_password(password)
+    akey = throttle.account_key(store, name)
+    addresses = throttle.addresses_of(store, akey)
     with store.write(actor, "user.manage") as w:
         _require_user(w, name)
-        w.execute("UPDATE users SET password_hash = ?, password_changed_at = ?, "
-                  "failed_attempts = 0, locked_until = NULL, updated_at = ? WHERE username = ?",
-                  [digest, w.at, w.at, name])
+        w.execute("UPDATE users SET password_hash = ?, password_changed_at = ?, demo = false, "
+                  "updated_at = ? WHERE username = ?", [digest, w.at, w.at, name])
+        throttle.clear_account(w, akey, addresses)
         w.audit("user.reset_password", "user", name, after={"password": "changed"})
+    throttle.forget_account(store, akey, addresses)
     return get_user(store, name)
 
 
 def set_role(store, actor: Actor, username: str, role: str) -> dict[str, Any]:
+    """Change an account's role; its open sessions end at their next request. Appointing
+    a real (non-demo) account administrator disables the demo accounts."""
     name = normalize_username(username)
     role = validate_role(role)
+    retired: list[str] = []
     with store.write(actor, "user.manage") as w:
         user = _require_user(w, name)
         if user["role"] == role:
@@ -292,9 +379,15 @@ def set_role(store, actor: Actor, username: str, role: str) -> dict[str, Any]:
                                "an administrator first")
         w.execute("UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
                   [role, w.at, name])
-        w.audit("user.set_role", "user", name, before={"role": user["role"]},
-                after={"role": role})
-    return get_user(store, name)
+        if role == "admin" and not user["demo"] and not user["disabled"]:
+            retired = _retire_demo_accounts(w)
+        after = {"role": role}
+        if retired:
+            after["demo_accounts_disabled"] = retired
+        w.audit("user.set_role", "user", name, before={"role": user["role"]}, after=after)
+    changed = get_user(store, name)
+    changed["demo_accounts_disabled"] = retired
+    return changed
 
 
 def ensure_demo_accounts(store, actor: Actor) -> list[tuple[str, str, str, bool]]:
@@ -315,123 +408,117 @@ def ensure_demo_accounts(store, actor: Actor) -> list[tuple[str, str, str, bool]
     for username, role, display, password in DEMO_ACCOUNTS:
         created = username not in existing
         if created:
-            create_user(store, actor, username, role, password, display_name=display)
+            create_user(store, actor, username, role, password, display_name=display,
+                        _demo=True)
         result.append((username, role, password, created))
     return result
 
 
 # -- sign-in ----------------------------------------------------------------------
-def _format_until(store, when: dt.datetime) -> str:
-    local = when.astimezone(store.tz)
-    if local.date() == store.now().date():
-        return local.strftime("%H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
+def authenticate(store, username: str, password: str, *, address: str | None = None) -> Actor:
+    """Check a username and password from client ``address``; return the signed-in ``Actor``.
 
-
-def _locked_message(store, until: dt.datetime, failures: int | None = None) -> str:
-    why = f" after {failures} failed sign-ins" if failures else " after too many failed sign-ins"
-    return (f"This account is locked{why} until {_format_until(store, until)}. "
-            "Try again then, or ask an administrator to unlock it.")
-
-
-DISABLED_MESSAGE = "This account is disabled. Ask an administrator to enable it."
-
-
-def authenticate(store, username: str, password: str) -> Actor:
-    """Check a username and password; return the signed-in ``Actor``.
-
-    Raises ``AuthError``: the same message for an unknown user and a wrong password;
-    the time until which a locked account stays locked; a disabled account (said
-    only once the password is right). Every attempt is recorded in the audit log
-    (no password, no hash; an unknown username is not written down, since people
-    sometimes type their password into that field).
+    Raises ``AuthError`` with one message (``SIGN_IN_FAILED``) for every failure: wrong
+    password, unknown username, a sign-in pause (throttle), a disabled account;
+    ``reason`` tells them apart for tests and logs. Throttling and what is recorded in the
+    audit log: ``dashboard/throttle.py``. An unknown username is never written down (people
+    sometimes type their password into that field), and takes as long as a wrong password.
     """
     if not username or not str(username).strip() or not password:
         raise AuthError("Enter your username and your password.", reason="missing")
     name = normalize_username(username)
     password = str(password)
+    address = throttle.normalize_address(address)
+    throttle.flush_due(store)
+    akey = throttle.account_key(store, name)
     row = None
     if USERNAME_RE.match(name) and len(password) <= PASSWORD_MAX_LENGTH:
-        found = store.rows("SELECT password_hash, locked_until FROM users WHERE username = ?",
+        found = store.rows("SELECT password_hash, role, disabled FROM users WHERE username = ?",
                            [name])
         row = found[0] if found else None
+    entity = name if row is not None else None
+
+    paused = throttle.blocked(store, akey, address)
+    if paused:                       # refused unchecked: no hashing under an attack
+        throttle.failed(store, akey=akey, entity=entity, address=address, reason="paused",
+                        checked=False)
+        raise AuthError(SIGN_IN_FAILED, reason="paused", locked_until=max(u for _, u in paused))
+
     if row is None:
         _verify_dummy(password)
-        with store.write(SIGN_IN_SERVICE, "account.sign_in") as w:
-            w.audit("auth.sign_in_failed", "user", None, after={"reason": "unknown username"})
-        raise AuthError(BAD_CREDENTIALS)
+        ok, reason = False, "unknown username"
+    else:
+        ok = _verify(row[0], password)
+        reason = "wrong password" if not ok else ("disabled" if row[2] else None)
+    if reason is not None:
+        started = throttle.failed(store, akey=akey, entity=entity, address=address,
+                                  reason=reason, checked=True)
+        raise AuthError(SIGN_IN_FAILED, reason="locked" if started else (
+            "disabled" if reason == "disabled" else "bad_credentials"),
+            locked_until=max((u for _, u in started), default=None))
 
-    now = store.now()
-    stored_hash, locked_until = row
-    if locked_until is not None and locked_until > now:
-        with store.write(SIGN_IN_SERVICE, "account.sign_in") as w:
-            w.audit("auth.sign_in_refused", "user", name,
-                    after={"reason": "locked", "locked_until": locked_until})
-        raise AuthError(_locked_message(store, locked_until), reason="locked",
-                        locked_until=locked_until)
-
-    ok = _verify(stored_hash, password)
-    new_hash = hash_password(password) if ok and HASHER.check_needs_rehash(stored_hash) else None
-    settings = store.settings
-    error: AuthError | None = None
+    new_hash = hash_password(password) if HASHER.check_needs_rehash(row[0]) else None
+    before = throttle.succeeded(store, akey=akey, entity=name, address=address)
     with store.write(SIGN_IN_SERVICE, "account.sign_in") as w:
-        current = w.execute("SELECT role, disabled, failed_attempts, locked_until FROM users "
-                            "WHERE username = ?", [name]).fetchone()
-        if current is None:                      # deleted meanwhile
-            w.audit("auth.sign_in_failed", "user", None, after={"reason": "unknown username"})
-            error = AuthError(BAD_CREDENTIALS)
-        else:
-            role, disabled, failures, locked_until = current
-            if locked_until is not None and locked_until <= w.at:
-                failures = 0                     # the lock has run out: count afresh
-            if not ok:
-                failures += 1
-                max_failures = max(1, settings.login_max_failures)
-                if failures >= max_failures:
-                    until = w.at + dt.timedelta(minutes=settings.login_lockout_minutes)
-                    w.execute("UPDATE users SET failed_attempts = ?, locked_until = ? "
-                              "WHERE username = ?", [failures, until, name])
-                    w.audit("auth.lockout", "user", name,
-                            after={"failed_attempts": failures, "locked_until": until})
-                    error = AuthError(f"{BAD_CREDENTIALS} {_locked_message(store, until, failures)}",
-                                      reason="locked", locked_until=until)
-                else:
-                    w.execute("UPDATE users SET failed_attempts = ?, locked_until = NULL "
-                              "WHERE username = ?", [failures, name])
-                    w.audit("auth.sign_in_failed", "user", name,
-                            after={"reason": "wrong password", "failed_attempts": failures})
-                    error = AuthError(BAD_CREDENTIALS)
-            elif disabled:
-                w.audit("auth.sign_in_refused", "user", name, after={"reason": "disabled"})
-                error = AuthError(DISABLED_MESSAGE, reason="disabled")
-            else:
-                if new_hash:
-                    w.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                              [new_hash, name])
-                w.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL, "
-                          "last_sign_in_at = ? WHERE username = ?", [w.at, name])
-                w.audit("auth.sign_in", "user", name,
-                        after={"method": "password", "role": role,
-                               "password_rehashed": bool(new_hash)})
-    if error is not None:
-        raise error
+        current = w.execute("SELECT role FROM users WHERE username = ?", [name]).fetchone()
+        role = current[0] if current else row[1]
+        if new_hash:
+            w.execute("UPDATE users SET password_hash = ? WHERE username = ?", [new_hash, name])
+        w.execute("UPDATE users SET last_sign_in_at = ? WHERE username = ?", [w.at, name])
+        throttle.record_success(w, akey=akey, address=address)
+        after = {"method": "password", "role": role, "address": address,
+                 "password_rehashed": bool(new_hash)}
+        if before:
+            after["failures_before"] = before
+        w.audit("auth.sign_in", "user", name, after=after)
     return Actor(name, role)
 
 
-def session_actor(store, username: str) -> Actor:
-    """Re-check a signed-in local account on each page run: the role as it is now.
+DISABLED_MESSAGE = "This account is disabled. Ask an administrator to enable it."
 
-    Raises ``AuthError`` when the account was removed or disabled since sign-in.
-    """
-    rows = store.rows("SELECT role, disabled FROM users WHERE username = ?",
-                      [normalize_username(username)])
+
+# -- sessions: what a signed-in session is bound to -----------------------------------
+def session_binding(store, username: str) -> tuple[str, str]:
+    """(role, binding) of a local account now. The binding is an HMAC, under the store's
+    secret, of the password hash, the role and the session epoch: a password reset, a
+    role change or disabling the account changes it. Raises ``AuthError`` when the
+    account was removed or is disabled."""
+    from .sessions import keyed_digest
+    name = normalize_username(username)
+    rows = store.rows("SELECT role, disabled, demo, session_epoch, password_hash FROM users "
+                      "WHERE username = ?", [name])
     if not rows:
         raise AuthError("Your account no longer exists. You have been signed out.",
                         reason="removed")
-    role, disabled = rows[0]
+    role, disabled, demo, epoch, digest = rows[0]
     if disabled:
+        if demo:
+            raise AuthError("The demo accounts were disabled when a real administrator was "
+                            "created. Sign in with a real account.", reason="disabled")
         raise AuthError("Your account has been disabled by an administrator. "
                         "You have been signed out.", reason="disabled")
+    return role, keyed_digest(store, "session-binding", f"{name}\x00{role}\x00{epoch}\x00{digest}")
+
+
+def check_session(store, username: str, role: str, binding: str) -> Actor:
+    """The actor of a session bound (at sign-in) to ``role`` and ``binding``, or
+    ``AuthError`` saying why the session has ended."""
+    now_role, now_binding = session_binding(store, username)
+    if now_role != role:
+        raise AuthError(f"Your role was changed (from {role} to {now_role}) by an "
+                        "administrator. Sign in again.", reason="role_changed")
+    if not hmac.compare_digest(now_binding, binding or ""):
+        raise AuthError("Your password was changed, or your sessions were ended by an "
+                        "administrator. Sign in again.", reason="password_changed")
+    return Actor(normalize_username(username), role)
+
+
+def session_actor(store, username: str) -> Actor:
+    """Re-check a local account (the streamed-download route): the role as it is now.
+
+    Raises ``AuthError`` when the account was removed or disabled.
+    """
+    role, _ = session_binding(store, username)
     return Actor(normalize_username(username), role)
 
 
@@ -510,8 +597,18 @@ def _claim_values(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _identity(claims: Mapping[str, Any], provider: str | None) -> str:
+def verified_email(claims: Mapping[str, Any]) -> str | None:
+    """The identity's e-mail, only when the provider says it is verified: the claim
+    ``email_verified`` must be the JSON boolean ``true`` (a missing claim, ``"true"`` as a
+    string, ``1`` or ``"false"`` prove nothing)."""
     email = str(claims.get("email") or "").strip().lower()
+    return email if email and claims.get("email_verified") is True else None
+
+
+def _identity(claims: Mapping[str, Any], provider: str | None) -> str:
+    """Who the audit log names: the verified e-mail, else provider:subject (an unverified
+    address could be anyone's)."""
+    email = verified_email(claims)
     if email:
         return email
     sub = str(claims.get("sub") or "").strip()
@@ -528,9 +625,7 @@ def sign_in_sso(store, claims: Mapping[str, Any], config: SsoConfig,
     the identity maps to no role, to more than one, or to a disabled account.
     """
     identity = _identity(claims, provider)
-    email = str(claims.get("email") or "").strip().lower() or None
-    if claims.get("email_verified") is False:
-        email = None                        # an unverified address proves nothing
+    email = verified_email(claims)          # an unverified address proves nothing
     display = str(claims.get("name") or identity or "")
     method = f"sso:{provider or 'default'}"
     actor = None
@@ -538,8 +633,8 @@ def sign_in_sso(store, claims: Mapping[str, Any], config: SsoConfig,
     error: AuthError | None = None
     via = None
     if not identity:
-        error = AuthError("The identity provider sent neither an e-mail nor a subject: "
-                          "cannot tell who you are.", reason="unmapped")
+        error = AuthError("The identity provider sent neither a verified e-mail nor a "
+                          "subject: cannot tell who you are.", reason="unmapped")
     elif email and config.match_accounts:
         rows = store.rows("SELECT username, role, disabled, display_name FROM users "
                           "WHERE email = ?", [email])
@@ -633,6 +728,8 @@ def cmd_add(args, out, err) -> int:
                            display_name=args.display_name, email=args.email)
     out.write(f"created user {user['username']} ({user['role']}: "
               f"{ROLE_TITLES[user['role']]})\n")
+    if user["demo_accounts_disabled"]:
+        out.write(DEMO_RETIRED.format(names=", ".join(user["demo_accounts_disabled"])) + "\n")
     return 0
 
 
@@ -640,7 +737,8 @@ def cmd_list(args, out, err) -> int:
     with _open(args) as store:
         df = list_users(store)
     if args.format == "csv":
-        df.to_csv(out, index=False)
+        from .exports import write_frame_csv       # the one injection-safe CSV writer
+        write_frame_csv(df, out, timezone=store.settings.timezone, bom=False)
         return 0
     if df.empty:
         out.write("no user accounts yet: create an administrator with "
@@ -668,7 +766,16 @@ def cmd_enable(args, out, err) -> int:
     from .access import cli_actor
     with _open(args) as store:
         enable_user(store, cli_actor(), args.name)
-    out.write(f"enabled user {normalize_username(args.name)} (and cleared any lock)\n")
+    out.write(f"enabled user {normalize_username(args.name)} (and lifted any sign-in pause)\n")
+    return 0
+
+
+def cmd_unlock(args, out, err) -> int:
+    from .access import cli_actor
+    with _open(args) as store:
+        unlock_user(store, cli_actor(), args.name)
+    out.write(f"unlocked user {normalize_username(args.name)}: its sign-in pauses and failed "
+              "sign-ins are cleared\n")
     return 0
 
 
@@ -680,7 +787,8 @@ def cmd_reset_password(args, out, err) -> int:
             raise AccountError(f"there is no user named {normalize_username(args.name)!r}")
         password = read_new_password(err)
         reset_password(store, cli_actor(), args.name, password)
-    out.write(f"password of {normalize_username(args.name)} changed (account unlocked)\n")
+    out.write(f"password of {normalize_username(args.name)} changed (account unlocked; "
+              "its open sessions end)\n")
     return 0
 
 
@@ -688,7 +796,10 @@ def cmd_set_role(args, out, err) -> int:
     from .access import cli_actor
     with _open(args) as store:
         user = set_role(store, cli_actor(), args.name, args.role)
-    out.write(f"user {user['username']} now has the role {user['role']}\n")
+    out.write(f"user {user['username']} now has the role {user['role']} (its open sessions "
+              "end)\n")
+    if user["demo_accounts_disabled"]:
+        out.write(DEMO_RETIRED.format(names=", ".join(user["demo_accounts_disabled"])) + "\n")
     return 0
 
 
@@ -700,7 +811,8 @@ def cmd_demo_accounts(args, out, err) -> int:
     for username, role, password, created in result:
         out.write(f"  {role:<8} username {username:<8} password {password}"
                   f"{'' if created else '   (already there)'}\n")
-    out.write("Open the app (make run: http://localhost:8501) and sign in with one of them.\n")
+    out.write("Open the app at the address `make run` prints (Serving on http://...) and sign "
+              "in with one of them.\n")
     return 0
 
 
@@ -722,9 +834,13 @@ def register_cli(sub) -> None:
     p = cmds.add_parser("disable", help="disable an account (it can no longer sign in)")
     p.add_argument("name")
     p.set_defaults(handler=cmd_disable)
-    p = cmds.add_parser("enable", help="enable a disabled or locked account")
+    p = cmds.add_parser("enable", help="enable a disabled account")
     p.add_argument("name")
     p.set_defaults(handler=cmd_enable)
+    p = cmds.add_parser("unlock", help="lift an account's sign-in pauses (after failed "
+                                       "sign-ins)")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_unlock)
     p = cmds.add_parser("reset-password", help="set a new password (read from a prompt or stdin)")
     p.add_argument("name")
     p.add_argument("--password", dest="password_arg", default=None, help=argparse.SUPPRESS)

@@ -1,19 +1,64 @@
-"""The append-only, hash-chained audit log.
+"""The append-only, keyed audit log: evidence that proves itself.
 
-Each entry's ``hash`` is the SHA-256 of a canonical JSON array of its fields and
-the previous entry's hash, so changing, deleting or reordering any entry breaks
-the chain at that entry. ``verify`` walks the chain in ``seq`` order.
+What an entry proves
+--------------------
+Each entry carries ``hash``: the HMAC-SHA-256, under a secret key kept **outside the
+store**, of a canonical JSON array of its fields, the digests of the registers the write
+changed, the key's id and the previous entry's hash. So nobody who can open the store
+file but lacks the key can append, rewrite, reorder or recompute entries unnoticed: the
+chain's public hash function is no help to a forger.
+
+Every write also records, inside its entry, a keyed digest of each table it changed as
+the table stood after the write (``digests``: rows and a digest of the table's rows as a
+multiset). ``verify`` recomputes each table's digest and compares it with the last audited
+state: a register row updated, inserted or deleted behind the app's back is named.
+
+Outside the store, beside it, the *head record* (``<store>.audit-head``: the last entry's
+seq, hash and time, itself keyed) is rewritten after every audited write. It proves a cut
+tail and an emptied log; a copy held elsewhere (any export's or pack's manifest prints the
+head) does the same through ``audit verify --anchor``.
+
+The key
+-------
+``COMPLIANCE_AUDIT_KEY`` (64+ hex digits; e.g. from the deployment's secret store), else the
+key file ``COMPLIANCE_AUDIT_KEY_FILE``, else ``<store>.audit-key`` beside the store. The file
+is created by ``init`` (mode 0600: readable by its owner only) and refused when others may
+read it. It is a key *ring*: rotation (``audit rotate-key``) adds a key and makes it
+current; older keys stay to verify older entries. Entries written before a store was keyed
+(schema < 8) are plain SHA-256; the first keyed entry covers their head, so they cannot be
+rewritten either. See docs/EVIDENCE.md for the life cycle (loss, rotation, backups).
+
+Row digests: ``md5`` keyed with the secret over each row's text, summed as two 64-bit
+halves (an additive multiset hash: order-free, so no sort over 10 M rows; keyed, so no
+compensating change can be computed without the secret), then SHA-256 of the sums.
 """
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
-from typing import Any, Iterable
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 GENESIS = "0" * 64
+KEYRING_FORMAT = "privacy-compliance audit keyring"
+KEY_ENV, KEY_FILE_ENV, HEAD_FILE_ENV = ("COMPLIANCE_AUDIT_KEY", "COMPLIANCE_AUDIT_KEY_FILE",
+                                        "COMPLIANCE_AUDIT_HEAD_FILE")
+
+# Tables that change without an audit entry of their own, so that their digest cannot be
+# kept: none yet. (The engine's results live in an attached in-memory database, the
+# importer's staging in the temp schema: neither is in the store's main schema.)
+UNAUDITED_TABLES: set[str] = {"audit_log"}
+
+
+class AuditKeyError(RuntimeError):
+    """The audit key cannot be used as asked (missing, unreadable, open to others)."""
 
 
 def to_json(value: Any) -> str | None:
@@ -45,6 +90,7 @@ def utc_iso(at: dt.datetime) -> str:
 def entry_hash(seq: int, at: dt.datetime, actor: str, role: str, action: str,
                entity_type: str | None, entity_id: str | None, before: str | None,
                after: str | None, prev_hash: str) -> str:
+    """The unkeyed SHA-256 of an entry written before the store was keyed (schema < 8)."""
     payload = json.dumps(
         [seq, utc_iso(at), actor, role, action, entity_type, entity_id, before, after, prev_hash],
         ensure_ascii=False, separators=(",", ":"),
@@ -52,28 +98,273 @@ def entry_hash(seq: int, at: dt.datetime, actor: str, role: str, action: str,
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def append(cur, *, at: dt.datetime, actor: str, role: str, action: str,
-           entity_type: str | None = None, entity_id: str | None = None,
-           before: Any = None, after: Any = None) -> int:
-    """Append one entry inside the caller's transaction; returns its ``seq``.
+def entry_mac(secret: bytes, seq: int, at: dt.datetime, actor: str, role: str, action: str,
+              entity_type: str | None, entity_id: str | None, before: str | None,
+              after: str | None, digests: str | None, key_id: str, prev_hash: str) -> str:
+    """HMAC-SHA-256 of a keyed entry: every field, the digests, the key id, the previous hash."""
+    payload = json.dumps(
+        ["v2", seq, utc_iso(at), actor, role, action, entity_type, entity_id, before, after,
+         digests, key_id, prev_hash],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hmac.new(secret, payload.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    Callers hold the store's write lock, so ``max(seq) + 1`` cannot race.
-    """
-    last = cur.execute(
-        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+
+# -- the key ring -----------------------------------------------------------------------------
+
+@dataclass
+class Keyring:
+    """The audit keys: ``current`` signs new entries; every key verifies its own."""
+
+    keys: dict[str, bytes]
+    current: str
+    source: str                         # where it came from, for messages (no secret)
+    path: Path | None = None            # the file, when it came from one
+
+    def secret(self, key_id: str) -> bytes:
+        try:
+            return self.keys[key_id]
+        except KeyError:
+            raise AuditKeyError(f"the audit key {key_id!r} is not in {self.source}") from None
+
+    @property
+    def current_secret(self) -> bytes:
+        return self.keys[self.current]
+
+
+def key_path(store_path: Path) -> Path:
+    explicit = os.environ.get(KEY_FILE_ENV)
+    return Path(explicit) if explicit else store_path.with_name(store_path.name + ".audit-key")
+
+
+def head_path(store_path: Path) -> Path:
+    explicit = os.environ.get(HEAD_FILE_ENV)
+    return Path(explicit) if explicit else store_path.with_name(store_path.name + ".audit-head")
+
+
+def sidecar_files(store_path: Path) -> list[Path]:
+    """The files that belong with a store file: copy and back them up together
+    (the key file is better kept in a separate backup: see docs/EVIDENCE.md)."""
+    return [p for p in (store_path.with_name(store_path.name + ".wal"), key_path(store_path),
+                        head_path(store_path)) if p.exists()]
+
+
+def copy_store(src: Path, dst: Path) -> None:
+    """Copy a store file with its WAL, audit key and head record (tests, benchmarks)."""
+    import shutil
+    shutil.copy(src, dst)
+    for side in (".wal", ".audit-key", ".audit-head", ".secret"):
+        s = src.with_name(src.name + side)
+        if s.exists():
+            shutil.copy(s, dst.with_name(dst.name + side))
+
+
+def _env_keyring() -> Keyring | None:
+    raw = os.environ.get(KEY_ENV)
+    if not raw:
+        return None
+    text = raw.strip()
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        raise AuditKeyError(f"{KEY_ENV} must be hex digits (64 or more)") from None
+    if len(secret) < 32:
+        raise AuditKeyError(f"{KEY_ENV} must hold at least 64 hex digits (256 bits)")
+    key_id = "env-" + hashlib.sha256(b"key id:" + secret).hexdigest()[:12]
+    return Keyring({key_id: secret}, key_id, f"the environment variable {KEY_ENV}")
+
+
+def load_keyring(store_path: Path) -> Keyring | None:
+    """The store's key ring, or None when there is none yet (a store not keyed yet)."""
+    env = _env_keyring()
+    if env is not None:
+        return env
+    path = key_path(store_path)
+    if not path.exists():
+        return None
+    mode = path.stat().st_mode
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise AuditKeyError(
+            f"the audit key file {path.name} may be read by others "
+            f"(mode {stat.S_IMODE(mode):o}): run `chmod 600` on it, as its owner")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != KEYRING_FORMAT:
+            raise ValueError("not a key ring")
+        keys = {k["id"]: bytes.fromhex(k["secret"]) for k in data["keys"]}
+        current = data["current"]
+        if current not in keys:
+            raise ValueError("the current key is not in the ring")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AuditKeyError(f"the audit key file {path.name} cannot be read: {exc}") from None
+    return Keyring(keys, current, f"the key file {path.name}", path)
+
+
+def _new_key_id(at: dt.datetime) -> str:
+    return f"k{at.astimezone(dt.timezone.utc):%Y%m%d}-{secrets.token_hex(3)}"
+
+
+def _write_keyring(path: Path, keys: list[dict], current: str) -> None:
+    body = json.dumps({"format": KEYRING_FORMAT, "current": current, "keys": keys},
+                      indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(body)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def create_keyring(store_path: Path, at: dt.datetime) -> Keyring:
+    """A new key file with one key (``init`` on a store not keyed yet)."""
+    path = key_path(store_path)
+    if path.exists():
+        raise AuditKeyError(f"the audit key file {path.name} exists already")
+    key_id = _new_key_id(at)
+    secret = secrets.token_bytes(32)
+    _write_keyring(path, [{"id": key_id, "secret": secret.hex(),
+                           "created_at": at.isoformat(timespec="seconds")}], key_id)
+    return Keyring({key_id: secret}, key_id, f"the key file {path.name}", path)
+
+
+def add_key(ring: Keyring, at: dt.datetime, *, lost: Iterable[str] = ()) -> Keyring:
+    """Rotation: a new current key in the same file; the older keys stay for verifying."""
+    if ring.path is None:
+        raise AuditKeyError(
+            f"the audit key comes from {ring.source}: rotate it there (set a new "
+            f"{KEY_ENV} and keep the old one in a key file; see docs/EVIDENCE.md)")
+    data = json.loads(ring.path.read_text(encoding="utf-8"))
+    key_id = _new_key_id(at)
+    secret = secrets.token_bytes(32)
+    keys = [k for k in data["keys"] if k["id"] not in set(lost)]
+    keys.append({"id": key_id, "secret": secret.hex(),
+                 "created_at": at.isoformat(timespec="seconds")})
+    _write_keyring(ring.path, keys, key_id)
+    return load_keyring_file(ring.path)
+
+
+def load_keyring_file(path: Path) -> Keyring:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    keys = {k["id"]: bytes.fromhex(k["secret"]) for k in data["keys"]}
+    return Keyring(keys, data["current"], f"the key file {path.name}", path)
+
+
+# -- the head record outside the store --------------------------------------------------------
+
+def _head_mac(secret: bytes, seq: int, digest: str, at: str) -> str:
+    return hmac.new(secret, f"head|{seq}|{digest}|{at}".encode(), hashlib.sha256).hexdigest()
+
+
+def write_head(store_path: Path, ring: Keyring, seq: int, digest: str, at: dt.datetime) -> None:
+    """Record the chain's head beside the store (atomically; after every audited commit)."""
+    path = head_path(store_path)
+    when = utc_iso(at)
+    body = json.dumps({"seq": seq, "hash": digest, "at": when, "key_id": ring.current,
+                       "mac": _head_mac(ring.current_secret, seq, digest, when)}) + "\n"
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(body)
+    os.replace(tmp, path)
+
+
+def read_head(store_path: Path, ring: Keyring | None) -> tuple[dict | None, str | None]:
+    """(head, problem): the head record, or why it cannot be trusted."""
+    path = head_path(store_path)
+    if not path.exists():
+        return None, None
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+        seq, digest, at, key_id, mac = (int(head["seq"]), str(head["hash"]), str(head["at"]),
+                                        str(head["key_id"]), str(head["mac"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, f"the head record {path.name} beside the store cannot be read"
+    if ring is None or key_id not in ring.keys:
+        return None, f"the head record {path.name} is signed with key {key_id}, which is missing"
+    if not hmac.compare_digest(mac, _head_mac(ring.keys[key_id], seq, digest, at)):
+        return None, f"the head record {path.name} was altered (its signature does not match)"
+    return {"seq": seq, "hash": digest, "at": at}, None
+
+
+# -- table digests ------------------------------------------------------------------------
+
+def audited_tables(cur) -> list[str]:
+    """The store's own tables whose content every write's entry vouches for."""
+    rows = cur.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary ORDER BY table_name").fetchall()
+    return [r[0] for r in rows if r[0] not in UNAUDITED_TABLES]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_digest(cur, table: str, secret: bytes) -> dict:
+    """``{"rows": n, "digest": hex}`` of a table's rows as a multiset, keyed with ``secret``."""
+    n, hi, lo = cur.execute(
+        "SELECT count(*), coalesce(sum(CAST(h >> 64 AS UBIGINT)), 0), "
+        "coalesce(sum(CAST(h & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT)), 0) "
+        f"FROM (SELECT md5_number($k || CAST(t AS VARCHAR)) AS h FROM {_ident(table)} AS t)",
+        {"k": secret.hex()}).fetchone()
+    mac = hmac.new(secret, f"table|{table}|{n}|{hi}|{lo}".encode(), hashlib.sha256).hexdigest()
+    return {"rows": int(n), "digest": mac}
+
+
+def digests_for(cur, tables: Iterable[str], secret: bytes) -> dict[str, dict]:
+    existing = set(audited_tables(cur))
+    out: dict[str, dict] = {}
+    for table in sorted(set(tables) - UNAUDITED_TABLES):
+        out[table] = table_digest(cur, table, secret) if table in existing else {"dropped": True}
+    return out
+
+
+# -- appending ------------------------------------------------------------------------------
+
+def keyed_columns(cur) -> bool:
+    """Whether the store's audit_log has the keyed columns yet (migration 0008)."""
+    return cur.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = 'audit_log' AND column_name IN ('digests', 'key_id')").fetchone()[0] == 2
+
+
+def last_entry(cur) -> tuple[int, str]:
+    last = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(last[0]), last[1]) if last else (0, GENESIS)
+
+
+def append(cur, *, seq: int, prev: str, at: dt.datetime, actor: str, role: str, action: str,
+           entity_type: str | None = None, entity_id: Any = None, before: Any = None,
+           after: Any = None, digests: dict | None = None, ring: Keyring | None = None) -> str:
+    """Insert entry ``seq`` (its number was taken when the service called ``audit``) inside
+    the caller's transaction; returns its hash. Keyed when ``ring`` is given."""
     before_json, after_json = to_json(before), to_json(after)
     at = at.astimezone(dt.timezone.utc)
-    digest = entry_hash(seq, at, actor, role, action, entity_type,
-                        None if entity_id is None else str(entity_id),
-                        before_json, after_json, prev)
-    cur.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [seq, at, actor, role, action, entity_type,
-         None if entity_id is None else str(entity_id), before_json, after_json, prev, digest],
-    )
-    return seq
+    eid = None if entity_id is None else str(entity_id)
+    if ring is None:
+        digest = entry_hash(seq, at, actor, role, action, entity_type, eid, before_json,
+                            after_json, prev)
+        cur.execute("INSERT INTO audit_log (seq, logged_at, actor, role, action, entity_type, "
+                    "entity_id, values_before, values_after, prev_hash, hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [seq, at, actor, role, action, entity_type, eid, before_json, after_json,
+                     prev, digest])
+        return digest
+    digests_json = to_json(digests) if digests else None
+    digest = entry_mac(ring.current_secret, seq, at, actor, role, action, entity_type, eid,
+                       before_json, after_json, digests_json, ring.current, prev)
+    cur.execute("INSERT INTO audit_log (seq, logged_at, actor, role, action, entity_type, "
+                "entity_id, values_before, values_after, prev_hash, hash, digests, key_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [seq, at, actor, role, action, entity_type, eid, before_json, after_json, prev,
+                 digest, digests_json, ring.current])
+    return digest
 
+
+# -- verifying ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -81,35 +372,165 @@ class VerifyResult:
     entries: int
     broken_seq: int | None = None
     reason: str = ""
+    head: dict | None = None                      # {"seq", "hash", "at"} of the last entry
+    problems: tuple[str, ...] = ()                # every problem found, first one = reason
+    warnings: tuple[str, ...] = ()
+    tables_checked: int = 0
 
 
-def verify_rows(rows: Iterable[tuple]) -> VerifyResult:
-    """Rows: (seq, at, actor, role, action, entity_type, entity_id, before, after,
-    prev_hash, hash), in ascending ``seq`` order."""
-    expected_prev, expected_seq, count = GENESIS, 1, 0
+@dataclass
+class _Walk:
+    ring: Keyring | None
+    count: int = 0
+    expected_prev: str = GENESIS
+    expected_seq: int = 1
+    keyed_seen: bool = False
+    last: tuple | None = None
+    digests: dict[str, tuple[int, str | None, dict]] = field(default_factory=dict)
+    missing_keys: set[str] = field(default_factory=set)
+
+
+def _walk(rows: Iterable[tuple], ring: Keyring | None) -> tuple[_Walk, str | None, int | None]:
+    """Walk the chain in seq order; returns the walk and the first break (reason, seq)."""
+    w = _Walk(ring)
     for row in rows:
-        seq, at, actor, role, action, etype, eid, before, after, prev, digest = row
-        count += 1
-        if seq != expected_seq:
-            return VerifyResult(False, count, seq,
-                                f"entry {seq} follows entry {expected_seq - 1}: "
-                                f"entry {expected_seq} is missing or out of order")
-        if prev != expected_prev:
-            return VerifyResult(False, count, seq,
-                                f"entry {seq} does not point at the previous entry's hash")
-        recomputed = entry_hash(seq, at, actor, role, action, etype, eid, before, after, prev)
-        if recomputed != digest:
-            return VerifyResult(False, count, seq,
-                                f"entry {seq}'s contents do not match its hash")
-        expected_prev, expected_seq = digest, seq + 1
-    return VerifyResult(True, count)
+        (seq, at, actor, role, action, etype, eid, before, after, prev, digest,
+         digests, key_id) = row
+        w.count += 1
+        if seq != w.expected_seq:
+            if seq < w.expected_seq:
+                return w, f"entry {seq} appears twice or out of order", seq
+            gap = (f"entry {w.expected_seq} is missing" if seq == w.expected_seq + 1 else
+                   f"entries {w.expected_seq} to {seq - 1} are missing")
+            return w, (f"entry {seq} follows entry {w.expected_seq - 1}: {gap} "
+                       "(deleted) or out of order"), seq
+        if prev != w.expected_prev:
+            return w, f"entry {seq} does not point at the previous entry's hash " \
+                      "(entries were removed, reordered or rewritten)", seq
+        if key_id is None:
+            if w.keyed_seen:
+                return w, (f"entry {seq} is not keyed, after keyed entries: it was added or "
+                           "rewritten without the audit key"), seq
+            if entry_hash(seq, at, actor, role, action, etype, eid, before, after, prev) != digest:
+                return w, f"entry {seq}'s contents do not match its hash", seq
+        else:
+            w.keyed_seen = True
+            if ring is None or key_id not in ring.keys:
+                w.missing_keys.add(key_id)
+            elif not hmac.compare_digest(digest, entry_mac(
+                    ring.keys[key_id], seq, at, actor, role, action, etype, eid, before, after,
+                    digests, key_id, prev)):
+                return w, (f"entry {seq}'s signature does not match its contents: it was "
+                           "forged or rewritten without the audit key"), seq
+            if digests:
+                for table, state in json.loads(digests).items():
+                    w.digests[table] = (seq, key_id, state)
+        w.expected_prev, w.expected_seq = digest, seq + 1
+        w.last = (seq, digest, at)
+    return w, None, None
 
 
-def verify(store) -> VerifyResult:
-    """Walk the whole chain, streaming it in batches (bounded memory)."""
-    def rows():
-        with store.cursor() as cur:
-            cur.execute("SELECT * FROM audit_log ORDER BY seq")
-            while batch := cur.fetchmany(10_000):
-                yield from batch
-    return verify_rows(rows())
+def _rows(cur, keyed: bool) -> Iterator[tuple]:
+    cols = ("seq, logged_at, actor, role, action, entity_type, entity_id, values_before, "
+            "values_after, prev_hash, hash")
+    cols += ", digests, key_id" if keyed else ", NULL, NULL"
+    cur.execute(f"SELECT {cols} FROM audit_log ORDER BY seq")
+    while batch := cur.fetchmany(10_000):
+        yield from batch
+
+
+def verify(store, *, tables: bool = True) -> VerifyResult:
+    """Walk the whole chain (streamed, bounded memory), check every signature, the head
+    record outside the store and (``tables``) every table against its last audited digest.
+    """
+    problems: list[str] = []
+    warnings: list[str] = []
+    broken: int | None = None
+    try:
+        ring = load_keyring(store.path)
+    except AuditKeyError as exc:
+        ring = None
+        problems.append(str(exc))
+    with store.cursor() as cur:
+        keyed = keyed_columns(cur)
+        walk, reason, broken = _walk(_rows(cur, keyed), ring)
+        if reason:
+            problems.append(reason)
+        head = None
+        if walk.last is not None:
+            seq, digest, at = walk.last
+            head = {"seq": seq, "hash": digest, "at": utc_iso(at)}
+        if walk.missing_keys:
+            problems.append(
+                f"entries signed with the key(s) {', '.join(sorted(walk.missing_keys))} cannot "
+                f"be checked: that key is not in {ring.source if ring else 'any key file'} "
+                "(restore the key file from its backup)")
+        if walk.count == 0:
+            problems.append("the audit log is empty: every store's log starts with its "
+                            "creation, so the log was emptied")
+        elif keyed and not walk.keyed_seen and ring is not None and reason is None:
+            problems.append("the store has an audit key but no keyed entry: the keyed "
+                            "entries were removed")
+        outside, head_problem = read_head(store.path, ring)
+        if head_problem:
+            problems.append(head_problem)
+        elif outside is None:
+            if walk.keyed_seen:
+                problems.append(f"the head record {head_path(store.path).name} beside the store "
+                                "is missing, so a cut tail cannot be ruled out")
+        else:
+            last_seq = head["seq"] if head else 0
+            if last_seq < outside["seq"]:
+                problems.append(
+                    f"the log ends at entry {last_seq}, but entry {outside['seq']} was written "
+                    f"at {outside['at']}: the last {outside['seq'] - last_seq} entries were "
+                    "deleted (the log was truncated)")
+            else:
+                stored = cur.execute("SELECT hash FROM audit_log WHERE seq = ?",
+                                     [outside["seq"]]).fetchone()
+                if stored is None or stored[0] != outside["hash"]:
+                    problems.append(f"entry {outside['seq']} no longer has the hash recorded "
+                                    "outside the store: the log was rewritten")
+        checked = 0
+        if tables and not reason and ring is not None and walk.keyed_seen:
+            present = set(audited_tables(cur))
+            for table in sorted(present | set(walk.digests)):
+                state = walk.digests.get(table)
+                if state is None:
+                    problems.append(f"table {table} has no audited state: it was created "
+                                    "outside the app")
+                    continue
+                seq, key_id, recorded = state
+                if recorded.get("dropped"):
+                    if table in present:
+                        problems.append(f"table {table} was dropped at entry {seq} but exists")
+                    continue
+                if table not in present:
+                    problems.append(f"table {table} (audited at entry {seq}) is gone: it was "
+                                    "dropped outside the app")
+                    continue
+                if key_id not in (ring.keys if ring else {}):
+                    continue
+                now = table_digest(cur, table, ring.keys[key_id])
+                checked += 1
+                if now != recorded:
+                    diff = now["rows"] - recorded["rows"]
+                    how = (f"{-diff} row(s) deleted" if diff < 0 else
+                           f"{diff} row(s) added" if diff > 0 else "rows changed")
+                    problems.append(
+                        f"table {table} differs from its last audited state (entry {seq}): "
+                        f"{recorded['rows']} rows then, {now['rows']} now ({how} outside "
+                        "the app)")
+        elif tables and ring is None and walk.count:
+            warnings.append("no audit key: the tables were not checked")
+    ok = not problems
+    return VerifyResult(ok, walk.count, broken, problems[0] if problems else "", head,
+                        tuple(problems), tuple(warnings), checked)
+
+
+def verify_rows(rows: Iterable[tuple], ring: Keyring | None = None) -> VerifyResult:
+    """The chain check alone over rows (seq, at, actor, role, action, entity_type, entity_id,
+    before, after, prev_hash, hash[, digests, key_id]) in ascending ``seq`` order."""
+    padded = (tuple(r) + (None, None) if len(r) == 11 else tuple(r) for r in rows)
+    walk, reason, broken = _walk(padded, ring)
+    return VerifyResult(reason is None, walk.count, broken, reason or "")

@@ -39,6 +39,14 @@ ORDERS: dict[str, Sequence[str]] = {
 EMPTY_TEXT = "Nothing matches the filters"
 
 
+def chart_text(value: str) -> str:
+    """A label for plotly as plain text. Plotly draws a subset of HTML in every text it
+    shows (tick labels, legend, hover): ``<a href=...>`` becomes a live link, ``<b>`` bold.
+    Labels can come from files (a source system's name), so ``&``, ``<`` and ``>`` become
+    entities, which plotly shows as the characters themselves."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def stacked_bars(df: pd.DataFrame, *, category: str, value: str, title: str,
                  category_title: str, value_title: str, category_family: str,
                  stack: str | None = None, stack_family: str | None = None,
@@ -55,7 +63,7 @@ def stacked_bars(df: pd.DataFrame, *, category: str, value: str, title: str,
     if category_order is not None:
         cat_codes = [c for c in category_order if c in cat_codes] + \
                     [c for c in cat_codes if c not in category_order]
-    cat_labels = [label(category_family, c) for c in cat_codes]
+    cat_labels = [chart_text(label(category_family, c)) for c in cat_codes]
     groups: list[tuple[str | None, pd.DataFrame]]
     if stack is None:
         groups = [(None, df)]
@@ -66,9 +74,9 @@ def stacked_bars(df: pd.DataFrame, *, category: str, value: str, title: str,
         groups = [(s, df[df[stack] == s]) for s in codes]
     colors = COLORS.get(stack_family or "", {})
     for code, part in groups:
-        labels = [label(category_family, c) for c in part[category]]
+        labels = [chart_text(label(category_family, c)) for c in part[category]]
         counts = part[value].tolist()
-        name = label(stack_family or "", code) if code is not None else value_title
+        name = chart_text(label(stack_family or "", code) if code is not None else value_title)
         custom = [[c, code] for c in part[category]]
         bar = dict(name=name, customdata=custom, marker_color=colors.get(code) if code else None,
                    hovertemplate=f"%{{{'y' if horizontal else 'x'}}}<br>{name}: "
@@ -112,7 +120,7 @@ def monthly_bars(df: pd.DataFrame, *, month: str, value: str, title: str, value_
         groups = [(s, df.index[df[stack] == s]) for s in codes]
     colors = COLORS.get(stack_family or "", {})
     for code, idx in groups:
-        name = label(stack_family or "", code) if code is not None else value_title
+        name = chart_text(label(stack_family or "", code) if code is not None else value_title)
         x = months.loc[idx] if not df.empty else months
         fig.add_trace(go.Bar(
             x=x, y=df.loc[idx, value].tolist(), name=name,

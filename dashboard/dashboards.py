@@ -8,7 +8,7 @@ counted and paged in SQL: nothing here loads the findings or a register into Pyt
 only bounded pages and small aggregates.
 
 ``as_of`` is what the engine takes: the pages pass ``as_of_for(store, day)``, i.e. the
-current minute (``engine.current_as_of``) for today, or a past date (the close of that
+current moment (``engine.current_as_of``, renewed after every write) for today, or a past date (the close of that
 day, Asia/Shanghai). Plans count as of the same moment: the revision in force then.
 
 Findings filters (also the Findings page's URL query parameters):
@@ -83,8 +83,8 @@ PAGE_SIZE = 100
 # -- as-of, numbers ------------------------------------------------------------------------
 
 def as_of_for(store, day: dt.date | str | None = None) -> str:
-    """The ``as_of`` a page passes: now, to the minute, for today (or no day); else the
-    date, meaning the close of that day in Asia/Shanghai. A future day is today."""
+    """The ``as_of`` a page passes: now (``engine.current_as_of``) for today (or no day);
+    else the date, meaning the close of that day in Asia/Shanghai. A future day is today."""
     today = store.now().date()
     if day in (None, ""):
         return engine.current_as_of(store)
@@ -95,7 +95,7 @@ def as_of_for(store, day: dt.date | str | None = None) -> str:
 
 
 def moment(store, as_of: str | None) -> dt.datetime:
-    return engine.parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    return engine.parse_as_of(as_of, store.tz, store.now())
 
 
 def percent(score: float | None) -> str:
@@ -318,10 +318,8 @@ def _joined(store, as_of: str, kind: str, filters: Mapping[str, Any] | None,
         where.append("(contains(lower(entity_id), ?) OR contains(lower(detail), ?))")
         wparams += [f["search"].lower()] * 2
     if within_days is not None:
-        if not isinstance(within_days, int) or within_days < 0:
-            raise ValueError(f"within_days {within_days!r} must be a whole number of days")
         where.append("due_at <= ?")
-        wparams.append(at + dt.timedelta(days=within_days))
+        wparams.append(engine.due_horizon(at, within_days, store.tz))
     sql = (
         f"WITH f AS ({items_sql}),\n"
         f"p AS ({rem.PLANS_AS_OF_SQL}),\n"

@@ -29,7 +29,6 @@ means ``store.now()`` (the store's clock, frozen in tests). Scores: see docs/RUL
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import json
@@ -71,15 +70,18 @@ def parse_as_of(value: dt.date | dt.datetime | str | None, tz: ZoneInfo | str,
                 now: dt.datetime | None = None) -> dt.datetime:
     """The check moment as an aware datetime in ``tz``.
 
-    A date (or ``YYYY-MM-DD``) is the close of that day in ``tz`` (23:59:59.999999), so
-    everything that happened that day counts; an ISO timestamp without an offset is
-    ``tz`` time; ``None`` is ``now`` (required then). Raises ``ValueError`` naming the value.
+    "Today" means now: ``None``, or today's date (in ``tz``), is ``now``; a past date (or
+    ``YYYY-MM-DD``) is the close of that day in ``tz`` (23:59:59.999999), so everything that
+    happened that day counts; an ISO timestamp without an offset is ``tz`` time. A date or
+    moment after ``now`` is refused: the engine never states what is not true yet. ``now``
+    is required (the engine does not read the clock). Raises ``ValueError`` naming the value.
     """
     tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    if now is None:
+        raise ValueError("as_of needs the current moment: the engine does not read the clock")
+    now = now.astimezone(tz)
     if value is None:
-        if now is None:
-            raise ValueError("as_of is required: the engine does not read the clock")
-        value = now
+        return now
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -92,16 +94,65 @@ def parse_as_of(value: dt.date | dt.datetime | str | None, tz: ZoneInfo | str,
                 f"as-of {value!r} is not a date (YYYY-MM-DD) or an ISO 8601 timestamp "
                 f"(2026-11-24T09:30:00+08:00)") from None
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+        moment = value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+        if moment > now:
+            raise ValueError(f"as-of {moment.isoformat(timespec='seconds')} is in the future "
+                             f"(now is {now.isoformat(timespec='seconds')}): a check states "
+                             "only what is true already")
+        return moment
     if isinstance(value, dt.date):
+        today = now.date()
+        if value > today:
+            raise ValueError(f"as-of {value.isoformat()} is in the future (today is "
+                             f"{today.isoformat()} in {tz.key}): a check states only what "
+                             "is true already")
+        if value == today:
+            return now
         return dt.datetime.combine(value, dt.time.max, tzinfo=tz)
     raise ValueError(f"as-of {value!r} is not a date, a datetime or an ISO string")
 
 
+def due_horizon(as_of: dt.datetime, days: int, tz: ZoneInfo | str | None = None) -> dt.datetime:
+    """The one boundary of every "due within N days" in the app, the CLI and the exports:
+    the close of day ``N`` counted from ``as_of``'s day (today is day 0) in ``tz`` (default
+    ``as_of``'s zone). So "within 30 days" includes everything due on the 30th day, whatever
+    the hour, and a date-only deadline (``due_on``) is within it exactly when
+    ``due_on <= as_of's date + N`` (``due_horizon_date``)."""
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(f"within {days!r} days: must be a whole number of days, 0 or more")
+    tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or as_of.tzinfo)
+    last_day = as_of.astimezone(tz).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(last_day, dt.time.max, tzinfo=tz)
+
+
+def due_horizon_date(as_of: dt.date, days: int) -> dt.date:
+    """``due_horizon`` for date-only deadlines: the last day that is still "within"."""
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(f"within {days!r} days: must be a whole number of days, 0 or more")
+    return as_of + dt.timedelta(days=days)
+
+
+# How long a live evaluation serves the pages when nothing it reads has changed. Time-only
+# changes (an incident clock passing its deadline) show within this; every write shows at
+# once (the store's data version moves, so pages ask for a new moment).
+LIVE_REUSE = dt.timedelta(seconds=60)
+_LIVE_MOMENTS: dict[str, tuple[int, dt.datetime]] = {}
+
+
 def current_as_of(store) -> str:
-    """``store.now()`` to the minute, as ISO text: the ``as_of`` pages should pass, so that
-    a page's cached queries share one evaluation per minute."""
-    return store.now().replace(second=0, microsecond=0).isoformat()
+    """The ``as_of`` the pages pass for "now", as ISO text: the current moment, kept for
+    ``LIVE_REUSE`` while the store does not change (so a page's cached queries share one
+    evaluation), and renewed at once after any write, including a plan or an
+    acknowledgement, so that what was just saved shows on the next render in every session."""
+    now = store.now()
+    key = _store_key(store)
+    with _GUARD:
+        hit = _LIVE_MOMENTS.get(key)
+        if hit is not None and hit[0] == store.data_version and \
+                dt.timedelta(0) <= now - hit[1] < LIVE_REUSE:
+            return hit[1].isoformat()
+        _LIVE_MOMENTS[key] = (store.data_version, now)
+    return now.isoformat()
 
 
 def rule_parameters(settings: Settings, as_of: dt.datetime) -> dict[str, Any]:
@@ -325,7 +376,7 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
     if len({r.seq for r in rules}) != len(rules) or max(r.seq for r in rules) > 62:
         raise RuleError("rules need distinct positions below 63 (one bit each)")
     values = rule_parameters(store.settings, as_of)
-    horizon = as_of + dt.timedelta(days=store.settings.due_soon_days)
+    horizon = due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
     counts: dict[str, dict[int, tuple]] = {}
     with store.cursor() as cur:
         _prepare(cur, rules)
@@ -334,6 +385,10 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
         # never reuse an id still stored there.
         stored = cur.execute(f"SELECT max(run_id) FROM {CACHE_DB}.runs").fetchone()[0]
         run_id = max(next(_RUN_IDS), (stored or 0) + 1)
+        # One snapshot for every statement of the evaluation: a write committed meanwhile
+        # (an import, an acknowledgement) is either wholly in it or wholly out, so the
+        # findings stored and the counts behind the scores always agree.
+        cur.execute("BEGIN TRANSACTION")
         try:
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
@@ -347,10 +402,11 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
                     counts[entity_type] = _mask_counts(cur, group, params, subsets)
                 else:
                     counts[entity_type] = _bitmap_counts(cur, group, params, subsets, *key_range)
+            cur.execute(f"INSERT INTO {CACHE_DB}.runs VALUES (?, ?)", [run_id, as_of])
         except BaseException:
-            cur.execute(f"DELETE FROM {CACHE_DB}.items WHERE run_id = ?", [run_id])
+            cur.execute("ROLLBACK")
             raise
-        cur.execute(f"INSERT INTO {CACHE_DB}.runs VALUES (?, ?)", [run_id, as_of])
+        cur.execute("COMMIT")
     return run_id, counts
 
 
@@ -482,18 +538,26 @@ def _fresh_summary(store, as_of: dt.datetime) -> Summary:
 
 
 def _page_moment(store, as_of) -> dt.datetime:
-    return parse_as_of(current_as_of(store) if as_of is None else as_of, store.tz)
+    return parse_as_of(current_as_of(store) if as_of is None else as_of, store.tz, store.now())
 
 
 def check_summary(store, as_of: dt.date | dt.datetime | str | None = None) -> Summary:
     """Scores and counts as of ``as_of``, evaluated once per (as_of, data version, settings,
     rules) and kept for the pages; findings stay in DuckDB (see ``findings_page``).
-    ``as_of=None`` means now to the minute (``current_as_of``), as for every page function."""
+    ``as_of=None`` means now (``current_as_of``). A live moment (within ``LIVE_REUSE`` of
+    now) reuses an evaluation of the same inputs made up to ``LIVE_REUSE`` before it; the
+    summary's ``as_of`` says which moment it states."""
     moment = _page_moment(store, as_of)
     with _lock_for(store):
         key = _cache_key(store, moment)
         runs = _RUNS.get(_store_key(store), OrderedDict())
         hit = runs.get(key)
+        if hit is None and store.now() - moment < LIVE_REUSE:
+            for other_key, other in reversed(runs.items()):
+                if other_key[1:] == key[1:] and \
+                        dt.timedelta(0) <= moment - other.as_of < LIVE_REUSE:
+                    hit, key = other, other_key
+                    break
         if hit is not None and _run_exists(store, hit.run_id):
             runs.move_to_end(key)
             return hit
@@ -508,7 +572,7 @@ def run_check(store, as_of: dt.date | dt.datetime | str | None = None) -> CheckR
     ``as_of``: a date (the close of that day, Asia/Shanghai), an ISO timestamp or date
     string, an aware datetime, or ``None`` for ``store.now()``.
     """
-    moment = parse_as_of(as_of, store.tz, store.now() if as_of is None else None)
+    moment = parse_as_of(as_of, store.tz, store.now())
     summary = _fresh_summary(store, moment)
     return CheckResult(**{f: getattr(summary, f) for f in Summary.__dataclass_fields__},
                        findings=_items_frame(store, summary.run_id, FINDING),
@@ -621,9 +685,7 @@ def finding_counts(store, as_of=None, *, by: str | Sequence[str] | None = ("rule
 def _within(store, as_of, within_days: int | None) -> tuple[str, list[Any]]:
     if within_days is None:
         return "", []
-    if not isinstance(within_days, int) or within_days < 0:
-        raise ValueError(f"within_days {within_days!r} must be a whole number of days, 0 or more")
-    return " WHERE due_at <= ?", [_page_moment(store, as_of) + dt.timedelta(days=within_days)]
+    return " WHERE due_at <= ?", [due_horizon(_page_moment(store, as_of), within_days, store.tz)]
 
 
 def due_page(store, as_of=None, *, within_days: int | None = None, rule_id=None, clause=None,
@@ -779,9 +841,13 @@ def write_json(findings: pd.DataFrame, out: TextIO) -> None:
 
 
 def write_csv(findings: pd.DataFrame, out: TextIO) -> None:
-    """The contract's CSV: UTF-8, header row, RFC 4180 quoting, CRLF line ends."""
-    _with_iso_due(findings).to_csv(out, index=False, lineterminator="\r\n",
-                                   quoting=csv.QUOTE_MINIMAL, na_rep="")
+    """The contract's CSV (header row, RFC 4180 quoting, CRLF line ends, no BOM on a
+    terminal), through the project's one CSV writer: a cell that a spreadsheet would read
+    as a formula (``=HYPERLINK(...)`` in an entity id) gets the leading quote."""
+    from .exports import write_frame_csv
+    write_frame_csv(findings[FINDING_COLUMNS], out, timezone=str(findings["due_at"].dt.tz)
+                    if hasattr(findings["due_at"], "dt") and findings["due_at"].dt.tz
+                    else "Asia/Shanghai", bom=False)
 
 
 def write_table(summary: Summary, findings: pd.DataFrame, due: pd.DataFrame,

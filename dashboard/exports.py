@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import shlex
 import tempfile
 import threading
 import zipfile
+from zlib import error as zlib_error
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Sequence
@@ -59,6 +61,7 @@ ZIP_MIME = "application/zip"
 EXPORT_ACTION = "export.download"   # the permission every export needs
 PACK_FORMAT = "privacy-compliance audit pack"
 PACK_VERSION = 1
+MAX_MANIFEST_BYTES = 16 << 20        # a manifest larger than this is not one of ours
 
 
 # A cell that a spreadsheet could read as a formula: it starts with one of these,
@@ -292,7 +295,8 @@ _add(Dataset(
     sort_columns=("severity_rank", "rule_seq", "entity_num"), source=_findings_source,
     filters=(
         FilterSpec("as_of", "As of", "as_of",
-                   help="the check's 'today' (YYYY-MM-DD); default: today in Asia/Shanghai"),
+                   help="the check's day (YYYY-MM-DD): today (the default, Asia/Shanghai) "
+                        "means now; a past day means the close of that day"),
         FilterSpec("clause", "Policy clause", "clause", "clause",
                    help="e.g. 5.1.4, or 5 for the whole article"),
         FilterSpec("severity", "Severity", "any", "severity", SEVERITIES),
@@ -323,11 +327,12 @@ _add(Dataset(
 ))
 _add(Dataset(
     "audit_log", "Audit log",
-    "Every write, with the values before and after and the hash chain (prev_hash, hash), so "
-    "the chain can be re-verified from the file alone.",
+    "Every write, with the values before and after, the digests of the tables it changed and "
+    "the chain (prev_hash, hash, key_id), so the chain can be re-verified from the file alone "
+    "(the signatures with the audit key).",
     order_by="seq", table="audit_log", chunk_key="seq",
     columns=("seq", "logged_at", "actor", "role", "action", "entity_type", "entity_id",
-             "values_before", "values_after", "prev_hash", "hash"),
+             "values_before", "values_after", "prev_hash", "hash", "digests", "key_id"),
     filters=(
         FilterSpec("actor", "Actor", "text", "actor"),
         FilterSpec("role", "Role", "any", "role", (*ROLES, SYSTEM_ROLE)),
@@ -448,9 +453,14 @@ def resolve_filters(store, dataset: str, filters: dict | None) -> dict[str, Any]
     """``normalize_filters`` plus the defaults an export fixes (findings: ``as_of`` =
     today in the store's zone), so that the recorded filters reproduce the file."""
     clean = normalize_filters(dataset, filters)
+    today = store.now().date()
     if dataset == "findings" and "as_of" not in clean:
-        clean["as_of"] = store.now().date().isoformat()
+        clean["as_of"] = today.isoformat()
         clean = dict(sorted(clean.items()))
+    if clean.get("as_of", "") > today.isoformat():
+        raise ExportError(f"{dataset}: as of {clean['as_of']} is in the future (today is "
+                          f"{today.isoformat()} in {store.settings.timezone}); the findings "
+                          "as of today are those of this moment")
     return clean
 
 
@@ -608,7 +618,8 @@ def _key_ranges(cur, sql: str, params: list, key: str, chunk_rows: int
 def write_query_csv(cur, sql: str, params: list, order_by: str, out: BinaryIO, *,
                     columns: Sequence[str] | None = None, chunk_key: str | None = None,
                     chunk_rows: int = CHUNK_ROWS, batch_rows: int = BATCH_ROWS,
-                    on_batch: Callable[[int, int], None] | None = None) -> CsvStats:
+                    on_batch: Callable[[int, int], None] | None = None,
+                    bom: bool = True) -> CsvStats:
     """Write the rows of ``sql`` (ordered by ``order_by``) to ``out`` as contract CSV:
     all its columns, or only ``columns`` (the others may serve the ORDER BY).
 
@@ -632,7 +643,7 @@ def write_query_csv(cur, sql: str, params: list, order_by: str, out: BinaryIO, *
             raise ValueError(f"chunk_key {chunk_key} must lead the order {order_by}")
         ranges = _key_ranges(cur, sql, params, chunk_key, chunk_rows)
     digest = hashlib.sha256()
-    head = BOM + _header(columns)
+    head = (BOM if bom else b"") + _header(columns)
     out.write(head)
     digest.update(head)
     size, rows, batches, largest = len(head), 0, 0, 0
@@ -668,6 +679,39 @@ def write_query_csv(cur, sql: str, params: list, order_by: str, out: BinaryIO, *
             # ResourceInUseException and hide the real error.
             reader.close()
     return CsvStats(rows, size, digest.hexdigest(), columns, batches, largest)
+
+
+class _TextSink:
+    """Bytes in, text out: the writer's batches end at line ends, so no character splits."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, data) -> int:
+        self.out.write(bytes(data).decode("utf-8"))
+        return len(data)
+
+
+def write_frame_csv(frame, out, *, timezone: str = "Asia/Shanghai", bom: bool = True) -> CsvStats:
+    """Any table the project prints as CSV (``check --format csv``, ``user list --format
+    csv``, ...) through the one writer: the frame is read by DuckDB and rendered by
+    ``write_query_csv``, so every cell gets the same quoting and CSV-injection guard as the
+    exports. ``out``: a binary or a text stream. ``bom=False`` for a terminal or a pipe."""
+    import duckdb
+    import pandas as pd
+    frame = pd.DataFrame(frame).reset_index(drop=True)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    ordered = frame.assign(__row=range(len(frame)))
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = ?", [timezone])
+        con.register("printed_frame", ordered)
+        sink = out if not isinstance(out, io.TextIOBase) else _TextSink(out)
+        return write_query_csv(con, "SELECT * FROM printed_frame", [], '"__row"', sink,
+                               columns=columns, bom=bom)
+    finally:
+        con.close()
 
 
 def write_csv(store, dataset: str, filters: dict | None, out: BinaryIO, *,
@@ -954,9 +998,19 @@ class PackResult:
     audit_seq: int | None = None
 
 
-def chain_head(cur) -> tuple[int, str]:
-    rows = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
-    return (int(rows[0][0]), rows[0][1]) if rows else (0, audit.GENESIS)
+def chain_head(cur) -> tuple[int, str, str | None]:
+    """The audit chain's head: (seq, hash, time in UTC ISO 8601) of the last entry."""
+    rows = cur.execute(
+        "SELECT seq, hash, logged_at FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    if not rows:
+        return (0, audit.GENESIS, None)
+    return int(rows[0][0]), rows[0][1], audit.utc_iso(rows[0][2])
+
+
+def head_dict(cur) -> dict:
+    """The head as manifests print it (``audit verify --anchor`` takes it back)."""
+    seq, digest, at = chain_head(cur)
+    return {"head_seq": seq, "head_hash": digest, "head_at": at}
 
 
 def build_pack(store, actor: Actor, selections: Sequence[tuple[str, dict | None]],
@@ -1044,7 +1098,7 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
                    for dataset, clean in resolved]
         cur.execute("BEGIN TRANSACTION")     # one snapshot for every file and the head
         try:
-            head_seq, head_hash = chain_head(cur)
+            head = head_dict(cur)
             for dataset, clean, (sql, params, columns) in queries:
                 name = f"{dataset}.csv"
                 info = zipfile.ZipInfo(name, stamp)
@@ -1071,7 +1125,7 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
             "generated_by": {"name": actor.name, "role": actor.role},
             "store": {"file": Path(store.path).name, "schema_version": store.schema_version(),
                       "timezone": store.settings.timezone},
-            "audit_chain": {"head_seq": head_seq, "head_hash": head_hash},
+            "audit_chain": head,
             "csv_format": "UTF-8 with BOM, RFC 4180, CRLF, lists joined by ';', dates "
                           "YYYY-MM-DD, timestamps ISO 8601 with offset, booleans true/false, "
                           "empty = null; cells starting with = + - @ TAB CR carry a leading "
@@ -1132,56 +1186,133 @@ class PackCheck:
     manifest: dict | None = None
 
 
+# A pack is read as hostile input: these bound what reading one may cost, checked while
+# streaming (a ZIP's declared sizes can lie). Ours hold one CSV per dataset (about 12), a
+# manifest of a few KB, and CSVs that deflate 3-20 times.
+PACK_MAX_MEMBERS = 1_000
+PACK_MAX_MEMBER_BYTES = 64 << 30           # 64 GiB inflated: far above 10 M records (~1.5 GB)
+PACK_MAX_TOTAL_BYTES = 128 << 30
+PACK_MAX_RATIO = 200                       # inflated / compressed, past the first MiB
+_READ_CHUNK = 1 << 20
+
+
+class PackRefused(ExportError):
+    """A pack that cannot be read safely or is not an audit pack: exit 2, not a mismatch."""
+
+
+def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, what: str):
+    """Yield the member's inflated bytes in chunks, refusing it the moment it exceeds
+    ``limit`` bytes or inflates more than ``PACK_MAX_RATIO`` times its compressed size."""
+    seen = 0
+    ratio_cap = max(PACK_MAX_RATIO * max(info.compress_size, 1), _READ_CHUNK)
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(_READ_CHUNK):
+                seen += len(chunk)
+                if seen > limit:
+                    raise PackRefused(f"{what} is larger than {_size(limit)} once inflated: "
+                                      "refused unread (not an audit pack of this app)")
+                if seen > ratio_cap:
+                    raise PackRefused(f"{what} inflates more than {PACK_MAX_RATIO} times its "
+                                      "compressed size (a ZIP bomb): refused unread")
+                yield chunk
+    except (zipfile.BadZipFile, zlib_error, EOFError, OSError, NotImplementedError) as exc:
+        raise PackRefused(f"{what} cannot be read: the ZIP is damaged ({exc})") from None
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):.0f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
+def _csv_records(chunks) -> tuple[str, int, int]:
+    """SHA-256, bytes and data rows of a CSV read as chunks: records end at a line break
+    outside quotes (RFC 4180), counted without holding a line, however long."""
+    digest, size, breaks, quoted = hashlib.sha256(), 0, 0, False
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        if not quoted and b'"' not in chunk:
+            breaks += chunk.count(b"\n")
+            continue
+        for i, part in enumerate(chunk.split(b'"')):
+            if i:
+                quoted = not quoted
+            if not quoted:
+                breaks += part.count(b"\n")
+    return digest.hexdigest(), size, max(breaks - 1, 0)
+
+
+def _manifest_files(manifest: Any) -> list[dict]:
+    if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT:
+        raise PackRefused("manifest.json is not an audit pack's manifest (no "
+                          f"\"format\": \"{PACK_FORMAT}\")")
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        raise PackRefused("manifest.json has no list of files")
+    for i, f in enumerate(files, 1):
+        if not (isinstance(f, dict) and isinstance(f.get("name"), str)
+                and isinstance(f.get("sha256"), str) and isinstance(f.get("rows"), int)
+                and not isinstance(f.get("rows"), bool)):
+            raise PackRefused(f"manifest.json: file entry {i} needs a name, a sha256 and a "
+                              "whole number of rows")
+    return files
+
+
 def check_pack(path: str | os.PathLike) -> PackCheck:
-    """Check each file of an audit pack against its manifest (SHA-256 and rows),
-    reading each file in chunks. Needs no store."""
+    """Check each file of an audit pack against its manifest (SHA-256 and rows), reading
+    every member as a stream under the ``PACK_MAX_*`` limits. Needs no store.
+
+    Raises ``PackRefused`` (exit 2) for what is not a readable audit pack (not a ZIP, no or
+    malformed manifest, too many members, a member too large or a ZIP bomb, damaged data);
+    returns ``ok=False`` (exit 1) only for a real mismatch with the manifest.
+    """
+    name = Path(path).name
     lines: list[str] = []
     ok = True
     try:
         zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ExportError(f"{path} is not a readable ZIP file: {exc}") from None
+    except FileNotFoundError:
+        raise PackRefused(f"{name}: no such file") from None
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise PackRefused(f"{name} is not a readable ZIP file ({exc})") from None
     with zf:
+        infos = zf.infolist()
+        if len(infos) > PACK_MAX_MEMBERS:
+            raise PackRefused(f"{name} holds {len(infos):,} members (an audit pack holds one "
+                              f"CSV per dataset; the limit is {PACK_MAX_MEMBERS:,})")
+        by_name = {i.filename: i for i in infos}
+        if len(by_name) != len(infos):
+            raise PackRefused(f"{name} holds two members with the same name")
+        info = by_name.get("manifest.json")
+        if info is None:
+            raise PackRefused(f"{name} has no manifest.json: not an audit pack")
+        raw = b"".join(_read_capped(zf, info, MAX_MANIFEST_BYTES, "manifest.json"))
         try:
-            manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
-        except KeyError:
-            raise ExportError(f"{path} has no manifest.json: not an audit pack") from None
-        except ValueError as exc:
-            raise ExportError(f"{path}: manifest.json is not valid JSON ({exc})") from None
-        names = set(zf.namelist())
-        for f in manifest.get("files", []):
-            name = f.get("name")
-            if name not in names:
+            manifest = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise PackRefused(f"manifest.json is not valid JSON ({exc})") from None
+        files = _manifest_files(manifest)
+        total = 0
+        for f in files:
+            member = by_name.get(f["name"])
+            if member is None:
                 ok = False
-                lines.append(f"MISSING  {name}")
+                lines.append(f"MISSING  {f['name']}")
                 continue
-            digest, newlines = hashlib.sha256(), 0
-            with zf.open(name) as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-                    newlines += chunk.count(b"\n")
-            rows = _csv_rows(zf, name) if newlines - 1 != f.get("rows") else newlines - 1
-            good = digest.hexdigest() == f.get("sha256") and rows == f.get("rows")
+            budget = min(PACK_MAX_MEMBER_BYTES, PACK_MAX_TOTAL_BYTES - total)
+            digest, size, rows = _csv_records(_read_capped(zf, member, budget, f["name"]))
+            total += size
+            good = digest == f["sha256"] and rows == f["rows"]
             ok &= good
-            lines.append(f"{'OK      ' if good else 'MISMATCH'} {name}: {rows} rows, "
-                         f"sha256 {digest.hexdigest()}"
-                         + ("" if good else f" (manifest: {f.get('rows')} rows, "
-                                            f"sha256 {f.get('sha256')})"))
-        extra = names - {f.get("name") for f in manifest.get("files", [])} \
-            - {"manifest.json", "SHA256SUMS"}
-        for name in sorted(extra):
+            lines.append(f"{'OK      ' if good else 'MISMATCH'} {f['name']}: {rows} rows, "
+                         f"sha256 {digest}"
+                         + ("" if good else f" (manifest: {f['rows']} rows, "
+                                            f"sha256 {f['sha256']})"))
+        extra = set(by_name) - {f["name"] for f in files} - {"manifest.json", "SHA256SUMS"}
+        for member in sorted(extra):
             ok = False
-            lines.append(f"UNLISTED {name}")
+            lines.append(f"UNLISTED {member}")
     return PackCheck(ok, lines, manifest)
-
-
-def _csv_rows(zf: zipfile.ZipFile, name: str) -> int:
-    """Data rows of a CSV whose cells may hold line breaks (RFC 4180 quoting)."""
-    import csv
-    import io
-    with zf.open(name) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        return max(sum(1 for _ in csv.reader(text)) - 1, 0)
 
 
 # -- the audit log's views -----------------------------------------------------------------
@@ -1226,13 +1357,16 @@ def audit_facets(store) -> dict:
                 "entity_types": distinct("entity_type"), "first": first, "last": last}
 
 
-def chain_status(store) -> dict:
-    """The audit chain walked end to end (``audit.verify``) and its head."""
-    result = audit.verify(store)
+def chain_status(store, tables: bool = False) -> dict:
+    """The audit chain walked end to end (``audit.verify``: signatures, the head record
+    outside the store; with ``tables``, every table's digest too) and its head."""
+    result = audit.verify(store, tables=tables)
     with store.cursor() as cur:
-        head_seq, head_hash = chain_head(cur)
+        head_seq, head_hash, head_at = chain_head(cur)
     return {"ok": result.ok, "entries": result.entries, "broken_seq": result.broken_seq,
-            "reason": result.reason, "head_seq": head_seq, "head_hash": head_hash}
+            "reason": result.reason, "problems": list(result.problems),
+            "head_seq": head_seq, "head_hash": head_hash, "head_at": head_at,
+            "tables_checked": result.tables_checked}
 
 
 def verify_anchor(store, seq: int, expected_hash: str) -> str | None:
@@ -1282,34 +1416,97 @@ def cmd_export(args, out, err) -> int:
     normalize_filters(dataset, filters)       # bad input: exit 2 before opening anything
     with open_store(args) as store:
         result = export_file(store, cli_actor(), dataset, args.out, filters)
+        with store.cursor() as cur:
+            head = head_dict(cur)
     out.write(f"wrote {result.rows} rows of {dataset} to {args.out} "
               f"(sha256 {result.sha256}; audit entry {result.audit_seq})\n")
+    out.write(f"audit chain head: entry {head['head_seq']}, hash {head['head_hash']}, at "
+              f"{head['head_at']} (keep it: audit verify --anchor "
+              f"{head['head_seq']}:{head['head_hash']})\n")
     return EXIT_OK
 
 
+def read_anchor(text: str) -> tuple[int, str]:
+    """An anchor from ``SEQ:HASH``, or a pack's ZIP or ``manifest.json`` (its
+    ``audit_chain`` head)."""
+    m = re.fullmatch(r"(\d+):([0-9a-f]{64})", text.strip())
+    if m:
+        return int(m.group(1)), m.group(2)
+    path = Path(text)
+    if not path.is_file():
+        raise ExportError("--anchor must be SEQ:HASH (64 hex digits) or a pack's "
+                          "manifest.json or ZIP holding the chain's head")
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                info = zf.getinfo("manifest.json")
+                if info.file_size > MAX_MANIFEST_BYTES:
+                    raise ValueError("its manifest.json is too large")
+                data = json.loads(zf.read(info).decode("utf-8"))
+        else:
+            if path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ValueError("the file is too large for a manifest")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        head = data["audit_chain"]
+        seq, digest = int(head["head_seq"]), str(head["head_hash"])
+        if not re.fullmatch(r"[0-9a-f]{64}", digest) or seq < 0:
+            raise ValueError("its audit_chain head is malformed")
+    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ExportError(f"--anchor {path.name}: not a manifest with an audit_chain head "
+                          f"({exc})") from None
+    return seq, digest
+
+
 def cmd_audit_verify(args, out, err) -> int:
-    from .cli import EXIT_FINDINGS, EXIT_OK, UsageError, open_store
-    anchor = None
-    if args.anchor:
-        m = re.fullmatch(r"(\d+):([0-9a-f]{64})", args.anchor.strip())
-        if not m:
-            raise UsageError("--anchor must be SEQ:HASH, e.g. 42:<64 hex digits> "
-                             "(a pack manifest's audit_chain head)")
-        anchor = (int(m.group(1)), m.group(2))
+    from .cli import EXIT_FINDINGS, EXIT_OK, open_store
+    anchor = read_anchor(args.anchor) if args.anchor else None
     with open_store(args, read_only=True) as store:
-        result = audit.verify(store)
-        if not result.ok:
-            out.write(f"audit chain BROKEN at entry {result.broken_seq}: {result.reason} "
-                      f"({result.entries} entries checked)\n")
-            return EXIT_FINDINGS
-        if anchor:
+        result = audit.verify(store, tables=not args.chain_only)
+        problems = list(result.problems)
+        if anchor and result.broken_seq is None:
             problem = verify_anchor(store, *anchor)
             if problem:
-                out.write(f"audit chain BROKEN at entry {anchor[0]}: {problem} "
-                          f"({result.entries} entries checked)\n")
-                return EXIT_FINDINGS
-    out.write(f"audit chain intact: {result.entries} entries checked"
+                problems.append(problem)
+    head = result.head
+    head_text = (f"head: entry {head['seq']}, hash {head['hash']}, at {head['at']}"
+                 if head else "head: none")
+    if problems:
+        where = f" at entry {result.broken_seq}" if result.broken_seq else ""
+        out.write(f"audit chain BROKEN{where}: {problems[0]}\n")
+        for more in problems[1:]:
+            out.write(f"  also: {more}\n")
+        out.write(f"({result.entries} entries checked; {head_text})\n")
+        return EXIT_FINDINGS
+    for warning in result.warnings:
+        out.write(f"warning: {warning}\n")
+    out.write(f"audit chain intact: {result.entries} entries checked, every signature valid"
+              + (f", {result.tables_checked} tables match their last audited state"
+                 if not args.chain_only else "")
               + (f", anchor entry {anchor[0]} matches" if anchor else "") + "\n")
+    out.write(head_text + "\n")
+    return EXIT_OK
+
+
+def cmd_audit_seal(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, UsageError, open_store
+    reason = (args.reason or "").strip()
+    if len(reason) < 10:
+        raise UsageError("--reason is required (10 characters or more): say why the tables' "
+                         "present state is accepted, e.g. 'restored from the 2026-12-01 backup'")
+    with open_store(args) as store:
+        seq = store.seal(cli_actor(), reason)
+    out.write(f"sealed: entry {seq} vouches for every table as it stands now\n")
+    return EXIT_OK
+
+
+def cmd_audit_rotate_key(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    with open_store(args) as store:
+        key_id = store.rotate_key(cli_actor(), lost=args.key_lost)
+    out.write(f"audit key {key_id} is now current; older keys stay in the key file to verify "
+              "older entries. Back the key file up now (docs/EVIDENCE.md).\n")
     return EXIT_OK
 
 
@@ -1346,6 +1543,11 @@ def cmd_audit_check_pack(args, out, err) -> int:
     for line in check.lines:
         out.write(line + "\n")
     out.write(("pack intact" if check.ok else "pack does NOT match its manifest") + "\n")
+    head = check.manifest.get("audit_chain") if isinstance(check.manifest, dict) else None
+    if isinstance(head, dict) and "head_seq" in head:
+        out.write(f"audit chain head recorded in the pack: entry {head.get('head_seq')}, hash "
+                  f"{head.get('head_hash')}, at {head.get('head_at') or '-'}; prove the store "
+                  f"still holds it: python -m dashboard audit verify --anchor PACK.zip\n")
     return EXIT_OK if check.ok else EXIT_FINDINGS
 
 
@@ -1371,9 +1573,22 @@ def register_cli(sub) -> None:
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=type(a))
     v = asub.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken "
                                        "entry, 0 when intact")
-    v.add_argument("--anchor", metavar="SEQ:HASH",
-                   help="also require entry SEQ to still carry HASH (a pack's chain head)")
+    v.add_argument("--anchor", metavar="SEQ:HASH|MANIFEST",
+                   help="also require entry SEQ to still carry HASH: SEQ:HASH, or a copy of "
+                        "an audit pack (ZIP) or its manifest.json kept outside the host")
+    v.add_argument("--chain-only", dest="chain_only", action="store_true",
+                   help="check the chain and signatures only, not the tables' digests")
     v.set_defaults(handler=cmd_audit_verify)
+    se = asub.add_parser("seal", help="record that every table's present state is accepted "
+                                      "(after a restore from backup); needs the audit key")
+    se.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    se.set_defaults(handler=cmd_audit_seal)
+    rk = asub.add_parser("rotate-key", help="make a new audit key current (older keys stay "
+                                            "to verify older entries)")
+    rk.add_argument("--key-lost", dest="key_lost", action="store_true",
+                    help="the key file is lost: start a new one; entries signed before can "
+                         "no longer be checked (recorded in the log)")
+    rk.set_defaults(handler=cmd_audit_rotate_key)
     k = asub.add_parser("pack", help="write an audit pack (ZIP of CSVs + manifest.json)")
     k.add_argument("--out", required=True, metavar="FILE.zip")
     k.add_argument("--include", action="append", metavar="TABLE[,TABLE]",

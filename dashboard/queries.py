@@ -266,8 +266,9 @@ def _as_of(as_of: Any) -> dt.date:
 
 
 def _horizon(store, as_of: dt.date) -> dict[str, dt.date]:
+    from .engine import due_horizon_date      # the one "within N days" boundary
     return {"as_of": as_of,
-            "soon_until": as_of + dt.timedelta(days=int(store.settings.due_soon_days))}
+            "soon_until": due_horizon_date(as_of, int(store.settings.due_soon_days))}
 
 
 def _frame(store, sql: str, params: dict[str, Any]) -> pd.DataFrame:

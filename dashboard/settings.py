@@ -85,18 +85,52 @@ SPECS: tuple[Setting, ...] = (
             "A compliance score below this needs action (red); between it and "
             "score_target_percent it is amber."),
     Setting("session_idle_minutes", 30, "minutes",
-            "Project default (access control)", "P",
-            "A signed-in session ends after this much idle time."),
+            "Project default (access control); OWASP Session Management Cheat Sheet "
+            "(idle timeout)", "P",
+            "A signed-in session, and its browser cookie, end after this much idle time "
+            "(activity in any tab of the browser counts)."),
+    Setting("session_max_hours", 12, "hours",
+            "Project default (access control); OWASP Session Management Cheat Sheet "
+            "(absolute timeout)", "P",
+            "A session cookie is refused this long after its sign-in, however active the "
+            "session (the cookie's Max-Age)."),
     Setting("export_ticket_minutes", 5, "minutes",
             "Project default (access control)", "P",
             "A streamed-download link from the Exports page works once, within this many "
             "minutes of being prepared (at least 1)."),
+    Setting("password_min_strength", 3, "zxcvbn score 0-4",
+            "Project default (access control); NIST SP 800-63B-4 (refuse common and "
+            "breached passwords)", "P",
+            "A new password needs at least this zxcvbn score (3: safe against an online "
+            "attack and a slow-hash offline one); a password on the breached list, or "
+            "containing the username, is refused whatever its score."),
     Setting("login_max_failures", 5, "attempts",
+            "Project default (access control); OWASP Authentication Cheat Sheet "
+            "(throttling)", "P",
+            "Failed sign-ins for one account from one client address before sign-in from "
+            "there pauses; each further failure doubles the pause."),
+    Setting("login_address_max_failures", 20, "attempts",
+            "Project default (access control); OWASP Authentication Cheat Sheet "
+            "(throttling)", "P",
+            "Failed sign-ins from one client address, whatever the usernames, before that "
+            "address pauses (password spraying)."),
+    Setting("login_account_max_failures", 10, "attempts",
+            "Project default (access control); OWASP Authentication Cheat Sheet "
+            "(throttling)", "P",
+            "Failed sign-ins for one account from all addresses before the account pauses "
+            "for addresses it has never signed in from (its known addresses keep working)."),
+    Setting("login_first_pause_seconds", 30, "seconds",
             "Project default (access control)", "P",
-            "Failed sign-ins before the account is locked."),
+            "The first pause after too many failed sign-ins; it doubles with each "
+            "further failure, up to login_lockout_minutes."),
     Setting("login_lockout_minutes", 15, "minutes",
             "Project default (access control)", "P",
-            "How long a locked account stays locked."),
+            "The longest pause after failed sign-ins (an administrator can lift it)."),
+    Setting("login_window_minutes", 60, "minutes",
+            "Project default (access control; issue 11: aggregate failures per window)", "P",
+            "Failed sign-ins are counted, and reported in the audit log, per account and "
+            "client address in windows of this length; a key with no failure for this long "
+            "starts afresh."),
     Setting("import_max_cell_chars", 100_000, "characters",
             "Project default (import safety)", "P",
             "The longest cell an imported file may hold; a longer one is refused, named by "

@@ -98,6 +98,58 @@ def migrations() -> list[Migration]:
     return found
 
 
+# The tables a statement writes to: what a write's audit entry must vouch for.
+_WRITES = re.compile(
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|"
+    r"(?:CREATE|ALTER|DROP)\s+TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|COPY)\s+"
+    r"(?:main\.)?\"?([A-Za-z_][A-Za-z0-9_]*)\"?", re.IGNORECASE)
+
+
+def written_tables(sql: str) -> set[str]:
+    """Names of the tables ``sql`` may write to (lower case), for the audit's digests."""
+    return {m.group(1).lower() for m in _WRITES.finditer(sql)}
+
+
+class _TrackingCursor:
+    """A write's cursor: every statement passes through, and the tables it writes are
+    noted, so that the write's audit entry records their digests as they stand after it."""
+
+    def __init__(self, cur, touched: set[str]):
+        self._cur = cur
+        self._touched = touched
+
+    def execute(self, sql, *args, **kwargs):
+        self._touched.update(written_tables(sql))
+        self._cur.execute(sql, *args, **kwargs)
+        return self
+
+    def executemany(self, sql, *args, **kwargs):
+        self._touched.update(written_tables(sql))
+        self._cur.executemany(sql, *args, **kwargs)
+        return self
+
+    def sql(self, sql, *args, **kwargs):
+        self._touched.update(written_tables(sql))
+        return self._cur.sql(sql, *args, **kwargs)
+
+    def touch(self, *tables: str) -> None:
+        self._touched.update(t.lower() for t in tables)
+
+    def __getattr__(self, name):
+        return getattr(self._cur, name)
+
+
+@dataclass
+class _Pending:
+    seq: int
+    prev: str
+    action: str
+    entity_type: str | None
+    entity_id: Any
+    before: Any
+    after: Any
+
+
 @dataclass
 class Writer:
     """What a service function gets inside ``Store.write``."""
@@ -106,6 +158,8 @@ class Writer:
     actor: Actor
     at: dt.datetime
     audited: int = 0
+    touched: set[str] = field(default_factory=set)
+    pending: _Pending | None = None
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def execute(self, sql: str, params: Any = None):
@@ -113,10 +167,15 @@ class Writer:
 
     def audit(self, action: str, entity_type: str | None = None, entity_id: Any = None,
               before: Any = None, after: Any = None) -> int:
+        """The write's audit entry: its number now (services store it with their rows);
+        it is signed and appended when the write's statements are done, with the digest
+        of every table they changed."""
         self.audited += 1
-        return audit.append(self.cur, at=self.at, actor=self.actor.name, role=self.actor.role,
-                            action=action, entity_type=entity_type, entity_id=entity_id,
-                            before=before, after=after)
+        if self.pending is not None:
+            return self.pending.seq           # store.write refuses a second entry
+        seq, prev = audit.last_entry(self.cur)
+        self.pending = _Pending(seq + 1, prev, action, entity_type, entity_id, before, after)
+        return seq + 1
 
 
 class Store:
@@ -148,6 +207,7 @@ class Store:
             raise StoreError(f"cannot open the store {self.path}: {text}") from None
         self._write_lock = _write_lock_for(self.path)
         self._key = str(self.path.resolve())
+        self._ring = None
 
     @property
     def data_version(self) -> int:
@@ -209,19 +269,100 @@ class Store:
 
     @contextmanager
     def write(self, actor: Actor, action: str) -> Iterator[Writer]:
-        """The one way in for writes: role check, one transaction, one audit entry."""
+        """The one way in for writes: role check, one transaction, one audit entry.
+
+        The entry is appended last, signed with the audit key and carrying the digest of
+        every table the write changed (``dashboard.audit``); after the commit the chain's
+        head is recorded outside the store.
+        """
         require(actor, action)
-        with self.transaction() as cur:
-            writer = Writer(cur, actor, self.clock())
-            yield writer
-            if writer.audited != 1:
-                raise StoreError(
-                    f"{action}: a service write must append exactly one audit entry "
-                    f"(appended {writer.audited}); rolled back"
-                )
+        with self._write_lock:
+            ring = self.keyring()
+            with self.transaction() as cur:
+                writer = Writer(None, actor, self.clock())
+                writer.cur = _TrackingCursor(cur, writer.touched)
+                yield writer
+                if writer.audited != 1 or writer.pending is None:
+                    raise StoreError(
+                        f"{action}: a service write must append exactly one audit entry "
+                        f"(appended {writer.audited}); rolled back"
+                    )
+                p = writer.pending
+                keyed = ring is not None and audit.keyed_columns(cur)
+                digests = (audit.digests_for(cur, writer.touched, ring.current_secret)
+                           if keyed else None)
+                head = audit.append(cur, seq=p.seq, prev=p.prev, at=writer.at,
+                                    actor=actor.name, role=actor.role, action=p.action,
+                                    entity_type=p.entity_type, entity_id=p.entity_id,
+                                    before=p.before, after=p.after, digests=digests,
+                                    ring=ring if keyed else None)
+            if ring is not None and keyed:
+                audit.write_head(self.path, ring, p.seq, head, writer.at)
         if action in RULE_NEUTRAL_ACTIONS:
             with _LOCKS_GUARD:
                 _NEUTRAL_COMMITS[self._key] = _NEUTRAL_COMMITS.get(self._key, 0) + 1
+
+    # -- the audit key -----------------------------------------------------------------
+    def keyring(self) -> "audit.Keyring | None":
+        """The audit key ring; None only while the store has no keyed entry yet (it is
+        created by ``migrate``). A keyed store without its key refuses every write."""
+        if self._ring is None:
+            try:
+                self._ring = audit.load_keyring(self.path)
+            except audit.AuditKeyError as exc:
+                raise StoreError(f"{exc}. Nothing was written.") from None
+            if self._ring is None and self._has_keyed_entries():
+                raise StoreError(
+                    f"the audit key for this store ({audit.key_path(self.path).name}, or "
+                    f"{audit.KEY_ENV}) is missing, so no entry can be signed: restore the key "
+                    "file from its backup (docs/EVIDENCE.md, 'The audit key'). Nothing was "
+                    "written.")
+        return self._ring
+
+    def _has_keyed_entries(self) -> bool:
+        with self.cursor() as cur:
+            if not cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                               "'audit_log' AND database_name = current_database()"
+                               ).fetchone()[0]:
+                return False
+            if not audit.keyed_columns(cur):
+                return False
+            return cur.execute("SELECT count(*) FROM audit_log WHERE key_id IS NOT NULL"
+                               ).fetchone()[0] > 0
+
+    def seal(self, actor: Actor, reason: str) -> int:
+        """An ``audit.seal`` entry vouching for every table as it stands now: the baseline
+        of a store just keyed, and the record of an accepted restore or key change."""
+        with self.write(actor, "store.admin") as w:
+            w.cur.touch(*audit.audited_tables(w.cur))
+            return w.audit("audit.seal", "audit_log", None, after={"reason": reason})
+
+    def rotate_key(self, actor: Actor, *, lost: bool = False) -> str:
+        """Make a new audit key current (the old ones stay, to verify older entries), and
+        seal every table under it. ``lost``: the current key file is gone; start a new one
+        and record that the entries signed before can no longer be checked."""
+        require(actor, "store.admin")
+        with self._write_lock:
+            at = self.clock()
+            if lost:
+                if audit.load_keyring(self.path) is not None:
+                    raise StoreError("the audit key is present: rotate it without --key-lost")
+                path = audit.key_path(self.path)
+                old = sorted(set(r[0] for r in self.rows(
+                    "SELECT DISTINCT key_id FROM audit_log WHERE key_id IS NOT NULL")))
+                self._ring = audit.create_keyring(self.path, at)
+                reason = (f"audit key lost ({', '.join(old) or 'none'}); new key "
+                          f"{self._ring.current} in {path.name}: entries signed before "
+                          "cannot be checked")
+            else:
+                ring = self.keyring()
+                if ring is None:
+                    raise StoreError("the store has no audit key yet: run init")
+                old = [ring.current]
+                self._ring = audit.add_key(ring, at)
+                reason = f"audit key rotated from {old[0]} to {self._ring.current}"
+            self.seal(actor, reason)
+            return self._ring.current
 
     # -- schema ----------------------------------------------------------------
     def schema_version(self) -> int:
@@ -252,6 +393,9 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
                 "name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
             )
+        if (not self.read_only and audit.load_keyring(self.path) is None
+                and not self._has_keyed_entries()):
+            self._ring = audit.create_keyring(self.path, self.clock())
         applied = []
         for m in self.pending_migrations():
             with self.write(actor, "store.admin") as w:
@@ -260,6 +404,9 @@ class Store:
                           [m.version, m.name, m.checksum, w.at])
                 w.audit("schema.migrate", "schema", m.version, after={"migration": m.path.name})
             applied.append(m)
+        if self.scalar("SELECT count(*) FROM audit_log WHERE action = 'audit.seal'") == 0 \
+                and self.keyring() is not None:
+            self.seal(actor, "the store's first keyed state: every table vouched for")
         return applied
 
     def require_current(self) -> None:

@@ -9,13 +9,14 @@ import datetime as dt
 import importlib
 import json
 import os
+import re
 from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
 from .access import Actor
-from .navigation import PAGE_BY_KEY
+from .navigation import PAGE_BY_KEY, sign_in_script
 from .store import Store, default_db_path
 
 
@@ -42,10 +43,13 @@ def get_store() -> Store:
 
 # -- the signed-in session ----------------------------------------------------------
 # Session-state keys: "actor" (an Actor: the signed-in marker), "account" (how the
-# session signed in: method, username of a local account, display name, provider),
-# "last_activity" (the store clock at the last run), "sign_in_notice" (why the
-# session ended, shown on the sign-in page), "sso_refusal" / "sso_suppressed"
-# (single sign-on identity refused, or not to be used again in this session).
+# session signed in: method, username of a local account, display name, provider;
+# for a local account also "role" and "binding", what the session is bound to, and
+# "sid", its session cookie's id, see dashboard/sessions.py), "last_activity" (the
+# store clock at the last run), "sign_in_notice" (why the session ended, shown on the
+# sign-in page), "sso_refusal" / "sso_suppressed" (single sign-on identity refused, or
+# not to be used again in this session), "cookie_checked" (this tab's session cookie
+# has been read).
 _SESSION_KEYS = ("actor", "account", "last_activity")
 
 
@@ -60,8 +64,10 @@ def set_actor(actor: Actor | None, *, account: dict | None = None) -> None:
             st.session_state.pop(key, None)
         return
     st.session_state["actor"] = actor
-    st.session_state["account"] = dict(account or {"method": "password",
-                                                  "username": actor.name})
+    account = dict(account or {"method": "password", "username": actor.name})
+    if account.get("username") and "binding" not in account:
+        account.update(_binding(account["username"]))
+    st.session_state["account"] = account
     st.session_state["last_activity"] = get_store().now()
     for key in ("sign_in_notice", "sso_refusal"):
         st.session_state.pop(key, None)
@@ -77,6 +83,7 @@ def sign_out(reason: str | None = None) -> None:
     account = st.session_state.get("account") or {}
     if account.get("method") == "sso":
         st.session_state["sso_suppressed"] = True
+    _end_cookie_session(account, reason)
     set_actor(None)
     if reason:
         st.session_state["sign_in_notice"] = reason
@@ -104,27 +111,34 @@ def enforce_session() -> Actor | None:
     """Run first on every page run (``app.py``): the actor allowed to use this run.
 
     - ends a session idle for longer than ``session_idle_minutes`` (a session with
-      no recorded activity counts as active now);
-    - re-reads a local account, so a disabled account is signed out and a changed
-      role takes effect at once;
+      no recorded activity counts as active now; with a session cookie, activity in
+      any tab of the browser counts);
+    - re-reads a local account: a password reset, a role change or a disabled account
+      ends the session (``accounts.check_session``);
+    - signs a new tab in from its session cookie (``dashboard/sessions.py``);
     - signs in a single sign-on identity (``st.user``) mapped to a role, or
       records why it was refused.
     """
-    from .accounts import AccountError, AuthError, session_actor, sign_in_sso
+    from .accounts import AccountError, AuthError, sign_in_sso
     store = get_store()
     now = store.now()
     actor = current_actor()
     if actor is not None:
         idle_minutes = store.settings.session_idle_minutes
         last = st.session_state.get("last_activity") or now
-        if idle_minutes and now - last > dt.timedelta(minutes=idle_minutes):
+        account = st.session_state.get("account") or {}
+        if account.get("sid"):
+            ended = _touch_cookie_session(store, account["sid"], last)
+            if ended:
+                sign_out(ended)
+                return None
+        elif idle_minutes and now - last > dt.timedelta(minutes=idle_minutes):
             sign_out(f"Your session ended after {idle_minutes} minutes without activity. "
                      "Sign in again.")
             return None
-        account = st.session_state.get("account") or {}
         if account.get("username"):
             try:
-                fresh = session_actor(store, account["username"])
+                fresh = _recheck_account(store, account)
             except AuthError as exc:
                 sign_out(str(exc))
                 return None
@@ -132,6 +146,9 @@ def enforce_session() -> Actor | None:
                 st.session_state["actor"] = actor = fresh
         st.session_state["last_activity"] = now
         return actor
+    restored = _resume_from_cookie(store)
+    if restored is not None:
+        return restored
     claims = _user_claims()
     if not claims.get("is_logged_in") or st.session_state.get("sso_suppressed"):
         return None
@@ -153,6 +170,152 @@ def enforce_session() -> Actor | None:
     return actor
 
 
+# -- sessions that survive a reload: the session cookie (dashboard/sessions.py) --------
+def client_address() -> str:
+    """The sign-in throttle's client address: the WebSocket peer's address as the server
+    sees it (``st.context.ip_address``; behind a reverse proxy on the same machine uvicorn
+    takes it from ``X-Forwarded-For``, see docs/ACCESS.md), "local" for a browser on the
+    server's own machine."""
+    from .throttle import normalize_address
+    try:
+        address = st.context.ip_address
+    except Exception:  # no script context
+        address = None
+    return normalize_address(address if isinstance(address, str) else None)
+
+
+def _session_cookie() -> str | None:
+    """This tab's session cookie (sent with the WebSocket handshake), or None."""
+    from .sessions import COOKIE
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # no script context
+        return None
+    return value if isinstance(value, str) else None   # (AppTest has no real client)
+
+
+def _binding(username: str) -> dict:
+    from .accounts import session_binding
+    role, binding = session_binding(get_store(), username)
+    return {"role": role, "binding": binding}
+
+
+def _recheck_account(store, account: dict) -> Actor:
+    """The actor of a local account's session now, or ``AuthError`` (session ended)."""
+    from .accounts import check_session, session_actor
+    if "binding" not in account:     # a session made by a test: role and state only
+        return session_actor(store, account["username"])
+    return check_session(store, account["username"], account.get("role", ""),
+                         account["binding"])
+
+
+def _touch_cookie_session(store, sid: str, last) -> str | None:
+    """Record activity on a cookie session; why it has ended, or None."""
+    from .sessions import SessionEnded, touch
+    try:
+        touch(store, sid, since=last)
+    except SessionEnded as exc:
+        return str(exc)
+    return None
+
+
+def _end_cookie_session(account: dict, reason: str | None) -> None:
+    from .sessions import SIGNED_OUT, end
+    end(account.get("sid"), reason or SIGNED_OUT)
+
+
+def _resume_from_cookie(store) -> Actor | None:
+    """Sign this tab in from its session cookie (once per tab), or say why it cannot."""
+    from . import sessions
+    from .accounts import AuthError, check_session, get_user
+    if st.session_state.get("cookie_checked"):
+        return None
+    value = _session_cookie()
+    if not value:
+        return None
+    st.session_state["cookie_checked"] = True
+    try:
+        session = sessions.read_cookie(store, value)
+        sessions.touch(store, session.sid)
+        actor = check_session(store, session.username, session.role, session.binding)
+    except sessions.SessionEnded as exc:
+        st.session_state["sign_in_notice"] = str(exc)
+        return None
+    except AuthError as exc:
+        sessions.end(session.sid, str(exc))
+        st.session_state["sign_in_notice"] = str(exc)
+        return None
+    user = get_user(store, actor.name) or {}
+    set_actor(actor, account={"method": "password", "username": actor.name,
+                              "display_name": user.get("display_name") or actor.name,
+                              "role": session.role, "binding": session.binding,
+                              "sid": session.sid})
+    target = sessions.pop_target(session.sid)
+    if target:
+        st.session_state["sign_in_target"] = target
+    return actor
+
+
+def _page_url(actor: Actor) -> tuple[str, str | None]:
+    """Where a tab that has just signed in goes: the page the sign-in form was opened at,
+    with its query (a shared link), or the role's default page when the role may not open
+    it (then also that page's key, for ``refused_link``)."""
+    from urllib.parse import urlencode
+
+    from .sessions import base_path
+    spec = PAGE_BY_KEY.get(st.session_state.get("sign_in_target") or "")
+    if spec is not None and actor.role not in spec.roles:
+        return f"{base_path()}/", spec.key
+    path = f"{base_path()}/{spec.key}" if spec is not None and not spec.default else \
+        f"{base_path()}/"
+    query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    return path + (f"?{query}" if query else ""), None
+
+
+def remember_sign_in(actor: Actor) -> None:
+    """After a password sign-in (``set_actor`` done): keep it in the session cookie and open
+    the page. Served by ``server.py``, the browser goes through ``/session/start`` (which
+    sets the cookie) to the page; served another way (``streamlit run app.py``, AppTest)
+    the sign-in lasts this tab, and the page reruns into the role's navigation."""
+    from . import sessions
+    account = st.session_state.get("account") or {}
+    if not sessions.served() or not account.get("binding"):
+        st.rerun()
+    next_url, refused = _page_url(actor)
+    session, ticket = sessions.open_session(get_store(), actor.name, account["role"],
+                                            account["binding"], next_url=next_url,
+                                            target=refused)
+    account["sid"] = session.sid
+    st.session_state["account"] = account
+    _redirect(ticket.url)
+    st.stop()
+
+
+def _redirect(url: str) -> None:
+    """Send the browser to ``url`` (a path on this app). Streamlit has no public call for
+    it; this is the message ``st.login`` and ``st.logout`` send (the frontend sets
+    ``window.location.href``)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    msg = ForwardMsg()
+    msg.auth_redirect.url = url
+    ctx.enqueue(msg)
+
+
+def demo_banner() -> None:
+    """A red banner on every page while a demo account (published password) can sign in."""
+    from .accounts import enabled_demo_accounts
+    names = enabled_demo_accounts(get_store())
+    if names:
+        st.error(f"**Demo accounts are enabled** ({', '.join(names)}): their passwords are "
+                 "published in the README, so anyone can sign in with them. Create a real "
+                 "administrator (Users page, or `python -m dashboard user add NAME --role "
+                 "admin`): that disables them.", icon=":material/warning:")
+
+
 def sign_in_navigation():
     """``st.navigation`` for a signed-out session: the sign-in form, at ``/sign_in`` and
     at every page's own address.
@@ -165,7 +328,7 @@ def sign_in_navigation():
     not open it, the role's default page with a warning (``refused_link``).
     ``sign_in_target`` (the page's key) names the page for the form's caption.
     """
-    form = "app_pages/sign_in.py"
+    form = sign_in_script()
     pages = [st.Page(form, title="Sign in", icon=":material/login:", url_path="sign_in",
                      default=True)]
     pages += [st.Page(form, title="Sign in", icon=":material/login:", url_path=spec.key)
@@ -192,10 +355,11 @@ def page_guard(key: str) -> Actor:
     page file is run some other way (a test, a future change to app.py). It re-applies
     the session rules (idle timeout, account re-check) itself.
 
-    The pages live in ``app_pages/``, not ``pages/``: with a ``pages/`` folder beside
-    ``app.py``, Streamlit 1.67 starts each process in its old multipage mode, where a
-    URL naming a page file runs it directly, before ``app.py`` (its role filter and
-    session checks) has ever run. ``tests/test_navigation.py`` keeps it that way.
+    The entry point (``dashboard/app.py``) does not sit beside ``pages/``: with a
+    ``pages/`` folder beside the main script, Streamlit 1.67 starts each process in its
+    old multipage mode, where a URL naming a page file runs it directly, before
+    ``app.py`` (its role filter and session checks) has ever run.
+    ``tests/test_navigation.py`` keeps it that way.
     """
     actor = enforce_session()
     spec = PAGE_BY_KEY[key]
@@ -280,7 +444,7 @@ def sidebar_account(actor: Actor) -> None:
     shown = account.get("display_name") or actor.name
     who = shown if shown == actor.name else f"{shown} ({actor.name})"
     with st.sidebar:
-        st.caption(f"Signed in as **{who}** · {ROLE_TITLES.get(actor.role, actor.role)}")
+        st.caption(f"Signed in as **{plain(who)}** · {ROLE_TITLES.get(actor.role, actor.role)}")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             via_sso = account.get("method") == "sso"
             sign_out("You signed out.")
@@ -291,3 +455,46 @@ def sidebar_account(actor: Actor) -> None:
                 st.logout()
                 st.stop()
             st.rerun()
+
+
+# -- text from users, files and URLs ------------------------------------------------------
+# Characters that open Markdown or HTML wherever they stand.
+_MARKDOWN_ANYWHERE = re.compile(r"([\\`*_\[\]<>~$&|])")
+# At the start of a line (after up to three spaces): a heading, quote, list item or
+# underline: "# ", "> ", "- ", "+ ", "= ", "1. ", "1) ".
+_MARKDOWN_LINE_START = re.compile(r"^( {0,3})([#>+=-])", re.M)
+_ORDERED_MARKER = re.compile(r"^( {0,3}\d{1,9})([.)])(?=[ \t]|$)", re.M)   # "1. ", not "5.9"
+WORD_JOINER = "\u2060"   # invisible, zero width, no line break: breaks Streamlit's text patterns
+
+
+def plain(value: Any) -> str:
+    """``value`` (text a user typed, a file held or a URL carried) escaped so that it shows
+    as the very characters it holds wherever Streamlit renders Markdown: ``st.markdown``,
+    ``st.caption``, ``st.error``/``warning``/``info``/``success``, titles, headers, and the
+    labels of widgets, tabs and expanders. Use it for the value only, inside the app's own
+    Markdown: ``st.error(f"No incident **{ui.plain(incident_id)}**.")``. ``st.text``,
+    ``st.code``, ``st.dataframe`` and widget values show text as it is and need nothing.
+
+    - A backslash (CommonMark's escape) before every character that opens Markdown or HTML
+      anywhere: ``\\ ` * _ [ ] < > ~ $ & |`` (links and images need ``[``, HTML and
+      autolinks ``<``, maths ``$``, entities ``&``), and before the marker of a heading,
+      quote, list or underline at the start of a line (``#``, ``>``, ``-``, ``+``, ``=``,
+      ``1.``, ``1)``). Other punctuation stays as typed, so ordinary text is unchanged.
+    - Streamlit also finds bare links (``http://``, ``www.``), e-mail addresses, emoji
+      shortcodes and its icon and colour directives (``:material/…:``, ``:red[…]``) in
+      the text *after* Markdown is parsed, where escapes are gone: an invisible word
+      joiner goes after a ``:`` that is followed by a letter or ``/``, between ``www``
+      and ``.``, and before an ``@`` that follows a word, which breaks all of them
+      without changing what the reader sees.
+    - A line break stays a line break (two trailing spaces: a hard break).
+    """
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace(WORD_JOINER, "")
+    text = _MARKDOWN_ANYWHERE.sub(r"\\\1", text)
+    text = _ORDERED_MARKER.sub(r"\1\\\2", text)
+    text = _MARKDOWN_LINE_START.sub(r"\1\\\2", text)
+    text = re.sub(r":(?=[^\s\d])", ":" + WORD_JOINER, text)
+    text = re.sub(r"(?i)\b(www)\.", r"\1" + WORD_JOINER + ".", text)
+    text = re.sub(r"(?<=[\w.+-])@", WORD_JOINER + "@", text)
+    return text.replace("\n", "  \n")

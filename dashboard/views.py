@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from . import navigation as nav
 from . import queries as Q
 from .access import Actor
 from .charts import selection_codes
@@ -123,7 +124,7 @@ def policy_links(clauses: Sequence[tuple[str, str]]) -> None:
     """Links to the Policy page opened on each clause."""
     with st.container(horizontal=True, gap="small"):
         for clause, what in clauses:
-            st.page_link("app_pages/policy.py", label=f"Policy {clause} · {what}",
+            st.page_link(nav.script("policy"), label=f"Policy {clause} · {what}",
                          icon=":material/policy:", query_params={"clause": clause})
 
 
@@ -304,7 +305,7 @@ def related_pages(clause: str, actor: Actor, root: Path) -> None:
     if specs:
         with st.container(horizontal=True, gap="small"):
             for spec in specs:
-                st.page_link(spec.path, label=spec.title, icon=spec.icon)
+                st.page_link(spec.script, label=spec.title, icon=spec.icon)
 
 
 def clear_focus() -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,7 +55,8 @@ def demo_db_template(tmp_path_factory) -> Path:
 def demo_db(demo_db_template, tmp_path) -> Path:
     """A private copy of the demo store file (safe to write to)."""
     path = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db_template, path)
+    from dashboard import audit
+    audit.copy_store(demo_db_template, path)
     return path
 
 
@@ -83,10 +83,18 @@ def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | Non
 
     monkeypatch.setenv("COMPLIANCE_DB", str(db_path))
     monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", frozen_now.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     if actor is not None:
         at.session_state["actor"] = actor
     at.query_params.update(query or {})
     if page is not None:
-        at.switch_page(PAGE_BY_KEY[page].path)
+        at.switch_page(PAGE_BY_KEY[page].script)
     return at.run()
+
+
+def shown(text: str) -> str:
+    """What a reader sees of Markdown that holds ``ui.plain`` values: the backslash
+    escapes and invisible word joiners gone (for comparing a message with its text)."""
+    import re
+    from dashboard.ui import WORD_JOINER
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text.replace(WORD_JOINER, ""))

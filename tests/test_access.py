@@ -9,13 +9,12 @@ entry.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 
-from dashboard import accounts
+from dashboard import accounts, audit
 from dashboard.access import (ACTION_TITLES, AUTH_ROLE, PERMISSIONS, ROLES, SYSTEM_ROLE, Actor,
                               PermissionDenied, require, role_matrix_markdown)
 from dashboard.navigation import PAGE_BY_KEY
@@ -154,7 +153,7 @@ def accounts_template(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("call", list(ACCOUNT_CALLS))
 def test_account_services_follow_user_manage(tmp_path, accounts_template, cheap_hasher,
                                              role, call):
-    shutil.copy(accounts_template, tmp_path / "a.duckdb")
+    audit.copy_store(accounts_template, tmp_path / "a.duckdb")
     store = Store(tmp_path / "a.duckdb", settings=Settings(), clock=lambda: FROZEN_NOW)
     snapshot = store.rows("SELECT * FROM users ORDER BY username")
     audit_before = store.scalar("SELECT count(*) FROM audit_log")

@@ -2,8 +2,10 @@
 secrets kept out of the audit log and exports, and the `user` commands."""
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
+import json
 import sys
 
 import pytest
@@ -49,10 +51,12 @@ def clock():
 
 @pytest.fixture
 def st_(tmp_path, clock):
-    """A store with a frozen, movable clock and lockout after 3 failures for 15 minutes."""
-    s = make_store(tmp_path / "acc.duckdb",
-                   settings=Settings({"login_max_failures": 3, "login_lockout_minutes": 15}),
-                   clock=clock)
+    """A store with a frozen, movable clock; sign-in pauses after 3 failures of one account
+    from one address, 6 from one address, 5 of one account; first pause 1 minute."""
+    s = make_store(tmp_path / "acc.duckdb", settings=Settings({
+        "login_max_failures": 3, "login_lockout_minutes": 15, "login_first_pause_seconds": 60,
+        "login_address_max_failures": 6, "login_account_max_failures": 5,
+        "login_window_minutes": 60}), clock=clock)
     yield s
     s.close()
 
@@ -134,111 +138,296 @@ def test_list_users_has_no_hashes_and_shows_status(st_, clock):
     assert "password_hash" not in df.columns
     assert dict(zip(df["username"], df["status"])) == {
         "a.one": "active", "b.two": "disabled", "c.three": "locked"}
-    clock.advance(minutes=16)
+    assert df.set_index("username").at["c.three", "locked_until"] == \
+        FROZEN_NOW + dt.timedelta(minutes=1)
+    clock.advance(minutes=2)
     assert dict(zip(accounts.list_users(st_)["username"],
                     accounts.list_users(st_)["status"]))["c.three"] == "active"
 
 
+# -- the password policy (issue 12) --------------------------------------------------
+@pytest.mark.parametrize("password,message", [
+    ("aaaaaaaaaaaa", "very easy to guess"),                # repeats
+    ("123456789012", "easy to guess"),                     # a sequence
+    ("password1234", "common and breached passwords"),     # on zxcvbn's breached list
+    ("qwertyuiop12", "common and breached passwords"),     # a keyboard walk, listed
+    ("Password1234", "common and breached passwords"),     # case does not matter
+    ("li.wang.long", "must not be the username"),
+    ("my-Li.Wang.Long-2026!", "must not contain the username"),
+    ("short-pass", "at least 12 characters"),
+])
+def test_weak_passwords_are_refused_for_new_accounts_and_resets(st_, password, message):
+    before = last_seq(st_)
+    with pytest.raises(AccountError, match=message):
+        accounts.create_user(st_, ADMIN, "li.wang.long", "dpo", password)
+    assert last_seq(st_) == before and accounts.count_users(st_) == 0
+    accounts.create_user(st_, ADMIN, "li.wang.long", "dpo", PASSWORD)
+    digest = st_.scalar("SELECT password_hash FROM users")
+    with pytest.raises(AccountError, match=message):
+        accounts.reset_password(st_, ADMIN, "li.wang.long", password)
+    assert st_.scalar("SELECT password_hash FROM users") == digest
+
+
+def test_the_strength_threshold_is_a_setting(tmp_path):
+    weak_ok = make_store(tmp_path / "lenient.duckdb", settings=Settings({"password_min_strength": 1}))
+    accounts.create_user(weak_ok, SYSTEM, "li", "dpo", "123456789012")   # score 1: allowed here
+    with pytest.raises(AccountError, match="common and breached"):      # the list still holds
+        accounts.create_user(weak_ok, SYSTEM, "wang", "dpo", "password1234")
+    weak_ok.close()
+
+
 # -- signing in --------------------------------------------------------------------
+FAILED = accounts.SIGN_IN_FAILED
+
+
+def fail(store, username, password="wrong-password-x", address="10.0.0.1"):
+    with pytest.raises(AuthError) as exc:
+        accounts.authenticate(store, username, password, address=address)
+    assert str(exc.value) == FAILED
+    return exc.value
+
+
 def test_good_password_signs_in_and_records_it(st_):
     accounts.create_user(st_, SYSTEM, "li", "manager", PASSWORD)
     since = last_seq(st_)
-    assert accounts.authenticate(st_, "LI ", PASSWORD) == Actor("li", "manager")
+    assert accounts.authenticate(st_, "LI ", PASSWORD, address="10.0.0.1") == Actor("li", "manager")
     assert st_.scalar("SELECT last_sign_in_at FROM users") == FROZEN_NOW
     (entry,) = audit(st_, since)
     assert entry[:4] == ("sign-in", "auth", "auth.sign_in", "li")
+    assert '"address":"10.0.0.1"' in entry[5]
 
 
-def test_wrong_password_and_unknown_user_get_the_same_message(st_):
+def test_every_failure_gets_the_same_message(st_, clock):
     accounts.create_user(st_, SYSTEM, "li", "manager", PASSWORD)
+    accounts.create_user(st_, SYSTEM, "off", "manager", PASSWORD)
+    accounts.disable_user(st_, SYSTEM, "off")
     since = last_seq(st_)
-    with pytest.raises(AuthError) as wrong:
-        accounts.authenticate(st_, "li", "not-the-password")
-    with pytest.raises(AuthError) as unknown:
-        accounts.authenticate(st_, "nobody", "not-the-password")
-    with pytest.raises(AuthError) as typed_password:
-        accounts.authenticate(st_, PASSWORD, PASSWORD)   # password typed as the username
-    assert str(wrong.value) == str(unknown.value) == str(typed_password.value) == \
-        "Wrong username or password."
+    assert fail(st_, "li").reason == "bad_credentials"
+    assert fail(st_, "nobody").reason == "bad_credentials"
+    fail(st_, PASSWORD, PASSWORD)                          # password typed as the username
+    assert fail(st_, "off", PASSWORD, address="10.0.0.2").reason == "disabled"
+    for _ in range(2):
+        fail(st_, "li")
+    assert fail(st_, "li", PASSWORD).reason == "paused"   # even the right password
     entries = audit(st_, since)
-    assert [e[2] for e in entries] == ["auth.sign_in_failed"] * 3
-    assert entries[0][3] == "li" and entries[1][3] is None and entries[2][3] is None
+    assert [e[2:4] for e in entries] == [
+        ("auth.sign_in_failed", "li"), ("auth.sign_in_failed", None),
+        ("auth.sign_in_failed", "off"), ("auth.lockout", "li")]
     assert "nobody" not in str(entries) and PASSWORD not in str(entries)
     with pytest.raises(AuthError, match="Enter your username and your password"):
         accounts.authenticate(st_, "li", "")
 
 
-def test_lockout_after_max_failures_and_unlock_after_lockout_time(st_, clock):
+def test_unknown_and_existing_usernames_are_throttled_alike(st_):
     accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
+    seen = {}
+    for name in ("li", "nobody"):
+        seen[name] = [(str(e), e.reason, e.locked_until)
+                      for e in (fail(st_, name, address=f"10.1.0.{len(seen)}") for _ in range(5))]
+    assert seen["li"] == seen["nobody"]
+    assert [r for _, r, _ in seen["li"]] == ["bad_credentials", "bad_credentials", "locked",
+                                            "paused", "paused"]
+
+
+def test_pauses_grow_and_a_real_admin_is_not_locked_out_from_elsewhere(st_, clock):
+    """Today five wrong passwords for ' admin' lock the real admin for 15 minutes, again
+    and again. Now the attacker's address pauses, for longer each time; the admin's own
+    address keeps working, and an administrator can lift the pause on the account."""
+    accounts.create_user(st_, SYSTEM, "admin", "admin", PASSWORD)
+    assert accounts.authenticate(st_, "admin", PASSWORD, address="10.9.9.9")   # her office
+    pauses = []
+    for _ in range(4):
+        for _ in range(3):
+            error = fail(st_, " admin", address="203.0.113.7")
+        pauses.append(error.locked_until - clock.now)
+        assert accounts.authenticate(st_, "ADMIN", PASSWORD, address="10.9.9.9") == \
+            Actor("admin", "admin")                                   # not locked out
+        clock.advance(seconds=pauses[-1].total_seconds())           # the pause runs out
+    assert pauses[0] == dt.timedelta(seconds=60)
+    assert all(later > earlier for earlier, later in zip(pauses, pauses[1:]))
+    # Failures from many addresses pause the account, but only for unknown addresses.
+    for n in range(5):
+        fail(st_, "admin", address=f"198.51.100.{n}")
+    assert fail(st_, "admin", PASSWORD, address="198.51.100.200").reason == "paused"
+    assert accounts.authenticate(st_, "admin", PASSWORD, address="10.9.9.9").name == "admin"
+    status = accounts.list_users(st_).set_index("username").loc["admin"]
+    assert status["status"] == "locked" and status["failed_attempts"] > 0
+    accounts.unlock_user(st_, SYSTEM, "admin")
+    assert accounts.authenticate(st_, "admin", PASSWORD, address="198.51.100.200").name == "admin"
+
+
+def test_one_address_spraying_many_accounts_is_paused(st_):
+    accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
+    for n in range(6):            # login_address_max_failures = 6 here, one try per name
+        fail(st_, f"user{n}", "Spring2026!", address="192.0.2.66")
+    assert fail(st_, "li", PASSWORD, address="192.0.2.66").reason == "paused"
+    assert accounts.authenticate(st_, "li", PASSWORD, address="192.0.2.1") == Actor("li", "dpo")
+
+
+def test_a_thousand_failures_write_a_bounded_number_of_audit_entries(st_, clock):
+    accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
+    accounts.create_user(st_, SYSTEM, "wang", "dpo", PASSWORD)
     since = last_seq(st_)
-    for attempt in (1, 2):
-        with pytest.raises(AuthError, match="^Wrong username or password.$"):
-            accounts.authenticate(st_, "li", f"wrong-password-{attempt}")
-    with pytest.raises(AuthError, match="locked after 3 failed sign-ins until 10:15") as third:
-        accounts.authenticate(st_, "li", "wrong-password-3")
-    assert third.value.reason == "locked"
-    clock.advance(minutes=14)
-    with pytest.raises(AuthError, match="locked .*until 10:15") as right_but_locked:
-        accounts.authenticate(st_, "li", PASSWORD)        # even the right password
-    assert right_but_locked.value.locked_until == FROZEN_NOW + dt.timedelta(minutes=15)
-    assert [e[2] for e in audit(st_, since)] == [
-        "auth.sign_in_failed", "auth.sign_in_failed", "auth.lockout", "auth.sign_in_refused"]
-    clock.advance(minutes=2)                               # 10:16: the lock has run out
-    with pytest.raises(AuthError, match="^Wrong username or password.$"):
-        accounts.authenticate(st_, "li", "wrong-again-after")   # counts afresh: 1 of 3
-    assert st_.scalar("SELECT failed_attempts FROM users") == 1
-    assert accounts.authenticate(st_, "li", PASSWORD) == Actor("li", "dpo")
-    assert st_.rows("SELECT failed_attempts, locked_until FROM users") == [(0, None)]
+    # One client hammering one account, as fast as it can (the clock does not move).
+    for n in range(1000):
+        fail(st_, "li", f"guess-{n}", address="203.0.113.7")
+    hammer = audit(st_, since)
+    assert [e[2] for e in hammer] == ["auth.sign_in_failed", "auth.lockout"]
+    # A spray of 1,000 usernames from one address.
+    since = last_seq(st_)
+    for n in range(1000):
+        fail(st_, f"name{n}", "Spring2026!", address="203.0.113.8")
+    assert len(audit(st_, since)) <= 3
+    # A patient client: one guess a minute for 1,000 minutes. Every pause that starts and
+    # every success is an entry; the other failures are reported per window.
+    since = last_seq(st_)
+    started = successes = 0
+    for n in range(1000):
+        clock.advance(minutes=1)
+        try:
+            accounts.authenticate(st_, "wang", f"guess-{n}", address="198.51.100.9")
+        except AuthError as exc:
+            started += exc.reason == "locked"
+        if n % 250 == 0:
+            assert accounts.authenticate(st_, "wang", PASSWORD, address="10.0.0.1")
+            successes += 1
+    entries = audit(st_, since)
+    actions = collections.Counter(e[2] for e in entries)
+    assert actions["auth.lockout"] == started > 0
+    assert actions["auth.sign_in"] == successes
+    assert len(entries) < 150                           # not 1,000
+    # Nothing lost: every failure is in an entry, its first, a pause's, a success's or a
+    # window's report, once the last window has been reported.
+    clock.advance(hours=2)
+    fail(st_, "someone-else", address="10.0.0.99")
+    reported = 0
+    for action, entity, after in st_.rows(
+            "SELECT action, entity_id, values_after FROM audit_log WHERE seq > ? "
+            "AND values_after LIKE '%198.51.100.9%'", [since]):
+        data = json.loads(after)
+        if action in ("auth.sign_in_failed", "auth.lockout"):
+            reported += 1 + sum(data.get("unreported_before", {}).values())
+        elif action == "auth.sign_in_failures":
+            reported += data["unreported"] if isinstance(data["unreported"], int) else 0
+    assert reported == 1000
 
 
-def test_success_resets_the_failure_count(st_):
-    accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
-    for _ in range(2):
-        with pytest.raises(AuthError):
-            accounts.authenticate(st_, "li", "wrong-password-x")
-    accounts.authenticate(st_, "li", PASSWORD)
-    for _ in range(2):
-        with pytest.raises(AuthError, match="^Wrong username or password.$"):
-            accounts.authenticate(st_, "li", "wrong-password-x")   # not locked: 2 of 3
-
-
-def test_admin_unlocks_with_enable_or_password_reset(st_):
+def test_pauses_are_kept_when_the_app_restarts(st_, clock):
+    from dashboard import throttle
     accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
     for _ in range(3):
-        with pytest.raises(AuthError):
-            accounts.authenticate(st_, "li", "wrong-password-x")
-    accounts.enable_user(st_, ADMIN, "li")
-    assert accounts.authenticate(st_, "li", PASSWORD).role == "dpo"
+        fail(st_, "li", address="10.0.0.5")
+    throttle.forget(st_)                      # what a new process knows: the table
+    assert fail(st_, "li", PASSWORD, address="10.0.0.5").reason == "paused"
+
+
+def test_admin_unlocks_with_unlock_or_password_reset(st_):
+    accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
+    with pytest.raises(AccountError, match="not locked"):
+        accounts.unlock_user(st_, ADMIN, "li")
+    with pytest.raises(AccountError, match="no user named 'ghost'"):
+        accounts.unlock_user(st_, ADMIN, "ghost")
     for _ in range(3):
-        with pytest.raises(AuthError):
-            accounts.authenticate(st_, "li", "wrong-password-x")
+        fail(st_, "li")
+    before = last_seq(st_)
+    accounts.unlock_user(st_, ADMIN, "li")
+    (entry,) = audit(st_, before)
+    assert entry[:4] == ("admin.zhao", "admin", "user.unlock", "li")
+    assert accounts.authenticate(st_, "li", PASSWORD, address="10.0.0.1").role == "dpo"
+    for _ in range(3):
+        fail(st_, "li")
     accounts.reset_password(st_, ADMIN, "li", "a-brand-new-password")
-    with pytest.raises(AuthError):
-        accounts.authenticate(st_, "li", PASSWORD)           # the old one no longer works
-    assert accounts.authenticate(st_, "li", "a-brand-new-password").role == "dpo"
+    fail(st_, "li", PASSWORD)                              # the old one no longer works
+    assert accounts.authenticate(st_, "li", "a-brand-new-password",
+                                 address="10.0.0.1").role == "dpo"
+    with pytest.raises(PermissionDenied):
+        accounts.unlock_user(st_, Actor("m", "manager"), "li")
 
 
-def test_disabled_user_cannot_sign_in_and_is_told_only_with_the_right_password(st_):
+def test_disabled_user_cannot_sign_in(st_):
     accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
     accounts.disable_user(st_, ADMIN, "li")
-    with pytest.raises(AuthError, match="^Wrong username or password.$"):
-        accounts.authenticate(st_, "li", "wrong-password-x")
-    with pytest.raises(AuthError, match="disabled") as exc:
-        accounts.authenticate(st_, "li", PASSWORD)
-    assert exc.value.reason == "disabled"
-    assert audit(st_)[-1][2:4] == ("auth.sign_in_refused", "li")
+    assert fail(st_, "li", "wrong-password-x").reason == "bad_credentials"
+    assert fail(st_, "li", PASSWORD).reason == "disabled"
     with pytest.raises(AuthError, match="disabled"):
         accounts.session_actor(st_, "li")                     # an open session ends too
     accounts.enable_user(st_, ADMIN, "li")
-    assert accounts.authenticate(st_, "li", PASSWORD) == Actor("li", "dpo")
+    assert accounts.authenticate(st_, "li", PASSWORD, address="10.0.0.2") == Actor("li", "dpo")
 
 
-def test_session_actor_follows_role_changes_and_removal(st_):
+def test_a_session_is_bound_to_the_password_role_and_state(st_):
     accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD)
+    accounts.create_user(st_, SYSTEM, "wang", "dpo", PASSWORD)
+    role, binding = accounts.session_binding(st_, "li")
+    assert accounts.check_session(st_, "li", role, binding) == Actor("li", "dpo")
+    assert binding != accounts.session_binding(st_, "wang")[1]
+    assert PASSWORD not in binding and st_.scalar("SELECT password_hash FROM users "
+                                                  "WHERE username = 'li'") not in binding
+    accounts.reset_password(st_, ADMIN, "li", PASSWORD + "-2")   # even to a similar one
+    with pytest.raises(AuthError, match="password was changed"):
+        accounts.check_session(st_, "li", role, binding)
+    role, binding = accounts.session_binding(st_, "li")
     accounts.set_role(st_, ADMIN, "li", "auditor")
-    assert accounts.session_actor(st_, "li") == Actor("li", "auditor")
+    with pytest.raises(AuthError, match="role was changed"):
+        accounts.check_session(st_, "li", role, binding)
+    role, binding = accounts.session_binding(st_, "li")
+    accounts.disable_user(st_, ADMIN, "li")
+    with pytest.raises(AuthError, match="disabled"):
+        accounts.check_session(st_, "li", role, binding)
+    accounts.enable_user(st_, ADMIN, "li")                 # enabled again: still ended
+    with pytest.raises(AuthError, match="sessions were ended"):
+        accounts.check_session(st_, "li", role, binding)
     with pytest.raises(AuthError, match="no longer exists"):
-        accounts.session_actor(st_, "ghost")
+        accounts.session_binding(st_, "ghost")
+
+
+# -- demo accounts ------------------------------------------------------------------
+def test_the_first_real_administrator_disables_the_demo_accounts(st_):
+    accounts.ensure_demo_accounts(st_, SYSTEM)
+    assert accounts.enabled_demo_accounts(st_) == ["admin", "auditor", "dpo", "manager"]
+    made = accounts.create_user(st_, SYSTEM, "real.dpo", "dpo", PASSWORD)
+    assert made["demo_accounts_disabled"] == [] and len(accounts.enabled_demo_accounts(st_)) == 4
+    role, binding = accounts.session_binding(st_, "admin")
+    before = last_seq(st_)
+    made = accounts.create_user(st_, Actor("admin", "admin"), "zhao", "admin", PASSWORD)
+    assert made["demo_accounts_disabled"] == ["admin", "auditor", "dpo", "manager"]
+    assert accounts.enabled_demo_accounts(st_) == []
+    (entry,) = audit(st_, before)
+    assert entry[2] == "user.create" and '"demo_accounts_disabled":["admin"' in entry[5]
+    with pytest.raises(AuthError, match="demo accounts were disabled"):
+        accounts.check_session(st_, "admin", role, binding)
+    assert fail(st_, "dpo", "dpo-demo-password").reason == "disabled"
+    # Appointing a real account administrator does it too.
+    accounts.enable_user(st_, SYSTEM, "auditor")
+    changed = accounts.set_role(st_, SYSTEM, "real.dpo", "admin")
+    assert changed["demo_accounts_disabled"] == ["auditor"]
+
+
+def test_cli_says_when_it_disables_the_demo_accounts(db, monkeypatch):
+    cli(db, "user", "demo-accounts", monkeypatch=monkeypatch)
+    code, out, err = cli(db, "user", "add", "zhao", "--role", "admin", stdin=PASSWORD,
+                         monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert "demo accounts (admin, auditor, dpo, manager) were disabled" in out
+    assert users_in(db) == [("admin", "admin", True), ("auditor", "auditor", True),
+                            ("dpo", "dpo", True), ("manager", "manager", True),
+                            ("zhao", "admin", False)]
+
+
+def test_cli_unlock(db, monkeypatch):
+    cli(db, "user", "add", "li", "--role", "dpo", stdin=PASSWORD, monkeypatch=monkeypatch)
+    with Store(db, settings=Settings({"login_max_failures": 2})) as s:
+        for _ in range(2):
+            fail(s, "li")
+    code, out, err = cli(db, "user", "unlock", "LI", monkeypatch=monkeypatch)
+    assert (code, err) == (0, "") and "unlocked user li" in out
+    code, _, err = cli(db, "user", "unlock", "li", monkeypatch=monkeypatch)
+    assert code == 2 and "not locked" in err
+    code, _, err = cli(db, "user", "unlock", "ghost", monkeypatch=monkeypatch)
+    assert code == 2 and "no user named 'ghost'" in err
+    with Store(db) as s:
+        assert accounts.authenticate(s, "li", PASSWORD, address="10.0.0.1") == Actor("li", "dpo")
+        assert s.scalar("SELECT count(*) FROM audit_log WHERE action = 'user.unlock'") == 1
 
 
 def test_admin_guards(st_):
@@ -259,7 +448,7 @@ def test_admin_guards(st_):
         accounts.set_role(st_, boss, "second", "admin")
     with pytest.raises(AccountError, match="no user named 'ghost'"):
         accounts.disable_user(st_, boss, "ghost")
-    with pytest.raises(AccountError, match="already enabled"):
+    with pytest.raises(AccountError, match="is not disabled"):
         accounts.enable_user(st_, boss, "second")
     assert last_seq(st_) == before
     accounts.disable_user(st_, boss, "second")
@@ -317,18 +506,21 @@ def test_sso_config_reads_providers_and_mapping():
         accounts.sso_config({"auth": {"roles": {"values": {"x": "dpo"}}}})
 
 
+V = {"email_verified": True}
+
+
 def test_sso_maps_by_account_email_then_email_table_then_claim(st_):
     cfg = accounts.sso_config(SECRETS)
     accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD, email="li@example.com",
                          display_name="Li Wang")
     actor, account = accounts.sign_in_sso(
-        st_, {"email": "LI@example.com", "groups": ["security"], "name": "L"}, cfg, "corp")
+        st_, {**V, "email": "LI@example.com", "groups": ["security"], "name": "L"}, cfg, "corp")
     assert actor == Actor("li", "dpo") and account["username"] == "li"
     assert st_.scalar("SELECT last_sign_in_at FROM users") == FROZEN_NOW
-    actor, _ = accounts.sign_in_sso(st_, {"email": "chen@example.com", "groups": "security"},
-                                    cfg, "corp")
+    actor, _ = accounts.sign_in_sso(st_, {**V, "email": "chen@example.com",
+                                          "groups": "security"}, cfg, "corp")
     assert actor == Actor("chen@example.com", "auditor")
-    actor, account = accounts.sign_in_sso(st_, {"email": "wang@example.com",
+    actor, account = accounts.sign_in_sso(st_, {**V, "email": "wang@example.com",
                                                 "groups": ["staff", "security"]}, cfg, "corp")
     assert actor == Actor("wang@example.com", "manager") and "username" not in account
     entry = audit(st_)[-1]
@@ -336,25 +528,50 @@ def test_sso_maps_by_account_email_then_email_table_then_claim(st_):
     assert '"mapped_by":"claim groups"' in entry[5] and '"method":"sso:corp"' in entry[5]
 
 
+@pytest.mark.parametrize("verified", [None, False, "false", "true", "True", 1, "yes"])
+def test_sso_signs_in_by_email_only_when_email_verified_is_the_boolean_true(st_, verified):
+    """Today a missing claim or the string "false" signs in as the local admin who owns
+    the address. Only the JSON boolean true proves the address."""
+    cfg = accounts.sso_config(SECRETS)
+    accounts.create_user(st_, SYSTEM, "boss", "admin", PASSWORD, email="boss@example.com")
+    claims = {"sub": "idp-mallory", "email": "boss@example.com", "groups": ["security"]}
+    if verified is not None:
+        claims["email_verified"] = verified
+    actor, account = accounts.sign_in_sso(st_, claims, cfg, "corp")
+    assert actor == Actor("corp:idp-mallory", "manager")      # by the claim, not the e-mail
+    assert "username" not in account
+    entry = audit(st_)[-1]
+    assert entry[3] == "corp:idp-mallory" and "boss" not in entry[3]
+    with pytest.raises(AuthError, match="no role"):          # the e-mail table likewise
+        accounts.sign_in_sso(st_, {**claims, "email": "chen@example.com", "groups": []},
+                             cfg, "corp")
+    actor, _ = accounts.sign_in_sso(st_, {**claims, "email_verified": True}, cfg, "corp")
+    assert actor == Actor("boss", "admin")
+
+
 def test_sso_refuses_unmapped_ambiguous_unverified_and_disabled(st_):
     cfg = accounts.sso_config(SECRETS)
     with pytest.raises(AuthError, match="has no role in this app") as exc:
-        accounts.sign_in_sso(st_, {"email": "x@example.com", "groups": ["staff"]}, cfg, "corp")
+        accounts.sign_in_sso(st_, {**V, "email": "x@example.com", "groups": ["staff"]}, cfg,
+                             "corp")
     assert exc.value.reason == "unmapped"
     assert audit(st_)[-1][2:4] == ("auth.sso_refused", "x@example.com")
     with pytest.raises(AuthError, match=r"more than one role \(auditor, dpo\)"):
-        accounts.sign_in_sso(st_, {"email": "y@example.com",
+        accounts.sign_in_sso(st_, {**V, "email": "y@example.com",
                                    "groups": ["audit", "privacy-office"]}, cfg, "corp")
     with pytest.raises(AuthError, match="no role"):   # the e-mail table needs a verified e-mail
-        accounts.sign_in_sso(st_, {"email": "chen@example.com", "email_verified": False},
-                             cfg, "corp")
+        accounts.sign_in_sso(st_, {"sub": "s1", "email": "chen@example.com",
+                                   "email_verified": False}, cfg, "corp")
     accounts.create_user(st_, SYSTEM, "li", "dpo", PASSWORD, email="li@example.com")
     accounts.disable_user(st_, SYSTEM, "li")
     with pytest.raises(AuthError, match="disabled"):
-        accounts.sign_in_sso(st_, {"email": "li@example.com", "groups": ["security"]},
+        accounts.sign_in_sso(st_, {**V, "email": "li@example.com", "groups": ["security"]},
                              cfg, "corp")
-    with pytest.raises(AuthError, match="neither an e-mail nor a subject"):
+    with pytest.raises(AuthError, match="neither a verified e-mail nor a subject"):
         accounts.sign_in_sso(st_, {"groups": ["security"]}, cfg, "corp")
+    with pytest.raises(AuthError, match="neither a verified e-mail nor a subject"):
+        accounts.sign_in_sso(st_, {"email": "z@example.com", "groups": ["security"]}, cfg,
+                             "corp")
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -26,18 +26,33 @@ CONTRACT = ROOT.parent / "shared" / "reference" / "data-contract.md"
 
 def test_as_of_readings():
     tz = SHANGHAI
+    later = dt.datetime(2026, 11, 26, 10, 0, tzinfo=tz)          # "now" two days on
     close = dt.datetime(2026, 11, 24, 23, 59, 59, 999999, tzinfo=tz)
-    assert engine.parse_as_of(dt.date(2026, 11, 24), tz) == close
-    assert engine.parse_as_of("2026-11-24", "Asia/Shanghai") == close
-    assert engine.parse_as_of("2026-11-24T09:30", tz) == dt.datetime(2026, 11, 24, 9, 30, tzinfo=tz)
-    utc = engine.parse_as_of("2026-11-24T01:30:00+00:00", tz)
+    assert engine.parse_as_of(dt.date(2026, 11, 24), tz, later) == close
+    assert engine.parse_as_of("2026-11-24", "Asia/Shanghai", later) == close
+    assert engine.parse_as_of("2026-11-24T09:30", tz, later) == \
+        dt.datetime(2026, 11, 24, 9, 30, tzinfo=tz)
+    utc = engine.parse_as_of("2026-11-24T01:30:00+00:00", tz, later)
     assert utc == dt.datetime(2026, 11, 24, 9, 30, tzinfo=tz) and utc.tzinfo == tz
     assert engine.parse_as_of(None, tz, now=FROZEN_NOW) == FROZEN_NOW
     with pytest.raises(ValueError, match="does not read the clock"):
         engine.parse_as_of(None, tz)
     for bad in ("2026-13-01", "yesterday", "24/11/2026", ""):
         with pytest.raises(ValueError, match="not a date"):
-            engine.parse_as_of(bad, tz)
+            engine.parse_as_of(bad, tz, later)
+
+
+def test_today_means_now_and_the_future_is_refused():
+    tz = SHANGHAI
+    now = dt.datetime(2026, 11, 24, 1, 17, tzinfo=tz)
+    # today's date, as a date or as text, is the current moment, not the close of the day
+    assert engine.parse_as_of(dt.date(2026, 11, 24), tz, now) == now
+    assert engine.parse_as_of("2026-11-24", tz, now) == now
+    # "today" is Shanghai's: 2026-11-23 17:17 UTC is already the 24th there
+    assert engine.parse_as_of("2026-11-24", tz, now.astimezone(dt.timezone.utc)) == now
+    for future in ("2026-11-25", dt.date(2026, 12, 1), "2026-11-24T01:18:00+08:00"):
+        with pytest.raises(ValueError, match="in the future"):
+            engine.parse_as_of(future, tz, now)
 
 
 def test_check_without_as_of_uses_the_stores_clock_not_the_system_clock(store):
@@ -48,11 +63,13 @@ def test_check_without_as_of_uses_the_stores_clock_not_the_system_clock(store):
 
 
 def test_an_event_late_on_the_as_of_day_counts(store):
-    """--as-of DATE is the close of that day: an incident detected at 23:30 is in scope."""
-    add(store, incident, "INC-1", detected_at=dt.datetime(2026, 11, 24, 23, 30, tzinfo=SHANGHAI),
+    """--as-of DATE (a past day) is the close of that day: an incident detected at 23:30
+    is in scope."""
+    add(store, incident, "INC-1", detected_at=dt.datetime(2026, 11, 23, 23, 30, tzinfo=SHANGHAI),
         emergency_plan_activated_at=None)
-    assert list(engine.run_check(store, D).findings["rule_id"]) == ["INC-EMERGENCY-PLAN"]
-    assert engine.run_check(store, dt.date(2026, 11, 23)).findings.empty
+    assert list(engine.run_check(store, dt.date(2026, 11, 23)).findings["rule_id"]) == [
+        "INC-EMERGENCY-PLAN"]
+    assert engine.run_check(store, dt.date(2026, 11, 22)).findings.empty
 
 
 # -- scores -------------------------------------------------------------------------------
@@ -225,7 +242,7 @@ def test_snapshot_replaces_the_same_day_and_keeps_others(store):
     first = engine.run_check(store, "2026-11-24T09:00")
     engine.save_snapshot(store, DPO, first)
     add(store, processor, "P2", storage_region="US")
-    second = engine.run_check(store, "2026-11-24T18:00")
+    second = engine.run_check(store, "2026-11-24T09:30")
     audit_before = store.scalar("SELECT count(*) FROM audit_log")
     engine.save_snapshot(store, SYSTEM, second)
     assert store.scalar("SELECT count(*) FROM audit_log") == audit_before + 1
@@ -233,10 +250,10 @@ def test_snapshot_replaces_the_same_day_and_keeps_others(store):
                        "FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
     assert entry[:4] == ("check.snapshot", "compliance_snapshot", "2026-11-24", SYSTEM.name)
     assert entry[4] is not None                        # the replaced snapshot, for the record
-    engine.save_snapshot(store, SYSTEM, engine.run_check(store, "2026-11-25"))
+    engine.save_snapshot(store, SYSTEM, engine.run_check(store, "2026-11-23"))
     snaps = engine.snapshots(store)
-    assert list(snaps["snapshot_date"].astype(str)) == ["2026-11-24", "2026-11-25"]
-    day1 = snaps.iloc[0]
+    assert list(snaps["snapshot_date"].astype(str)) == ["2026-11-23", "2026-11-24"]
+    day1 = snaps.iloc[1]
     assert day1["findings"] == second.finding_total == 2
     assert day1["overall"] == pytest.approx(second.overall)
     assert day1["taken_by"] == SYSTEM.name
@@ -262,7 +279,8 @@ def test_snapshot_needs_the_permission_and_writes_nothing_when_refused(store):
 
 def _contract_rules() -> list[tuple[str, str]]:
     text = CONTRACT.read_text(encoding="utf-8")
-    section = text.split("## Compliance rules", 1)[1]
+    # version 1's table: its section ends where the next one ("version 2") begins
+    section = text.split("\n## Compliance rules\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\| ([A-Z]+-[A-Z-]+) \| ([\d.]+) \|", section, re.M)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import exports
+from dashboard import audit, exports
 from dashboard.access import PermissionDenied
 from dashboard.cli import main as cli_main
 from dashboard.registers import REGISTERS
@@ -420,7 +420,8 @@ def test_compressed_download_holds_the_same_csv(filled):
 # -- the audit pack ------------------------------------------------------------------------
 
 def test_audit_pack_manifest_matches_the_files(filled, tmp_path):
-    head_before = filled.rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
+    head_before = filled.rows("SELECT seq, hash, logged_at FROM audit_log "
+                              "ORDER BY seq DESC LIMIT 1")[0]
     before = audit_count(filled)
     out = tmp_path / "pack.zip"
     result = exports.build_pack(filled, AUDITOR, [
@@ -450,7 +451,8 @@ def test_audit_pack_manifest_matches_the_files(filled, tmp_path):
     assert files["incidents"]["filters"] == {"from": "2026-01-01"}
     assert files["processors"]["command"] == \
         "python -m dashboard export processors --out processors.csv --status active"
-    assert manifest["audit_chain"] == {"head_seq": head_before[0], "head_hash": head_before[1]}
+    assert manifest["audit_chain"] == {"head_seq": head_before[0], "head_hash": head_before[1],
+                                       "head_at": audit.utc_iso(head_before[2])}
     assert manifest["generated_by"] == {"name": "auditor.chen", "role": "auditor"}
     assert manifest["generated_at"] == "2026-11-24T10:00:00+08:00"
     assert manifest["store"]["schema_version"] == filled.schema_version()
@@ -665,7 +667,7 @@ def test_snapshots_export(demo_store):
     assert len(rows) == 1
     snap = rows[0]
     assert snap["snapshot_date"] == "2026-11-24"
-    assert snap["as_of"] == "2026-11-24T23:59:59.999999+08:00"
+    assert snap["as_of"] == "2026-11-24T10:00:00+08:00"      # today means now (frozen 10:00)
     assert int(snap["findings"]) == len(result.findings)
     assert json.loads(snap["settings"])["due_soon_days"] == 30
     assert parse(csv_bytes(demo_store, "snapshots", {"from": "2026-11-25"})) == []

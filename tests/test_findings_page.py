@@ -14,7 +14,7 @@ from dashboard.navigation import PAGE_BY_KEY
 from dashboard.settings import Settings
 from dashboard.store import Store
 
-from conftest import ADMIN, AUDITOR, DPO, FROZEN_NOW, MANAGER, app_test
+from conftest import ADMIN, AUDITOR, DPO, FROZEN_NOW, MANAGER, app_test, shown
 
 ACTORS = {"dpo": DPO, "manager": MANAGER, "auditor": AUDITOR, "admin": ADMIN}
 
@@ -157,7 +157,7 @@ def test_a_finding_link_opens_its_record_history_and_clause(demo_db, monkeypatch
     assert n(metrics(at)["Findings"]) == 1
     assert [s.value for s in at.main.subheader] == [f"PROC-PIA · {entity}"]
     detail = engine_findings(demo_db, rule_id="PROC-PIA", entity_id=entity)["detail"].iloc[0]
-    assert f"**Finding:** {detail}" in [e.value for e in at.error]
+    assert f"**Finding:** {detail}" in [shown(e.value) for e in at.error]
     frames = [d.value for d in at.dataframe]
     record = next(f for f in frames if "heading" in f.columns).set_index("heading")["value"]
     with engine_store(demo_db) as s:

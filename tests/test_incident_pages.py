@@ -11,6 +11,7 @@ import pytest
 from dashboard import clocks as clk
 from dashboard import engine
 from dashboard import incidents as inc
+from dashboard.navigation import PAGE_BY_KEY
 from dashboard.registers import NOTICE_CONTENTS
 
 from conftest import AUDITOR, DPO, FROZEN_NOW, MANAGER, SHANGHAI, SYSTEM, app_test, make_store
@@ -174,7 +175,7 @@ def test_the_auditor_cannot_open_the_log_form(db, monkeypatch):
     path, store = db
     at = app_test(path, AUDITOR, monkeypatch)
     with pytest.raises(ValueError):        # not in the auditor's navigation at all
-        at.switch_page("app_pages/log_incident.py")
+        at.switch_page(PAGE_BY_KEY["log_incident"].script)
 
 
 # -- one incident's page --------------------------------------------------------------------------

@@ -35,6 +35,17 @@ T = dt.datetime(2026, 11, 24, 12, 0, tzinfo=SHANGHAI)       # a timestamp as-of,
 H = dt.timedelta(hours=1)
 S = dt.timedelta(seconds=1)
 DAY = dt.timedelta(days=1)
+# The stores' "now": after every check moment, so that D is a past day (the close of that
+# day, as the cases were written) and T is in the past ("today" would mean now).
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh store whose clock reads ``NOW`` (the shared fixture's reads D, 10:00)."""
+    s = make_store(tmp_path / "rules.duckdb", clock=lambda: NOW)
+    yield s
+    s.close()
 
 
 def days(n: int) -> dt.date:
@@ -542,7 +553,7 @@ _assign_ids()
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory):
     """One store holding every case's entity; one check per as-of."""
-    store = make_store(tmp_path_factory.mktemp("rules") / "matrix.duckdb")
+    store = make_store(tmp_path_factory.mktemp("rules") / "matrix.duckdb", clock=lambda: NOW)
     by_table: dict[str, list[dict]] = {}
     for case in CASES:
         table = TABLE_OF[case.factory]
@@ -648,7 +659,7 @@ def test_scope_is_exact_applicable_counts(store):
 
 def _settings_store(tmp_path, **values):
     from dashboard.settings import Settings
-    return make_store(tmp_path / "s.duckdb", settings=Settings(values))
+    return make_store(tmp_path / "s.duckdb", settings=Settings(values), clock=lambda: NOW)
 
 
 def _rule_findings(result, rule_id):

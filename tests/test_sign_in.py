@@ -10,15 +10,16 @@ from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from dashboard import accounts
+from dashboard import accounts, ui
 from dashboard.access import ROLES, Actor
 from dashboard.navigation import PAGE_BY_KEY, pages_for
 from dashboard.settings import Settings
 
-from conftest import FROZEN_NOW, SYSTEM, make_store
+from conftest import FROZEN_NOW, SYSTEM, make_store, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Sesame-Open-42!"
+FAILED = accounts.SIGN_IN_FAILED
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +46,7 @@ def new_app(store, monkeypatch, *, actor: Actor | None = None, secrets=None, use
             session: dict | None = None) -> AppTest:
     monkeypatch.setenv("COMPLIANCE_DB", str(store.path))
     monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", FROZEN_NOW.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
     if secrets:
         at.secrets.update(secrets)
     if user is not None:
@@ -86,7 +87,7 @@ def test_signed_out_session_sees_only_the_sign_in_page(store, monkeypatch):
     at = new_app(store, monkeypatch).run()
     assert not at.exception
     assert texts(at.title) == ["Sign in"]
-    assert listed_pages(at) == {"app_pages/sign_in.py"}
+    assert listed_pages(at) == {"pages/sign_in.py"}
     assert not at.warning          # the store has accounts: no "create an administrator" hint
 
 
@@ -101,7 +102,7 @@ def test_good_password_signs_in_into_the_role_navigation(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "Boss", PASSWORD)
     assert not at.exception and not at.error
     assert signed_in(at) == Actor("boss", "admin")
-    assert listed_pages(at) == expected_pages("admin") and "app_pages/users.py" in listed_pages(at)
+    assert listed_pages(at) == expected_pages("admin") and "pages/users.py" in listed_pages(at)
     assert "Signed in as **Zhao Boss (boss)**" in at.sidebar.caption[0].value
     assert at.session_state["last_activity"] == FROZEN_NOW
     assert store.rows("SELECT action, entity_id FROM audit_log ORDER BY seq DESC LIMIT 1") == [
@@ -110,29 +111,41 @@ def test_good_password_signs_in_into_the_role_navigation(store, monkeypatch):
 
 def test_bad_password_and_unknown_user_are_refused_alike(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", "not-the-password")
-    assert texts(at.error) == ["Wrong username or password."] and signed_in(at) is None
+    assert texts(at.error) == [FAILED] and signed_in(at) is None
     at = sign_in(at, "nobody", "not-the-password")
-    assert texts(at.error) == ["Wrong username or password."] and signed_in(at) is None
+    assert texts(at.error) == [FAILED] and signed_in(at) is None
     at = sign_in(at, "boss", "")
     assert texts(at.error) == ["Enter your username and your password."]
 
 
-def test_lockout_message_shows_until_when(store, monkeypatch):
+def test_a_pause_says_nothing_more_than_a_wrong_password(store, monkeypatch):
     at = new_app(store, monkeypatch).run()
-    for n in range(2):
+    for n in range(3):
         sign_in(at, "wang", f"wrong-password-{n}")
-        assert texts(at.error) == ["Wrong username or password."]
-    sign_in(at, "wang", "wrong-password-3")
-    assert "locked after 3 failed sign-ins until 10:15" in at.error[0].value
-    sign_in(at, "wang", PASSWORD)
-    assert "locked after too many failed sign-ins until 10:15" in at.error[0].value
+        assert texts(at.error) == [FAILED]
+    icon = at.error[0].proto.icon
+    sign_in(at, "wang", PASSWORD)                 # paused: even the right password
+    assert texts(at.error) == [FAILED] and at.error[0].proto.icon == icon
     assert signed_in(at) is None
+    # The pause is for this client address: the same account elsewhere signs in.
+    monkeypatch.setattr(ui, "client_address", lambda: "10.20.30.40")
+    sign_in(at, "wang", PASSWORD)
+    assert signed_in(at) == Actor("wang", "manager")
 
 
-def test_disabled_account_is_told_so(store, monkeypatch):
+def test_the_sign_in_form_throttles_by_the_client_address(store, monkeypatch):
+    monkeypatch.setattr(ui, "client_address", lambda: "203.0.113.7")
+    at = new_app(store, monkeypatch).run()
+    for n in range(3):
+        sign_in(at, "wang", f"wrong-password-{n}")
+    entry = store.rows("SELECT action, values_after FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
+    assert entry[0] == "auth.lockout" and '"address":"203.0.113.7"' in entry[1]
+
+
+def test_disabled_account_gets_the_same_message(store, monkeypatch):
     accounts.disable_user(store, SYSTEM, "wang")
     at = sign_in(new_app(store, monkeypatch).run(), "wang", PASSWORD)
-    assert "disabled" in at.error[0].value and signed_in(at) is None
+    assert texts(at.error) == [FAILED] and signed_in(at) is None
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -144,15 +157,15 @@ def test_each_role_navigation_lists_only_its_pages(store, monkeypatch, role):
         if not (ROOT / spec.path).exists():
             continue
         if role in spec.roles:
-            at.switch_page(spec.path)        # registered: no error
+            at.switch_page(spec.script)        # registered: no error
         else:
             with pytest.raises(ValueError, match="Could not find a navigation page"):
-                at.switch_page(spec.path)
+                at.switch_page(spec.script)
 
 
 def test_forbidden_page_reached_by_its_address_is_refused(store, monkeypatch):
     at = new_app(store, monkeypatch, actor=Actor("wang", "manager")).run()
-    assert "app_pages/users.py" not in listed_pages(at)
+    assert "pages/users.py" not in listed_pages(at)
     # What a browser asks for when it opens /users: that page's script hash.
     at._page_hash = calc_hash("users")
     at.run()
@@ -166,7 +179,7 @@ def test_forbidden_page_reached_by_its_address_is_refused(store, monkeypatch):
 
 def test_users_page_refuses_a_signed_out_session_when_run_on_its_own(store, monkeypatch):
     monkeypatch.setenv("COMPLIANCE_DB", str(store.path))
-    at = AppTest.from_file(str(ROOT / "app_pages" / "users.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=60).run()
     assert texts(at.error) == ["**Users** is not available. You are not signed in."]
     assert not at.dataframe
 
@@ -179,7 +192,7 @@ def test_idle_session_is_signed_out_and_told_why(store, monkeypatch):
     at = new_app(store, monkeypatch, actor=Actor("li", "dpo"),
                  session={"last_activity": FROZEN_NOW - dt.timedelta(minutes=31)}).run()
     assert signed_in(at) is None
-    assert texts(at.title) == ["Sign in"] and listed_pages(at) == {"app_pages/sign_in.py"}
+    assert texts(at.title) == ["Sign in"] and listed_pages(at) == {"pages/sign_in.py"}
     assert "ended after 30 minutes without activity" in at.info[0].value
 
 
@@ -191,7 +204,7 @@ def test_session_with_only_an_actor_counts_as_active_now(store, monkeypatch):
 
 def test_idle_timeout_also_holds_when_a_page_file_runs_directly(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     assert "Users" in texts(at.title)
     at.session_state["last_activity"] = FROZEN_NOW - dt.timedelta(hours=2)
     at.run()
@@ -202,7 +215,7 @@ def test_idle_timeout_also_holds_when_a_page_file_runs_directly(store, monkeypat
 
 def test_sign_out_from_the_sidebar(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     at.button(key="sign_out").click().run()
     assert signed_in(at) is None and "account" not in at.session_state
     assert texts(at.title) == ["Sign in"] and texts(at.info) == ["You signed out."]
@@ -210,27 +223,32 @@ def test_sign_out_from_the_sidebar(store, monkeypatch):
     assert signed_in(at) is None
 
 
-def test_disabling_or_demoting_an_account_takes_effect_in_its_open_session(store, monkeypatch):
+@pytest.mark.parametrize("change,message", [
+    (lambda s: accounts.set_role(s, SYSTEM, "boss", "dpo"),
+     "Your role was changed (from admin to dpo)"),
+    (lambda s: accounts.reset_password(s, SYSTEM, "boss", "Another-Sesame-43!"),
+     "Your password was changed"),
+    (lambda s: accounts.disable_user(s, SYSTEM, "boss"), "disabled by an administrator"),
+])
+def test_a_role_change_password_reset_or_disabling_ends_the_open_session(store, monkeypatch,
+                                                                        change, message):
+    """Today a session survives a password reset, and a role change applies in it."""
     accounts.create_user(store, SYSTEM, "second", "admin", PASSWORD)
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    at.switch_page("app_pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     assert "Users" in texts(at.title)
-    accounts.set_role(store, SYSTEM, "boss", "dpo")
-    at.run()
-    assert signed_in(at) == Actor("boss", "dpo")
-    # The open page is no longer the role's: the dpo lands on its default page instead.
-    assert "Users" not in texts(at.title) and "Compliance overview" in texts(at.title)
-    accounts.disable_user(store, SYSTEM, "boss")
+    change(store)
     at.run()
     assert signed_in(at) is None
-    assert "disabled by an administrator" in at.info[0].value
+    assert texts(at.title) == ["Sign in"] and not at.dataframe
+    assert message in at.info[0].value
 
 
 # -- the Users page --------------------------------------------------------------------
 @pytest.fixture
 def users_page(store, monkeypatch):
     at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
-    return at.switch_page("app_pages/users.py").run()
+    return at.switch_page(PAGE_BY_KEY["users"].script).run()
 
 
 def test_users_page_lists_accounts_without_hashes(users_page):
@@ -249,11 +267,15 @@ def test_users_page_adds_a_user(users_page, store):
     next(b for b in at.button if b.label == "Add user").click().run()
     assert "at least 12 characters" in at.error[0].value and "Nothing was saved" in at.error[0].value
     assert accounts.get_user(store, "chen") is None
-    at.text_input(key="add_password").input("chen-password-1")
-    at.text_input(key="add_password2").input("chen-password-2")
+    at.text_input(key="add_password").input("password1234")
+    at.text_input(key="add_password2").input("password1234")
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert "common and breached" in at.error[0].value and accounts.get_user(store, "chen") is None
+    at.text_input(key="add_password").input("Jade-Lantern-Orbit-7")
+    at.text_input(key="add_password2").input("Jade-Lantern-Orbit-8")
     next(b for b in at.button if b.label == "Add user").click().run()
     assert "differ" in at.error[0].value and accounts.get_user(store, "chen") is None
-    at.text_input(key="add_password2").input("chen-password-1")
+    at.text_input(key="add_password2").input("Jade-Lantern-Orbit-7")
     next(b for b in at.button if b.label == "Add user").click().run()
     assert not at.error
     assert "Added chen as Auditor (auditor)." in texts(at.success)
@@ -275,15 +297,60 @@ def test_users_page_disables_enables_resets_and_changes_role(users_page, store):
     next(b for b in at.button if b.label == "Change role").click().run()
     assert accounts.get_user(store, "wang")["role"] == "auditor"
     at.selectbox(key="change_user").select("wang").run()
-    at.text_input(key="reset_password1").input("wang-new-password")
-    at.text_input(key="reset_password2").input("wang-new-password")
+    at.text_input(key="reset_password1").input("Copper-Kettle-Rain-9")
+    at.text_input(key="reset_password2").input("Copper-Kettle-Rain-9")
     next(b for b in at.button if b.label == "Reset password").click().run()
     assert "was reset" in at.success[0].value
-    assert accounts.authenticate(store, "wang", "wang-new-password") == Actor("wang", "auditor")
+    assert accounts.authenticate(store, "wang", "Copper-Kettle-Rain-9") == Actor("wang", "auditor")
     at.selectbox(key="change_user").select("boss").run()
     at.button(key="disable_user").click().run()
     assert "cannot disable your own account" in at.error[0].value
     assert accounts.get_user(store, "boss")["disabled"] is False
+
+
+def test_users_page_unlocks_an_account(users_page, store):
+    at = users_page
+    at.selectbox(key="change_user").select("wang").run()
+    assert not [b for b in at.button if b.key == "unlock_user"]     # nothing to unlock
+    for n in range(5):       # this store object has the default settings: 5 failures
+        with pytest.raises(accounts.AuthError):
+            accounts.authenticate(store, "wang", f"wrong-password-{n}", address="10.0.0.9")
+    at.run()
+    at.selectbox(key="change_user").select("wang").run()
+    row = at.dataframe[0].value.set_index("username").loc["wang"]
+    assert row["status"] == "locked" and row["failed_attempts"] == 5
+    at.button(key="unlock_user").click().run()
+    assert "wang is unlocked" in at.success[0].value
+    assert store.rows("SELECT actor, action, entity_id FROM audit_log ORDER BY seq DESC "
+                      "LIMIT 1") == [("boss", "user.unlock", "wang")]
+    assert accounts.authenticate(store, "wang", PASSWORD, address="10.0.0.9").name == "wang"
+
+
+def test_creating_the_first_real_admin_on_the_users_page_says_the_demo_accounts_are_off(
+        tmp_path, monkeypatch):
+    demo = make_store(tmp_path / "demo.duckdb")
+    accounts.ensure_demo_accounts(demo, SYSTEM)
+    at = sign_in(new_app(demo, monkeypatch).run(), "admin", "admin-demo-password")
+    assert "Demo accounts are enabled" in at.error[0].value          # the red banner
+    at.switch_page("pages/users.py").run()
+    at.text_input(key="add_username").input("zhao")
+    at.selectbox(key="add_role").select("admin")
+    at.text_input(key="add_password").input("Jade-Lantern-Orbit-7")
+    at.text_input(key="add_password2").input("Jade-Lantern-Orbit-7")
+    next(b for b in at.button if b.label == "Add user").click().run()
+    # The demo admin's own session ends with the demo accounts, and is told why.
+    assert signed_in(at) is None
+    assert "demo accounts were disabled" in at.info[0].value
+    assert not any("Demo accounts are enabled" in e.value for e in at.error)
+    assert accounts.enabled_demo_accounts(demo) == []
+    entry = demo.rows("SELECT action, values_after FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
+    assert entry[0] == "user.create" and "demo_accounts_disabled" in entry[1]
+    demo.close()
+
+
+def test_no_banner_without_demo_accounts(store, monkeypatch):
+    at = sign_in(new_app(store, monkeypatch).run(), "boss", PASSWORD)
+    assert not at.error
 
 
 # -- single sign-on ----------------------------------------------------------------------
@@ -308,31 +375,33 @@ def test_sign_in_page_offers_single_sign_on_when_configured(store, monkeypatch):
 def test_sso_user_is_mapped_by_claim(store, monkeypatch):
     at = new_app(store, monkeypatch, secrets=SECRETS, user={
         "is_logged_in": True, "provider": "corp", "email": "sun@example.com", "name": "Sun Li",
+        "email_verified": True,
         "groups": ["staff", "security-managers"]}).run()
     assert not at.exception
     assert signed_in(at) == Actor("sun@example.com", "manager")
     assert listed_pages(at) == expected_pages("manager")
-    assert "Signed in as **Sun Li (sun@example.com)**" in at.sidebar.caption[0].value
+    assert "Signed in as **Sun Li (sun@example.com)**" in shown(at.sidebar.caption[0].value)
     assert at.session_state["account"]["method"] == "sso"
 
 
 def test_sso_user_is_mapped_by_email_table_and_by_account(store, monkeypatch):
     at = new_app(store, monkeypatch, secrets=SECRETS, user={
-        "is_logged_in": True, "provider": "corp", "email": "Zhou@example.com"}).run()
+        "is_logged_in": True, "provider": "corp", "email": "Zhou@example.com",
+        "email_verified": True}).run()
     assert signed_in(at) == Actor("zhou@example.com", "dpo")
     at = new_app(store, monkeypatch, secrets=SECRETS, user={
         "is_logged_in": True, "provider": "corp", "email": "li@example.com",
-        "groups": ["internal-audit"]}).run()
+        "email_verified": True, "groups": ["internal-audit"]}).run()
     assert signed_in(at) == Actor("li", "dpo")      # the account with that e-mail wins
 
 
 def test_unmapped_sso_user_is_refused_with_a_clear_message(store, monkeypatch):
     at = new_app(store, monkeypatch, secrets=SECRETS, user={
         "is_logged_in": True, "provider": "corp", "email": "eve@example.com",
-        "groups": ["staff"]}).run()
-    assert signed_in(at) is None and listed_pages(at) == {"app_pages/sign_in.py"}
+        "email_verified": True, "groups": ["staff"]}).run()
+    assert signed_in(at) is None and listed_pages(at) == {"pages/sign_in.py"}
     assert "eve@example.com is signed in with single sign-on but has no role in this app" in \
-        at.error[0].value
+        shown(at.error[0].value)
     assert store.rows("SELECT action, entity_id FROM audit_log ORDER BY seq DESC LIMIT 1") == [
         ("auth.sso_refused", "eve@example.com")]
     at.run()                                        # refused once per session, not per run
@@ -343,7 +412,8 @@ def test_unmapped_sso_user_is_refused_with_a_clear_message(store, monkeypatch):
 
 def test_sso_sign_out_logs_out_of_streamlit_too(store, monkeypatch):
     at = new_app(store, monkeypatch, secrets=SECRETS, user={
-        "is_logged_in": True, "provider": "corp", "email": "zhou@example.com"}).run()
+        "is_logged_in": True, "provider": "corp", "email": "zhou@example.com",
+        "email_verified": True}).run()
     assert signed_in(at) == Actor("zhou@example.com", "dpo")
     # AppTest runs the page file itself from its second run on (see ui.page_guard): render
     # the sidebar there once, so that the click below reaches the same button.

@@ -40,7 +40,7 @@ def opened_at(store, monkeypatch, key: str, query: dict | None = None) -> AppTes
     """What a browser runs when it opens /<key>?<query> in a new session."""
     monkeypatch.setenv("COMPLIANCE_DB", str(store.path))
     monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", FROZEN_NOW.isoformat())
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
     at._page_hash = calc_hash(key)
     for k, v in (query or {}).items():
         at.query_params[k] = v

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
+from dashboard import audit
 import subprocess
 import sys
 import urllib.request
@@ -65,9 +65,7 @@ def demo_store_path(tmp_path_factory) -> Path:
     _cli(db, "user", "demo-accounts")
     # The copy the tests compare with, taken before the server opens the store.
     copy = db.with_name("reference.duckdb")
-    shutil.copy(db, copy)
-    if db.with_name(db.name + ".wal").exists():   # the CLI closes the store: normally none
-        shutil.copy(db.with_name(db.name + ".wal"), copy.with_name(copy.name + ".wal"))
+    audit.copy_store(db, copy)          # with its WAL, audit key and head record
     return db
 
 

@@ -2,10 +2,10 @@
 the app served by `streamlit run server.py` on a fresh demo store (`conftest.py`).
 
 Each journey starts on the sign-in page and moves through the app as a person does: the
-sidebar and the app's own links, charts and tables, never `page.goto` once signed in (a
-local sign-in lasts one browser tab: a reload asks to sign in again). A link opened "from
-outside" (a shared link, an address typed in) is opened in a new tab of the same browser,
-which signs in first.
+sidebar and the app's own links, charts and tables. A sign-in is kept in the session
+cookie, so a reload or a new tab of the same browser stays signed in; a link shared with
+a colleague is opened in another browser (a new context, without the cookie), which
+signs in first.
 
 What the app shows and hands out is compared with `reference_store`, a copy of the demo
 store taken before the server opened it (the demo data is deterministic). The journeys
@@ -50,6 +50,15 @@ def sign_in(pg: Page, role: str) -> None:
     pg.get_by_role("button", name="Sign in").click()
     expect(pg.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
     wait_for_app(pg)
+
+
+def new_browser_page(pg: Page) -> Page:
+    """A tab of another browser (a new context: no session cookie) at the same app."""
+    context = pg.context.browser.new_context(viewport={"width": 1400, "height": 1000},
+                                             accept_downloads=True,
+                                             timezone_id="Asia/Shanghai")
+    context.set_default_timeout(30_000)
+    return context.new_page()
 
 
 def open_page(pg: Page, title: str) -> None:
@@ -164,8 +173,20 @@ def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
     assert url_view(link) == (
         "/findings", {"clause": [worst], "finding": [f"{rule_id}:{entity_id}"]})
 
-    # A colleague opens it (a new tab signs in first) and lands on the same view.
-    other = pg.context.new_page()
+    # The same person opens it in a new tab: still signed in (the session cookie), same view.
+    again = pg.context.new_page()
+    again.goto(link)
+    expect(again.get_by_role("heading", name=f"{rule_id} · {entity_id}", exact=True)
+           ).to_be_visible()
+    expect(again.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
+    assert url_view(again.url) == url_view(link)
+    again.reload()
+    expect(again.get_by_role("heading", name=f"{rule_id} · {entity_id}", exact=True)
+           ).to_be_visible()
+    again.close()
+
+    # A colleague opens it in another browser (signs in first) and lands on the same view.
+    other = new_browser_page(pg)
     other.goto(link)
     expect(other.get_by_text("Sign in to open Findings.")).to_be_visible()
     assert url_view(other.url) == url_view(link)
@@ -384,8 +405,8 @@ def test_auditor_downloads_processors_csv_and_audit_pack_and_cannot_log(page: Pa
               and sha in r[cols.index("values_after")]]
     assert sorted(e["delivery"] for e in logged) == ["download", "stream"]
 
-    # The incident form, by its address (a new tab signs in first): refused.
-    other = pg.context.new_page()
+    # The incident form, by its address in another browser (signs in first): refused.
+    other = new_browser_page(pg)
     other.goto(f"{pg.base_url}/log_incident")
     expect(other.get_by_text("Sign in to open Log an incident.")).to_be_visible()
     sign_in(other, "auditor")
@@ -443,3 +464,65 @@ def test_a_past_day_overview_bar_opens_that_days_findings(page: Page):
     assert pg.get_by_test_id("stException").count() == 0
     path, query = url_view(pg.url)
     assert path == "/findings" and query.get("as_of") == ["2026-11-01"]
+
+
+# -- sessions (issue 12) --------------------------------------------------------------------
+def sign_in_as(pg: Page, username: str, password: str) -> None:
+    pg.get_by_role("textbox", name="Username").fill(username)
+    pg.get_by_label("Password", exact=True).fill(password)
+    pg.get_by_role("button", name="Sign in").click()
+    expect(pg.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
+    wait_for_app(pg)
+
+
+def test_a_reload_keeps_the_session_and_a_password_reset_ends_it(page: Page):
+    """The demo banner is up; an administrator adds a user, who signs in in another browser,
+    reloads and opens a new tab still signed in; the administrator resets the user's
+    password, and the user's next click lands on the sign-in page, told why."""
+    admin = page
+    admin.goto(admin.base_url)
+    expect(admin.get_by_test_id("stAlert").filter(has_text="Demo accounts are enabled")
+           ).to_be_visible()
+    sign_in(admin, "admin")
+    open_page(admin, "Users")
+    expect(admin.get_by_role("heading", name="Users", exact=True)).to_be_visible()
+    wait_for_app(admin)
+    admin.get_by_role("textbox", name="Username", exact=True).fill("kim.journey")
+    admin.get_by_role("textbox", name="Password (at least 12 characters)", exact=True).fill("Jade-Lantern-Orbit-7")
+    admin.get_by_role("textbox", name="Repeat the password", exact=True).fill("Jade-Lantern-Orbit-7")
+    admin.get_by_role("button", name="Add user").click()
+    expect(admin.get_by_text("Added kim.journey as")).to_be_visible()
+    wait_for_app(admin)
+
+    user = new_browser_page(admin)
+    user.goto(f"{admin.base_url}/policy")
+    sign_in_as(user, "kim.journey", "Jade-Lantern-Orbit-7")
+    expect(user.get_by_role("heading", name="Privacy policy", exact=True)).to_be_visible()
+    user.reload()                                         # today: signed out
+    expect(user.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
+    expect(user.get_by_role("heading", name="Privacy policy", exact=True)).to_be_visible()
+    second = user.context.new_page()
+    second.goto(f"{admin.base_url}/settings")
+    expect(second.get_by_test_id("stSidebar")).to_contain_text("Signed in as")
+    wait_for_app(second)
+    second.close()
+
+    admin.reload()                                       # the admin stays signed in too
+    expect(admin.get_by_role("heading", name="Users", exact=True)).to_be_visible()
+    wait_for_app(admin)
+    admin.get_by_role("tab", name="Change a user").click()
+    admin.get_by_role("combobox", name="User", exact=True).click()
+    admin.get_by_role("option", name=re.compile(r"^kim\.journey")).click()
+    wait_for_app(admin)
+    admin.get_by_role("textbox", name="New password (at least 12 characters)", exact=True).fill("Copper-Kettle-Rain-9")
+    admin.get_by_role("textbox", name="Repeat the new password", exact=True).fill("Copper-Kettle-Rain-9")
+    admin.get_by_role("button", name="Reset password").click()
+    expect(admin.get_by_text("The password of kim.journey was reset")).to_be_visible()
+
+    wait_for_app(user)
+    open_page(user, "Overview")
+    expect(user.get_by_text("Your password was changed")).to_be_visible()
+    expect(user.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    user.reload()                                         # the cookie signs no one in
+    expect(user.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    user.context.close()

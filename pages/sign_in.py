@@ -23,11 +23,11 @@ with column:
 
     notice = st.session_state.get("sign_in_notice")
     if notice:
-        st.info(notice, icon=":material/info:")
+        st.info(ui.plain(notice), icon=":material/info:")
 
     refusal = st.session_state.get("sso_refusal")
     if refusal:
-        st.error(refusal, icon=":material/block:")
+        st.error(ui.plain(refusal), icon=":material/block:")
         if st.user.get("is_logged_in"):
             if st.button("Sign out of single sign-on", key="sso_logout", icon=":material/logout:"):
                 st.logout()
@@ -36,7 +36,7 @@ with column:
         sso = ui.sso_config()
     except AccountError as exc:
         sso = None
-        st.error(f"Single sign-on is misconfigured: {exc}", icon=":material/error:")
+        st.error(f"Single sign-on is misconfigured: {ui.plain(exc)}", icon=":material/error:")
 
     if sso and sso.providers:
         for provider in sso.providers:
@@ -47,7 +47,7 @@ with column:
                 try:
                     st.login(provider.name)
                 except StreamlitAuthError as exc:
-                    st.error(f"Single sign-on is not set up correctly: {exc}", icon=":material/error:")
+                    st.error(f"Single sign-on is not set up correctly: {ui.plain(exc)}", icon=":material/error:")
         st.caption("Or sign in with a local account:")
 
     if accounts.count_users(store) == 0:
@@ -63,12 +63,14 @@ with column:
 
     if submitted:
         try:
-            actor = accounts.authenticate(store, username, password)
+            actor = accounts.authenticate(store, username, password,
+                                          address=ui.client_address())
         except AuthError as exc:
-            icon = ":material/lock_clock:" if exc.reason == "locked" else ":material/error:"
-            st.error(str(exc), icon=icon)
+            # One message, one icon for every failure: nothing tells whether the account
+            # exists, is paused or is disabled.
+            st.error(ui.plain(exc), icon=":material/error:")
         else:
             user = accounts.get_user(store, actor.name) or {}
             ui.set_actor(actor, account={"method": "password", "username": actor.name,
                                          "display_name": user.get("display_name") or actor.name})
-            st.rerun()   # into the role's navigation
+            ui.remember_sign_in(actor)   # the session cookie, then the page (or a rerun)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard import dashboards as D
+from dashboard import navigation as nav
 from dashboard import remediation as rem
 from dashboard import ui
 from dashboard import views as view
@@ -233,7 +234,7 @@ def _acknowledge(rule_id: str, entity_id: str) -> None:
         state["ack_errors"] = {"finding": str(exc)}
         return
     state["ack_errors"] = {}
-    state["ack_flash"] = (f"Plan recorded for {rule_id} on {entity_id}: {plan.owner} by "
+    state["ack_flash"] = (f"Plan recorded for {rule_id} on {ui.plain(entity_id)}: {ui.plain(plan.owner)} by "
                           f"{plan.target_date:%Y-%m-%d} (revision {plan.revision}, audit entry "
                           f"#{plan.audit_seq}).")
     for k in ("ack_owner", "ack_target", "ack_comment"):
@@ -250,7 +251,7 @@ def _open(key: str) -> None:
 
 def _error(errors: dict, name: str) -> None:
     if errors.get(name):
-        st.error(errors[name], icon=":material/error:")
+        st.error(ui.plain(errors[name]), icon=":material/error:")
 
 
 def detail(rule_id: str, entity_id: str) -> None:
@@ -259,7 +260,7 @@ def detail(rule_id: str, entity_id: str) -> None:
     key = D.finding_key(rule_id, entity_id)
     _reset_form(key)
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.subheader(f"{rule_id} · {entity_id}", anchor=False)
+        st.subheader(f"{rule_id} · {ui.plain(entity_id)}", anchor=False)
         st.button("Close", icon=":material/close:", key="close_finding", on_click=_close,
                   type="tertiary")
     badges = [f":{SEVERITY_COLOR[rule['severity']]}-badge[{rule['severity'].capitalize()}]",
@@ -273,13 +274,13 @@ def detail(rule_id: str, entity_id: str) -> None:
         st.success(flash, icon=":material/check_circle:")
     if d["finding"] is not None:
         callout = {"high": st.error, "medium": st.warning}.get(rule["severity"], st.info)
-        callout(f"**Finding:** {d['finding']['detail']}", icon=SEVERITY_ICON[rule["severity"]])
+        callout(f"**Finding:** {ui.plain(d['finding']['detail'])}", icon=SEVERITY_ICON[rule["severity"]])
     elif d["due"] is not None:
         due_at = d["due"]["due_at"]
         st.warning(f"**Not a finding yet — due by {due_at.astimezone(store.tz):%Y-%m-%d %H:%M}:** "
-                   f"{d['due']['detail']}", icon=":material/hourglass_top:")
+                   f"{ui.plain(d['due']['detail'])}", icon=":material/hourglass_top:")
     else:
-        st.success(f"{rule_id} finds nothing on {entity_id} as of {when}: resolved, or never "
+        st.success(f"{rule_id} finds nothing on {ui.plain(entity_id)} as of {when}: resolved, or never "
                    "broken. Its record, history and any plan stay below.",
                    icon=":material/check_circle:")
 
@@ -291,7 +292,7 @@ def detail(rule_id: str, entity_id: str) -> None:
             st.markdown(f"**Policy clause {clause['clause']}** · Article {clause['article']}. "
                         f"{clause['article_title']}")
             st.markdown(view.clause_markdown(SimpleNamespace(**clause), number=False))
-            st.page_link("app_pages/policy.py", label=f"Clause {clause['clause']} in the policy",
+            st.page_link(nav.script("policy"), label=f"Clause {clause['clause']} in the policy",
                          icon=":material/policy:", query_params={"clause": clause["clause"]})
         st.markdown(f"**What the clause promises.** {rule['promise']}\n\n"
                     f"**Why this is a finding.** {rule['breach']}\n\n"
@@ -302,15 +303,15 @@ def detail(rule_id: str, entity_id: str) -> None:
         st.caption(f"The rule's SQL: `{rule['sql_file']}`.")
         others = d["others"]
         if len(others):
-            st.markdown(f"**{entity_id} also breaks**")
+            st.markdown(f"**{ui.plain(entity_id)} also breaks**")
             for r in others.itertuples(index=False):
-                st.button(f"{r.rule_id} — {r.detail}", key=f"other_{r.rule_id}",
+                st.button(f"{r.rule_id} — {ui.plain(r.detail)}", key=f"other_{r.rule_id}",
                           on_click=_open, args=(D.finding_key(r.rule_id, entity_id),),
                           icon=SEVERITY_ICON.get(r.severity), type="tertiary")
     with record:
         rec = d["record"]
         if rec.empty:
-            st.warning(f"No {D.TYPE_LABELS.get(etype, etype).lower()} {entity_id} in the "
+            st.warning(f"No {D.TYPE_LABELS.get(etype, etype).lower()} {ui.plain(entity_id)} in the "
                        "register any more.", icon=":material/search_off:")
         else:
             st.dataframe(rec[["heading", "value"]], hide_index=True,
@@ -319,7 +320,7 @@ def detail(rule_id: str, entity_id: str) -> None:
                                                                              width="large")})
         spec = PAGE_BY_KEY[d["register_page"]]
         if actor.role in spec.roles:
-            st.page_link(spec.path, label=f"Open in {spec.title}", icon=spec.icon,
+            st.page_link(spec.script, label=f"Open in {spec.title}", icon=spec.icon,
                          query_params=d["register_param"])
     with history:
         if d["timeline"] is not None:
@@ -349,9 +350,9 @@ def detail(rule_id: str, entity_id: str) -> None:
             st.markdown("No remediation plan yet.")
         else:
             st.markdown(
-                f"**{plan['owner']}** will fix it by **{plan['target_date']:%Y-%m-%d}**.\n\n"
-                f"> {plan['comment']}\n\n"
-                f"Acknowledged by {plan['acknowledged_by']} on "
+                f"**{ui.plain(plan['owner'])}** will fix it by **{plan['target_date']:%Y-%m-%d}**.\n\n"
+                f"> {ui.plain(plan['comment'])}\n\n"
+                f"Acknowledged by {ui.plain(plan['acknowledged_by'])} on "
                 f"{plan['acknowledged_at'].astimezone(store.tz):%Y-%m-%d %H:%M}"
                 + (f" (revision {plan['revision']}, first on "
                    f"{plan['first_acknowledged_at'].astimezone(store.tz):%Y-%m-%d})"

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import clocks as clk
 from dashboard import incidents as inc
+from dashboard import navigation as nav
 from dashboard import ui
 from dashboard.access import PermissionDenied
 from dashboard.reference import load_catalog
@@ -35,7 +36,7 @@ if not incident_id:
     if picked:
         st.query_params["id"] = picked
         st.rerun()
-    st.page_link("app_pages/incidents.py", label="All incidents, by nearest deadline",
+    st.page_link(nav.script("incidents"), label="All incidents, by nearest deadline",
                  icon=":material/emergency:")
     st.stop()
 
@@ -48,8 +49,8 @@ if state.get("incident_page_id") != incident_id:
 record = ui.cached(inc.incident_record, incident_id=incident_id)
 if record is None:
     st.title("Incident", anchor=False)
-    st.error(f"No incident **{incident_id}**.", icon=":material/search_off:")
-    st.page_link("app_pages/incidents.py", label="All incidents", icon=":material/emergency:")
+    st.error(f"No incident **{ui.plain(incident_id)}**.", icon=":material/search_off:")
+    st.page_link(nav.script("incidents"), label="All incidents", icon=":material/emergency:")
     st.stop()
 row = record.row
 may_update = actor.may("incident.update")
@@ -72,11 +73,11 @@ def _token(prefix: str, values: dict) -> str:
 
 def _error(errors: dict, name: str) -> None:
     if errors.get(name):
-        st.error(errors[name], icon=":material/error:")
+        st.error(ui.plain(errors[name]), icon=":material/error:")
 
 
 # -- header ---------------------------------------------------------------------------
-st.title(f"{incident_id} · {row['title']}", anchor=False)
+st.title(f"{ui.plain(incident_id)} · {ui.plain(row['title'])}", anchor=False)
 st.markdown(
     f":blue-badge[{inc.STATUS_LABELS.get(row['status'], row['status'])}] "
     f":orange-badge[{clk.GRADE_LABELS.get(row['grade'], row['grade'])}] "
@@ -89,7 +90,7 @@ st.caption(f"All times are {tz} time. Now: {clk.format_time(now, tz)}.")
 
 flash = state.pop("incident_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    st.success(ui.plain(flash), icon=":material/check_circle:")
 
 # -- clocks -----------------------------------------------------------------------------
 st.subheader("Legal clocks", anchor=False)
@@ -112,7 +113,7 @@ for column, c in zip(columns, clk.incident_clocks(row, settings, now)):
 
 flags = clk.incident_flags(row, settings, now, record.last_event_at)
 for f in flags:
-    st.warning(f"**{f.rule_id}** — {f.message}", icon=":material/flag:")
+    st.warning(f"**{f.rule_id}** — {ui.plain(f.message)}", icon=":material/flag:")
 
 
 # -- record a step ------------------------------------------------------------------------
@@ -207,7 +208,7 @@ else:
     if blocked:
         with st.expander("Steps not possible now, and why"):
             for k, reason in blocked.items():
-                st.markdown(f"- **{inc.STEPS[k].title}** — {reason}")
+                st.markdown(f"- **{inc.STEPS[k].title}** — {ui.plain(reason)}")
     st.caption("Status moves only forward: open → contained → resolved → closed.")
 
 # -- timeline -----------------------------------------------------------------------------
@@ -353,6 +354,6 @@ with st.expander("Facts recorded", expanded=False):
         ("Closed", clk.format_time(record.closed_at, tz)),
     ]
     for label, value in facts:
-        st.markdown(f"**{label}:** {value}")
+        st.markdown(f"**{label}:** {ui.plain(value)}")
 
-st.page_link("app_pages/incidents.py", label="All incidents", icon=":material/emergency:")
+st.page_link(nav.script("incidents"), label="All incidents", icon=":material/emergency:")

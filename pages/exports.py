@@ -85,7 +85,7 @@ def streamed_download(dataset: str, clean: dict, rows: int) -> None:
             try:
                 ticket = stream.issue_ticket(store, actor, dataset, clean, account=account)
             except (exports.ExportError, PermissionDenied) as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(ui.plain(exc), icon=":material/error:")
                 return
             held = {"for": wanted, "token": ticket.token, "url": ticket.url,
                     "file": ticket.file_name, "until": ticket.expires_at.strftime("%H:%M")}
@@ -101,7 +101,7 @@ def checked(dataset: str, raw: dict) -> dict | None:
     try:
         return exports.normalize_filters(dataset, raw)
     except exports.ExportError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(ui.plain(exc), icon=":material/error:")
         return None
 
 
@@ -121,7 +121,7 @@ with one:
         try:
             rows = ui.cached(exports.count_rows, dataset=dataset, filters=clean)
         except Exception as exc:     # e.g. the compliance engine is not installed
-            st.error(f"{ds.title} cannot be read: {exc}", icon=":material/error:")
+            st.error(f"{ds.title} cannot be read: {ui.plain(exc)}", icon=":material/error:")
             st.stop()
         st.metric("Rows in the file", f"{rows:,}")
         with st.expander("Preview (first 20 rows, as stored)", icon=":material/table:"):
@@ -186,7 +186,7 @@ with pack:
             try:
                 count = ui.cached(exports.count_rows, dataset=n, filters=f)
             except Exception as exc:
-                st.error(f"{exports.DATASETS[n].title} cannot be read: {exc}",
+                st.error(f"{exports.DATASETS[n].title} cannot be read: {ui.plain(exc)}",
                          icon=":material/error:")
                 st.stop()
             summary.append({"file": f"{n}.csv", "dataset": exports.DATASETS[n].title,

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import clocks as clk
 from dashboard import incidents as inc
+from dashboard import navigation as nav
 from dashboard import ui
 from dashboard.access import PermissionDenied
 from dashboard.reference import load_catalog
@@ -61,7 +62,7 @@ def _log_another() -> None:
 def _error(name: str) -> None:
     message = st.session_state.get(K + "errors", {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(ui.plain(message), icon=":material/error:")
 
 
 def _field(name: str, render) -> None:
@@ -84,7 +85,7 @@ if done:
     record = ui.cached(inc.incident_record, incident_id=done)
     st.success(f"Logged as **{done}**. The clocks below are running; record each step on "
                "the incident's page.", icon=":material/check_circle:")
-    st.page_link("app_pages/incident.py", label=f"Open {done}", icon=":material/timeline:",
+    st.page_link(nav.script("incident"), label=f"Open {done}", icon=":material/timeline:",
                  query_params={"id": done})
     if record is not None:
         for c in clk.incident_clocks(record.row, settings, now):

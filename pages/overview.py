@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts_compliance as CC
 from dashboard import dashboards as D
+from dashboard import navigation as nav
 from dashboard import ui
 from dashboard.navigation import PAGE_BY_KEY
 
@@ -108,11 +109,11 @@ def chart(fig, caption: str, key: str) -> None:
     for custom in CC.selected_custom(event):
         params = D.drill_params(custom, as_of=link_as_of)
         if params is not None:
-            st.switch_page("app_pages/findings.py", query_params=params)
+            st.switch_page(nav.script("findings"), query_params=params)
         incident = D.incident_filters(custom)
         if incident is not None:
             st.session_state.update(incident)
-            st.switch_page(PAGE_BY_KEY["incidents"].path)
+            st.switch_page(PAGE_BY_KEY["incidents"].script)
 
 
 st.subheader("Scores", anchor=False)
@@ -177,7 +178,7 @@ with right:
                 "rule_id": st.column_config.TextColumn("Rule"),
                 "entity_id": st.column_config.TextColumn("Entity"),
                 "detail": st.column_config.TextColumn("What is due", width="large")})
-    st.page_link("app_pages/findings.py", label=f"Everything due within {soon} days",
+    st.page_link(nav.script("findings"), label=f"Everything due within {soon} days",
                  icon=":material/event_upcoming:",
                  query_params=D.url_params(as_of=link_as_of, view="due", within=soon))
 
@@ -207,6 +208,6 @@ st.caption("Every compliance rule with its score, its findings by plan state and
            "findings.")
 rows = picked.selection.rows if picked is not None else []
 if rows:
-    st.switch_page("app_pages/findings.py",
+    st.switch_page(nav.script("findings"),
                    query_params=D.url_params(as_of=link_as_of,
                                              rule=[rules.iloc[rows[0]]["rule_id"]]))

@@ -1,5 +1,5 @@
-"""Users (administrators): list accounts, add one, disable or enable (unlock),
-reset a password, change a role. Every change goes through dashboard.accounts,
+"""Users (administrators): list accounts, add one, disable or enable, unlock (lift the
+sign-in pauses after failed sign-ins), reset a password, change a role. Every change goes through dashboard.accounts,
 the same functions the `python -m dashboard user ...` commands call."""
 import streamlit as st
 
@@ -12,11 +12,15 @@ store = ui.get_store()
 
 st.title("Users", anchor=False)
 st.caption("Accounts that may sign in, and their roles. Passwords are stored only as "
-           "Argon2id hashes and are never shown.")
+           "Argon2id hashes and are never shown. Resetting a password, changing a role or "
+           "disabling an account ends that user's open sessions.")
+PASSWORD_HELP = (f"At least {accounts.PASSWORD_MIN_LENGTH} characters, not containing the "
+                 "username, not a common or breached password, and hard to guess: a few "
+                 "unrelated words work well.")
 
 flash = st.session_state.pop("users_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    st.success(ui.plain(flash), icon=":material/check_circle:")
 
 
 def _done(message: str) -> None:
@@ -26,6 +30,11 @@ def _done(message: str) -> None:
 
 def _role_label(role: str) -> str:
     return f"{ROLE_TITLES[role]} ({role})"
+
+
+def _retired(user: dict) -> str:
+    names = user.get("demo_accounts_disabled") or []
+    return " " + accounts.DEMO_RETIRED.format(names=", ".join(names)) if names else ""
 
 
 users = accounts.list_users(store)
@@ -39,8 +48,9 @@ st.dataframe(
         "role": st.column_config.TextColumn("Role"),
         "email": st.column_config.TextColumn("E-mail"),
         "status": st.column_config.TextColumn("Status"),
-        "failed_attempts": st.column_config.NumberColumn("Failed sign-ins"),
-        "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm"),
+        "failed_attempts": st.column_config.NumberColumn("Failed sign-ins (this hour)"),
+        "locked_until": st.column_config.DatetimeColumn("Sign-in paused until",
+                                                        format="YYYY-MM-DD HH:mm"),
         "last_sign_in_at": st.column_config.DatetimeColumn("Last sign-in",
                                                            format="YYYY-MM-DD HH:mm"),
         "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
@@ -59,7 +69,8 @@ with add_tab:
                                   key="add_email")
         new_role = c2.selectbox("Role", ROLES, format_func=_role_label, key="add_role")
         pw1 = c1.text_input(f"Password (at least {accounts.PASSWORD_MIN_LENGTH} characters)",
-                            type="password", key="add_password", autocomplete="new-password")
+                            type="password", key="add_password", autocomplete="new-password",
+                            help=PASSWORD_HELP)
         pw2 = c2.text_input("Repeat the password", type="password", key="add_password2",
                             autocomplete="new-password")
         add = st.form_submit_button("Add user", type="primary", icon=":material/person_add:")
@@ -71,9 +82,10 @@ with add_tab:
                 made = accounts.create_user(store, actor, new_name, new_role, pw1,
                                             display_name=new_display, email=new_email)
             except (AccountError, PermissionDenied) as exc:
-                st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
             else:
-                _done(f"Added {made['username']} as {_role_label(made['role'])}.")
+                _done(f"Added {made['username']} as {_role_label(made['role'])}."
+                      + _retired(made))
 
 with change_tab:
     if users.empty:
@@ -86,22 +98,31 @@ with change_tab:
         st.caption(f"Role **{_role_label(row['role'])}** · status **{row['status']}**"
                    f"{' · ' + str(row['failed_attempts']) + ' failed sign-ins' if row['failed_attempts'] else ''}")
 
-        c1, c2 = st.columns(2)
-        if row["status"] == "disabled" or row["status"] == "locked" or row["failed_attempts"]:
-            label = "Enable" if row["status"] == "disabled" else "Unlock"
-            if c1.button(label, key="enable_user", icon=":material/lock_open:"):
+        c1, c2, c3 = st.columns(3)
+        if row["status"] == "disabled":
+            if c1.button("Enable", key="enable_user", icon=":material/check_circle:"):
                 try:
                     accounts.enable_user(store, actor, chosen)
                 except (AccountError, PermissionDenied) as exc:
+                    st.error(f"{ui.plain(exc)}.", icon=":material/error:")
+                else:
+                    _done(f"{chosen} is enabled.")
+        if row["status"] == "locked" or row["failed_attempts"]:
+            if c3.button("Unlock", key="unlock_user", icon=":material/lock_open:",
+                         help="Lift the pauses that failed sign-ins put on this account"):
+                try:
+                    accounts.unlock_user(store, actor, chosen)
+                except (AccountError, PermissionDenied) as exc:
                     st.error(f"{exc}.", icon=":material/error:")
                 else:
-                    _done(f"{chosen} is enabled and unlocked.")
+                    _done(f"{chosen} is unlocked: its sign-in pauses and failed sign-ins "
+                          "are cleared.")
         if row["status"] != "disabled":
             if c2.button("Disable", key="disable_user", icon=":material/block:"):
                 try:
                     accounts.disable_user(store, actor, chosen)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}.", icon=":material/error:")
                 else:
                     _done(f"{chosen} is disabled: it can no longer sign in, and an open "
                           "session ends on its next action.")
@@ -112,15 +133,17 @@ with change_tab:
             change = st.form_submit_button("Change role", icon=":material/badge:")
         if change:
             try:
-                accounts.set_role(store, actor, chosen, role)
+                changed_role = accounts.set_role(store, actor, chosen, role)
             except (AccountError, PermissionDenied) as exc:
-                st.error(f"{exc}.", icon=":material/error:")
+                st.error(f"{ui.plain(exc)}.", icon=":material/error:")
             else:
-                _done(f"{chosen} now has the role {_role_label(role)}.")
+                _done(f"{chosen} now has the role {_role_label(role)}; their open sessions "
+                      "end." + _retired(changed_role))
 
         with st.form("reset_password", clear_on_submit=True):
             r1 = st.text_input(f"New password (at least {accounts.PASSWORD_MIN_LENGTH} characters)",
-                               type="password", key="reset_password1", autocomplete="new-password")
+                               type="password", key="reset_password1", autocomplete="new-password",
+                               help=PASSWORD_HELP)
             r2 = st.text_input("Repeat the new password", type="password", key="reset_password2",
                                autocomplete="new-password")
             reset = st.form_submit_button("Reset password", icon=":material/password:")
@@ -131,6 +154,7 @@ with change_tab:
                 try:
                     accounts.reset_password(store, actor, chosen, r1)
                 except (AccountError, PermissionDenied) as exc:
-                    st.error(f"{exc}. Nothing was saved.", icon=":material/error:")
+                    st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
                 else:
-                    _done(f"The password of {chosen} was reset (and the account unlocked).")
+                    _done(f"The password of {chosen} was reset (and the account unlocked); "
+                          "their open sessions end.")

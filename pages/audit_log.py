@@ -12,21 +12,26 @@ store = ui.get_store()
 
 st.title("Audit log", anchor=False)
 st.caption("Every write, from the app, the command line or an import, appends one entry: "
-           "sequence, time, actor, role, action, entity, the values before and after, and a "
-           "SHA-256 hash over the entry and the previous entry's hash. Changing, deleting or "
-           "reordering any entry breaks the chain from that entry on.")
+           "sequence, time, actor, role, action, entity, the values before and after, the "
+           "digest of every table the write changed, and a signature (HMAC-SHA-256 with a key "
+           "kept outside the store) over the entry and the previous entry's hash. Changing, "
+           "deleting, reordering or adding any entry without the key breaks the chain there.")
 
 status = ui.cached(exports.chain_status)
+head = (f"Head: entry {status['head_seq']:,}, hash `{status['head_hash']}`, "
+        f"at {status['head_at'] or '-'} (UTC).")
 if status["ok"]:
-    st.success(f"**Chain intact**: {status['entries']:,} entries verified. Head: entry "
-               f"{status['head_seq']:,}, hash `{status['head_hash']}`.",
-               icon=":material/verified:")
+    st.success(f"**Chain intact**: {status['entries']:,} entries verified, every signature "
+               f"valid. {head}", icon=":material/verified:")
 else:
-    st.error(f"**Chain broken at entry {status['broken_seq']:,}**: {status['reason']}. "
-             f"Entries before it verified ({status['entries'] - 1:,}). Tell the DPO and keep "
-             f"the store file as it is for investigation.", icon=":material/gpp_bad:")
-st.caption("Verify from the command line: `python -m dashboard audit verify` (exit 1 names "
-           "the first broken entry).")
+    where = (f"Chain broken at entry {status['broken_seq']:,}" if status["broken_seq"]
+             else "Audit trail broken")
+    st.error(f"**{where}**: " + ui.plain("; ".join(status["problems"]))
+             + ". Tell the DPO and keep the store file as it is for investigation. " + head,
+             icon=":material/gpp_bad:")
+st.caption("This page checks the chain and its signatures. The full check, which also "
+           "compares every register with its last audited state: `python -m dashboard audit "
+           "verify` (exit 1 names what it found).")
 
 facets = ui.cached(exports.audit_facets)
 c1, c2, c3 = st.columns(3)
@@ -43,7 +48,7 @@ filters = {"actor": who, "action": what, "entity_type": etype, "entity_id": eid,
 try:
     clean = exports.normalize_filters("audit_log", filters)
 except exports.ExportError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.plain(exc), icon=":material/error:")
     st.stop()
 
 p1, p2, _ = st.columns([1, 1, 4])
@@ -70,8 +75,10 @@ st.dataframe(
         "entity_id": st.column_config.TextColumn("Entity ID"),
         "values_before": st.column_config.JsonColumn("Before"),
         "values_after": st.column_config.JsonColumn("After"),
-        "hash": st.column_config.TextColumn("Hash", help="SHA-256 of this entry and the "
-                                                         "previous entry's hash."),
+        "hash": st.column_config.TextColumn("Hash", help="HMAC-SHA-256 (SHA-256 for entries "
+                                                         "written before the store was keyed) "
+                                                         "of this entry and the previous "
+                                                         "entry's hash."),
     })
 
 if actor.may(exports.EXPORT_ACTION):

@@ -24,7 +24,7 @@ asked = st.query_params.get("clause")
 if "policy_clause" not in st.session_state:
     st.session_state["policy_clause"] = asked if asked in numbers else None
 if asked and asked not in numbers:
-    st.warning(f"The policy has no clause {asked}. Showing the whole policy.",
+    st.warning(f"The policy has no clause {ui.plain(asked)}. Showing the whole policy.",
                icon=":material/search_off:")
 
 

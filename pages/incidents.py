@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import clocks as clk
 from dashboard import incidents as inc
+from dashboard import navigation as nav
 from dashboard import ui
 from dashboard.registers import GRADES, INCIDENT_STATUSES, INCIDENT_TYPES
 
@@ -19,7 +20,7 @@ st.caption("Security incidents and their legal clocks: report to the regulator, 
            "affected users, file the summary report. Open incidents come first, the nearest "
            f"deadline on top. Times are {tz} time.")
 if actor.may("incident.log"):
-    st.page_link("app_pages/log_incident.py", label="Log an incident", icon=":material/add_alert:")
+    st.page_link(nav.script("log_incident"), label="Log an incident", icon=":material/add_alert:")
 
 with st.container(key="incident_filters"):
     c1, c2, c3 = st.columns(3)
@@ -105,7 +106,7 @@ event = st.dataframe(
 st.caption("Select a row to open the incident.")
 rows = event.selection.rows if event is not None else []
 if rows:
-    st.switch_page("app_pages/incident.py", query_params={"id": shown.iloc[rows[0]]["incident_id"]})
+    st.switch_page(nav.script("incident"), query_params={"id": shown.iloc[rows[0]]["incident_id"]})
 
 ids = list(shown["incident_id"])
 titles = dict(zip(shown["incident_id"], shown["title"]))
@@ -114,5 +115,5 @@ picked = left.selectbox("Open an incident", ids, key="open_incident", index=None
                         format_func=lambda i: f"{i} — {titles[i]}",
                         placeholder="Choose an incident in the list")
 if picked:
-    right.page_link("app_pages/incident.py", label=f"Open {picked}", icon=":material/timeline:",
+    right.page_link(nav.script("incident"), label=f"Open {ui.plain(picked)}", icon=":material/timeline:",
                     query_params={"id": picked})

@@ -81,7 +81,7 @@ m1.metric("Rows in the file", f"{staged.rows:,}")
 m2.metric("Problems", f"{len(staged.errors):,}")
 m3.metric("Format", (staged.format or "?").upper())
 encoded = " · GB18030" if staged.format == "csv" and staged.encoding == "gb18030" else ""
-st.caption(f"{staged.source_name}{encoded} · SHA-256 `{staged.sha256}`")
+st.caption(f"{ui.plain(staged.source_name)}{encoded} · SHA-256 `{staged.sha256}`")
 
 
 def error_table(errors) -> None:
@@ -130,7 +130,7 @@ if st.button(f"Import {staged.rows:,} rows into {reg.title}", type="primary",
         st.error("**Nothing was written.** The file was refused:", icon=":material/error:")
         error_table(exc.errors)
     except PermissionDenied as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(ui.plain(exc), icon=":material/block:")
     else:
         extra = f", replacing {result.replaced_rows:,} rows" if replace else ""
         st.session_state["imp_done"] = {
