@@ -14,9 +14,9 @@ to name the records of a CSV that DuckDB refused as a whole):
    what is hashed, checked and written is one and the same file. Its first bytes
    say what it is (``_sniff``): Parquet and .xlsx are read as such whatever the
    name; .xls, PDF, ZIP and binary files are refused saying what they are. A
-   workbook's first sheet is written beside the snapshot as CSV (openpyxl,
-   read-only), a GB18030 CSV transcoded to UTF-8 there; both then take the CSV
-   path below.
+   workbook's first sheet is written beside the snapshot as a Parquet file of
+   text cells (openpyxl, read-only), checked then like a CSV's cells; a GB18030
+   CSV is transcoded to UTF-8 there and takes the CSV path below.
 1. One streaming pass over its bytes: SHA-256, and for CSV a strict UTF-8 check
    (naming GB18030 or UTF-16 when it looks like them), a newline count, whether a
    NUL byte occurs and the longest record (bounded memory, C speed / numpy).
@@ -688,6 +688,7 @@ class _Validation:
         self.stage_kind: str | None = None
         self.check_length = self.check_nul = True     # narrowed by the CSV byte scan
         self.extra_errors: list[tuple[int, RowError]] = []   # found while converting
+        self._sheet_rows = np.zeros(0, np.int64)      # a workbook's data row -> sheet row
 
     # -- driver ---------------------------------------------------------------------
     def run(self, path: Path | None) -> _Result:
@@ -720,7 +721,7 @@ class _Validation:
         sha256 = None
         if fmt == "xlsx":
             sha256 = _sha256_file(path)
-            path, errors = self._xlsx_to_csv(path)
+            path, errors = self._xlsx_to_parquet(path)
             if errors:
                 res.sha256, res.errors = sha256, errors
                 return res
@@ -732,7 +733,7 @@ class _Validation:
                 return res
             path = utf8
         self._path = path
-        self.scan = _scan(path, "parquet" if fmt == "parquet" else "csv")
+        self.scan = _scan(path, "csv" if fmt == "csv" else "parquet")
         res.sha256 = sha256 or self.scan.sha256
         if self.scan.error:
             res.errors = [self.scan.error]
@@ -742,7 +743,7 @@ class _Validation:
                                    "the file is empty; expected a header row with the "
                                    f"column names of {self.reg.name}")]
             return res
-        if fmt == "parquet":
+        if fmt != "csv":
             file_errors = self._load_parquet(path)
         else:
             # Cell checks cost nothing when the bytes show they cannot fire.
@@ -876,21 +877,25 @@ class _Validation:
         self._make_plans(types)
         return []
 
-    def _xlsx_to_csv(self, path: Path) -> tuple[Path, list[RowError]]:
-        """The workbook's first sheet as a CSV beside the snapshot, for the CSV checks.
+    def _xlsx_to_parquet(self, path: Path) -> tuple[Path, list[RowError]]:
+        """The workbook's first sheet as a Parquet file of text columns beside the
+        snapshot: the checks then read it exactly as they read a CSV's cells.
 
-        Row 1 is the header. Each non-empty row becomes one record and keeps its sheet
+        Row 1 is the header. Each non-empty row becomes one data row and keeps its sheet
         row number (errors name it: ``row N``). Cells become the contract's text: whole
         numbers without ".0", true/false, a date cell in a date column YYYY-MM-DD, other
         date-times ISO 8601 without offset (read as the ``timezone`` setting's time).
         A value right of the header's last column is an error. openpyxl reads the
-        workbook in read-only mode (streamed, bounded memory; defusedxml guards the XML).
+        workbook in read-only mode and the rows go out in batches (bounded memory;
+        defusedxml guards the XML).
         """
         import openpyxl
+        import pyarrow as pa
+        import pyarrow.parquet as pq
         from openpyxl.utils import get_column_letter
 
-        out = path.with_name("sheet.csv")
-        wb = None
+        out = path.with_name("sheet.parquet")
+        wb = writer = None
         fh = open(path, "rb")
         try:
             # A file object: openpyxl would refuse a path for its name (the snapshot has
@@ -913,44 +918,54 @@ class _Validation:
             if errors:
                 return out, errors
             width = len(header)
-            kinds = [self.reg.column(h).type if h in self.reg.column_names else R.TEXT
-                     for h in header]
+            kinds = [self.reg.column(h).type for h in header]
+            schema = pa.schema([(h, pa.string()) for h in header])
+            writer = pq.ParquetWriter(out, schema)
+            batch: list[list[str | None]] = [[] for _ in header]
             lines: list[int] = []
-            with open(out, "w", encoding="utf-8", newline="") as f:
-                w = csv.writer(f, lineterminator="\r\n")   # a CR in a cell is quoted too
-                w.writerow(header)
-                for number, row in enumerate(rows, start=2):
-                    if number > EXCEL_MAX_ROWS:
-                        return out, [RowError(None, None, None,
-                                              f"the sheet has more than {EXCEL_MAX_ROWS:,} "
-                                              f"rows, more than Excel allows: the workbook "
-                                              f"is damaged or was not made by Excel")]
-                    if all(_xlsx_blank(v) for v in row):
-                        continue
-                    extra = [(j, v) for j, v in enumerate(row[width:], start=width)
-                             if not _xlsx_blank(v)]
-                    if extra and len(self.extra_errors) <= MAX_LISTED_ERRORS:
-                        j, v = extra[0]
-                        self.extra_errors.append((number, RowError(
-                            number, None, _cut(_xlsx_text(v, R.TEXT), None),
-                            f"a value in column {get_column_letter(j + 1)}, right of the "
-                            f"header's last column {get_column_letter(width)} (beyond the "
-                            f"header): give the column a name in row 1 or remove the value",
-                            "row")))
-                    cells = list(row[:width]) + [None] * (width - len(row))
-                    w.writerow([_xlsx_text(v, k) for v, k in zip(cells, kinds)])
-                    lines.append(number)
+
+            def flush() -> None:
+                writer.write_table(pa.Table.from_arrays(
+                    [pa.array(c, pa.string()) for c in batch], schema=schema))
+                for c in batch:
+                    c.clear()
+
+            for number, row in enumerate(rows, start=2):
+                if number > EXCEL_MAX_ROWS:
+                    return out, [RowError(None, None, None,
+                                          f"the sheet has more than {EXCEL_MAX_ROWS:,} rows, "
+                                          f"more than Excel allows: the workbook is damaged "
+                                          f"or was not made by Excel")]
+                if all(_xlsx_blank(v) for v in row):
+                    continue
+                extra = [(j, v) for j, v in enumerate(row[width:], start=width)
+                         if not _xlsx_blank(v)]
+                if extra and len(self.extra_errors) <= MAX_LISTED_ERRORS:
+                    j, v = extra[0]
+                    self.extra_errors.append((number, RowError(
+                        number, None, _cut(_xlsx_text(v, R.TEXT), None),
+                        f"a value in column {get_column_letter(j + 1)}, right of the "
+                        f"header's last column {get_column_letter(width)} (beyond the "
+                        f"header): give the column a name in row 1 or remove the value",
+                        "row")))
+                for i, kind in enumerate(kinds):
+                    batch[i].append(_xlsx_text(row[i], kind) if i < len(row) else "")
+                lines.append(number)
+                if len(batch[0]) >= 50_000:
+                    flush()
+            flush()
         except Exception as exc:     # openpyxl raises many kinds for a damaged workbook
             return out, [RowError(None, None, None,
                                   f"the Excel workbook cannot be read ({self._clean(exc)}); "
                                   f"open it in Excel and save it again, or save it as "
                                   f"\"CSV UTF-8\"")]
         finally:
+            if writer is not None:
+                writer.close()
             if wb is not None:
                 wb.close()
             fh.close()
-        self._line_map = np.asarray(lines, dtype=np.int64)
-        self._line_map_done = True
+        self._sheet_rows = np.asarray(lines, dtype=np.int64)
         return out, []
 
     def _number_rows(self) -> None:
@@ -1289,6 +1304,9 @@ class _Validation:
         data row; a workbook: the sheet's row)."""
         if self.fmt == "parquet":
             return [r + 1 for r in rowids]
+        if self.fmt == "xlsx":
+            rows = self._sheet_rows
+            return [int(rows[r]) if 0 <= r < len(rows) else None for r in rowids]
         lines = self._csv_line_map()
         if lines is None:
             return [r + 2 for r in rowids]
