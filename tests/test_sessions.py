@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
 from dashboard import accounts, sessions, ui
+from dashboard.navigation import APP_SCRIPT
 from dashboard.access import Actor
 
 from conftest import FROZEN_NOW, SYSTEM, make_store
@@ -68,7 +69,7 @@ def tab(monkeypatch, cookie: str | None, *, page: str | None = None,
         query: dict | None = None) -> AppTest:
     """A new browser tab (a reload, or a shared link) that sends ``cookie``."""
     monkeypatch.setattr(ui, "_session_cookie", lambda: cookie)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=60)
     if page:
         at._page_hash = calc_hash(page)
     for k, v in (query or {}).items():

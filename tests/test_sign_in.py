@@ -332,7 +332,7 @@ def test_creating_the_first_real_admin_on_the_users_page_says_the_demo_accounts_
     accounts.ensure_demo_accounts(demo, SYSTEM)
     at = sign_in(new_app(demo, monkeypatch).run(), "admin", "admin-demo-password")
     assert "Demo accounts are enabled" in at.error[0].value          # the red banner
-    at.switch_page("pages/users.py").run()
+    at.switch_page(PAGE_BY_KEY["users"].script).run()
     at.text_input(key="add_username").input("zhao")
     at.selectbox(key="add_role").select("admin")
     at.text_input(key="add_password").input("Jade-Lantern-Orbit-7")
