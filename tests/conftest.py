@@ -34,6 +34,16 @@ def make_store(path: Path, *, settings: Settings | None = None, clock=None) -> S
 
 
 @pytest.fixture
+def cheap_hasher(monkeypatch):
+    """Argon2 at its cheapest, for tests that create and sign in many accounts."""
+    from argon2 import PasswordHasher
+    from dashboard import accounts
+    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                           parallelism=1))
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", None)
+
+
+@pytest.fixture
 def store(tmp_path):
     s = make_store(tmp_path / "test.duckdb")
     yield s

@@ -115,10 +115,6 @@ def test_signed_out_and_unknown_action_are_refused():
         require(SYSTEM, "no.such.action")
 
 
-@pytest.fixture
-def cheap_hasher(monkeypatch):
-    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                           parallelism=1))
 
 
 ACCOUNT_CALLS = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from argon2 import PasswordHasher
 
 from dashboard import accounts, audit, dashboards, engine, exports, importer, remediation
 from dashboard import incidents as inc
@@ -32,10 +31,8 @@ def _processors_csv(k: int, i: int) -> str:
 
 
 @pytest.mark.slow
-def test_twenty_mixed_writers_and_readers(demo_store, tmp_path, monkeypatch):
+def test_twenty_mixed_writers_and_readers(demo_store, tmp_path, cheap_hasher):
     store = demo_store
-    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                           parallelism=1))
     for k in range(3):
         accounts.create_user(store, ADMIN, f"signer.{k}", "auditor", PASSWORD)
     as_of = dashboards.as_of_for(store)

@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -31,11 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Sesame-Open-42!"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hasher(monkeypatch):
-    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                           parallelism=1))
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("cheap_hasher")   # conftest: fast Argon2
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
@@ -21,11 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Sesame-Open-42!"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hasher(monkeypatch):
-    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                           parallelism=1))
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("cheap_hasher")   # conftest: fast Argon2
 
 
 @pytest.fixture

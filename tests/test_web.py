@@ -85,7 +85,13 @@ def test_headers_on_the_websocket_handshake():
     async def receive():
         return {"type": "websocket.connect"}
 
-    asyncio.run(web.SecurityHeaders(inner)({"type": "websocket", "path": "/ws"}, receive, send))
+    # In a thread of its own: an earlier test (AppTest, a TestClient) may have left an event
+    # loop running in this one, where asyncio.run refuses to start.
+    import threading
+    worker = threading.Thread(target=lambda: asyncio.run(web.SecurityHeaders(inner)(
+        {"type": "websocket", "path": "/ws"}, receive, send)))
+    worker.start()
+    worker.join(timeout=30)
     headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     assert_secure(headers, "websocket.accept")
 
