@@ -30,7 +30,9 @@ rewritten either. See docs/EVIDENCE.md for the life cycle (loss, rotation, backu
 
 Row digests: ``md5`` keyed with the secret over each row's text, summed as two 64-bit
 halves (an additive multiset hash: order-free, so no sort over 10 M rows; keyed, so no
-compensating change can be computed without the secret), then SHA-256 of the sums.
+compensating change can be computed without the secret), then HMAC'ed with the count.
+Being additive, a write that only appends rows (an import in append mode) records the last
+audited state plus the rows it added, without reading the rows already there.
 """
 from __future__ import annotations
 
@@ -303,22 +305,76 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def table_digest(cur, table: str, secret: bytes) -> dict:
-    """``{"rows": n, "digest": hex}`` of a table's rows as a multiset, keyed with ``secret``."""
-    n, hi, lo = cur.execute(
-        "SELECT count(*), coalesce(sum(CAST(h >> 64 AS UBIGINT)), 0), "
-        "coalesce(sum(CAST(h & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT)), 0) "
-        f"FROM (SELECT md5_number($k || CAST(t AS VARCHAR)) AS h FROM {_ident(table)} AS t)",
-        {"k": secret.hex()}).fetchone()
+_SUMS_SQL = ("SELECT count(*), coalesce(sum(CAST(h >> 64 AS UBIGINT)), 0), "
+             "coalesce(sum(CAST(h & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT)), 0) "
+             "FROM (SELECT md5_number($audit_key || CAST(t AS VARCHAR)) AS h FROM {rows}) AS d")
+
+
+def _state(secret: bytes, table: str, n: int, hi: int, lo: int) -> dict:
     mac = hmac.new(secret, f"table|{table}|{n}|{hi}|{lo}".encode(), hashlib.sha256).hexdigest()
-    return {"rows": int(n), "digest": mac}
+    return {"rows": int(n), "sum": [int(hi), int(lo)], "digest": mac}
 
 
-def digests_for(cur, tables: Iterable[str], secret: bytes) -> dict[str, dict]:
+def table_digest(cur, table: str, secret: bytes) -> dict:
+    """``{"rows", "sum", "digest"}`` of a table's rows as a multiset, keyed with ``secret``:
+    ``sum`` is the exact sum of the rows' keyed MD5 halves (additive: rows added to a table
+    add their sums), ``digest`` the HMAC of the count and the sums."""
+    n, hi, lo = cur.execute(_SUMS_SQL.format(rows=f"{_ident(table)} AS t"),
+                            {"audit_key": secret.hex()}).fetchone()
+    return _state(secret, table, n, hi, lo)
+
+
+def rows_sums(cur, table: str, secret: bytes, where: str, params: dict) -> tuple[int, int, int]:
+    """Count and keyed sums of the rows of ``table`` matching ``where`` (SQL over alias
+    ``t``; ``params`` bound by name): what an append adds to the table's digest."""
+    sql = _SUMS_SQL.format(rows=f"{_ident(table)} AS t WHERE {where}")
+    n, hi, lo = cur.execute(sql, {**params, "audit_key": secret.hex()}).fetchone()
+    return int(n), int(hi), int(lo)
+
+
+def last_state(cur, table: str, key_id: str) -> dict | None:
+    """The table's state recorded by the last audited write that changed it, if that entry
+    was signed with ``key_id`` and recorded the sums (else None: compute it afresh)."""
+    row = cur.execute(
+        "SELECT key_id, json_extract(digests, ?) FROM audit_log WHERE digests IS NOT NULL "
+        "AND json_exists(digests, ?) ORDER BY seq DESC LIMIT 1",
+        [f'$."{table}"', f'$."{table}"']).fetchone()
+    if row is None or row[0] != key_id or row[1] is None:
+        return None
+    state = json.loads(row[1]) if isinstance(row[1], str) else row[1]
+    if not isinstance(state, dict) or "sum" not in state or state.get("dropped"):
+        return None
+    return state
+
+
+def appended_digest(cur, table: str, secret: bytes, key_id: str,
+                    added: tuple[int, int, int]) -> dict | None:
+    """The table's state after rows summing to ``added`` were appended to it: the last
+    audited state plus them (no scan of the rows already there), or None when there is no
+    usable last state. If the table was changed behind the app's back before, the result
+    differs from its real digest, and ``verify`` says so, as it would have."""
+    prev = last_state(cur, table, key_id)
+    if prev is None:
+        return None
+    n, hi, lo = added
+    return _state(secret, table, prev["rows"] + n, prev["sum"][0] + hi, prev["sum"][1] + lo)
+
+
+def digests_for(cur, tables: Iterable[str], secret: bytes, key_id: str | None = None,
+                appended: dict[str, tuple[int, int, int]] | None = None) -> dict[str, dict]:
+    """The states of ``tables`` after a write: each computed afresh, except a table the write
+    only appended to (``appended``: its added count and sums), which is its last audited
+    state plus the rows added."""
     existing = set(audited_tables(cur))
     out: dict[str, dict] = {}
     for table in sorted(set(tables) - UNAUDITED_TABLES):
-        out[table] = table_digest(cur, table, secret) if table in existing else {"dropped": True}
+        if table not in existing:
+            out[table] = {"dropped": True}
+            continue
+        state = None
+        if appended and table in appended and key_id is not None:
+            state = appended_digest(cur, table, secret, key_id, appended[table])
+        out[table] = state or table_digest(cur, table, secret)
     return out
 
 
@@ -513,7 +569,7 @@ def verify(store, *, tables: bool = True) -> VerifyResult:
                     continue
                 now = table_digest(cur, table, ring.keys[key_id])
                 checked += 1
-                if now != recorded:
+                if (now["rows"], now["digest"]) != (recorded.get("rows"), recorded.get("digest")):
                     diff = now["rows"] - recorded["rows"]
                     how = (f"{-diff} row(s) deleted" if diff < 0 else
                            f"{diff} row(s) added" if diff > 0 else "rows changed")

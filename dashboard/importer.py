@@ -1357,6 +1357,15 @@ class _Validation:
         return df
 
     # -- writing --------------------------------------------------------------------
+    def declare_appended(self, w) -> None:
+        """Tell the write path which rows this append added (their keys, from the staged
+        file), so that the audit digest of the register adds them instead of reading all."""
+        key = self._key_plan()
+        keys = f"SELECT {key.strict} FROM ({self._layer1()}) s"
+        used = set(re.findall(r"\$(\w+)", keys))
+        w.appended_rows(self.reg.name, f"t.{_q(key.col.name)} IN ({keys})",
+                        {k: v for k, v in self.params.items() if k in used})
+
     def insert(self, *, replace: bool) -> tuple[int, int]:
         table = self.reg.name
         replaced = 0
@@ -1386,6 +1395,8 @@ def _commit(store, actor: Actor, reg: R.Register, src: _Source, *, replace: bool
                           "the file changed after it was checked; check it again before "
                           "importing")], table=reg.name, source_name=src.name)
         written, replaced = check.insert(replace=replace)
+        if not replace:
+            check.declare_appended(w)        # the digest adds the new rows, reads no others
         check.drop()
         w.audit("register.import", reg.name, None,
                 before={"rows": replaced} if replace else None,

@@ -160,10 +160,23 @@ class Writer:
     audited: int = 0
     touched: set[str] = field(default_factory=set)
     pending: _Pending | None = None
+    appended: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    ring: Any = None
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def execute(self, sql: str, params: Any = None):
         return self.cur.execute(sql, params) if params is not None else self.cur.execute(sql)
+
+    def appended_rows(self, table: str, where: str, params: dict | None = None) -> None:
+        """Declare that this write's only change to ``table`` is appending the rows matching
+        ``where`` (SQL over the table's alias ``t``; named ``params``), once they are in:
+        its digest is then the last audited one plus theirs, without reading the rows that
+        were there already (10 M retention records). Call it right after the INSERT."""
+        if self.ring is None:
+            return
+        n, hi, lo = audit.rows_sums(self.cur, table, self.ring.current_secret, where,
+                                    params or {})
+        self.appended[table.lower()] = (n, hi, lo)
 
     def audit(self, action: str, entity_type: str | None = None, entity_id: Any = None,
               before: Any = None, after: Any = None) -> int:
@@ -281,6 +294,7 @@ class Store:
             with self.transaction() as cur:
                 writer = Writer(None, actor, self.clock())
                 writer.cur = _TrackingCursor(cur, writer.touched)
+                writer.ring = ring if ring is not None and audit.keyed_columns(cur) else None
                 yield writer
                 if writer.audited != 1 or writer.pending is None:
                     raise StoreError(
@@ -289,7 +303,8 @@ class Store:
                     )
                 p = writer.pending
                 keyed = ring is not None and audit.keyed_columns(cur)
-                digests = (audit.digests_for(cur, writer.touched, ring.current_secret)
+                digests = (audit.digests_for(cur, writer.touched, ring.current_secret,
+                                             ring.current, writer.appended)
                            if keyed else None)
                 head = audit.append(cur, seq=p.seq, prev=p.prev, at=writer.at,
                                     actor=actor.name, role=actor.role, action=p.action,

@@ -278,3 +278,41 @@ def test_audit_log_page_checks_the_registers_on_request(keyed, monkeypatch):
     at.button(key="log_check_tables").click().run()
     assert any("Changed outside the app" in e.value and "table processors" in e.value
                for e in at.error)
+
+
+def _retention_csv(first: int, n: int) -> str:
+    head = ("record_id,subject_ref,category,system,storage_region,collected_on,"
+            "service_ended_on,deleted_on,hold_reason,hold_reference,hold_review_on\r\n")
+    return head + "".join(f"{i},SUBJ-{i},phone,crm,CN,2026-01-0{1 + i % 9},,,,,\r\n"
+                          for i in range(first, first + n))
+
+
+def test_an_append_import_records_the_same_digest_as_a_full_read(keyed, tmp_path):
+    """Appends add their rows' sums to the last audited state (no scan of the rows already
+    there); the result must equal the table's digest computed afresh."""
+    s = Store(keyed, settings=Settings(), clock=lambda: FROZEN_NOW)
+    from dashboard import importer
+    for k, first in enumerate((100_000, 200_000, 300_000)):
+        path = tmp_path / f"r{k}.csv"
+        path.write_text(_retention_csv(first, 50), encoding="utf-8")
+        importer.import_file(s, SYSTEM, "retention_records", path)
+        ring = audit.load_keyring(keyed)
+        with s.cursor() as cur:
+            recorded = audit.last_state(cur, "retention_records", ring.current)
+            fresh = audit.table_digest(cur, "retention_records", ring.current_secret)
+        assert recorded == fresh
+    s.close()
+    assert verify(keyed)[0] == 0
+
+
+def test_tampering_before_an_append_is_still_caught(keyed, tmp_path):
+    raw(keyed, "UPDATE retention_records SET system = 'elsewhere' WHERE record_id = "
+               "(SELECT min(record_id) FROM retention_records)")
+    s = Store(keyed, settings=Settings(), clock=lambda: FROZEN_NOW)
+    from dashboard import importer
+    path = tmp_path / "r.csv"
+    path.write_text(_retention_csv(500_000, 10), encoding="utf-8")
+    importer.import_file(s, SYSTEM, "retention_records", path)
+    s.close()
+    code, text = verify(keyed)
+    assert code == 1 and "table retention_records differs" in text
