@@ -224,10 +224,12 @@ def anchor(clause: str) -> str:
     return "clause-" + str(clause).replace(".", "-")
 
 
-def clause_markdown(row: Any, *, number: bool = True, anchor_tag: bool = False) -> str:
+def clause_markdown(row: Any, *, number: bool = True) -> str:
     """A clause's text as Markdown: its number in bold, bullets as a list, paragraphs kept.
 
-    The text is the policy's own; Markdown characters in it are escaped.
+    The text comes from a file: Markdown and HTML characters in it are escaped, and it is
+    rendered without HTML (articles carry their anchors as headers; a clause is opened with
+    ``?clause=``).
     """
     body = str(row.body)
     prefix = f"{row.clause} "
@@ -242,8 +244,6 @@ def clause_markdown(row: Any, *, number: bool = True, anchor_tag: bool = False) 
     text = "\n\n".join(p for p in paragraphs if p)
     if number:
         text = f"**{row.clause}** {text}"
-    if anchor_tag:
-        text = f'<span id="{anchor(row.clause)}"></span>' + text
     return text
 
 

@@ -73,8 +73,8 @@ for row in clauses.itertuples(index=False):
     if row.clause == focus:
         with st.container(border=True):
             st.markdown(":orange-badge[:material/link: Linked clause]")
-            st.markdown(view.clause_markdown(row, anchor_tag=True), unsafe_allow_html=True)
+            st.markdown(view.clause_markdown(row))
             view.rule_badges(row.clause, rules)
     else:
-        st.markdown(view.clause_markdown(row, anchor_tag=True), unsafe_allow_html=True)
+        st.markdown(view.clause_markdown(row))
         view.rule_badges(row.clause, rules)
