@@ -840,14 +840,12 @@ def write_json(findings: pd.DataFrame, out: TextIO) -> None:
     out.write("\n")
 
 
-def write_csv(findings: pd.DataFrame, out: TextIO) -> None:
+def write_csv(findings: pd.DataFrame, out: TextIO, timezone: str = "Asia/Shanghai") -> None:
     """The contract's CSV (header row, RFC 4180 quoting, CRLF line ends, no BOM on a
     terminal), through the project's one CSV writer: a cell that a spreadsheet would read
     as a formula (``=HYPERLINK(...)`` in an entity id) gets the leading quote."""
     from .exports import write_frame_csv
-    write_frame_csv(findings[FINDING_COLUMNS], out, timezone=str(findings["due_at"].dt.tz)
-                    if hasattr(findings["due_at"], "dt") and findings["due_at"].dt.tz
-                    else "Asia/Shanghai", bom=False)
+    write_frame_csv(findings[FINDING_COLUMNS], out, timezone=timezone, bom=False)
 
 
 def write_table(summary: Summary, findings: pd.DataFrame, due: pd.DataFrame,
@@ -928,7 +926,7 @@ def cmd_check(args, out: TextIO, err: TextIO) -> int:
     if args.format == "json":
         write_json(findings, out)
     elif args.format == "csv":
-        write_csv(findings, out)
+        write_csv(findings, out, store.settings.timezone)
     else:
         write_table(summary, findings, due, due_by_rule, out, args.limit)
         if not args.no_snapshot:

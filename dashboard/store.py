@@ -221,6 +221,7 @@ class Store:
         self._write_lock = _write_lock_for(self.path)
         self._key = str(self.path.resolve())
         self._ring = None
+        self._keyed_columns = False
 
     @property
     def data_version(self) -> int:
@@ -294,7 +295,7 @@ class Store:
             with self.transaction() as cur:
                 writer = Writer(None, actor, self.clock())
                 writer.cur = _TrackingCursor(cur, writer.touched)
-                writer.ring = ring if ring is not None and audit.keyed_columns(cur) else None
+                writer.ring = ring if ring is not None and self._keyed(cur) else None
                 yield writer
                 if writer.audited != 1 or writer.pending is None:
                     raise StoreError(
@@ -302,7 +303,7 @@ class Store:
                         f"(appended {writer.audited}); rolled back"
                     )
                 p = writer.pending
-                keyed = ring is not None and audit.keyed_columns(cur)
+                keyed = ring is not None and self._keyed(cur)   # 0008 keys it mid-write
                 digests = (audit.digests_for(cur, writer.touched, ring.current_secret,
                                              ring.current, writer.appended)
                            if keyed else None)
@@ -333,6 +334,13 @@ class Store:
                     "file from its backup (docs/EVIDENCE.md, 'The audit key'). Nothing was "
                     "written.")
         return self._ring
+
+    def _keyed(self, cur) -> bool:
+        """Whether audit_log has the keyed columns (migration 0008): asked once per store,
+        since they never go away."""
+        if not self._keyed_columns:
+            self._keyed_columns = audit.keyed_columns(cur)
+        return self._keyed_columns
 
     def _has_keyed_entries(self) -> bool:
         with self.cursor() as cur:
