@@ -308,7 +308,7 @@ def _redirect(url: str) -> None:
 def demo_banner() -> None:
     """A red banner on every page while a demo account (published password) can sign in."""
     from .accounts import enabled_demo_accounts
-    names = enabled_demo_accounts(get_store())
+    names = cached(enabled_demo_accounts)     # once per store change, not every rerun
     if names:
         st.error(f"**Demo accounts are enabled** ({', '.join(names)}): their passwords are "
                  "published in the README, so anyone can sign in with them. Create a real "
