@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 # Column types of the contract.
 TEXT = "text"
 INTEGER = "integer"
+NUMBER = "number"      # a decimal amount (yuan, two decimals)
 DATE = "date"
 TIMESTAMP = "timestamp"
 BOOLEAN = "boolean"
@@ -22,6 +23,7 @@ REGION = "region"      # ISO 3166-1 alpha-2
 SQL_TYPES = {
     TEXT: "VARCHAR",
     INTEGER: "BIGINT",
+    NUMBER: "DECIMAL(18,2)",
     DATE: "DATE",
     TIMESTAMP: "TIMESTAMPTZ",
     BOOLEAN: "BOOLEAN",
@@ -37,8 +39,8 @@ PURPOSES = (
 )
 PROCESSOR_STATUSES = ("active", "suspended", "offboarded")
 AGREEMENT_TERMS = (
-    "purpose", "duration", "method", "categories", "protection_measures", "return_or_delete",
-    "no_subentrust",
+    "purpose", "duration", "method", "categories", "protection_measures", "rights_obligations",
+    "return_or_delete", "no_subentrust",
 )
 SHARING_KINDS = ("share", "transfer", "disclosure")
 LEGAL_BASES = (
@@ -166,6 +168,8 @@ SHARING_AGREEMENTS = Register(
         Column("users_notified_on", DATE, label="Users notified"),
         Column("legal_reference", TEXT, max_length=500, label="Legal reference"),
         Column("subjects_affected", INTEGER, label="Subjects affected"),
+        # v2 (migration 0010): impact assessment before providing or disclosing, PIPL Art. 55(3)
+        Column("pia_done_on", DATE, label="PIA done"),
     ),
 )
 
@@ -223,6 +227,22 @@ INCIDENTS = Register(
         Column("status", ENUM, required=True, choices=INCIDENT_STATUSES),
         Column("root_cause", TEXT, max_length=TEXT_CAP, label="Root cause"),
         Column("remediation", TEXT, max_length=TEXT_CAP),
+        # v2 (migration 0010): the facts PIPL Art. 57 and the 2025 reporting measures turn on
+        Column("pi_authority_notified_at", TIMESTAMP, label="PI authority notified",
+               help="Notice to the authority protecting personal information (PIPL Art. 57); "
+                    "a regulator report counts too."),
+        Column("user_notice_exemption", TEXT, max_length=2000, label="User notice exemption",
+               help="Why no notice to individuals is needed: the measures taken effectively "
+                    "avoid harm (PIPL Art. 57 para. 2)."),
+        Column("suspected_crime", BOOLEAN, label="Suspected crime",
+               help="A crime is suspected: the police are told promptly."),
+        Column("cii_involved", BOOLEAN, label="CII involved",
+               help="The incident involves critical information infrastructure: the 1 h "
+                    "clocks apply."),
+        Column("important_data_involved", BOOLEAN, label="Important data involved",
+               help="Important or core data is involved: at least relatively major."),
+        Column("economic_loss_cny", NUMBER, label="Economic loss (CNY)",
+               help="Direct economic loss in yuan (2025 reporting measures, Annex)."),
     ),
 )
 

@@ -45,7 +45,20 @@ PARAMETERS: dict[str, tuple[str, str, str | None]] = {
     "regulator_hours": ("INTEGER", "hours to report to the regulator: regulator_report_hours, "
                                    "or regulator_report_hours_cii when cii_operator is true",
                         "regulator_report_hours"),
+    "regulator_report_hours": ("INTEGER", "hours to report to the regulator (ordinary operator "
+                               "and incident)", "regulator_report_hours"),
+    "regulator_report_hours_cii": ("INTEGER", "hours to report to the regulator when the "
+                                   "operator is CII or the incident involves CII",
+                                   "regulator_report_hours_cii"),
+    "cii_operator": ("BOOLEAN", "whether the Platform is a CII operator", "cii_operator"),
     "user_notice_hours": ("INTEGER", "hours to notify affected users", "user_notice_hours"),
+    "pi_authority_notice_hours": ("INTEGER", "hours to notify the authority protecting personal "
+                                  "information (PIPL Art. 57)", "pi_authority_notice_hours"),
+    "police_report_hours": ("INTEGER", "hours to report a suspected crime to the police",
+                            "police_report_hours"),
+    "police_report_hours_cii": ("INTEGER", "hours to report a suspected crime to the police "
+                                "when the operator is CII or the incident involves CII",
+                                "police_report_hours_cii"),
     "summary_report_days": ("INTEGER", "days after resolution to file the summary report",
                             "summary_report_days"),
     "incident_stale_days": ("INTEGER", "days without a timeline step before an incident is stale",
@@ -58,6 +71,16 @@ PARAMETERS: dict[str, tuple[str, str, str | None]] = {
     "grade_particularly_major_subjects": ("BIGINT", "affected people from which an incident is "
                                           "particularly major",
                                           "grade_particularly_major_subjects"),
+    "grade_relatively_major_loss_cny": ("BIGINT", "direct economic loss (yuan) from which an "
+                                        "incident is at least relatively major",
+                                        "grade_relatively_major_loss_cny"),
+    "grade_major_loss_cny": ("BIGINT", "direct economic loss (yuan) from which an incident is "
+                             "at least major", "grade_major_loss_cny"),
+    "grade_particularly_major_loss_cny": ("BIGINT", "direct economic loss (yuan) from which an "
+                                          "incident is particularly major",
+                                          "grade_particularly_major_loss_cny"),
+    "grade_important_data_floor": ("VARCHAR", "the lowest grade of an incident involving "
+                                   "important or core data", "grade_important_data_floor"),
     "processor_assessment_days": ("INTEGER", "days within which an active processor must have "
                                   "been assessed", "processor_assessment_days"),
     "offboard_return_days": ("INTEGER", "days after offboarding to confirm return or deletion",
@@ -93,6 +116,12 @@ class Rule:
     reading: str = ""
     params: tuple[str, ...] = ()  # named parameters the SQL uses, in first-use order
     seq: int = 0                  # position in rules.toml (the contract's order)
+    also_clauses: tuple[str, ...] = ()  # further clauses the contract names for the rule
+                                  # (findings carry the first, ``clause``; see docs/RULES.md)
+    introduced: int = 1           # contract version that added the rule (1 or 2)
+    v2_change: str = ""           # for a v1 rule version 2 changed: what changed and why
+    law_beyond_policy: str = ""   # for a v2 rule: what the law asks that the policy's text
+                                  # does not say (the Policy page's "policy vs law" view)
 
     @property
     def severity_rank(self) -> int:
@@ -157,6 +186,11 @@ def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
         if entry["entity_type"] not in ENTITY_TYPES:
             raise RuleError(f"{where}: entity_type {entry['entity_type']!r} is not one of "
                             f"{', '.join(ENTITY_TYPES)}")
+        if entry.get("introduced", 1) not in (1, 2):
+            raise RuleError(f"{where}: introduced must be 1 or 2 (the contract's version)")
+        if entry.get("introduced", 1) == 2 and not entry.get("law_beyond_policy", "").strip():
+            raise RuleError(f"{where}: a version 2 rule says what the law asks beyond the "
+                            "policy (law_beyond_policy)")
         if not re.fullmatch(r"\d+(\.\d+)*", entry["clause"]):
             raise RuleError(f"{where}: clause {entry['clause']!r} is not a clause number")
         path = rules_dir / f"{rule_id}.sql"
@@ -174,7 +208,10 @@ def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
             promise=entry["promise"], breach=entry["breach"], fix=entry["fix"],
             legal_source=entry["legal_source"], sql=sql, sql_path=path,
             severity_reason=entry["severity_reason"], reading=entry["reading"],
-            params=params, seq=seq,
+            params=params, seq=seq, introduced=int(entry.get("introduced", 1)),
+            also_clauses=tuple(entry.get("also_clauses", ())),
+            v2_change=entry.get("v2_change", ""),
+            law_beyond_policy=entry.get("law_beyond_policy", ""),
         ))
     if not rules:
         raise RuleError(f"{toml_path}: no [[rule]] entries")
@@ -260,7 +297,10 @@ def render_parameters() -> str:
     for name, (sql_type, meaning, setting) in PARAMETERS.items():
         if setting:
             spec = SPEC_BY_NAME[setting]
-            src = f"`{setting}` ({spec.default:,} {spec.unit}, {spec.confidence})"
+            default = (str(spec.default).lower() if isinstance(spec.default, bool)
+                       else f"{spec.default:,}" if isinstance(spec.default, int)
+                       else spec.default)
+            src = f"`{setting}` ({default} {spec.unit}, {spec.confidence})"
             if name == "regulator_hours":
                 cii = SPEC_BY_NAME["regulator_report_hours_cii"]
                 src += (f"; `regulator_report_hours_cii` ({cii.default:,} {cii.unit}, "

@@ -28,7 +28,10 @@ class Setting:
     source: str
     confidence: str
     help: str
+    choices: tuple[str, ...] = ()       # the allowed values of a text setting
 
+
+GRADE_CHOICES = ("general", "relatively_major", "major", "particularly_major")
 
 SPECS: tuple[Setting, ...] = (
     Setting("regulator_report_hours", 4, "hours",
@@ -41,10 +44,29 @@ SPECS: tuple[Setting, ...] = (
     Setting("cii_operator", False, "true/false",
             "CAC Measures (2025) Art. 4; regulations.md: the default for this company", "V",
             "Whether the Platform is a CII operator (switches the regulator clock to the CII one)."),
-    Setting("user_notice_hours", 72, "hours",
-            "PIPL Art. 57 ('immediately'); policy 7.2 ('inform you'); GDPR Art. 33 for comparison", "P",
-            "Notify affected users within this many hours of detection. PIPL gives no number; "
-            "72 h is the project's reading of 'immediately', aligned with GDPR's regulator clock."),
+    Setting("user_notice_hours", 24, "hours",
+            "PIPL Art. 57 ('immediately'); policy 7.2 ('inform you'); regulations.md, "
+            "corrections in version 2", "P",
+            "Notify affected users within this many hours of detection, unless the measures "
+            "taken effectively avoid harm (PIPL Art. 57 para. 2, recorded as an exemption). "
+            "PIPL says 'immediately' and gives no number: 24 h is the project's reading "
+            "(version 1 used 72 h); counsel may set it lower."),
+    Setting("pi_authority_notice_hours", 24, "hours",
+            "PIPL Art. 57 ('immediately', no size threshold); regulations.md, corrections "
+            "in version 2", "P",
+            "Notify the authority protecting personal information within this many hours of "
+            "detecting any incident involving personal information, whatever its grade (a "
+            "regulator report counts). 24 h is the project's reading of 'immediately'."),
+    Setting("police_report_hours", 4, "hours",
+            "CAC Measures (2025); NDSMR Art. 11: report a suspected crime to the police "
+            "promptly ('及时'); project default", "P",
+            "Report an incident in which a crime is suspected to the police within this many "
+            "hours of detection (ordinary operators: the law gives no hour figure)."),
+    Setting("police_report_hours_cii", 1, "hours",
+            "CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4: an "
+            "incident involving CII goes to the protection department and the police within "
+            "1 hour at the latest", "V",
+            "The police deadline when the operator is CII or the incident involves CII."),
     Setting("summary_report_days", 30, "days",
             "CAC Measures (2025) Art. 8", "V2",
             "File the post-incident summary report within this many days after handling ends."),
@@ -60,10 +82,36 @@ SPECS: tuple[Setting, ...] = (
     Setting("grade_particularly_major_subjects", 100_000_000, "people",
             "CAC Measures (2025) Annex, personal-information leaks", "V2",
             "Affected people from which an incident is particularly major (grade I)."),
+    Setting("grade_relatively_major_loss_cny", 5_000_000, "yuan",
+            "CAC Measures (2025) Annex (grading guide), direct economic loss: 500万元; "
+            "recalled from the guide and its 2023 draft, the republication read stops "
+            "before this item", "R",
+            "Direct economic loss from which an incident is at least relatively major "
+            "(grade III). Confirm against the Annex's text."),
+    Setting("grade_major_loss_cny", 20_000_000, "yuan",
+            "CAC Measures (2025) Annex (grading guide), direct economic loss: 2000万元; "
+            "recalled from the guide and its 2023 draft, the republication read stops "
+            "before this item", "R",
+            "Direct economic loss from which an incident is at least major (grade II). "
+            "Confirm against the Annex's text."),
+    Setting("grade_particularly_major_loss_cny", 100_000_000, "yuan",
+            "CAC Measures (2025) Annex (grading guide), I.7: 'causes direct economic loss "
+            "of 100 million yuan or more' (1亿元以上), read in a republication of the "
+            "2025 guide", "V2",
+            "Direct economic loss from which an incident is particularly major (grade I)."),
+    Setting("grade_important_data_floor", "relatively_major", "grade",
+            "CAC Measures (2025) Annex: core or important data are graded by how serious the "
+            "threat is; regulations.md, corrections in version 2: the project's "
+            "conservative floor", "P",
+            "The lowest grade an incident involving important or core data may carry "
+            "(one of general, relatively_major, major, particularly_major).",
+            choices=GRADE_CHOICES),
     Setting("processor_assessment_days", 365, "days",
             "PIPL Art. 21 (supervise the processor), Art. 54 (periodic audits); MLPS 2.0 annual "
-            "assessment of level-3 systems", "V2",
-            "An active processor must have been assessed or audited within this many days."),
+            "assessment of level-3 systems; the period is the project's reading", "P",
+            "An active processor must have been assessed or audited within this many days. "
+            "No law sets the period for processors: 365 days follows MLPS 2.0's annual "
+            "assessment of level-3 systems, a project reading."),
     Setting("offboard_return_days", 30, "days",
             "PIPL Art. 21 (return or delete at the end of entrustment); project default", "P",
             "An offboarded processor must confirm return or deletion within this many days."),
@@ -166,11 +214,15 @@ def _coerce(spec: Setting, value: Any, origin: str) -> Any:
             if number < 0:
                 raise ValueError
             return number
-        return str(value)
+        text = str(value).strip()
     except (TypeError, ValueError):
         raise SettingsError(
             f"setting {spec.name} from {origin}: {value!r} is not a valid {spec.unit} value"
         ) from None
+    if spec.choices and text not in spec.choices:
+        raise SettingsError(f"setting {spec.name} from {origin}: {value!r} is not one of "
+                            f"{', '.join(spec.choices)}")
+    return text
 
 
 class Settings:
@@ -197,8 +249,16 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
 
-    def regulator_hours(self) -> int:
-        return self.regulator_report_hours_cii if self.cii_operator else self.regulator_report_hours
+    def regulator_hours(self, cii_involved: bool | None = False) -> int:
+        """The regulator clock: the CII one when the Platform is a CII operator or, in rules
+        version 2, when the incident itself involves CII."""
+        cii = self.cii_operator or bool(cii_involved)
+        return self.regulator_report_hours_cii if cii else self.regulator_report_hours
+
+    def police_hours(self, cii_involved: bool | None = False) -> int:
+        """The police clock for an incident in which a crime is suspected (INC-POLICE)."""
+        cii = self.cii_operator or bool(cii_involved)
+        return self.police_report_hours_cii if cii else self.police_report_hours
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per setting, for the docs and the settings page."""
