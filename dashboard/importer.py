@@ -51,6 +51,7 @@ import argparse
 import codecs
 import csv
 import datetime as dt
+import decimal
 import difflib
 import hashlib
 import io
@@ -116,6 +117,13 @@ _TS_RE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,
           r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?")
 _OFFSET_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _INT_RE = r"[+-]?[0-9]+"
+# An amount (NUMBER, e.g. economic_loss_cny): digits with an optional decimal part; no
+# thousands separators, currency signs or exponents. At most two decimals that count
+# (trailing zeros beyond them lose nothing): more precision is refused, never rounded.
+_NUM_RE = r"[+-]?[0-9]+(\.[0-9]+)?"
+_NUM_SCALE_RE = r"[+-]?[0-9]+(\.[0-9]{1,2}0*)?"
+NUMBER_SQL = R.SQL_TYPES[R.NUMBER]                       # DECIMAL(18,2)
+NUMBER_MAX = "9999999999999999.99"                       # the largest DECIMAL(18,2)
 
 _INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
               "UINTEGER", "UBIGINT", "UHUGEINT"}
@@ -1168,6 +1176,38 @@ class _Validation:
                         f"WHEN try_cast({n} AS BIGINT) IS NULL THEN 'int_range' "
                         f"WHEN try_cast({n} AS BIGINT) < 0 THEN 'int_negative' END",
                         f"try_cast({n} AS BIGINT)", f"CAST({n} AS BIGINT)")
+        if col.type == R.NUMBER:
+            dec = f"try_cast({n} AS {NUMBER_SQL})"
+            tail = (f"WHEN {dec} IS NULL THEN 'num_range' END")
+            if t in _INT_TYPES:
+                return plan(r,
+                            f"CASE WHEN {n} IS NULL THEN {req} "
+                            f"WHEN {n} < 0 THEN 'num_negative' {tail}",
+                            dec, f"CAST({n} AS {NUMBER_SQL})")
+            if t in _FLOAT_TYPES:
+                # A float holds 0.1 as the nearest binary fraction: it "has two decimals"
+                # when rounding it to two gives back the very same float.
+                d = f"CAST({n} AS DOUBLE)"
+                return plan(r,
+                            f"CASE WHEN {n} IS NULL THEN {req} "
+                            f"WHEN NOT isfinite({d}) THEN 'num_finite' "
+                            f"WHEN {d} < 0 THEN 'num_negative' "
+                            f"WHEN round({d}, 2) <> {d} THEN 'num_scale' {tail}",
+                            dec, f"CAST({n} AS {NUMBER_SQL})")
+            if t.startswith("DECIMAL"):
+                return plan(r,
+                            f"CASE WHEN {n} IS NULL THEN {req} "
+                            f"WHEN {n} < 0 THEN 'num_negative' "
+                            f"WHEN round({n}, 2) <> {n} THEN 'num_scale' {tail}",
+                            dec, f"CAST({n} AS {NUMBER_SQL})")
+            return plan(strip,
+                        f"CASE WHEN {n} IS NULL THEN {req} "
+                        f"WHEN NOT regexp_full_match({n}, '{_NUM_RE}') THEN 'num_format' "
+                        f"WHEN starts_with({n}, '-') AND try_cast({n} AS DOUBLE) <> 0 "
+                        f"THEN 'num_negative' "
+                        f"WHEN NOT regexp_full_match({n}, '{_NUM_SCALE_RE}') THEN 'num_scale' "
+                        f"{tail}",
+                        dec, f"CAST({n} AS {NUMBER_SQL})")
         raise AssertionError(f"no import rule for column type {col.type}")  # pragma: no cover
 
     def _layer1(self, plans: list[_Plan] | None = None, *, display: bool = False) -> str:
@@ -1458,6 +1498,9 @@ def _xlsx_text(value: Any, kind: str) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 2 ** 63:
             return str(int(value))
+        if kind == R.NUMBER and np.isfinite(value):
+            # an amount as plain digits (1e+20 would read as "not an amount")
+            return format(decimal.Decimal(repr(value)), "f")
         return repr(value)
     if isinstance(value, dt.datetime):
         if kind == R.DATE and value.tzinfo is None and value.time() == dt.time(0):
@@ -1501,6 +1544,7 @@ def _kind_phrase(col: R.Column) -> str:
         R.TEXT: "text", R.ENUM: "a text code", R.REGION: "a region code",
         R.LIST: "a list of text codes", R.DATE: "a date", R.TIMESTAMP: "a timestamp",
         R.BOOLEAN: "a true/false value", R.INTEGER: "a whole number",
+        R.NUMBER: "an amount (a decimal number)",
     }[col.type]
 
 
@@ -1747,7 +1791,39 @@ def _reason(col: R.Column, code: str, value: str | None, length: int | None = No
         return "negative; expected a whole number of 0 or more"
     if code == "int_range":
         return "too large for a whole number (at most 9223372036854775807)"
+    if code == "num_format":
+        return (f"not an amount: expected digits with at most two decimals after a point, "
+                f"e.g. 1250000 or 1250000.50{_amount_hint(v)}")
+    if code == "num_finite":
+        return "not a finite number (NaN or infinity); expected an amount, e.g. 1250000.50"
+    if code == "num_negative":
+        return "negative; expected an amount of 0 or more"
+    if code == "num_scale":
+        return ("more than two decimals: amounts are recorded to the fen (0.01 yuan); round "
+                "the value in the file (the import never rounds)")
+    if code == "num_range":
+        return f"too large for an amount (at most {NUMBER_MAX})"
     return code  # pragma: no cover
+
+
+def _amount_hint(value: str) -> str:
+    """The plain digits the contract wants, for an amount written as people often do
+    (``1,250,000``, ``¥1250000``, ``1.25e6``); "" when there is no sure reading (``125万``)."""
+    text = value.strip()
+    for mark in (",", "，", " ", "\u00a0", "_", "¥", "￥", "CNY", "RMB", "元", "yuan"):
+        text = text.replace(mark, "")
+    if re.fullmatch(r"[0-9]{1,30}(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,2})?", text):
+        plain = text
+        if "e" in text.lower():
+            try:
+                plain = format(decimal.Decimal(text).normalize(), "f")
+            except ArithmeticError:                         # pragma: no cover
+                return ""
+        if plain != value.strip() and len(plain) <= 40 \
+                and re.fullmatch(_NUM_SCALE_RE, plain):
+            return (f' (did you mean "{plain}"? no thousands separators, currency signs '
+                    f'or exponents)')
+    return ""
 
 
 def _unquote_py(text: str) -> str:

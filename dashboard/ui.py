@@ -417,7 +417,7 @@ def _json_default(value: Any) -> Any:
 
 def format_columns(df: pd.DataFrame, register) -> dict[str, Any]:
     """``st.dataframe`` column_config for a register: English headings, date formats."""
-    from .registers import DATE, INTEGER, LIST, TIMESTAMP, BOOLEAN
+    from .registers import DATE, INTEGER, LIST, NUMBER, TIMESTAMP, BOOLEAN
     config: dict[str, Any] = {}
     for col in register.columns:
         if col.name not in df.columns:
@@ -429,6 +429,9 @@ def format_columns(df: pd.DataFrame, register) -> dict[str, Any]:
                 col.heading, format="YYYY-MM-DD HH:mm")
         elif col.type == INTEGER:
             config[col.name] = st.column_config.NumberColumn(col.heading, format="localized")
+        elif col.type == NUMBER:
+            # an amount in yuan: thousands separated, always two decimals (1,250,000.50)
+            config[col.name] = st.column_config.NumberColumn(col.heading, format="accounting")
         elif col.type == LIST:
             config[col.name] = st.column_config.ListColumn(col.heading)
         elif col.type == BOOLEAN:

@@ -87,7 +87,7 @@ def share(aid="SHA-0001", **over) -> list:
         "consent_evidence": "consent-log:2025-11", "confidentiality_clause": "true",
         "recipient_region": "CN", "signed_on": "2025-01-05", "effective_from": "2025-01-10",
         "expires_on": "2027-01-09", "status": "active", "users_notified_on": None,
-        "legal_reference": None, "subjects_affected": "120000",
+        "legal_reference": None, "subjects_affected": "120000", "pia_done_on": "2024-12-20",
     }
     row.update(over)
     return [row[c] for c in SHARE_HEADER]
@@ -405,6 +405,20 @@ BAD_CELLS = [
      '(did you mean "GB"?)'),
     ("retention_records", ret(storage_region="XX"), "storage_region", "XX",
      "not an ISO 3166-1 alpha-2"),
+    # rules version 2 (migration 0010)
+    ("sharing_agreements", share(pia_done_on="20/12/2024"), "pia_done_on", "20/12/2024",
+     "not a date: expected YYYY-MM-DD"),
+    ("incidents", inc(economic_loss_cny="1,250,000"), "economic_loss_cny", "1,250,000",
+     'not an amount: expected digits with at most two decimals after a point, e.g. 1250000 '
+     'or 1250000.50 (did you mean "1250000"?'),
+    ("incidents", inc(economic_loss_cny="1250000.505"), "economic_loss_cny", "1250000.505",
+     "more than two decimals"),
+    ("incidents", inc(economic_loss_cny="-500"), "economic_loss_cny", "-500",
+     "negative; expected an amount of 0 or more"),
+    ("incidents", inc(suspected_crime="yes"), "suspected_crime", "yes",
+     "not a boolean: expected true or false"),
+    ("incidents", inc(pi_authority_notified_at="2026-03-01 late"), "pi_authority_notified_at",
+     "2026-03-01 late", "not an ISO 8601 timestamp"),
 ]
 
 
