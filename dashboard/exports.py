@@ -559,6 +559,15 @@ def cell_sql(column: str, duck_type: str) -> str:
         return _timestamp_cell(f"CAST({c} AS TIMESTAMPTZ)")
     if t == "BOOLEAN":
         return f"CASE WHEN {c} IS NULL THEN '' WHEN {c} THEN 'true' ELSE 'false' END"
+    if t.startswith("DECIMAL"):
+        # An amount (NUMBER, DECIMAL(18,2): economic_loss_cny) as DuckDB spells a decimal:
+        # plain digits, a point and exactly the column's two decimals (1250000.50, 0.00).
+        # Exact (never a float, never rounded), no exponent, thousands separator or
+        # currency sign, so a spreadsheet reads it as a number; the same value always
+        # gives the same bytes; and it is what the importer accepts (digits, at most two
+        # decimals), so export -> import gives back the stored amount. Not trimmed to
+        # 1250000.5: two decimals are how an amount of money in yuan is written.
+        return f"coalesce(CAST({c} AS VARCHAR), '')"
     if _NUMERIC.match(t):
         return f"coalesce(CAST({c} AS VARCHAR), '')"
     if t == "VARCHAR":

@@ -9,6 +9,7 @@ import json
 import os
 import tracemalloc
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -44,16 +45,17 @@ PROCESSORS = [
 SHARING = [
     # agreement_id, counterparty, processor_id, kind, legal_basis, purpose, data_categories,
     # consent, consent_evidence, confidentiality_clause, recipient_region, signed_on,
-    # effective_from, expires_on, status, users_notified_on, legal_reference, subjects_affected
+    # effective_from, expires_on, status, users_notified_on, legal_reference, subjects_affected,
+    # pia_done_on (v2)
     ("SHA-0001", "Partner Bank", None, "share", "explicit_consent", "co-branded card",
      ["name", "phone"], "separate", "CONSENT-1", True, "CN", D("2025-12-20"), D("2026-01-01"),
-     D("2027-12-31"), "active", None, None, 1000),
+     D("2027-12-31"), "active", None, None, 1000, D("2025-12-10")),
     ("SHA-0002", "Acquirer Ltd", None, "transfer", "merger_acquisition", "=cmd|' /C calc'!A0",
      ["name"], None, None, False, "US", D("2026-01-15"), D("2026-02-01"), D("2026-06-30"),
-     "active", D("2026-01-20"), None, 500),
+     "active", D("2026-01-20"), None, 500, None),
     ("SHA-0003", "District Court", None, "disclosure", "legal_requirement", None,
      ["id_card_number"], "none", None, None, "CN", None, D("2026-03-01"), None, "ended",
-     None, "(2026) Court 123", 0),
+     None, "(2026) Court 123", 0, None),
 ]
 RETENTION = [
     (1, "SUB-0001", "name", "crm", "CN", D("2025-01-01"), None, None, None, None, None),
@@ -69,17 +71,23 @@ T = dt.datetime
 INCIDENTS = [
     # incident_id, title, description, incident_type, grade, occurred_at, detected_at,
     # affected_subjects, data_categories, notification_channels, notice_contents,
-    # users_notified_at, status
+    # users_notified_at, status,
+    # v2: pi_authority_notified_at, user_notice_exemption, suspected_crime, cii_involved,
+    # important_data_involved, economic_loss_cny
     ("INC-2026-0001", "Leak of =phone numbers", "line one\r\nline two, with comma",
      "data_leak", "relatively_major", None,
      T(2026, 3, 1, 23, 30, tzinfo=SHANGHAI), 1_200_000, ["phone", "name"],
      ["email", "sms"], ["categories", "cause"],
-     T(2026, 3, 2, 1, 0, 0, 123456, tzinfo=UTC), "contained"),
+     T(2026, 3, 2, 1, 0, 0, 123456, tzinfo=UTC), "contained",
+     T(2026, 3, 2, 4, 15, tzinfo=SHANGHAI), None, True, False, True, Decimal("1250000.50")),
     ("INC-2026-0002", "Ransomware", None, "ransomware", "general",
      T(2026, 3, 1, 20, 0, tzinfo=SHANGHAI), T(2026, 3, 2, 0, 10, tzinfo=SHANGHAI), 0, None,
-     None, None, None, "open"),
+     None, None, None, "open",
+     None, "-Backups were encrypted, key not exposed;\nno harm, \"PIPL 57\"", False, True,
+     None, Decimal("0")),
     ("INC-2025-0009", "Phishing", "@team", "phishing", "general", None,
-     T(2025, 12, 31, 9, 0, tzinfo=SHANGHAI), None, None, None, None, None, "closed"),
+     T(2025, 12, 31, 9, 0, tzinfo=SHANGHAI), None, None, None, None, None, "closed",
+     None, None, None, None, None, Decimal("30000000")),
 ]
 EVENTS = [
     (1, "INC-2026-0001", T(2026, 3, 1, 23, 30, tzinfo=SHANGHAI), "dpo.li", "logged", "+found"),
@@ -95,7 +103,9 @@ def populate(store) -> None:
     """The registers above, written as one service write would."""
     inc_cols = ("incident_id, title, description, incident_type, grade, occurred_at, "
                 "detected_at, affected_subjects, data_categories, notification_channels, "
-                "notice_contents, users_notified_at, status")
+                "notice_contents, users_notified_at, status, pi_authority_notified_at, "
+                "user_notice_exemption, suspected_crime, cii_involved, "
+                "important_data_involved, economic_loss_cny")
     with store.write(SYSTEM, "register.edit") as w:
         for table, rows in (("processors", PROCESSORS), ("sharing_agreements", SHARING),
                             ("retention_records", RETENTION)):
@@ -590,6 +600,80 @@ def test_export_reimported_gives_identical_rows(filled, tmp_path, table):
         assert register_rows(fresh, table) == register_rows(filled, table)
         # and exporting the copy gives back the very same file
         assert csv_bytes(fresh, table) == data
+    finally:
+        fresh.close()
+
+
+CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "data-contract.md"
+
+
+def contract_columns(table: str) -> list[str]:
+    """A register's columns as the data contract's table lists them, in its order
+    (``title, description`` on one row stands for two columns)."""
+    text = CONTRACT.read_text(encoding="utf-8")
+    section = text.split(f"\n## {table} ", 1)[1].split("\n## ", 1)[0]
+    names: list[str] = []
+    for line in section.splitlines():
+        cell = line.split("|")[1].strip() if line.startswith("| ") else ""
+        if cell and cell not in ("column", "---"):
+            names += [c.strip() for c in cell.split(",")]
+    return names
+
+
+@pytest.mark.parametrize("table", list(REGISTERS))
+def test_every_register_exports_the_contracts_columns_in_its_order(filled, table):
+    header = csv_bytes(filled, table)[3:].split(b"\r\n", 1)[0].decode()
+    assert header.split(",") == list(REGISTERS[table].column_names)
+    if CONTRACT.exists():
+        assert header.split(",") == contract_columns(table)
+
+
+def test_the_version_2_columns_as_the_contract_says(filled):
+    """Rules version 2 (migration 0010): a date, a timestamp, booleans, a text and an
+    amount, each rendered as the contract's CSV says."""
+    s = {r["agreement_id"]: r for r in parse(csv_bytes(filled, "sharing_agreements"))}
+    assert [s[k]["pia_done_on"] for k in ("SHA-0001", "SHA-0002")] == ["2025-12-10", ""]
+    text = csv_bytes(filled, "incidents").decode("utf-8-sig")
+    i = {r["incident_id"]: r for r in parse(csv_bytes(filled, "incidents"))}
+    first, second, third = i["INC-2026-0001"], i["INC-2026-0002"], i["INC-2025-0009"]
+    assert first["pi_authority_notified_at"] == "2026-03-02T04:15:00+08:00"
+    assert (first["suspected_crime"], first["cii_involved"],
+            first["important_data_involved"]) == ("true", "false", "true")
+    assert (third["suspected_crime"], third["cii_involved"]) == ("", "")
+    # amounts: plain digits with the column's two decimals (DECIMAL(18,2)), never an
+    # exponent, a thousands separator or a currency sign; null is empty
+    assert [first["economic_loss_cny"], second["economic_loss_cny"],
+            third["economic_loss_cny"]] == ["1250000.50", "0.00", "30000000.00"]
+    assert ",1250000.50\r\n" in text and ",30000000.00\r\n" in text   # not quoted
+    # the exemption is text: neutralized against CSV injection, quoted for its newline
+    assert second["user_notice_exemption"] == (
+        "'-Backups were encrypted, key not exposed;\nno harm, \"PIPL 57\"")
+    assert first["user_notice_exemption"] == ""
+
+
+def test_amounts_export_and_import_back_exactly(store, tmp_path):
+    """Every amount DECIMAL(18,2) can hold, from 0.01 to the largest, comes back from its
+    exported text unchanged (the export writes what the importer reads)."""
+    from dashboard import importer
+    amounts = [Decimal("0.01"), Decimal("0.10"), Decimal("5000000"), Decimal("19999999.99"),
+               Decimal("100000000.00"), Decimal("9999999999999999.99"), None]
+    with store.write(SYSTEM, "register.edit") as w:
+        w.cur.executemany(
+            "INSERT INTO incidents (incident_id, title, incident_type, grade, detected_at, "
+            "status, economic_loss_cny) VALUES (?, 't', 'other', 'general', ?, 'open', ?)",
+            [(f"INC-{n}", T(2026, 3, 1, tzinfo=SHANGHAI), a) for n, a in enumerate(amounts)])
+        w.audit("test.populate", "test")
+    data = csv_bytes(store, "incidents")
+    assert [r["economic_loss_cny"] for r in parse(data)] == [
+        "0.01", "0.10", "5000000.00", "19999999.99", "100000000.00", "9999999999999999.99", ""]
+    fresh = make_store(tmp_path / "fresh.duckdb")
+    try:
+        staged = importer.stage_file(fresh, "incidents", data, "incidents.csv")
+        assert staged.ok, [str(e) for e in staged.errors]
+        importer.commit_import(fresh, DPO, staged)
+        assert [r[0] for r in fresh.rows("SELECT economic_loss_cny FROM incidents "
+                                         "ORDER BY incident_id")] == amounts
+        assert csv_bytes(fresh, "incidents") == data
     finally:
         fresh.close()
 
