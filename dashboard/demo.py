@@ -40,6 +40,7 @@ detected two hours before 10:00 is *due* at 10:00 and late by the evening.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import random
 import time
 from contextlib import contextmanager
@@ -52,7 +53,7 @@ import pyarrow as pa
 from .access import Actor
 from .reference import load_catalog, sync_reference
 from .registers import (
-    AGREEMENT_TERMS, BOOLEAN, DATE, GRADES, HOLD_REASONS, INCIDENTS, INTEGER, LIST,
+    AGREEMENT_TERMS, BOOLEAN, DATE, GRADES, HOLD_REASONS, INCIDENTS, INTEGER, LIST, NUMBER,
     NOTICE_CONTENTS, PROCESSORS, RETENTION_RECORDS, SHARING_AGREEMENTS, TIMESTAMP, Register,
 )
 from .settings import Settings
@@ -245,7 +246,7 @@ def cmd_seed(args, out, err) -> int:
 def _arrow_type(column, tz: str) -> pa.DataType:
     return {
         INTEGER: pa.int64(), DATE: pa.date32(), TIMESTAMP: pa.timestamp("us", tz=tz),
-        BOOLEAN: pa.bool_(), LIST: pa.list_(pa.string()),
+        BOOLEAN: pa.bool_(), LIST: pa.list_(pa.string()), NUMBER: pa.decimal128(18, 2),
     }.get(column.type, pa.string())
 
 
@@ -476,6 +477,7 @@ EVENT_ACTORS = {
     "emergency_plan_activated": "soc.zhou",
     "contained": "soc.zhou",
     "regulator_reported": "dpo.li",
+    "pi_authority_notified": "dpo.li",
     "police_reported": "legal.sun",
     "users_notified": "dpo.li",
     "resolved": "soc.zhou",
@@ -505,8 +507,15 @@ WITH ev AS (
                || coalesce(', reference ' || regulator_reference, '')
     FROM {stage} WHERE regulator_reported_at IS NOT NULL
     UNION ALL
+    SELECT incident_id, pi_authority_notified_at, 3, $a_authority, 'pi_authority_notified',
+           'Notified the authority protecting personal information (PIPL Art. 57): '
+               || coalesce(regulator, $authority)
+    FROM {stage} WHERE pi_authority_notified_at IS NOT NULL
+    UNION ALL
     SELECT incident_id, police_reported_at, 4, $a_police, 'police_reported',
-           'Reported to the police (suspected crime)'
+           'Reported to the police (suspected crime'
+               || CASE WHEN cii_involved THEN '; critical information infrastructure' ELSE '' END
+               || ')'
     FROM {stage} WHERE police_reported_at IS NOT NULL
     UNION ALL
     SELECT incident_id, users_notified_at, 5, $a_users, 'users_notified',
@@ -542,10 +551,11 @@ def _insert_incidents(cur, stage: str) -> None:
 
 
 def _insert_events(cur, stage: str, first_event_id: int = 0) -> None:
-    params = {"first": first_event_id}
+    params = {"first": first_event_id, "authority": CAC}
     params.update({f"a_{key}": EVENT_ACTORS[kind] for key, kind in (
         ("plan", "emergency_plan_activated"), ("contained", "contained"),
-        ("regulator", "regulator_reported"), ("police", "police_reported"),
+        ("regulator", "regulator_reported"), ("authority", "pi_authority_notified"),
+        ("police", "police_reported"),
         ("users", "users_notified"), ("resolved", "resolved"),
         ("summary", "summary_filed"), ("closed", "closed"))})
     cur.execute(_EVENTS_SQL.format(stage=stage), params)
@@ -560,8 +570,11 @@ def _incident_stage_schema_extra(tz: str) -> list[tuple[str, pa.DataType]]:
 
 # == demo scale ==========================================================================
 
-FULL_TERMS = list(AGREEMENT_TERMS)                       # the six of PROC-TERMS + no_subentrust
-SIX_TERMS = [t for t in AGREEMENT_TERMS if t != "no_subentrust"]
+FULL_TERMS = list(AGREEMENT_TERMS)                       # the seven of PROC-TERMS + no_subentrust
+SEVEN_TERMS = [t for t in AGREEMENT_TERMS if t != "no_subentrust"]
+# The group's entrustment template before 2025: the six terms of rules version 1, without
+# the parties' rights and obligations (PIPL Art. 21 para. 1, required by version 2).
+V1_TERMS = [t for t in SEVEN_TERMS if t != "rights_obligations"]
 
 OWNERS = {
     "identity_verification": "Zhao Min (Information Security)",
@@ -581,8 +594,10 @@ def _P(zh, en, kind, service, purpose, cats, engaged, **kw) -> dict:
 
     Keyword overrides (everything else is compliant, drawn around as_of):
       region, status; conf / nda = None (not signed); expires = days from as_of;
-      terms = list; pia = None (never) or days after engagement; assessed = days ago
-      or None; offboarded = days ago; returned = days after offboarding or None.
+      terms = list; pia = None (never) or days after engagement (every processor that
+      receives personal information has one before engagement otherwise: PIPL Art. 55(3));
+      assessed = days ago or None; offboarded = days ago; returned = days after
+      offboarding or None.
     """
     return dict(zh=zh, en=en, kind=kind, service=service, purpose=purpose, cats=list(cats),
                 engaged=engaged, **kw)
@@ -603,10 +618,12 @@ def _demo_processor_specs(s: Settings) -> list[dict]:
            "service_provider", "SMS verification codes for sign-in and registration",
            "identity_verification", ["phone"], 1400),
         # PROC-CONFIDENTIALITY + PROC-TERMS: a small fallback SMS channel signed only an NDA,
-        # no confidentiality agreement and no Art. 21 entrustment terms.
+        # no confidentiality agreement and no Art. 21 entrustment terms. PROC-PIA (v2): it
+        # receives only phone numbers, nothing sensitive, so nobody thought a PIA was
+        # needed; PIPL Art. 55(3) asks one for any entrustment.
         _P("上海讯达云通信有限公司", "Shanghai Xunda Cloud Communications Co., Ltd.", "supplier",
            "Fallback SMS channel for verification codes", "identity_verification", ["phone"],
-           480, conf=None, terms=["purpose", "duration"]),
+           480, conf=None, terms=["purpose", "duration"], pia=None),
         _P("南京实名通信息技术有限公司", "Nanjing Shimingtong Information Technology Co., Ltd.",
            "service_provider", "ID card OCR and identity check for real-name authentication",
            "identity_verification", ["name", "id_card_number"], 700),
@@ -617,16 +634,19 @@ def _demo_processor_specs(s: Settings) -> list[dict]:
                                  "bank_account", "business_registration",
                                  "account_credentials", "usage_records", "cookie_identifier"],
            1300),
+        # PROC-TERMS (v2): signed on the group's old entrustment template, which lists the
+        # six terms of version 1 but not the parties' rights and obligations (Art. 21).
         _P("贵州算力云计算有限公司", "Guizhou Suanli Cloud Computing Co., Ltd.",
            "service_provider", "Disaster-recovery backup storage", "service_provision",
            ["name", "phone", "id_card_number", "bank_account", "business_registration",
-            "account_credentials"], 820),
+            "account_credentials"], 820, terms=V1_TERMS + ["no_subentrust"]),
         # PROC-LOCATION + PROC-ASSESSMENT: a CDN whose edge nodes (and logs) are in Hong Kong,
-        # not assessed since its first year.
+        # not assessed since its first year. PROC-TERMS (v2): its contract is on the old
+        # template too, with no rights and obligations clause.
         _P("太平洋边缘网络有限公司", "Pacific Edge Networks Ltd.", "service_provider",
            "CDN and web acceleration (edge nodes and access logs in Hong Kong)",
            "service_optimization", ["cookie_identifier", "usage_records"], 1000, region="HK",
-           assessed=assess + 140),
+           assessed=assess + 140, terms=V1_TERMS),
         # Due: its agreement expires in 8 days (renewal in negotiation).
         _P("苏州数安云存储有限公司", "Suzhou Shu'an Cloud Storage Co., Ltd.", "supplier",
            "Object storage for uploaded business licences and ID scans", "service_provision",
@@ -784,7 +804,6 @@ def _demo_processor_specs(s: Settings) -> list[dict]:
 
 
 def _demo_processors(rng: random.Random, as_of: dt.date, s: Settings) -> list[dict]:
-    sensitive = load_catalog().sensitive
     day = dt.timedelta(days=1)
     out = []
     for n, spec in enumerate(_demo_processor_specs(s), start=1):
@@ -799,7 +818,7 @@ def _demo_processors(rng: random.Random, as_of: dt.date, s: Settings) -> list[di
             "status": status, "engaged_on": engaged,
             "confidentiality_signed_on": engaged - rng.randint(0, 20) * day,
             "nda_signed_on": engaged - rng.randint(0, 20) * day,
-            "agreement_terms": FULL_TERMS if rng.random() < 0.7 else SIX_TERMS,
+            "agreement_terms": FULL_TERMS if rng.random() < 0.7 else SEVEN_TERMS,
             "owner": OWNERS[spec["purpose"]],
         }
         for key, col in (("conf", "confidentiality_signed_on"), ("nda", "nda_signed_on")):
@@ -812,7 +831,7 @@ def _demo_processors(rng: random.Random, as_of: dt.date, s: Settings) -> list[di
             expires * day if expires is not None else rng.randint(60, 1000) * day)
         if "pia" in spec:
             row["pia_done_on"] = None if spec["pia"] is None else engaged + spec["pia"] * day
-        elif set(cats) & sensitive or rng.random() < 0.5:
+        elif cats:        # any personal information: a PIA before entrusting (Art. 55(3))
             row["pia_done_on"] = engaged - rng.randint(5, 60) * day
         if "assessed" in spec:
             a = spec["assessed"]
@@ -835,7 +854,10 @@ def _A(counterparty, kind, basis, purpose, cats, *, signed, **kw) -> dict:
     ``signed``: days before as_of. Keywords: consent, evidence, conf (confidentiality
     clause), region, effective (days after signing), expires (days from as_of, or
     None), status, notified (days after effective_from, or None), reference,
-    subjects, processor (index of a demo processor, 1-based).
+    subjects, processor (index of a demo processor, 1-based); pia: None (no impact
+    assessment) or days after effective_from (PIPL Art. 55(3): otherwise one is done
+    before signing, except for disclosures the law compels), pia_ahead: the PIA's date
+    given as days after as_of (entered ahead of time: not done yet).
     """
     return dict(counterparty=counterparty, kind=kind, basis=basis, purpose=purpose,
                 cats=list(cats), signed=signed, **kw)
@@ -856,45 +878,61 @@ def _demo_agreement_specs(s: Settings) -> list[dict]:
            "explicit_consent", "Sales leads for a second distributor",
            ["name", "phone", "contact_person"], signed=380, consent="bundled",
            evidence="Registration terms of service v2, clause 9", subjects=5_100),
-        # SHARE-CONSENT: explicit consent claimed, but no consent records to show.
+        # SHARE-CONSENT: separate consent claimed, but no consent records to show.
+        # SHARE-PIA (v2): set up in a rush for the summit, with no impact assessment.
         _A("2026存储技术峰会组委会 / 2026 Memory Technology Summit Organizing Committee",
            "share", "explicit_consent", "Attendee registration for the summit",
-           ["name", "phone", "business_registration"], signed=90, consent="explicit",
-           evidence=None, expires=40, subjects=1_250),
+           ["name", "phone", "business_registration"], signed=90, consent="separate",
+           evidence=None, expires=40, subjects=1_250, pia=None),
         _A("合肥微电子联合实验室 / Hefei Microelectronics Joint Laboratory", "share",
            "explicit_consent", "Participants in the joint reliability study",
-           ["name", "phone"], signed=600, consent="explicit",
-           evidence="Study enrolment form, consent log CL-LAB-2025", subjects=320),
-        # SHARE-SENSITIVE-CONSENT: ID card numbers shared on ordinary (not separate) consent.
+           ["name", "phone"], signed=600, consent="separate",
+           evidence="Study enrolment form, separate consent log CL-LAB-2025", subjects=320),
         _A("合肥国际会展中心 / Hefei International Convention Center", "share",
            "explicit_consent", "Venue security check for the fab open day",
-           ["name", "id_card_number"], signed=30, consent="explicit",
-           evidence="Open-day registration form, consent log CL-OD-2026", expires=60,
-           subjects=640),
+           ["name", "id_card_number"], signed=30, consent="separate",
+           evidence="Open-day registration form, separate consent to the ID check "
+           "CL-OD-2026", expires=60, subjects=640),
         _A("安信保险经纪有限公司 / Anxin Insurance Brokerage Co., Ltd.", "share",
            "explicit_consent", "Transit insurance for product-testing samples",
            ["name", "phone", "address"], signed=700, consent="separate",
            evidence="Sample request form, separate insurance consent CL-INS", subjects=2_900),
-        # SHARE-SENSITIVE-CONSENT: precise location shared on ordinary consent.
+        # SHARE-SENSITIVE-CONSENT + SHARE-SEPARATE-CONSENT: precise location shared on
+        # ordinary consent. SHARE-PIA (v2): its PIA was done three weeks after launch.
         _A("途图地图服务有限公司 / Tutu Map Services Co., Ltd.", "share", "explicit_consent",
            "Service-centre finder on the Platform's map", ["location", "cookie_identifier"],
            signed=420, consent="explicit", evidence="Map page consent banner, log CL-MAP",
-           subjects=61_000),
+           subjects=61_000, pia=21),
         # Outside scope: an ended campaign on bundled consent.
         _A("北京博览展览服务有限公司 / Beijing Bolan Exhibition Services Co., Ltd.", "share",
            "explicit_consent", "2024 trade-show visitor pre-registration",
            ["name", "phone", "business_registration"], signed=900, consent="bundled",
            evidence="2024 trade-show registration terms", expires=-540, status="ended",
            subjects=3_300),
+        # SHARE-PIA (v2): the panel has run for eight months; its PIA is booked for next
+        # week and was entered with that date (a PIA dated ahead is not done).
         _A("合肥问道市场调研有限公司 / Hefei Wendao Market Research Co., Ltd.", "share",
            "explicit_consent", "Customer satisfaction panel", ["name", "phone"], signed=250,
            consent="separate", evidence="Panel sign-up form, consent log CL-PANEL",
-           subjects=1_800),
+           subjects=1_800, pia_ahead=7),
         _A("深圳芯瑞科技有限公司 / Shenzhen Xinrui Technology Co., Ltd.", "share",
            "explicit_consent", "Co-development partner programme: enterprise contacts",
            ["name", "phone", "business_registration", "id_card_number"], signed=330,
            consent="separate", evidence="Partner programme enrolment, separate consent "
            "CL-PARTNER (PIPL Art. 29)", subjects=210),
+        # SHARE-CONSENT (v2: a disclosure too) + SHARE-SEPARATE-CONSENT: contest winners
+        # announced publicly on consent that was only a clause of the contest terms.
+        _A("长鑫开发者社区公告 / ChangXin Developer Community (public announcement)",
+           "disclosure", "explicit_consent", "Winners of the 2026 memory developer contest "
+           "announced with their names and masked phone numbers", ["name", "phone"],
+           signed=20, consent="bundled", evidence="Developer contest terms v1, clause 12",
+           expires=60, subjects=30),
+        # SHARE-SEPARATE-CONSENT (v2): the group's finance centre is an affiliate, not a
+        # registered processor: another handler, and no separate consent was asked for.
+        _A("长鑫存储技术（合肥）财务共享中心有限公司 / CXMT Financial Shared Services (Hefei) "
+           "Co., Ltd.", "share", "affiliate_service", "Refunds of sample and testing fees: "
+           "the payer's identity and bank account", ["name", "id_card_number", "bank_account"],
+           signed=150, consent="none", subjects=1_340),
         # -- transfers (5.2.1, 5.3.2)
         _A("合肥存宝电子商务有限公司 / Hefei Cunbao E-commerce Co., Ltd.", "transfer",
            "merger_acquisition", "Divestment of the consumer memory-module web shop: "
@@ -911,15 +949,24 @@ def _demo_agreement_specs(s: Settings) -> list[dict]:
            "after-sales records", ["name", "phone", "address"], signed=240, effective=40,
            notified=None, status="ended", expires=None, subjects=57_000),
         # Due: a joint venture takes over the test lab's customers in 20 days; the notice
-        # must go out before then.
+        # must go out before then, and so must the impact assessment (SHARE-PIA, v2).
         _A("长鑫新测检测技术有限公司 / CXMT Xince Testing Technology Co., Ltd.", "transfer",
            "merger_acquisition", "Test-lab customer base moves to the new joint venture",
            ["contact_person", "phone", "address", "business_registration"], signed=25,
-           effective=45, notified=None, expires=None, subjects=3_400),
+           effective=45, notified=None, expires=None, subjects=3_400, pia=None),
         _A("安徽芯存科技有限公司 / Anhui Xincun Technology Co., Ltd.", "transfer",
            "merger_acquisition", "Developer-forum community transferred to its acquirer",
            ["name", "phone", "account_credentials"], signed=600, effective=80, notified=-40,
            status="ended", expires=None, subjects=96_000),
+        # SHARE-CONSENT (v2: a transfer too) + SHARE-SENSITIVE-CONSENT +
+        # SHARE-SEPARATE-CONSENT: customers of the discontinued module-screening service,
+        # billing accounts included, are moving to the partner lab; the request form's
+        # consent box was never added, so no consent was collected.
+        _A("无锡芯检测试技术有限公司 / Wuxi Xinjian Testing Technology Co., Ltd.", "transfer",
+           "explicit_consent", "Customers of the discontinued module-screening service move "
+           "to the partner lab", ["contact_person", "phone", "business_registration",
+                                  "bank_account"], signed=45, consent="none", evidence=None,
+           expires=75, subjects=860),
         _A("苏州联讯半导体有限公司 / Suzhou Lianxun Semiconductor Co., Ltd.", "transfer",
            "explicit_consent", "Enterprise account moved to the customer's successor company "
            "at its request", ["name", "phone", "business_registration"], signed=310,
@@ -982,10 +1029,18 @@ def _demo_agreement_specs(s: Settings) -> list[dict]:
         # SHARE-CONFIDENTIALITY: the mediation centre's terms have no confidentiality clause.
         _A("合肥市消费者协会调解中心 / Hefei Consumers' Association Mediation Center", "share",
            "dispute_resolution", "Complaint files for mediation", ["name", "phone", "address"],
-           signed=180, conf=None, subjects=23),
+           signed=180, conf=None, consent="separate",
+           evidence="Complaint referral form, separate consent CL-MED-HF", subjects=23),
         _A("安徽省电子产品质量纠纷调解委员会 / Anhui Electronics Quality Dispute Mediation "
            "Committee", "share", "dispute_resolution", "Warranty disputes referred for mediation",
-           ["name", "phone", "contact_person"], signed=520, conf=True, subjects=9),
+           ["name", "phone", "contact_person"], signed=520, conf=True, consent="separate",
+           evidence="Referral form, separate consent CL-MED-AH", subjects=9),
+        # SHARE-SEPARATE-CONSENT (v2): a disputed card payment; the payer's ID number and
+        # bank account went to the bank's dispute centre without asking the payer.
+        _A("中国银行合肥分行争议处理中心 / Bank of China Hefei Branch, Dispute Resolution "
+           "Centre", "share", "dispute_resolution", "Disputed testing-fee payment: the "
+           "payer's identity and bank account", ["name", "id_card_number", "bank_account"],
+           signed=60, conf=True, consent="none", expires=120, subjects=1),
     ]
 
 
@@ -1009,6 +1064,8 @@ def _demo_agreements(rng: random.Random, as_of: dt.date, s: Settings,
             "effective_from": p["engaged_on"], "expires_on": p["agreement_expires_on"],
             "status": "active" if p["status"] == "active" else "ended",
             "subjects_affected": rng.randint(2, 600) * 500,
+            # the processor's own PIA covers the entrustment (PROC-PIA's question)
+            "pia_done_on": p.get("pia_done_on"),
         })
     for a in _demo_agreement_specs(s):
         legal = a["basis"] == "legal_requirement"
@@ -1019,6 +1076,14 @@ def _demo_agreements(rng: random.Random, as_of: dt.date, s: Settings,
         expires = a.get("expires", None if legal else rng.randint(200, 900))
         notified = a.get("notified", "absent")
         processor = a.get("processor")
+        # an impact assessment before signing (PIPL Art. 55(3)); none for what the law compels
+        pia = a.get("pia", "absent")
+        if "pia_ahead" in a:
+            pia_on = as_of + a["pia_ahead"] * day
+        elif pia == "absent":
+            pia_on = None if legal else min(signed, effective) - rng.randint(3, 40) * day
+        else:
+            pia_on = None if pia is None else effective + pia * day
         rows.append({
             "counterparty": a["counterparty"],
             "processor_id": None if processor is None else f"PRC-{processor:04d}",
@@ -1035,6 +1100,7 @@ def _demo_agreements(rng: random.Random, as_of: dt.date, s: Settings,
             else effective + notified * day,
             "legal_reference": a.get("reference"),
             "subjects_affected": a.get("subjects"),
+            "pia_done_on": pia_on,
         })
     # Registered in the order they were signed.
     rows.sort(key=lambda r: (r["signed_on"], r["counterparty"], r["purpose"]))
@@ -1270,7 +1336,70 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         channels=["sms", "email"],
         root_cause="Compromised third-party JavaScript library",
         remediation="Library pinned and self-hosted; subresource integrity"),
+    # -- rules version 2
+    "tape": dict(
+        type="data_loss", title="Encrypted backup tape lost in transit to the disaster-recovery "
+                                "site",
+        systems="backup (Guizhou Suanli)",
+        cats=["name", "phone", "id_card_number", "bank_account"],
+        reported_by="Courier notice (Shunda Express)", police=False, channels=[],
+        root_cause="Tape handed to an unescorted courier",
+        remediation="Escorted transport; replication over the network instead of tapes"),
+    "mes_intrusion": dict(
+        type="unauthorized_access",
+        title="Intrusion into the fab's manufacturing execution system (critical information "
+              "infrastructure) through the supplier portal",
+        systems="supplier portal, fab MES gateway", cats=["contact_person",
+                                                          "account_credentials"],
+        reported_by="SOC monitoring (Zhou Qiang)", police=True, channels=["email"],
+        root_cause="A supplier portal account without a second factor, reused on the MES "
+                   "gateway",
+        remediation="Portal and MES networks separated; second factor for every supplier"),
+    "bec": dict(
+        type="phishing",
+        title="Business email compromise: a supplier's bank details changed and a payment "
+              "diverted",
+        systems="mail gateway, erp-finance", cats=["contact_person", "bank_account"],
+        reported_by="Finance (payment reconciliation)", police=True,
+        channels=["email", "phone"],
+        root_cause="Spoofed supplier email; the bank-detail change was approved without a "
+                   "call-back",
+        remediation="Call-back verification of bank-detail changes; DMARC enforced"),
+    "process_data": dict(
+        type="data_leak",
+        title="Wafer process parameters (important data catalogue) copied from an engineering "
+              "share",
+        systems="R&D file share", cats=[], reported_by="DLP alert", police=True, channels=[],
+        root_cause="Engineering share open to every R&D account",
+        remediation="Share restricted to the process team; DLP rules on process data"),
 }
+# Direct economic loss (yuan) per scenario, assessed once handling has ended: (low, high),
+# below the economic-loss thresholds of the grade each scenario is given in the demo.
+LOSS_CNY: dict[str, tuple[int, int]] = {
+    "stuffing": (20_000, 180_000), "phishing": (0, 15_000), "ddos": (20_000, 300_000),
+    "ddos_major": (800_000, 2_400_000), "outage": (10_000, 150_000),
+    "cloud_outage": (50_000, 400_000), "platform_outage": (1_200_000, 3_800_000),
+    "bucket": (30_000, 250_000), "lab_ransom": (400_000, 1_800_000),
+    "cs_malware": (2_000, 30_000), "tamper": (5_000, 60_000), "defacement": (10_000, 80_000),
+    "logistics_loss": (8_000, 60_000), "laptop": (3_000, 12_000), "simswap": (20_000, 400_000),
+    "misdirected": (1_000, 8_000), "resume_api": (50_000, 300_000),
+    "face_log": (200_000, 2_500_000), "scraping": (100_000, 900_000),
+    "insider": (300_000, 3_000_000), "backup_leak": (500_000, 4_500_000),
+    "db_ransom": (6_000_000, 18_000_000), "fab_ransom": (30_000_000, 95_000_000),
+    "skimming": (100_000, 1_500_000), "tape": (20_000, 90_000),
+    "mes_intrusion": (300_000, 2_000_000), "bec": (50_000, 400_000),
+}
+# Why no user notice was needed (PIPL Art. 57 para. 2): the measures taken effectively
+# avoid harm. The authority is notified all the same.
+USER_NOTICE_EXEMPTIONS = (
+    "The data are encrypted (AES-256) and the keys never left the Hefei key store: the "
+    "measures taken effectively avoid harm (PIPL Art. 57 para. 2). Authority notified.",
+    "The recipient deleted the data within the hour and confirmed it in writing; no copy "
+    "left the recipient's mailbox: no harm to the individuals (PIPL Art. 57 para. 2).",
+    "Access was cut within minutes and the logs show nothing was read or copied: the "
+    "measures taken effectively avoid harm (PIPL Art. 57 para. 2).",
+)
+
 assert {sc["type"] for sc in SCENARIOS.values()} >= {
     "data_leak", "data_loss", "data_tampering", "unauthorized_access", "ransomware",
     "malware", "phishing", "ddos", "outage", "other"}
@@ -1286,6 +1415,12 @@ def _I(days_ago: float, scenario: str, grade: str, affected: int, **kw) -> dict:
       resolved_ago=days before the moment; summary=None (not filed) or days after
       resolution; notes=[(days before the moment, text)]; stale=True (no automatic
       status note); jitter=False (exact times).
+      Rules version 2: authority=None (the authority protecting PI never notified) or
+      hours after detection; police=None (not reported) or hours after detection (a crime
+      is suspected in the scenarios marked police); cii=True (critical information
+      infrastructure involved: the 1 h clocks); important=True (important data involved);
+      loss=yuan (direct economic loss; else drawn for the scenario once handling ended);
+      exemption=text (no user notice needed, PIPL Art. 57 para. 2: none is sent).
     """
     return dict(days_ago=days_ago, scenario=scenario, grade=grade, affected=affected, **kw)
 
@@ -1294,6 +1429,8 @@ def _demo_incident_specs(s: Settings) -> list[dict]:
     reg_h, notice_h = s.regulator_hours(), s.user_notice_hours
     summary_d, stale_d = s.summary_report_days, s.incident_stale_days
     rm, major = s.grade_relatively_major_subjects, s.grade_major_subjects
+    authority_h, police_h = s.pi_authority_notice_hours, s.police_hours()
+    major_loss = s.grade_major_loss_cny
     contents = list(NOTICE_CONTENTS)
     return [
         # -- handled by the book (most of them)
@@ -1303,7 +1440,9 @@ def _demo_incident_specs(s: Settings) -> list[dict]:
         _I(661, "stuffing", "general", 2_300),
         _I(640, "outage", "general", 0),
         _I(612, "misdirected", "general", 140),
-        _I(590, "fab_ransom", "particularly_major", 2_300_000),
+        # the fab's ERP is critical information infrastructure, and important data were
+        # involved: reported to the regulator and the police within the 1 h CII clocks
+        _I(590, "fab_ransom", "particularly_major", 2_300_000, cii=True, important=True),
         _I(571, "cs_malware", "general", 60),
         _I(548, "tamper", "general", 0),
         _I(530, "bucket", "general", 18_000),
@@ -1329,32 +1468,58 @@ def _demo_incident_specs(s: Settings) -> list[dict]:
         _I(71, "ddos", "general", 0),
         _I(44, "phishing", "general", 1),
         _I(27, "logistics_loss", "general", 700),
+        _I(133, "simswap", "general", 17),
+        _I(64, "lab_ransom", "general", 420),
         _I(12, "stuffing", "general", 1_600),
         _I(6, "outage", "general", 0),
         _I(4, "bucket", "general", 900),
+        # -- v2, compliant: an encrypted backup tape lost in transit. The measures taken
+        #    avoid harm, so no user notice (exemption recorded); the authority was told.
+        _I(340, "tape", "general", 48_000, exemption=USER_NOTICE_EXEMPTIONS[0]),
+        # -- v2, compliant: a misdirected mail deleted by its recipient within the hour
+        _I(101, "misdirected", "general", 37, exemption=USER_NOTICE_EXEMPTIONS[1]),
         # -- INC-EMERGENCY-PLAN: a phishing wave handled as a helpdesk ticket
         _I(160, "phishing", "general", 12, plan=None),
-        # -- INC-EMERGENCY-PLAN + INC-REGULATOR-DEADLINE: a defacement treated as a content
-        #    issue by the web team; never reported although graded relatively major
-        _I(50, "defacement", "relatively_major", 0, plan=None, regulator=None),
+        # -- INC-EMERGENCY-PLAN + INC-REGULATOR-DEADLINE + INC-POLICE (v2): a defacement
+        #    treated as a content issue by the web team; never reported, to the regulator
+        #    although graded relatively major, or to the police although a crime
+        _I(50, "defacement", "relatively_major", 0, plan=None, regulator=None, police=None),
         # -- INC-REGULATOR-DEADLINE: reported late (a vendor's notice came in at night) ...
         _I(300, "face_log", "relatively_major", rm + rm * 2 // 5, regulator=reg_h * 1.6),
-        # ... and a weekend ransomware attack reported five hours after the deadline
-        _I(420, "db_ransom", "major", major + major // 8, regulator=reg_h + 5),
+        # ... an intrusion involving critical information infrastructure, reported after two
+        # hours: on time for the 4 h clock, late for the 1 h one (v2: cii_involved)
+        _I(75, "mes_intrusion", "relatively_major", 2_300, cii=True,
+           regulator=2 * s.regulator_hours(True), police=0.75 * s.police_hours(True)),
+        # ... and a weekend ransomware attack reported five hours after the deadline (and
+        #    INC-POLICE, v2: the police only on Monday morning, two days on)
+        _I(420, "db_ransom", "major", major + major // 8, regulator=reg_h + 5,
+           police=police_h + 44),
         # -- INC-GRADE: graded general although 1.2 M people were affected
         _I(130, "scraping", "general", rm + rm // 5),
         # -- INC-GRADE: graded relatively major although 12.5 M people were affected
         _I(230, "backup_leak", "relatively_major", major + major // 4),
-        # -- INC-USER-NOTICE + INC-NOTICE-CONTENT: notice two days late, and without the
-        #    advice on what users can do to protect themselves
+        # -- INC-GRADE (v2): 30 million yuan lost to a fraudster, graded relatively major;
+        #    the loss makes it major (reported on time, on the grade it was given)
+        _I(145, "bec", "relatively_major", 14, loss=major_loss * 3 // 2),
+        # -- INC-GRADE (v2): important data (wafer process parameters) copied, no personal
+        #    information, graded general: important data make it at least relatively major
+        _I(58, "process_data", "general", 0, important=True),
+        # -- INC-PI-AUTHORITY (v2): the issue's case. Face images and ID numbers of 900,000
+        #    people leaked; graded general (under the 1 M threshold, rightly) and, read as
+        #    "nothing to report", the authority protecting PI never told, nine days on
+        _I(9, "face_log", "general", rm - rm // 10, authority=None),
+        # -- INC-USER-NOTICE + INC-NOTICE-CONTENT + INC-PI-AUTHORITY (v2): notice two days
+        #    late, without the advice on what users can do to protect themselves; the
+        #    authority was told with the users
         _I(210, "bucket", "general", 5_400, notice=notice_h + 48,
-           contents=[c for c in contents if c != "self_protection_advice"]),
+           contents=[c for c in contents if c != "self_protection_advice"],
+           authority=authority_h + 48),
         # -- INC-NOTICE-CONTENT: notice missing the cause and the possible harm
         _I(185, "skimming", "general", 27_000,
            contents=[c for c in contents if c not in ("cause", "possible_harm")]),
-        # -- INC-USER-NOTICE + INC-SUMMARY: lost delivery records; nobody told the 820
-        #    people and no summary report was filed
-        _I(summary_d + 35, "logistics_loss", "general", 820, notice=None,
+        # -- INC-USER-NOTICE + INC-PI-AUTHORITY (v2) + INC-SUMMARY: lost delivery records;
+        #    nobody told the 820 people or the authority, and no summary report was filed
+        _I(summary_d + 35, "logistics_loss", "general", 820, notice=None, authority=None,
            resolved_ago=summary_d + 15, summary=None),
         # -- INC-SUMMARY: summary filed eleven days after its deadline
         _I(260, "resume_api", "general", 86_000, summary=summary_d + 11),
@@ -1362,16 +1527,18 @@ def _demo_incident_specs(s: Settings) -> list[dict]:
         _I(stale_d + 26, "admin_signin", "general", 0, contained=None,
            notes=[(stale_d + 11, "Forensics requested from the IAM vendor")], stale=True),
         _I(stale_d + 21, "simswap", "general", 9, contained=30, resolved=None, stale=True),
-        # -- due, not late yet: detected shortly before the moment, regulator report and user
-        #    notice still running
+        # -- due, not late yet: detected shortly before the moment, regulator report, user
+        #    notice, authority notice and police report still running
         _I(reg_h / 2 / 24, "face_log", "relatively_major", rm + rm * 3 // 10, jitter=False,
-           regulator=None, notice=None, contained=None, plan_minutes=25),
+           regulator=None, notice=None, contained=None, plan_minutes=25, authority=None,
+           police=None),
         # -- due: resolved, summary report due in ten days
         _I(summary_d + 5, "cs_malware", "general", 40, resolved_ago=summary_d - 10,
            summary=None),
-        # -- due: contained, user notice still within its period
+        # -- due: contained, user notice still within its period (the authority was told)
         _I(min(30.0, notice_h * 0.4) / 24, "stuffing", "general", 900, jitter=False,
-           notice=None, contained=6, resolved=None),
+           notice=None, contained=6, resolved=None,
+           authority=min(30.0, notice_h * 0.4) / 4),
     ]
 
 
@@ -1379,11 +1546,15 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
     sensitive = load_catalog().sensitive
     hour = dt.timedelta(hours=1)
     day = dt.timedelta(days=1)
-    reg_h, notice_h, summary_d = s.regulator_hours(), s.user_notice_hours, s.summary_report_days
+    notice_h, summary_d = s.user_notice_hours, s.summary_report_days
+    authority_h = s.pi_authority_notice_hours
     reportable = set(GRADES[GRADES.index("relatively_major"):])
     out = []
     for spec in _demo_incident_specs(s):
         sc = SCENARIOS[spec["scenario"]]
+        cii = bool(spec.get("cii", False))
+        reg_h, police_h = s.regulator_hours(cii), s.police_hours(cii)
+        exemption = spec.get("exemption")
         jitter = spec.get("jitter", True)
         detected = moment - spec["days_ago"] * day
         if jitter:
@@ -1414,17 +1585,28 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
         if spec["grade"] in reportable:
             r = spec.get("regulator", rng.uniform(0.3, 0.9) * reg_h)
             regulator = None if r is None else after(r)
-        police = after(rng.uniform(3, 12)) if sc["police"] else None
-        notice = None
+        police = None
+        if sc["police"]:       # a crime is suspected: the police within police_hours()
+            p = spec.get("police", rng.uniform(0.3, 0.85) * police_h)
+            police = None if p is None else after(p)
+        notice = authority = None
         if affected > 0:
             n = spec.get("notice", rng.uniform(0.15, 0.85) * notice_h)
-            notice = None if n is None else after(n)
+            notice = None if n is None or exemption else after(n)
+            # PIPL Art. 57: the authority protecting PI, whatever the grade; a regulator
+            # report within that time is the same notice to the provincial CAC
+            a = spec.get("authority", rng.uniform(0.05, 0.45) * authority_h)
+            if "authority" not in spec and regulator is not None \
+                    and regulator <= after(authority_h):
+                a = (regulator - detected) / hour
+            authority = None if a is None else after(a)
 
         def upto(t):   # nothing after the moment: a step that would come later is not done
             return t if t is not None and t <= moment else None
 
-        plan, contained, regulator, police, notice = (
-            upto(plan), upto(contained), upto(regulator), upto(police), upto(notice))
+        plan, contained, regulator, police, notice, authority = (
+            upto(plan), upto(contained), upto(regulator), upto(police), upto(notice),
+            upto(authority))
         resolved = upto(resolved) if contained is not None else None
         summary = upto(summary) if resolved is not None else None
         closed = upto(closed) if summary is not None else None
@@ -1432,8 +1614,13 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
                   "contained" if contained else "open")
         notes = [{"ts": (moment - ago * day).replace(second=0, microsecond=0),
                   "actor": "soc.zhou", "detail": text} for ago, text in spec.get("notes", [])]
-        last = max([t for t in (detected, plan, contained, regulator, police, notice)
-                    if t is not None] + [n["ts"] for n in notes])
+        if exemption:
+            ts = min(moment, after(rng.uniform(2, 8)))
+            notes.append({"ts": ts.replace(second=0, microsecond=0), "actor": "dpo.li",
+                          "detail": "User notice exemption recorded (PIPL Art. 57 para. 2): "
+                                    + exemption})
+        last = max([t for t in (detected, plan, contained, regulator, police, notice,
+                                authority) if t is not None] + [n["ts"] for n in notes])
         if resolved is None and not spec.get("stale"):
             # Work in progress is updated at least every few days.
             ts = max(last + 0.5 * (moment - last), moment - rng.uniform(0.2, 3) * day)
@@ -1444,6 +1631,11 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
             notes.append({"ts": ts.replace(second=0, microsecond=0), "actor": "soc.zhou",
                           "detail": "Forensic analysis completed; findings shared with the DPO"})
         occurred = None if rng.random() < 0.2 else detected - rng.uniform(0.5, 48) * hour
+        # the direct economic loss is assessed once handling has ended
+        loss = spec.get("loss")
+        if loss is None and resolved is not None and spec["scenario"] in LOSS_CNY:
+            low, high = LOSS_CNY[spec["scenario"]]
+            loss = rng.uniform(low, high) if rng.random() < 0.8 else None
         out.append({
             "title": sc["title"],
             "description": f"{sc['title']}. Systems: {sc['systems']}. "
@@ -1464,6 +1656,12 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
             "resolved_at": resolved, "summary_filed_at": summary, "status": status,
             "root_cause": sc["root_cause"] if resolved else None,
             "remediation": sc["remediation"] if contained else None,
+            "pi_authority_notified_at": authority,
+            "user_notice_exemption": exemption,
+            "suspected_crime": bool(sc["police"]),
+            "cii_involved": cii,
+            "important_data_involved": bool(spec.get("important", False)),
+            "economic_loss_cny": None if loss is None else decimal.Decimal(f"{loss:.2f}"),
             "closed_at": closed, "notes": notes,
         })
     out.sort(key=lambda r: (r["detected_at"], r["title"]))
@@ -1628,13 +1826,13 @@ SELECT 'PRC-' || lpad((i + 1)::VARCHAR, 5, '0'),
             ELSE engaged_on - ((h1 >> 32) % 15)::INTEGER END,
        CASE WHEN v_exp THEN $as_of - (1 + (h2 >> 40) % 200)::INTEGER
             ELSE $as_of + (1 + (h2 >> 40) % 1400)::INTEGER END,
-       CASE WHEN v_terms THEN $partial_terms[1 + ((h2 >> 44) % 4)::INTEGER]
-            WHEN (h2 >> 48) % 3 = 0 THEN $six_terms ELSE $full_terms END,
-       CASE WHEN (sensitive OR (v_min AND excess_sensitive)) AND v_pia
+       CASE WHEN v_terms THEN $partial_terms[1 + ((h2 >> 44) % 5)::INTEGER]
+            WHEN (h2 >> 48) % 3 = 0 THEN $seven_terms ELSE $full_terms END,
+       CASE WHEN len(cats) = 0 AND NOT v_min THEN NULL       -- no personal information
+            WHEN v_pia
                 THEN CASE WHEN (h3 >> 20) % 2 = 0 THEN NULL
                           ELSE engaged_on + (10 + (h3 >> 22) % 90)::INTEGER END
-            WHEN sensitive OR (v_min AND excess_sensitive) OR (h3 >> 20) % 2 = 0
-                THEN engaged_on - (5 + (h3 >> 22) % 55)::INTEGER END,
+            ELSE engaged_on - (5 + (h3 >> 22) % 55)::INTEGER END,
        CASE WHEN v_assess
                 THEN CASE WHEN (h3 >> 36) % 3 = 0 THEN NULL
                           ELSE $as_of - ($assess + 1 + (h3 >> 38) % 400)::INTEGER END
@@ -1699,6 +1897,8 @@ WITH b AS (
            prof = 'entrusted' AS linked,
            prof IN ('consent_share', 'consent_transfer') AS consent_based,
            prof = 'legal_disclosure' AS legal,
+           prof IN ('affiliate_share', 'affiliate_disclosure', 'dispute_share',
+                    'dispute_disclosure') AS other_handler,
            $as_of - (1 + (h1 >> 10) % 1460)::INTEGER AS signed_on,
            'PRC-' || lpad((1 + h2 % $n_processors)::VARCHAR, 5, '0') AS pid,
            CASE WHEN prof = 'legal_disclosure' THEN $legal_bundles[1 + ((h3 >> 4) % 4)::INTEGER]
@@ -1709,7 +1909,7 @@ WITH b AS (
 ), d AS (
     SELECT c.*, p.name AS p_name, p.service AS p_service, p.data_categories AS p_cats,
            p.storage_region AS p_region, p.status AS p_status,
-           p.agreement_expires_on AS p_expires,
+           p.agreement_expires_on AS p_expires, p.pia_done_on AS p_pia,
            CASE WHEN legal THEN signed_on
                 ELSE signed_on + ((h1 >> 22) % 20)::INTEGER END AS effective_from
     FROM c LEFT JOIN processors p ON linked AND p.processor_id = c.pid
@@ -1767,12 +1967,16 @@ SELECT 'SHA-' || lpad((i + 1)::VARCHAR, 6, '0'),
        CASE WHEN linked THEN p_service
             ELSE $purposes[list_position($profiles, prof)] END,
        cats,
-       CASE WHEN NOT consent_based THEN 'none'
-            WHEN v < 300 THEN CASE WHEN (h3 >> 30) % 2 = 0 THEN 'bundled' ELSE 'none' END
-            WHEN sens AND v < 800 THEN 'explicit'
-            WHEN sens THEN 'separate'
-            WHEN (h3 >> 30) % 2 = 0 THEN 'explicit' ELSE 'separate' END,
-       CASE WHEN consent_based AND NOT (v >= 800 AND v < 1000)
+       CASE WHEN consent_based
+                THEN CASE WHEN v < 300 THEN CASE WHEN (h3 >> 30) % 2 = 0 THEN 'bundled'
+                                                 ELSE 'none' END
+                          WHEN sens AND v < 800 THEN 'explicit'
+                          WHEN v < 600 THEN 'explicit'
+                          ELSE 'separate' END
+            -- affiliates and dispute resolution: another handler, separate consent (v2)
+            WHEN other_handler THEN CASE WHEN v < 400 THEN 'none' ELSE 'separate' END
+            ELSE 'none' END,
+       CASE WHEN (consent_based AND NOT (v >= 800 AND v < 1000)) OR (other_handler AND v >= 400)
             THEN 'CL-' || (10000 + (h3 >> 32) % 90000)::VARCHAR END,
        CASE WHEN legal THEN NULL ELSE NOT ((h2 >> 20) % 10000 < 200) END,
        CASE WHEN linked THEN p_region
@@ -1783,7 +1987,16 @@ SELECT 'SHA-' || lpad((i + 1)::VARCHAR, 6, '0'),
        CASE WHEN legal AND (h3 >> 40) % 100 >= 3
             THEN replace($auth_refs[1 + auth_ix], '%Y', year(signed_on)::VARCHAR)
                  || (1 + (h3 >> 44) % 3000)::VARCHAR || '号' END,
-       CASE WHEN legal THEN 1 + (h3 >> 50) % 50 ELSE 1 + (h3 >> 24) % 200000 END
+       CASE WHEN legal THEN 1 + (h3 >> 50) % 50 ELSE 1 + (h3 >> 24) % 200000 END,
+       -- the impact assessment before providing (PIPL Art. 55(3)): the processor's own for
+       -- an entrustment; none for what the law compels; missing or late for 3 % (SHARE-PIA)
+       CASE WHEN legal THEN NULL
+            WHEN linked THEN p_pia
+            WHEN (h1 >> 42) % 10000 < 300
+                THEN CASE WHEN (h1 >> 56) % 2 = 0 THEN NULL
+                          WHEN effective_from + (1 + (h1 >> 57) % 60)::INTEGER <= $as_of
+                              THEN effective_from + (1 + (h1 >> 57) % 60)::INTEGER END
+            ELSE least(signed_on, effective_from) - (3 + (h1 >> 57) % 40)::INTEGER END
 FROM f
 ORDER BY i
 """
@@ -1833,11 +2046,20 @@ _INCIDENTS_SQL = """
 CREATE TEMP TABLE seed_incident_stage AS
 WITH b AS (
     SELECT i, hash(i, $seed, 41) AS h1, hash(i, $seed, 42) AS h2, hash(i, $seed, 43) AS h3,
-           hash(i, $seed, 44) AS h4, hash(i, $seed, 45) AS h5
+           hash(i, $seed, 44) AS h4, hash(i, $seed, 45) AS h5, hash(i, $seed, 46) AS h6,
+           hash(i, $seed, 47) AS h7
     FROM range($n) t(i)
 ), c AS (
     SELECT b.*, s.*,
-           $moment - to_minutes(((h1 >> 10) % ($days * 1440))::BIGINT) AS detected_at
+           $moment - to_minutes(((h1 >> 10) % ($days * 1440))::BIGINT) AS detected_at,
+           -- rules version 2: critical information infrastructure involved 0.5 %, important
+           -- data 1 %, a crime suspected in 40 % of the scenarios that can be one
+           h6 % 10000 < 50 AS cii,
+           (h6 >> 14) % 10000 < 100 AS important,
+           police AND (h4 >> 28) % 100 < 40 AS crime,
+           (h6 >> 28) % 10000 AS v_auth,
+           (h6 >> 42) % 100 AS v_police,
+           (h7 >> 33) % 100 AS v_loss
     FROM b JOIN seed_scenarios s ON s.bucket = h1 % 1000
 ), d AS (
     SELECT *,
@@ -1849,8 +2071,11 @@ WITH b AS (
     FROM c
 ), e AS (
     SELECT *,
-           CASE WHEN affected >= $pm THEN 3 WHEN affected >= $major THEN 2
-                WHEN affected >= $rm THEN 1 ELSE 0 END AS implied
+           greatest(CASE WHEN affected >= $pm THEN 3 WHEN affected >= $major THEN 2
+                         WHEN affected >= $rm THEN 1 ELSE 0 END,
+                    CASE WHEN important THEN $important_floor ELSE 0 END) AS implied,
+           -- a user notice exemption (PIPL Art. 57 para. 2) for 2 % of those with people
+           affected > 0 AND (h6 >> 49) % 10000 < 200 AS exempt
     FROM d
 ), f AS (
     SELECT *,
@@ -1864,19 +2089,32 @@ WITH b AS (
            (h3 >> 44) % 10000 AS v_reg,
            (h4 % 10000) AS v_notice,
            (h4 >> 14) % 10000 AS v_sum,
-           (h4 >> 28) % 100 AS v_misc
+           (h4 >> 28) % 100 AS v_misc,
+           CASE WHEN cii THEN $reg_h_cii ELSE $reg_h END AS reg_hours,
+           CASE WHEN cii THEN $police_h_cii ELSE $police_h END AS police_hours
     FROM e
 ), g AS (
     SELECT *,
            CASE WHEN g = 0 THEN NULL
                 WHEN v_reg < 300 THEN NULL
                 WHEN v_reg < 600 THEN detected_at
-                     + to_minutes(($reg_h * 60 + 30 + (h4 >> 36) % 1800)::BIGINT)
-                ELSE detected_at + to_minutes((greatest(1, $reg_h * 60 - 5) * ((h4 >> 36) % 1000)
-                                               / 1000)::BIGINT) END AS regulator_c,
-           CASE WHEN police AND v_misc < 40
-                THEN detected_at + to_minutes((180 + (h4 >> 36) % 600)::BIGINT) END AS police_c,
-           CASE WHEN affected = 0 THEN NULL
+                     + to_minutes((reg_hours * 60 + 30 + (h4 >> 36) % 1800)::BIGINT)
+                ELSE detected_at + to_minutes((greatest(1, reg_hours * 60 - 5)
+                                               * ((h4 >> 36) % 1000) / 1000)::BIGINT)
+           END AS regulator_c,
+           -- the police: 2 % never told, 4 % late, the rest within police_hours
+           CASE WHEN NOT crime OR v_police < 2 THEN NULL
+                WHEN v_police < 6 THEN detected_at
+                     + to_minutes((police_hours * 60 + 30 + (h4 >> 36) % 2880)::BIGINT)
+                ELSE detected_at + to_minutes((5 + (h4 >> 36) % greatest(1, police_hours * 60 - 10))
+                                              ::BIGINT) END AS police_c,
+           -- the authority protecting PI (PIPL Art. 57, any grade): 1.5 % never, 1.5 % late
+           CASE WHEN affected = 0 OR v_auth < 150 THEN NULL
+                WHEN v_auth < 300 THEN detected_at
+                     + to_minutes(($auth_h * 60 + 60 + h7 % 7200)::BIGINT)
+                ELSE detected_at + to_minutes((20 + h7 % greatest(1, $auth_h * 27))::BIGINT)
+           END AS authority_c,
+           CASE WHEN affected = 0 OR exempt THEN NULL
                 WHEN v_notice < 150 THEN NULL
                 WHEN v_notice < 300 THEN detected_at
                      + to_minutes(($notice_h * 60 + 60 + (h4 >> 40) % 7200)::BIGINT)
@@ -1887,6 +2125,8 @@ WITH b AS (
     FROM f
 ), h AS (
     SELECT *,
+           CASE g WHEN 0 THEN $loss_rm WHEN 1 THEN $loss_major WHEN 2 THEN $loss_pm
+                  ELSE $loss_pm * 5 END AS loss_cap,
            CASE WHEN v_sum < 250 THEN NULL
                 WHEN v_sum < 500 THEN resolved_c
                      + to_minutes((($sum_d + 1) * 1440 + (h4 >> 44) % 57600)::BIGINT)
@@ -1900,6 +2140,7 @@ WITH b AS (
            CASE WHEN contained_c <= $moment THEN contained_c END AS contained_at,
            CASE WHEN regulator_c <= $moment THEN regulator_c END AS regulator_at,
            CASE WHEN police_c <= $moment THEN police_c END AS police_at,
+           CASE WHEN authority_c <= $moment THEN authority_c END AS authority_at,
            CASE WHEN notice_c <= $moment THEN notice_c END AS notice_at,
            CASE WHEN contained_c <= $moment AND resolved_c <= $moment THEN resolved_c END
                AS resolved_at,
@@ -1912,8 +2153,8 @@ WITH b AS (
     FROM h
 ), m AS (
     SELECT *,
-           greatest(detected_at, plan_at, contained_at, regulator_at, police_at, notice_at)
-               AS last_at
+           greatest(detected_at, plan_at, contained_at, regulator_at, police_at, notice_at,
+                    authority_at) AS last_at
     FROM k
 )
 SELECT 'INC-' || year(detected_at)::VARCHAR || '-' || lpad(row_number() OVER (
@@ -1952,14 +2193,37 @@ SELECT 'INC-' || year(detected_at)::VARCHAR || '-' || lpad(row_number() OVER (
             WHEN contained_at IS NOT NULL THEN 'contained' ELSE 'open' END AS status,
        CASE WHEN resolved_at IS NOT NULL THEN root_cause END AS root_cause,
        CASE WHEN contained_at IS NOT NULL THEN remediation END AS remediation,
+       authority_at AS pi_authority_notified_at,
+       CASE WHEN exempt THEN $exemptions[1 + ((h7 >> 40) % 3)::INTEGER] END
+           AS user_notice_exemption,
+       crime AS suspected_crime,
+       cii AS cii_involved,
+       important AS important_data_involved,
+       -- direct economic loss, assessed once handling ended (70 %): log-uniform from
+       -- 1,000 yuan to the next grade's threshold; 1 % reach it (INC-GRADE)
+       CASE WHEN resolved_at IS NULL OR v_loss < 30 THEN NULL
+            WHEN v_loss = 99 AND g < 3
+                THEN CAST(round(loss_cap * (1 + ((h7 >> 13) % 1000000) / 2000000.0), 2)
+                          AS DECIMAL(18, 2))
+            ELSE CAST(round(1000 * pow(loss_cap / 1000.0, ((h7 >> 13) % 1000000) / 1000000.0),
+                            2) AS DECIMAL(18, 2)) END AS economic_loss_cny,
        closed_at,
-       CASE WHEN resolved_at IS NULL AND v_misc >= 8
-            THEN [struct_pack(
-                     ts := least($moment, greatest(last_at + INTERVAL 1 MINUTE,
-                                 $moment - to_minutes(((h5 >> 20) % (13 * 1440))::BIGINT))),
-                     actor := 'soc.zhou',
-                     detail := 'Status update: investigation and remediation continuing')]
-            ELSE []::STRUCT(ts TIMESTAMPTZ, actor VARCHAR, detail VARCHAR)[] END AS notes
+       list_concat(
+           CASE WHEN exempt
+                THEN [struct_pack(
+                         ts := least($moment, detected_at
+                                     + to_minutes((120 + (h7 >> 45) % 360)::BIGINT)),
+                         actor := 'dpo.li',
+                         detail := 'User notice exemption recorded (PIPL Art. 57 para. 2): '
+                                   || $exemptions[1 + ((h7 >> 40) % 3)::INTEGER])]
+                ELSE []::STRUCT(ts TIMESTAMPTZ, actor VARCHAR, detail VARCHAR)[] END,
+           CASE WHEN resolved_at IS NULL AND v_misc >= 8
+                THEN [struct_pack(
+                         ts := least($moment, greatest(last_at + INTERVAL 1 MINUTE,
+                                     $moment - to_minutes(((h5 >> 20) % (13 * 1440))::BIGINT))),
+                         actor := 'soc.zhou',
+                         detail := 'Status update: investigation and remediation continuing')]
+                ELSE []::STRUCT(ts TIMESTAMPTZ, actor VARCHAR, detail VARCHAR)[] END) AS notes
 FROM m
 """
 
@@ -1981,8 +2245,9 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
                  "partial_terms": [["purpose", "duration"],
                                    ["purpose", "duration", "method", "categories"],
                                    ["purpose", "categories", "protection_measures"],
-                                   [t for t in SIX_TERMS if t != "return_or_delete"]],
-                 "six_terms": SIX_TERMS, "full_terms": FULL_TERMS,
+                                   [t for t in SEVEN_TERMS if t != "return_or_delete"],
+                                   V1_TERMS + ["no_subentrust"]],
+                 "seven_terms": SEVEN_TERMS, "full_terms": FULL_TERMS,
                  "assess": s.processor_assessment_days, "ret": s.offboard_return_days,
                  **names})
         finally:
@@ -2017,7 +2282,14 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
                     "seed": seed, "n": LARGE_COUNTS["incidents"], "moment": moment,
                     "days": INCIDENT_HISTORY_DAYS, "rm": s.grade_relatively_major_subjects,
                     "major": s.grade_major_subjects, "pm": s.grade_particularly_major_subjects,
-                    "reg_h": s.regulator_hours(), "notice_h": s.user_notice_hours,
+                    "reg_h": s.regulator_hours(False), "reg_h_cii": s.regulator_hours(True),
+                    "police_h": s.police_hours(False), "police_h_cii": s.police_hours(True),
+                    "auth_h": s.pi_authority_notice_hours, "notice_h": s.user_notice_hours,
+                    "important_floor": GRADES.index(s.grade_important_data_floor),
+                    "loss_rm": s.grade_relatively_major_loss_cny,
+                    "loss_major": s.grade_major_loss_cny,
+                    "loss_pm": s.grade_particularly_major_loss_cny,
+                    "exemptions": list(USER_NOTICE_EXEMPTIONS),
                     "sum_d": s.summary_report_days, "grades": list(GRADES), "cac": CAC,
                     "content_sets": content_sets})
             finally:
