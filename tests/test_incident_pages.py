@@ -68,8 +68,11 @@ def test_logging_an_incident_shows_its_clocks_before_and_after_saving(db, monkey
     preview = [m.value for m in at.get_by_key("li_preview").markdown]
     assert preview[0].startswith("**Report to the regulator** by **2026-11-24 12:00 +08:00** "
                                  "(2 h left)")
-    assert preview[1].startswith("**Notify affected users** by **2026-11-27 08:00 +08:00**")
-    assert "Starts when the incident is resolved" in preview[2]
+    assert preview[1].startswith("**Notify the PI authority** by **2026-11-25 08:00 +08:00** "
+                                 "(22 h left)")
+    assert preview[2].startswith("**Report to the police**: not applicable. No crime suspected")
+    assert preview[3].startswith("**Notify affected users** by **2026-11-25 08:00 +08:00**")
+    assert "Starts when the incident is resolved" in preview[4]
     captions = " ".join(c.value for c in at.caption)
     assert "Suggested: **Relatively major (III)**" in captions
     assert "CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 [V]" in \
@@ -213,7 +216,7 @@ def test_the_page_shows_each_clock_with_its_deadline_and_countdown(db, monkeypat
     text = clock_text(at, "regulator")
     assert "Due" in text and "**2 h left**" in text and "2026-11-24 12:00 +08:00" in text
     text = clock_text(at, "user_notice")
-    assert "Due" in text and "2 d 22 h left" in text and "2026-11-27 08:00 +08:00" in text
+    assert "Due" in text and "22 h left" in text and "2026-11-25 08:00 +08:00" in text
     assert "Not applicable" in clock_text(at, "summary")
     captions = " ".join(c.value for c in at.get_by_key("clock_regulator").caption)
     assert "Art. 4 [V]" in captions and "INC-REGULATOR-DEADLINE" in captions

@@ -315,13 +315,14 @@ def test_each_step_sets_its_columns_moves_the_status_and_appends_an_event(store)
     assert audit.verify(store).ok
 
 
+V2_STEPS = ["pi_authority_notified", "police_reported", "users_notified",
+            "user_notice_exempted", "grading_facts"]
 TRANSITIONS = {
-    "open": ["emergency_plan_activated", "contained", "regulator_reported", "police_reported",
-             "users_notified", "note"],
-    "contained": ["emergency_plan_activated", "regulator_reported", "police_reported",
-                  "users_notified", "resolved", "note"],
-    "resolved": ["emergency_plan_activated", "regulator_reported", "police_reported",
-                 "users_notified", "summary_filed", "closed", "note"],
+    "open": ["emergency_plan_activated", "contained", "regulator_reported", *V2_STEPS, "note"],
+    "contained": ["emergency_plan_activated", "regulator_reported", *V2_STEPS, "resolved",
+                  "note"],
+    "resolved": ["emergency_plan_activated", "regulator_reported", *V2_STEPS,
+                 "summary_filed", "closed", "note"],
     "closed": ["note"],
 }
 
@@ -550,8 +551,8 @@ def test_due_clocks_show_the_deadline_and_the_right_countdown():
     assert c["regulator"].deadline == sh("2026-11-24 12:00")
     assert c["regulator"].remaining == dt.timedelta(hours=2)
     assert clk.countdown(c["regulator"]) == "2 h left"
-    assert c["user_notice"].deadline == sh("2026-11-27 08:00")
-    assert clk.countdown(c["user_notice"]) == "2 d 22 h left"
+    assert c["user_notice"].deadline == sh("2026-11-25 08:00")        # 24 h (v2)
+    assert clk.countdown(c["user_notice"]) == "22 h left"
     assert clk.format_time(c["regulator"].deadline, "Asia/Shanghai") == "2026-11-24 12:00 +08:00"
     assert clk.next_deadline(list(c.values())).key == "regulator"
 
@@ -560,9 +561,10 @@ def test_overdue_met_late_and_not_applicable():
     c = clocks_at(incident(detected_at=sh("2026-11-24 05:15")))
     assert c["regulator"].state == clk.OVERDUE
     assert clk.countdown(c["regulator"]) == "overdue by 45 min"
-    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:00")))
+    later = sh("2026-11-24 12:30")
+    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:00")), now=later)
     assert c["regulator"].state == clk.MET          # at the deadline is on time
-    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:01")))
+    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:01")), now=later)
     assert c["regulator"].state == clk.LATE
     assert clk.countdown(c["regulator"]) == "done 1 min after the deadline"
     c = clocks_at(incident(grade="general", affected_subjects=0))
