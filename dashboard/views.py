@@ -325,7 +325,11 @@ def law_beyond_list(beyond: pd.DataFrame) -> None:
     for clause, group in beyond.groupby("clause", sort=False):
         first = group.iloc[0]
         with st.container(border=True):
-            st.markdown(f"**Clause {plain(clause)}** · {plain(first['clause_title'])}")
+            title = str(first["clause_title"])
+            # A heading ("5.1 Share") is shown; a clause's first words are in the excerpt.
+            repeated = title and str(first["policy_text"]).startswith(title.rstrip("…"))
+            st.markdown(f"**Clause {plain(clause)}**" +
+                        ("" if repeated or not title else f" · {plain(title)}"))
             if first["policy_text"]:
                 st.caption(f"The policy's text: “{plain(first['policy_text'])}”")
             for row in group.itertuples(index=False):

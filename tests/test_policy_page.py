@@ -159,3 +159,33 @@ def test_the_view_sits_after_a_linked_clause(demo_db, monkeypatch, patched_rules
 def test_the_sidebar_links_to_the_view(demo_db, monkeypatch, patched_rules):
     at = open_policy(demo_db, AUDITOR, monkeypatch)
     assert any("[Policy vs law](#policy-vs-law)" in m.value for m in at.sidebar.markdown)
+
+
+def test_real_rules_on_the_demo_store(demo_db, monkeypatch, downloads):
+    """The rules.toml of version 2: the four rules it added, under their clauses, and the
+    six it changed; the CSV holds one row per clause and rule of both lists."""
+    import csv
+    import io
+    at = open_policy(demo_db, DPO, monkeypatch)
+    text = markdown(at)
+    for clause in ("5.1", "5.1.1", "5.2", "5.2.1", "5.3", "5.3.1", "7.2"):
+        assert f"**Clause {clause}**" in text, clause
+    for rule_id in ("INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA"):
+        assert f"-badge[{plain(rule_id)}] **" in text, rule_id          # told in full once
+    assert text.count("**What the law asks.**") == 4
+    assert "**Clause 5.1** · Share" in text                  # a heading is named; a clause's
+    assert "**Clause 5.1.1**\n" in text + "\n"               # first words are its excerpt
+    assert metrics(at)["Clauses where the law asks more"] == "7"
+    assert metrics(at)["Rules version 2 changed"] == "6"
+    changed = next(d.value for d in at.dataframe if "v2_change" in d.value.columns)
+    assert set(changed["rule_id"]) == {"PROC-TERMS", "PROC-PIA", "SHARE-CONSENT",
+                                       "INC-USER-NOTICE", "INC-REGULATOR-DEADLINE",
+                                       "INC-GRADE"}
+    (name,) = [n for n in downloads if n.startswith("policy_vs_law_")]
+    data = downloads[name][0]()
+    rows = list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
+    assert [r["section"] for r in rows].count("law_beyond_policy") == 8
+    assert [r["section"] for r in rows].count("changed_in_v2") == 6
+    assert {r["rule_id"] for r in rows if r["section"] == "law_beyond_policy"} == {
+        "INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA"}
+    assert all(r["law_asks"] for r in rows if r["section"] == "law_beyond_policy")
