@@ -96,15 +96,18 @@ def test_rule_scores(scored):
     s = scored.rule_scores.set_index("rule_id")
     expect = {
         "PROC-CONFIDENTIALITY": (4, 1), "PROC-TERMS": (4, 1), "PROC-LOCATION": (4, 1),
-        "PROC-ASSESSMENT": (4, 1), "PROC-AGREEMENT-EXPIRED": (4, 0), "PROC-PIA": (0, 0),
+        "PROC-ASSESSMENT": (4, 1), "PROC-AGREEMENT-EXPIRED": (4, 0), "PROC-PIA": (4, 0),
         "SHARE-CROSS-BORDER": (2, 1), "SHARE-CONSENT": (2, 0), "RET-OVERDUE": (4, 2),
         "RET-LOCATION": (4, 2), "RET-HOLD-INVALID": (0, 0), "INC-STALE": (1, 0),
+        "SHARE-PIA": (2, 0), "SHARE-SEPARATE-CONSENT": (2, 0), "INC-PI-AUTHORITY": (1, 0),
+        "INC-POLICE": (0, 0),
     }
     for rule_id, (applicable, failing) in expect.items():
         assert (s.loc[rule_id, "applicable"], s.loc[rule_id, "failing"]) == (applicable, failing)
     assert s.loc["PROC-CONFIDENTIALITY", "score"] == 0.75
     assert s.loc["RET-OVERDUE", "score"] == 0.5
-    assert math.isnan(s.loc["PROC-PIA", "score"])        # nothing applies: no score, not 100 %
+    assert math.isnan(s.loc["RET-HOLD-INVALID", "score"])  # nothing applies: no score, not 100 %
+    assert math.isnan(s.loc["INC-POLICE", "score"])
     assert list(scored.rule_scores["rule_id"]) == [r.rule_id for r in load_rules()]
 
 
@@ -127,9 +130,9 @@ def test_clause_and_article_scores_count_distinct_entities(scored):
 
 
 def test_overall_is_the_mean_of_the_clause_scores(scored):
-    # clauses with applicable entities: 5 (1.0), 5.1.1 (1.0), 5.1.4 (0.5), 5.3.1 (1.0),
-    # 6.1 (0.6), 6.2 (0.5), 7.2 (1.0)
-    assert scored.overall == pytest.approx((1 + 1 + 0.5 + 1 + 0.6 + 0.5 + 1) / 7)
+    # clauses with applicable entities: 5 (1.0), 5.1 (1.0: SHARE-PIA), 5.1.1 (1.0),
+    # 5.1.4 (0.5), 5.3.1 (1.0), 6.1 (0.6), 6.2 (0.5), 7.2 (1.0)
+    assert scored.overall == pytest.approx((1 + 1 + 1 + 0.5 + 1 + 0.6 + 0.5 + 1) / 8)
     assert (scored.entities_applicable, scored.entities_failing) == (11, 7)
     assert scored.finding_total == len(scored.findings) == 9
     assert scored.findings_by_severity == {
@@ -284,12 +287,39 @@ def _contract_rules() -> list[tuple[str, str]]:
     return re.findall(r"^\| ([A-Z]+-[A-Z-]+) \| ([\d.]+) \|", section, re.M)
 
 
+def _contract_v2() -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
+    """Version 2: the ids whose scope changed, and the new rules with their clauses."""
+    text = CONTRACT.read_text(encoding="utf-8")
+    section = text.split("\n## Compliance rules, version 2\n", 1)[1].split("\n## ", 1)[0]
+    changed_part, new_part = section.split("New rules:", 1)
+    changed = re.findall(r"^\| ([A-Z]+-[A-Z-]+) \|", changed_part, re.M)
+    new = [(rid, tuple(c.strip() for c in clauses.split(",")))
+           for rid, clauses in re.findall(r"^\| ([A-Z]+-[A-Z-]+) \| ([\d., ]+) \|", new_part,
+                                          re.M)]
+    return changed, new
+
+
+# Rules of version 2 on the rights_requests register come with that register (issue 14).
+LATER = ("DSR-",)
+
+
 def test_rules_are_the_contracts_rules_in_its_order():
     if not CONTRACT.exists():
         pytest.skip("shared/ is not beside this checkout")
     contract = _contract_rules()
     assert len(contract) == 26
-    assert [(r.rule_id, r.clause) for r in load_rules()] == contract
+    changed, new = _contract_v2()
+    new = [(rid, clauses) for rid, clauses in new if not rid.startswith(LATER)]
+    assert [rid for rid, _ in new] == ["INC-PI-AUTHORITY", "INC-POLICE",
+                                       "SHARE-SEPARATE-CONSENT", "SHARE-PIA"]
+    loaded = load_rules()
+    assert [(r.rule_id, r.clause) for r in loaded[:26]] == contract
+    assert [(r.rule_id, (r.clause,) + r.also_clauses) for r in loaded[26:]] == new
+    assert all(r.introduced == 1 for r in loaded[:26])
+    assert all(r.introduced == 2 and r.law_beyond_policy for r in loaded[26:])
+    # every rule version 2 changed says what changed; no other version 1 rule does
+    assert sorted(r.rule_id for r in loaded if r.v2_change) == sorted(changed)
+    assert len(changed) == 6
 
 
 def test_every_rule_file_is_readable_by_an_auditor():
@@ -298,7 +328,10 @@ def test_every_rule_file_is_readable_by_an_auditor():
     assert sql_files == {f"{r.rule_id}.sql" for r in loaded}
     for r in loaded:
         header = "\n".join(line for line in r.sql.splitlines() if line.startswith("--"))
-        assert header.startswith(f"-- {r.rule_id} · policy clause {r.clause} · {r.entity_type}")
+        clauses = (r.clause,) + r.also_clauses
+        named = (f"policy clause {r.clause}" if len(clauses) == 1
+                 else f"policy clauses {', '.join(clauses)}")
+        assert header.startswith(f"-- {r.rule_id} · {named} · {r.entity_type}"), r.rule_id
         for part in ("Applies to:", "Parameters:", "Output"):
             assert part in header, (r.rule_id, part)
         documented = set(re.findall(r"^--\s+\$([a-z_]+)\s", header, re.M))

@@ -88,7 +88,7 @@ def agreement(**over) -> dict:
         consent_evidence="consent log CL-1", confidentiality_clause=True, recipient_region="CN",
         signed_on=dt.date(2026, 1, 1), effective_from=dt.date(2026, 1, 1),
         expires_on=dt.date(2027, 12, 31), status="active", users_notified_on=None,
-        legal_reference=None, subjects_affected=10)
+        legal_reference=None, subjects_affected=10, pia_done_on=dt.date(2025, 12, 20))
     row.update(over)
     return row
 
@@ -132,10 +132,12 @@ def incident(**over) -> dict:
         affected_sensitive_subjects=0, data_categories=["name"], systems_affected="crm",
         emergency_plan_activated_at=detected + 0.5 * H, contained_at=None,
         regulator_reported_at=None, regulator=None, regulator_reference=None,
-        police_reported_at=None, users_notified_at=detected + 24 * H,
+        police_reported_at=None, users_notified_at=detected + 12 * H,
         notification_channels=["email"], notice_contents=list(NOTICE_CONTENTS),
         resolved_at=None, summary_filed_at=None, status="open", root_cause=None,
-        remediation=None)
+        remediation=None, pi_authority_notified_at=detected + 6 * H, user_notice_exemption=None,
+        suspected_crime=False, cii_involved=False, important_data_involved=False,
+        economic_loss_cny=None)
     row.update(over)
     return row
 
@@ -263,6 +265,12 @@ CASES: list[Case] = [
       agreement_terms=[t for t in AGREEMENT_TERMS if t != "return_or_delete"],
       detail="lacks return_or_delete"),
     C("PROC-TERMS", "no terms recorded", processor, FAIL, agreement_terms=None),
+    C("PROC-TERMS", "v2: lacks rights_obligations", processor, FAIL, boundary=True,
+      agreement_terms=[t for t in AGREEMENT_TERMS if t != "rights_obligations"],
+      detail="lacks rights_obligations"),
+    C("PROC-TERMS", "v1's six terms are not enough", processor, FAIL,
+      agreement_terms=["purpose", "duration", "method", "categories", "protection_measures",
+                       "return_or_delete"], detail="lacks rights_obligations"),
     C("PROC-TERMS", "suspended", processor, OUT, status="suspended", agreement_terms=None),
     # PROC-MINIMUM-DATA
     C("PROC-MINIMUM-DATA", "only what the purpose needs", processor, OK,
@@ -284,7 +292,16 @@ CASES: list[Case] = [
       engaged_on=None),
     C("PROC-PIA", "id_card_number counts as sensitive", processor, FAIL,
       data_categories=["name", "id_card_number"], pia_done_on=None),
-    C("PROC-PIA", "no sensitive data", processor, OUT, pia_done_on=None),
+    C("PROC-PIA", "v2: non-sensitive data needs a PIA too", processor, FAIL,
+      data_categories=["phone"], purpose="technical_support", pia_done_on=None,
+      detail="receives phone; no impact assessment"),
+    C("PROC-PIA", "v2: non-sensitive, PIA on the engagement day", processor, OK, boundary=True,
+      pia_done_on=dt.date(2026, 1, 10)),
+    C("PROC-PIA", "v2: non-sensitive, PIA a day late", processor, FAIL, boundary=True,
+      pia_done_on=dt.date(2026, 1, 11)),
+    C("PROC-PIA", "PIA dated after as-of", processor, FAIL, pia_done_on=days(1)),
+    C("PROC-PIA", "receives no PI", processor, OUT, data_categories=[], pia_done_on=None,
+      also=()),
     C("PROC-PIA", "suspended", processor, OUT, status="suspended",
       data_categories=SENSITIVE_IDV, pia_done_on=None),
     # PROC-ASSESSMENT
@@ -327,26 +344,33 @@ CASES: list[Case] = [
     # SHARE-CONSENT
     C("SHARE-CONSENT", "separate consent with evidence", agreement, OK),
     C("SHARE-CONSENT", "explicit consent with evidence", agreement, OK, boundary=True,
-      consent="explicit"),
+      consent="explicit", also=("SHARE-SEPARATE-CONSENT",)),
     C("SHARE-CONSENT", "bundled consent", agreement, FAIL, boundary=True, consent="bundled",
-      detail="consent is bundled"),
+      detail="consent is bundled", also=("SHARE-SEPARATE-CONSENT",)),
     C("SHARE-CONSENT", "no evidence", agreement, FAIL, consent_evidence=None),
     C("SHARE-CONSENT", "blank evidence", agreement, FAIL, consent_evidence="  "),
-    C("SHARE-CONSENT", "no consent recorded", agreement, FAIL, consent=None),
+    C("SHARE-CONSENT", "no consent recorded", agreement, FAIL, consent=None,
+      also=("SHARE-SEPARATE-CONSENT",)),
     C("SHARE-CONSENT", "ended", agreement, OUT, status="ended", consent="bundled"),
-    C("SHARE-CONSENT", "a transfer, not a share", agreement, OUT, kind="transfer",
-      consent="bundled"),
+    C("SHARE-CONSENT", "v2: a transfer on consent none", agreement, FAIL, kind="transfer",
+      consent="none", also=("SHARE-SEPARATE-CONSENT",), detail="transfer on explicit consent"),
+    C("SHARE-CONSENT", "v2: a disclosure on bundled consent", agreement, FAIL,
+      kind="disclosure", consent="bundled", also=("SHARE-SEPARATE-CONSENT",)),
+    C("SHARE-CONSENT", "a transfer with separate consent", agreement, OK, kind="transfer"),
+    C("SHARE-CONSENT", "another basis", agreement, OUT, legal_basis="merger_acquisition",
+      kind="transfer", consent="bundled", users_notified_on=dt.date(2025, 12, 1)),
     C("SHARE-CONSENT", "signed after as-of", agreement, OUT, signed_on=days(1),
-      effective_from=days(5), consent="bundled"),
+      effective_from=days(5), consent="bundled", pia_done_on=None),
     # SHARE-SENSITIVE-CONSENT
     C("SHARE-SENSITIVE-CONSENT", "separate consent", agreement, OK,
       data_categories=["name", "bank_account"]),
     C("SHARE-SENSITIVE-CONSENT", "explicit, not separate", agreement, FAIL, boundary=True,
       data_categories=["name", "bank_account"], consent="explicit",
-      detail="covers sensitive bank_account"),
+      detail="covers sensitive bank_account", also=("SHARE-SEPARATE-CONSENT",)),
     C("SHARE-SENSITIVE-CONSENT", "a disclosure on consent", agreement, FAIL, kind="disclosure",
-      data_categories=["location"], consent="explicit"),
-    C("SHARE-SENSITIVE-CONSENT", "nothing sensitive", agreement, OUT, consent="explicit"),
+      data_categories=["location"], consent="explicit", also=("SHARE-SEPARATE-CONSENT",)),
+    C("SHARE-SENSITIVE-CONSENT", "nothing sensitive", agreement, OUT, consent="explicit",
+      also=("SHARE-SEPARATE-CONSENT",)),
     C("SHARE-SENSITIVE-CONSENT", "ended", agreement, OUT, status="ended",
       data_categories=["bank_account"], consent="explicit"),
     # SHARE-TRANSFER-BASIS
@@ -367,7 +391,7 @@ CASES: list[Case] = [
     C("SHARE-MERGER-NOTICE", "not notified, transfer today", merger, FAIL, boundary=True,
       effective_from=D, users_notified_on=None),
     C("SHARE-MERGER-NOTICE", "no effective date", merger, FAIL, effective_from=None,
-      users_notified_on=days(-5)),
+      users_notified_on=days(-5), also=("SHARE-PIA",)),
     C("SHARE-MERGER-NOTICE", "ended, notified late", merger, FAIL, status="ended",
       users_notified_on=days(-5)),
     C("SHARE-MERGER-NOTICE", "notice dated after as-of", merger, FAIL, users_notified_on=days(2)),
@@ -475,6 +499,17 @@ CASES: list[Case] = [
     C("INC-REGULATOR-DEADLINE", "report dated after as-of", incident, FAIL, as_of=T,
       grade="major", detected_at=T - 5 * H, regulator_reported_at=T + H),
     C("INC-REGULATOR-DEADLINE", "general grade", incident, OUT, grade="general"),
+    C("INC-REGULATOR-DEADLINE", "v2: under-graded is INC-GRADE's finding only", incident, OUT,
+      grade="general", affected_subjects=2_000_000, also=("INC-GRADE",)),
+    C("INC-REGULATOR-DEADLINE", "v2: CII involved, reported at 1 h", incident, OK,
+      boundary=True, grade="major", cii_involved=True, regulator_reported_at=T0 + H),
+    C("INC-REGULATOR-DEADLINE", "v2: CII involved, reported at 1 h + 1 s", incident, FAIL,
+      boundary=True, grade="major", cii_involved=True, regulator_reported_at=T0 + H + S,
+      detail="after the 1 h (CII) deadline"),
+    C("INC-REGULATOR-DEADLINE", "v2: CII involved, due within the hour", incident,
+      DUE(T + 0.5 * H), as_of=T, grade="relatively_major", cii_involved=True,
+      detected_at=T - 0.5 * H, emergency_plan_activated_at=T - 0.25 * H,
+      pi_authority_notified_at=None, users_notified_at=None),
     # INC-GRADE
     C("INC-GRADE", "below the threshold", incident, OK, affected_subjects=999_999),
     C("INC-GRADE", "at 1 M, graded general", incident, FAIL, boundary=True,
@@ -488,18 +523,50 @@ CASES: list[Case] = [
     C("INC-GRADE", "over-graded", incident, OK, grade="particularly_major", affected_subjects=5,
       regulator_reported_at=T0 + H),
     C("INC-GRADE", "count unknown", incident, OUT, affected_subjects=None),
-    # INC-USER-NOTICE (72 h)
-    C("INC-USER-NOTICE", "notified after a day", incident, OK),
-    C("INC-USER-NOTICE", "notified at 72 h", incident, OK, boundary=True,
+    C("INC-GRADE", "v2: loss below 5 M yuan", incident, OK, affected_subjects=None,
+      economic_loss_cny=4_999_999.99),
+    C("INC-GRADE", "v2: loss at 5 M yuan, graded general", incident, FAIL, boundary=True,
+      affected_subjects=None, economic_loss_cny=5_000_000,
+      detail="5,000,000 yuan direct economic loss makes it at least relatively_major"),
+    C("INC-GRADE", "v2: loss of 30 M graded relatively major", incident, FAIL,
+      grade="relatively_major", economic_loss_cny=30_000_000, regulator_reported_at=T0 + H,
+      detail="at least major"),
+    C("INC-GRADE", "v2: loss at 20 M, graded major", incident, OK, boundary=True,
+      grade="major", economic_loss_cny=20_000_000, regulator_reported_at=T0 + H),
+    C("INC-GRADE", "v2: loss at 100 M graded major", incident, FAIL, boundary=True,
+      grade="major", economic_loss_cny=100_000_000, regulator_reported_at=T0 + H,
+      detail="at least particularly_major"),
+    C("INC-GRADE", "v2: important data graded general", incident, FAIL, affected_subjects=None,
+      important_data_involved=True, detail="important or core data involved"),
+    C("INC-GRADE", "v2: important data graded relatively major", incident, OK,
+      grade="relatively_major", important_data_involved=True, regulator_reported_at=T0 + H),
+    C("INC-GRADE", "v2: highest criterion wins", incident, FAIL, grade="relatively_major",
+      affected_subjects=2_000_000, economic_loss_cny=25_000_000, important_data_involved=True,
+      regulator_reported_at=T0 + H, detail="25,000,000 yuan direct economic loss makes it at least major"),
+    C("INC-GRADE", "v2: no grading fact recorded", incident, OUT, affected_subjects=None,
+      economic_loss_cny=None, important_data_involved=None, also=()),
+    C("INC-GRADE", "v2: 900,000 people's face and ID data is not yet relatively major",
+      incident, OK, affected_subjects=900_000,
+      data_categories=["facial_biometrics", "id_card_number"]),
+    # INC-USER-NOTICE (v2: 24 h, exemption)
+    C("INC-USER-NOTICE", "notified after 12 h", incident, OK),
+    C("INC-USER-NOTICE", "notified at 24 h", incident, OK, boundary=True,
+      users_notified_at=T0 + 24 * H),
+    C("INC-USER-NOTICE", "notified at 24 h + 1 s", incident, FAIL, boundary=True,
+      users_notified_at=T0 + 24 * H + S, detail="1 s after the 24 h deadline"),
+    C("INC-USER-NOTICE", "v2: notified at 72 h is late", incident, FAIL,
       users_notified_at=T0 + 72 * H),
-    C("INC-USER-NOTICE", "notified at 72 h + 1 s", incident, FAIL, boundary=True,
-      users_notified_at=T0 + 72 * H + S),
     C("INC-USER-NOTICE", "not notified, deadline now", incident, DUE(T), as_of=T, boundary=True,
-      detected_at=T - 72 * H, users_notified_at=None),
+      detected_at=T - 24 * H, users_notified_at=None, pi_authority_notified_at=T - 20 * H),
     C("INC-USER-NOTICE", "not notified, a second late", incident, FAIL, as_of=T, boundary=True,
-      detected_at=T - 72 * H - S, users_notified_at=None),
+      detected_at=T - 24 * H - S, users_notified_at=None, pi_authority_notified_at=T - 20 * H),
     C("INC-USER-NOTICE", "nobody affected", incident, OUT, affected_subjects=0,
       users_notified_at=None, notice_contents=None),
+    C("INC-USER-NOTICE", "v2: Art. 57 para. 2 exemption recorded", incident, OUT,
+      users_notified_at=None, notice_contents=None,
+      user_notice_exemption="Leaked file was encrypted (AES-256, key not exposed)"),
+    C("INC-USER-NOTICE", "v2: blank exemption is no exemption", incident, FAIL,
+      users_notified_at=None, notice_contents=None, user_notice_exemption="   "),
     # INC-NOTICE-CONTENT
     C("INC-NOTICE-CONTENT", "all six items", incident, OK),
     C("INC-NOTICE-CONTENT", "no contact", incident, FAIL, boundary=True,
@@ -536,6 +603,100 @@ CASES: list[Case] = [
     C("INC-STALE", "resolved", incident, OUT, status="resolved", detected_at=T0 - 90 * DAY,
       resolved_at=T0 - 5 * DAY),
     C("INC-STALE", "closed", incident, OUT, status="closed", detected_at=T0 - 90 * DAY),
+]
+
+CASES += [
+    # INC-PI-AUTHORITY (v2: any grade, 24 h; a regulator report counts)
+    C("INC-PI-AUTHORITY", "notified after 6 h", incident, OK),
+    C("INC-PI-AUTHORITY", "notified at 24 h", incident, OK, boundary=True,
+      pi_authority_notified_at=T0 + 24 * H),
+    C("INC-PI-AUTHORITY", "notified at 24 h + 1 s", incident, FAIL, boundary=True,
+      pi_authority_notified_at=T0 + 24 * H + S, detail="1 s after the 24 h deadline"),
+    C("INC-PI-AUTHORITY", "regulator report counts", incident, OK, grade="relatively_major",
+      pi_authority_notified_at=None, regulator_reported_at=T0 + 3 * H,
+      detail="regulator report"),
+    C("INC-PI-AUTHORITY", "the issue's case: 900,000 people, general, none after 9 days",
+      incident, FAIL, as_of=T, detected_at=T - 9 * DAY, affected_subjects=900_000,
+      data_categories=["facial_biometrics", "id_card_number"], pi_authority_notified_at=None,
+      users_notified_at=T - 9 * DAY + 10 * H, detail="passed 8 d 0 h ago"),
+    C("INC-PI-AUTHORITY", "not notified, deadline now", incident, DUE(T), as_of=T,
+      boundary=True, detected_at=T - 24 * H, pi_authority_notified_at=None),
+    C("INC-PI-AUTHORITY", "not notified, a second late", incident, FAIL, as_of=T,
+      boundary=True, detected_at=T - 24 * H - S, pi_authority_notified_at=None),
+    C("INC-PI-AUTHORITY", "notice dated after as-of", incident, FAIL, as_of=T,
+      detected_at=T - 30 * H, users_notified_at=T - 20 * H, pi_authority_notified_at=T + H),
+    C("INC-PI-AUTHORITY", "exemption does not remove it", incident, FAIL,
+      pi_authority_notified_at=None, users_notified_at=None, notice_contents=None,
+      user_notice_exemption="Data encrypted; key not exposed"),
+    C("INC-PI-AUTHORITY", "nobody affected", incident, OUT, affected_subjects=0,
+      pi_authority_notified_at=None, users_notified_at=None, notice_contents=None),
+    C("INC-PI-AUTHORITY", "count not recorded", incident, OUT, affected_subjects=None,
+      pi_authority_notified_at=None, users_notified_at=None, notice_contents=None),
+    # INC-POLICE (v2: suspected crime, 4 h; 1 h with CII)
+    C("INC-POLICE", "reported after 3 h", incident, OK, suspected_crime=True,
+      police_reported_at=T0 + 3 * H),
+    C("INC-POLICE", "reported at 4 h", incident, OK, boundary=True, suspected_crime=True,
+      police_reported_at=T0 + 4 * H),
+    C("INC-POLICE", "reported at 4 h + 1 s", incident, FAIL, boundary=True,
+      suspected_crime=True, police_reported_at=T0 + 4 * H + S,
+      detail="1 s after the 4 h deadline"),
+    C("INC-POLICE", "not reported, deadline now", incident, DUE(T), as_of=T, boundary=True,
+      suspected_crime=True, detected_at=T - 4 * H, pi_authority_notified_at=None,
+      users_notified_at=None),
+    C("INC-POLICE", "not reported, a second late", incident, FAIL, as_of=T, boundary=True,
+      suspected_crime=True, detected_at=T - 4 * H - S, pi_authority_notified_at=None,
+      users_notified_at=None, detail="not reported to the police"),
+    C("INC-POLICE", "CII involved: reported at 2 h is late", incident, FAIL,
+      suspected_crime=True, cii_involved=True, police_reported_at=T0 + 2 * H,
+      detail="1 h (CII) deadline"),
+    C("INC-POLICE", "CII involved: reported at 1 h", incident, OK, boundary=True,
+      suspected_crime=True, cii_involved=True, police_reported_at=T0 + H),
+    C("INC-POLICE", "independent of the regulator report", incident, FAIL, grade="major",
+      suspected_crime=True, regulator_reported_at=T0 + H, police_reported_at=T0 + 5 * H),
+    C("INC-POLICE", "no crime suspected", incident, OUT, suspected_crime=False),
+    C("INC-POLICE", "not recorded", incident, OUT, suspected_crime=None),
+    # SHARE-SEPARATE-CONSENT (v2: Art. 23)
+    C("SHARE-SEPARATE-CONSENT", "separate consent", agreement, OK),
+    C("SHARE-SEPARATE-CONSENT", "explicit is not separate", agreement, FAIL, boundary=True,
+      consent="explicit", detail="PIPL Art. 23 needs separate consent"),
+    C("SHARE-SEPARATE-CONSENT", "the issue's case: affiliate share of ID and bank data",
+      agreement, FAIL, legal_basis="affiliate_service", consent="none",
+      consent_evidence=None, data_categories=["id_card_number", "bank_account"],
+      detail="share of bank_account, id_card_number to another handler on affiliate_service"),
+    C("SHARE-SEPARATE-CONSENT", "the issue's case: dispute-resolution share", agreement, FAIL,
+      legal_basis="dispute_resolution", consent="none", consent_evidence=None,
+      data_categories=["id_card_number", "bank_account"]),
+    C("SHARE-SEPARATE-CONSENT", "affiliate with separate consent", agreement, OK,
+      legal_basis="affiliate_service"),
+    C("SHARE-SEPARATE-CONSENT", "an entrusted processor is not another handler", agreement,
+      OUT, legal_basis="affiliate_service", processor_id="PRC-9999", consent="none"),
+    C("SHARE-SEPARATE-CONSENT", "legal requirement", disclosure, OUT, consent="none"),
+    C("SHARE-SEPARATE-CONSENT", "merger", merger, OUT, consent="none"),
+    C("SHARE-SEPARATE-CONSENT", "no data categories", agreement, OUT, data_categories=[],
+      consent="explicit"),
+    C("SHARE-SEPARATE-CONSENT", "ended", agreement, OUT, status="ended", consent="none"),
+    C("SHARE-SEPARATE-CONSENT", "signed after as-of", agreement, OUT, signed_on=days(1),
+      effective_from=days(5), consent="explicit"),
+    # SHARE-PIA (v2: Art. 55(3))
+    C("SHARE-PIA", "PIA before it took effect", agreement, OK),
+    C("SHARE-PIA", "PIA on the effective date", agreement, OK, boundary=True,
+      pia_done_on=dt.date(2026, 1, 1)),
+    C("SHARE-PIA", "PIA the day after", agreement, FAIL, boundary=True,
+      pia_done_on=dt.date(2026, 1, 2), detail="1 day after it took effect"),
+    C("SHARE-PIA", "no PIA", agreement, FAIL, pia_done_on=None,
+      detail="no impact assessment (PIA) on record"),
+    C("SHARE-PIA", "PIA dated after as-of", agreement, FAIL, pia_done_on=days(1)),
+    C("SHARE-PIA", "no effective date", agreement, FAIL, effective_from=None),
+    C("SHARE-PIA", "merger transfer without PIA", merger, FAIL, pia_done_on=None),
+    C("SHARE-PIA", "takes effect tomorrow, no PIA yet", agreement, DUE(eod(days(1))),
+      boundary=True, signed_on=days(-3), effective_from=days(1), pia_done_on=None),
+    C("SHARE-PIA", "takes effect today, no PIA", agreement, FAIL, boundary=True,
+      signed_on=days(-3), effective_from=D, pia_done_on=None),
+    C("SHARE-PIA", "legal requirement is left out", disclosure, OUT, pia_done_on=None),
+    C("SHARE-PIA", "registered processor", agreement, OUT, processor_id="PRC-9999",
+      legal_basis="entrusted_processing", pia_done_on=None),
+    C("SHARE-PIA", "no data categories", agreement, OUT, data_categories=[], pia_done_on=None),
+    C("SHARE-PIA", "ended", agreement, OUT, status="ended", pia_done_on=None),
 ]
 
 PREFIX = {"processors": "PRC", "sharing_agreements": "SHA", "incidents": "INC"}
@@ -623,7 +784,9 @@ def test_compliant_defaults_give_no_finding_at_all(store):
     applicable = dict(zip(result.rule_scores["rule_id"], result.rule_scores["applicable"]))
     for rule_id in ("PROC-CONFIDENTIALITY", "PROC-OFFBOARD-RETURN", "SHARE-CONSENT",
                     "SHARE-MERGER-NOTICE", "SHARE-LEGAL-NOTICE", "RET-OVERDUE",
-                    "RET-HOLD-INVALID", "INC-USER-NOTICE", "INC-NOTICE-CONTENT"):
+                    "RET-HOLD-INVALID", "INC-USER-NOTICE", "INC-NOTICE-CONTENT",
+                    "PROC-PIA", "PROC-TERMS", "SHARE-SEPARATE-CONSENT", "SHARE-PIA",
+                    "INC-PI-AUTHORITY", "INC-GRADE"):
         assert applicable[rule_id] >= 1, rule_id
 
 
@@ -653,6 +816,59 @@ def test_scope_is_exact_applicable_counts(store):
     assert scores["RET-LOCATION"] == 2                  # records 1 and 3
     assert scores["INC-EMERGENCY-PLAN"] == 2            # INC-G, INC-M
     assert scores["INC-REGULATOR-DEADLINE"] == 1        # INC-M
+    assert scores["INC-PI-AUTHORITY"] == 2              # INC-G, INC-M (people affected)
+    assert scores["INC-POLICE"] == 0                    # no crime suspected
+    assert scores["PROC-PIA"] == 1                      # PRC-A (PRC-N receives nothing)
+    assert scores["SHARE-SEPARATE-CONSENT"] == 1        # SHA-A
+    assert scores["SHARE-PIA"] == 1                     # SHA-A
+
+
+@pytest.mark.parametrize("values, expect", [
+    ({}, {"INC-PI-AUTHORITY": "due", "INC-POLICE": "fail", "INC-USER-NOTICE": "due"}),
+    ({"pi_authority_notice_hours": 2, "user_notice_hours": 2},
+     {"INC-PI-AUTHORITY": "fail", "INC-POLICE": "fail", "INC-USER-NOTICE": "fail"}),
+    ({"police_report_hours": 6}, {"INC-PI-AUTHORITY": "due", "INC-POLICE": "due",
+                                  "INC-USER-NOTICE": "due"}),
+    ({"police_report_hours": 6, "cii_operator": True},      # the CII clock: 1 h
+     {"INC-PI-AUTHORITY": "due", "INC-POLICE": "fail", "INC-USER-NOTICE": "due"}),
+    ({"police_report_hours": 6, "police_report_hours_cii": 6, "cii_operator": True},
+     {"INC-PI-AUTHORITY": "due", "INC-POLICE": "due", "INC-USER-NOTICE": "due"}),
+])
+def test_v2_incident_clocks_follow_settings(tmp_path, values, expect):
+    store = _settings_store(tmp_path, **values)
+    add(store, incident, "INC-1", detected_at=T - 5 * H, suspected_crime=True,
+        pi_authority_notified_at=None, users_notified_at=None)
+    result = engine.run_check(store, T)
+    for rule_id, want in expect.items():
+        got = ("fail" if len(_rule_findings(result, rule_id))
+               else "due" if (result.due["rule_id"] == rule_id).any() else "ok")
+        assert got == want, (rule_id, got)
+    store.close()
+
+
+@pytest.mark.parametrize("values, grade_fails", [
+    ({}, {"INC-L": True, "INC-D": True}),
+    ({"grade_relatively_major_loss_cny": 7_000_000}, {"INC-L": False, "INC-D": True}),
+    ({"grade_important_data_floor": "general"}, {"INC-L": True, "INC-D": False}),
+    ({"grade_important_data_floor": "major"}, {"INC-L": True, "INC-D": True}),
+])
+def test_grading_thresholds_are_settings(tmp_path, values, grade_fails):
+    store = _settings_store(tmp_path, **values)
+    add(store, incident, "INC-L", affected_subjects=None, economic_loss_cny=6_000_000)
+    add(store, incident, "INC-D", affected_subjects=None, important_data_involved=True)
+    add(store, incident, "INC-R", grade="relatively_major", affected_subjects=None,
+        important_data_involved=True, regulator_reported_at=T0 + H)
+    found = set(_rule_findings(engine.run_check(store, D), "INC-GRADE")["entity_id"])
+    assert {i for i, fails in grade_fails.items() if fails} == found - {"INC-R"}
+    # a relatively major incident with important data fails only when the floor is major
+    assert ("INC-R" in found) == (values.get("grade_important_data_floor") == "major")
+    store.close()
+
+
+def test_a_bad_grade_floor_setting_is_refused():
+    from dashboard.settings import Settings, SettingsError
+    with pytest.raises(SettingsError, match="is not one of general, relatively_major"):
+        Settings({"grade_important_data_floor": "severe"})
 
 
 # -- settings change the results ------------------------------------------------------
@@ -683,7 +899,7 @@ def test_regulator_clock_follows_settings(tmp_path, values, expect):
     if expect == "due":
         assert due.iloc[0]["due_at"] == pd.Timestamp(T - 2 * H + hours * H)
     else:
-        assert f"the {hours} h deadline" in findings.iloc[0]["detail"]
+        assert f"the {hours} h" in findings.iloc[0]["detail"]
     store.close()
 
 

@@ -1,10 +1,15 @@
 -- INC-USER-NOTICE · policy clause 7.2 · incident
 -- Promise: we will "inform you of the relevant situation by the forms of email,
 --   notification, announcement, etc."; PIPL Art. 57: notify the individuals
---   immediately. The law gives no number; $user_notice_hours (72 h) is the project's
---   reading of "immediately" (a setting).
+--   immediately. The law gives no number; $user_notice_hours (24 h) is the project's
+--   reading of "immediately" (a setting; rules version 1 used 72 h).
 -- Applies to: incidents detected at or before the check moment with
---   affected_subjects > 0 (any grade).
+--   affected_subjects > 0 (any grade) and no user_notice_exemption recorded.
+-- Out of scope: an incident with user_notice_exemption (the reason the measures taken
+--   effectively avoid harm, PIPL Art. 57 para. 2): no notice to individuals is needed.
+--   The column carries no date, so a recorded exemption counts at any check moment;
+--   the incident's timeline shows when it was recorded. The authority notice stays
+--   due (INC-PI-AUTHORITY).
 -- Clock: deadline = detected_at + $user_notice_hours hours. Met if users_notified_at
 --   is at or before the deadline; late (fails) if after it; overdue (fails) if not
 --   notified (or notified after the check moment) and the check moment is past the
@@ -12,7 +17,7 @@
 -- Deadline: the deadline above, while not met.
 -- Parameters:
 --   $as_of              TIMESTAMPTZ  the check moment
---   $user_notice_hours  INTEGER      setting user_notice_hours [72]
+--   $user_notice_hours  INTEGER      setting user_notice_hours [24]
 -- Output, one row per applicable incident: entity_id (incident_id), failing,
 --   detail, due_at.
 WITH i AS (
@@ -23,6 +28,7 @@ WITH i AS (
     FROM incidents
     WHERE detected_at <= $as_of
       AND affected_subjects > 0
+      AND coalesce(trim(user_notice_exemption), '') = ''
 )
 SELECT
     incident_id AS entity_id,

@@ -1,14 +1,15 @@
 -- PROC-TERMS · policy clause 5.1.4 · processor
 -- Promise: partners must "handle your user information in accordance with our
 --   instructions"; PIPL Art. 21 says the entrustment agreement states the purpose,
---   duration, processing method, categories, protection measures, and the return or
---   deletion of the data at the end.
+--   duration, processing method, categories, protection measures, the two parties'
+--   rights and obligations (Art. 21 para. 1; added in rules version 2), and the return
+--   or deletion of the data at the end.
 -- Applies to: processors with status 'active', engaged on or before the check date
 --   (or with no engagement date).
 -- Fails when: agreement_terms lacks any of purpose, duration, method, categories,
---   protection_measures, return_or_delete (the six terms the data contract names;
---   no_subentrust is recorded but not required by this rule). No terms recorded at
---   all means all six are missing.
+--   protection_measures, rights_obligations, return_or_delete (the seven terms of the
+--   data contract's version 2; no_subentrust is recorded but not required by this
+--   rule). No terms recorded at all means all seven are missing.
 -- Deadline: none (due_at is null).
 -- Parameters:
 --   $as_of_date  DATE  the check date (Asia/Shanghai date of as-of)
@@ -18,7 +19,8 @@ WITH p AS (
     SELECT
         processor_id,
         list_filter(
-            ['purpose', 'duration', 'method', 'categories', 'protection_measures', 'return_or_delete'],
+            ['purpose', 'duration', 'method', 'categories', 'protection_measures',
+             'rights_obligations', 'return_or_delete'],
             lambda t: NOT list_contains(coalesce(agreement_terms, CAST([] AS VARCHAR[])), t)
         ) AS missing
     FROM processors
@@ -30,7 +32,7 @@ SELECT
     len(missing) > 0 AS failing,
     CASE WHEN len(missing) > 0
          THEN 'agreement lacks ' || rule_list(missing)
-         ELSE 'agreement states all six PIPL Art. 21 terms'
+         ELSE 'agreement states all seven PIPL Art. 21 terms'
     END AS detail,
     CAST(NULL AS TIMESTAMPTZ) AS due_at
 FROM p

@@ -1,7 +1,9 @@
 -- SHARE-CONSENT · policy clause 5.1.1 · sharing_agreement
 -- Promise: "We may share your user information with other parties after obtaining
---   your explicit consent."
--- Applies to: agreements with status 'active', kind 'share' and legal_basis
+--   your explicit consent" (5.1.1); "we will not transfer ... except after obtaining
+--   your explicit consent" (5.2.1); disclosure on consent (5.3).
+-- Applies to: agreements with status 'active', of kind 'share', 'transfer' or
+--   'disclosure' (rules version 2: version 1 looked at shares only), legal_basis
 --   'explicit_consent', signed or effective on or before the check date (or with
 --   neither date recorded). Ended agreements are out.
 -- Fails when: consent is not 'explicit' or 'separate' (none, bundled, or not
@@ -14,12 +16,13 @@
 WITH a AS (
     SELECT
         agreement_id,
+        kind,
         consent,
         coalesce(consent IN ('explicit', 'separate'), false) AS consent_ok,
         coalesce(trim(consent_evidence) <> '', false) AS evidence_ok
     FROM sharing_agreements
     WHERE status = 'active'
-      AND kind = 'share'
+      AND kind IN ('share', 'transfer', 'disclosure')
       AND legal_basis = 'explicit_consent'
       AND (least(signed_on, effective_from) IS NULL OR least(signed_on, effective_from) <= $as_of_date)
 )
@@ -28,10 +31,10 @@ SELECT
     NOT (consent_ok AND evidence_ok) AS failing,
     CASE
         WHEN NOT consent_ok AND NOT evidence_ok
-            THEN 'shares on explicit consent, but consent is ' || coalesce(consent, 'not recorded')
+            THEN kind || ' on explicit consent, but consent is ' || coalesce(consent, 'not recorded')
                  || ' and no consent evidence is recorded'
         WHEN NOT consent_ok
-            THEN 'shares on explicit consent, but consent is ' || coalesce(consent, 'not recorded')
+            THEN kind || ' on explicit consent, but consent is ' || coalesce(consent, 'not recorded')
                  || ' (explicit or separate consent needed)'
         WHEN NOT evidence_ok
             THEN 'consent is ' || consent || ' but no consent evidence is recorded'
