@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -356,8 +355,9 @@ def _clock(key: str, state: str, deadline, done, now, why: str, source: tuple[st
 
 def is_exemption(value: Any) -> bool:
     """Whether ``user_notice_exemption`` holds a reason: text with a character other than
-    blanks (space, tab, line breaks: the list's SQL says the same)."""
-    return isinstance(value, str) and re.search(r"[^\t\n\f\r ]", value) is not None
+    spaces, as the rule SQL reads it (``trim(...) <> ''``; the list's SQL says the same).
+    The service layer never stores blank text; an imported file might."""
+    return isinstance(value, str) and value.strip(" ") != ""
 
 
 def _hours_why(settings: Settings, cii_involved: bool, ordinary: int, cii_hours: int) -> str:

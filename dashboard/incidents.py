@@ -1221,8 +1221,9 @@ def _rank_sql(value: str, prefix: str) -> str:
 
 
 _CII = "($cii_operator OR coalesce(i.cii_involved, false))"
-# An exemption is recorded when its text has a character other than blanks (clocks.py).
-_EXEMPT = r"coalesce(regexp_matches(i.user_notice_exemption, '[^\t\n\f\r ]'), false)"
+# An exemption is recorded when its text has a character other than spaces (clocks.py,
+# and the rule SQL of INC-USER-NOTICE).
+_EXEMPT = "coalesce(trim(i.user_notice_exemption), '') <> ''"
 _LIST_CTE = f"""
 WITH base AS (
     SELECT i.incident_id, i.title, i.incident_type, i.grade, i.status, i.detected_at,

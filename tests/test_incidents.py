@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import pytest
 
-from dashboard import audit
+from dashboard import audit, engine
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard.access import PermissionDenied
@@ -703,7 +703,7 @@ def test_the_list_sql_agrees_with_the_clocks_row_by_row(store):
                      rng.choice([None, True, False]), rng.choice([None, True, False]),
                      rng.choice([None, True, False]),
                      rng.choice([None, 0, 4_999_999.99, 5_000_000, 20_000_000, 150_000_000]),
-                     rng.choice([None, None, "", " \n", "Encrypted; key safe"])))
+                     rng.choice([None, None, "", "  ", " \n", "Encrypted; key safe"])))
     with store.write(SYSTEM, "register.edit") as w:
         for r in rows:
             w.execute("INSERT INTO incidents (incident_id, title, incident_type, grade, "
@@ -734,6 +734,21 @@ def test_the_list_sql_agrees_with_the_clocks_row_by_row(store):
             assert rec["overdue"] == any(c.state == clk.OVERDUE for c in clocks)
             flags = clk.incident_flags(record.row, settings, store.now(), record.last_event_at)
             assert list(rec["flags"]) == [f.rule_id for f in flags]
+        # ...and the compliance engine's rules give every clock the same state.
+        result = engine.run_check(store, base)
+        found = set(zip(result.findings["rule_id"], result.findings["entity_id"]))
+        due = dict(zip(zip(result.due["rule_id"], result.due["entity_id"]),
+                       result.due["due_at"]))
+        for rec in table.to_dict("records"):
+            iid = rec["incident_id"]
+            for key in clk.CLOCK_KEYS:
+                rule, state = clk.RULE_IDS[key], rec[f"{key}_state"]
+                assert ((rule, iid) in found) == (state in (clk.OVERDUE, clk.LATE)), \
+                    (iid, key, state)
+                assert ((rule, iid) in due) == (state == clk.DUE), (iid, key, state)
+                if state == clk.DUE:
+                    assert due[(rule, iid)] == rec[f"{key}_deadline"]
+            assert (("INC-GRADE", iid) in found) == ("INC-GRADE" in list(rec["flags"])), iid
 
 
 # -- rules version 2: the PI authority, police and exempt user-notice clocks ----------------------
@@ -817,7 +832,8 @@ def test_the_exemption_makes_the_user_notice_exempt_but_keeps_the_authority_cloc
     assert "does not remove this notice" in c["pi_authority"].why
     assert clk.next_deadline(list(c.values())).key == "pi_authority"
     # Blank text is no exemption; no people affected: nothing to be exempt from.
-    assert state_of("user_notice", v2(user_notice_exemption=" \n"), FROZEN_NOW) == clk.DUE
+    assert state_of("user_notice", v2(user_notice_exemption="   "), FROZEN_NOW) == clk.DUE
+    assert state_of("user_notice", v2(user_notice_exemption=""), FROZEN_NOW) == clk.DUE
     assert state_of("user_notice", v2(user_notice_exemption=reason, affected_subjects=0),
                     FROZEN_NOW) == clk.NOT_APPLICABLE
 
