@@ -179,7 +179,7 @@ def _record(kind: str) -> None:
     for key in [k for k in state if str(k).startswith(f"step_{kind}_")
                 and not str(k).endswith("instance")]:
         del state[key]
-    state["incident_flash"] = (f"Recorded: {inc.STEPS[kind].title.lower()} "
+    state["incident_flash"] = (f"Recorded: {inc.STEPS[kind].title} "
                                f"(timeline event #{result.event_id}).")
 
 
@@ -261,7 +261,8 @@ def _step_form(kind: str) -> None:
                     "pi_authority": "e.g. Guangdong Provincial CAC (PI protection)",
                     "audience": "e.g. all 1.2 million affected users"}.get(name, ""))
             _error(errors, name)
-    st.button(f"Record: {step.title.lower()}", key=f"step_{kind}_save", type="primary",
+    title = step.title if step.title[1:2].isupper() else step.title[0].lower() + step.title[1:]
+    st.button(f"Record: {title}", key=f"step_{kind}_save", type="primary",
               on_click=_record, args=(kind,))
 
 
