@@ -1,35 +1,53 @@
-"""The legal clocks of a security incident, and the grade its size implies.
+"""The legal clocks of a security incident, and the grade its facts imply.
 
 One definition, shared by the log form (before saving), the incident page, the
 incident list and the tests; the compliance engine's INC-* rule SQL follows the
-same semantics (``docs/INCIDENTS.md``):
+same semantics (rules version 2, ``docs/INCIDENTS.md``):
 
 - an incident exists from ``detected_at`` (awareness): every clock starts there;
-- *regulator report*: ``detected_at + settings.regulator_hours()`` (4 h, 1 h for a CII
-  operator), when the grade is relatively major or above;
-- *user notice*: ``detected_at + user_notice_hours`` (72 h), when
-  ``affected_subjects > 0``;
-- *summary report*: ``resolved_at + summary_report_days`` (30 d), once resolved.
+- *regulator report* (INC-REGULATOR-DEADLINE): on the **recorded** grade, relatively
+  major or above; ``detected_at + settings.regulator_hours(cii_involved)`` (4 h; 1 h
+  when the Platform is a CII operator or the incident involves CII);
+- *PI authority notice* (INC-PI-AUTHORITY, PIPL Art. 57): every incident with
+  ``affected_subjects > 0``, whatever its grade; ``detected_at +
+  pi_authority_notice_hours`` (24 h); done by ``pi_authority_notified_at`` or
+  ``regulator_reported_at``, the earlier of those at or before now;
+- *police report* (INC-POLICE): when ``suspected_crime`` is true, any grade;
+  ``detected_at + settings.police_hours(cii_involved)`` (4 h, 1 h CII); done at
+  ``police_reported_at``;
+- *user notice* (INC-USER-NOTICE): when ``affected_subjects > 0`` and no
+  ``user_notice_exemption`` is recorded; ``detected_at + user_notice_hours`` (24 h).
+  With an exemption (PIPL Art. 57 para. 2) the clock is **exempt**, not a finding;
+- *summary report* (INC-SUMMARY): ``resolved_at + summary_report_days`` (30 d).
 
 A clock is **met** if done at or before its deadline, **late** if done after it,
 **overdue** if not done and now is past the deadline, **due** if not done and the
-deadline is ahead, **not applicable** otherwise. Nothing here reads the clock:
-callers pass ``now`` (``store.now()``), so a frozen clock gives frozen answers.
+deadline is ahead, **exempt** (user notice only) or **not applicable** otherwise. A
+time after ``now`` does not count as done (as in the engine, where it is after the
+check moment). Nothing here reads the clock: callers pass ``now`` (``store.now()``),
+so a frozen clock gives frozen answers.
+
+The grade suggestion (INC-GRADE, version 2) is the highest grade any fact implies:
+the people affected, the direct economic loss, and important or core data
+(``implied_grade``, which also says which facts drove it).
 """
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from dataclasses import dataclass
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from .registers import GRADES, NOTICE_CONTENTS
-from .settings import Settings
+from .settings import SPEC_BY_NAME, Settings
 
-MET, LATE, OVERDUE, DUE, NOT_APPLICABLE = "met", "late", "overdue", "due", "not_applicable"
-STATES = (OVERDUE, DUE, LATE, MET, NOT_APPLICABLE)
+MET, LATE, OVERDUE, DUE, EXEMPT, NOT_APPLICABLE = (
+    "met", "late", "overdue", "due", "exempt", "not_applicable")
+STATES = (OVERDUE, DUE, LATE, MET, EXEMPT, NOT_APPLICABLE)
 STATE_LABELS = {
-    MET: "Met", LATE: "Late", OVERDUE: "Overdue", DUE: "Due", NOT_APPLICABLE: "Not applicable",
+    MET: "Met", LATE: "Late", OVERDUE: "Overdue", DUE: "Due",
+    EXEMPT: "Exempt (PIPL Art. 57 ¶2)", NOT_APPLICABLE: "Not applicable",
 }
 
 GRADE_LABELS = {
@@ -41,30 +59,53 @@ GRADE_LABELS = {
 REPORTABLE_GRADES = ("relatively_major", "major", "particularly_major")
 
 # Where each clock comes from, with the confidence marks of shared/reference/regulations.md
-# (V read in the law's text, V2 secondary source, P a project default).
+# (V read in the law's text, V2 secondary source, P a project default). The police and
+# regulator clocks' sources depend on CII (``clock_source``).
 SOURCES = {
-    "regulator": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4", "V"),
-    "user_notice": ("PIPL Art. 57 ('immediately') and NDSMR Art. 11 (channels); "
-                    "the hour count is a project setting", "V / P"),
-    "summary": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 8",
+    "regulator": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 [V]",
+                  "V"),
+    "pi_authority": ("PIPL Art. 57 [V]: notify the authority protecting personal information "
+                     "'immediately', whatever the incident's size; the hour count is the "
+                     "project's reading [P]", "V / P"),
+    "police": ("CAC Measures (2025) and NDSMR Art. 11 [V2]: a suspected crime goes to the "
+               "police promptly ('及时'); the hour count is the project's default [P]",
+               "V2 / P"),
+    "police_cii": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 "
+                   "[V]: an incident involving CII goes to the protection department and the "
+                   "police within 1 hour at the latest", "V"),
+    "user_notice": ("PIPL Art. 57 [V] ('immediately') and NDSMR Art. 11 [V] (channels); "
+                    "the hour count is the project's reading [P]", "V / P"),
+    "user_notice_exempt": ("PIPL Art. 57 ¶2 [V]: no notice to individuals is needed where "
+                           "the measures taken effectively avoid harm; the authority may "
+                           "still order one", "V"),
+    "summary": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 8 [V2]",
                 "V2"),
 }
 RULE_IDS = {
     "regulator": "INC-REGULATOR-DEADLINE",
+    "pi_authority": "INC-PI-AUTHORITY",
+    "police": "INC-POLICE",
     "user_notice": "INC-USER-NOTICE",
     "summary": "INC-SUMMARY",
 }
 TITLES = {
     "regulator": "Report to the regulator",
+    "pi_authority": "Notify the PI authority",
+    "police": "Report to the police",
     "user_notice": "Notify affected users",
     "summary": "File the summary report",
 }
 DONE_COLUMNS = {
-    "regulator": "regulator_reported_at",
-    "user_notice": "users_notified_at",
-    "summary": "summary_filed_at",
+    "regulator": ("regulator_reported_at",),
+    "pi_authority": ("pi_authority_notified_at", "regulator_reported_at"),
+    "police": ("police_reported_at",),
+    "user_notice": ("users_notified_at",),
+    "summary": ("summary_filed_at",),
 }
-CLOCK_KEYS = ("regulator", "user_notice", "summary")
+CLOCK_KEYS = ("regulator", "pi_authority", "police", "user_notice", "summary")
+
+GRADE_FACTS = ("affected_subjects", "economic_loss_cny", "important_data_involved")
+MEASURES = "2025 reporting measures, Annex"
 
 
 def grade_words(grade: str | None) -> str:
@@ -75,75 +116,188 @@ def grade_words(grade: str | None) -> str:
     return f"{words.lower()} {numeral}"
 
 
+def grade_name(grade: str | None) -> str:
+    """``relatively major``: the grade's words alone."""
+    return str(grade).replace("_", " ")
+
+
 def grade_rank(grade: str | None) -> int:
     """0 for general .. 3 for particularly major; -1 for an unknown grade."""
     return GRADES.index(grade) if grade in GRADES else -1
 
 
-def suggest_grade(affected_subjects: int | None, settings: Settings) -> str:
-    """The grade the CAC Measures' Annex implies for a PI leak of this size (INC-GRADE)."""
-    n = affected_subjects or 0
-    if n >= settings.grade_particularly_major_subjects:
-        return "particularly_major"
-    if n >= settings.grade_major_subjects:
-        return "major"
-    if n >= settings.grade_relatively_major_subjects:
-        return "relatively_major"
+def format_yuan(value: Any) -> str:
+    """``30,000,000`` or ``1,250,000.50``: an amount of yuan as the page shows it."""
+    if value is None:
+        return "—"
+    amount = decimal.Decimal(str(value))
+    if amount == amount.to_integral_value():
+        return f"{int(amount):,}"
+    return f"{amount:,.2f}"
+
+
+# -- the grade the facts imply (INC-GRADE, version 2) ----------------------------------------
+@dataclass(frozen=True)
+class GradeReason:
+    fact: str        # affected_subjects | economic_loss_cny | important_data_involved
+    grade: str       # the lowest grade this fact alone implies
+    text: str        # "30,000,000 yuan direct loss: at least major (2025 reporting ...)"
+
+
+@dataclass(frozen=True)
+class GradeSuggestion:
+    grade: str                          # the highest grade any fact implies
+    reasons: tuple[GradeReason, ...]    # every fact implying more than general, highest first
+    text: str                           # one or two sentences for display
+
+    @property
+    def drivers(self) -> tuple[GradeReason, ...]:
+        """The facts that imply the suggested grade itself."""
+        return tuple(r for r in self.reasons if r.grade == self.grade)
+
+
+def _by_threshold(value, thresholds: Mapping[str, Any]) -> str:
+    for grade in ("particularly_major", "major", "relatively_major"):
+        if value is not None and value >= thresholds[grade]:
+            return grade
     return "general"
 
 
-def grade_reason(affected_subjects: int | None, settings: Settings) -> str:
-    """One sentence: why this grade is suggested, with the threshold and its source."""
-    grade = suggest_grade(affected_subjects, settings)
-    n = affected_subjects or 0
-    thresholds = {
-        "particularly_major": settings.grade_particularly_major_subjects,
-        "major": settings.grade_major_subjects,
-        "relatively_major": settings.grade_relatively_major_subjects,
-    }
-    source = "CAC Measures (2025) Annex, PI leaks [V2]"
-    if grade == "general":
-        return (f"{n:,} affected is below {settings.grade_relatively_major_subjects:,}, the "
-                f"threshold for relatively major ({source}).")
-    return (f"{n:,} affected is at least {thresholds[grade]:,}, the threshold for "
-            f"{grade_words(grade)} ({source}).")
+def implied_grade(facts: Mapping[str, Any], settings: Settings) -> GradeSuggestion:
+    """The grade an incident's facts imply, and which facts drove it.
+
+    ``facts``: ``affected_subjects`` (people whose PI is involved), ``economic_loss_cny``
+    (direct loss in yuan), ``important_data_involved`` (bool); missing or None count as
+    nothing. The highest of: the people affected against ``grade_*_subjects``, the loss
+    against ``grade_*_loss_cny`` (both the CAC Measures (2025) Annex), and important or
+    core data at least ``grade_important_data_floor`` (the project's floor).
+    """
+    subjects = _get(facts, "affected_subjects") or 0
+    loss = _get(facts, "economic_loss_cny")
+    loss = decimal.Decimal(str(loss)) if loss is not None else None
+    important = bool(_get(facts, "important_data_involved"))
+    reasons: list[GradeReason] = []
+    people_at = {g: getattr(settings, f"grade_{g}_subjects") for g in REPORTABLE_GRADES}
+    grade = _by_threshold(subjects, people_at)
+    if grade != "general":
+        conf = SPEC_BY_NAME[f"grade_{grade}_subjects"].confidence
+        reasons.append(GradeReason(
+            "affected_subjects", grade,
+            f"{subjects:,} people affected: at least {grade_name(grade)} ({MEASURES}, "
+            f"personal-information leaks: from {people_at[grade]:,} people) [{conf}]"))
+    loss_at = {g: getattr(settings, f"grade_{g}_loss_cny") for g in REPORTABLE_GRADES}
+    grade = _by_threshold(loss, loss_at)
+    if grade != "general":
+        conf = SPEC_BY_NAME[f"grade_{grade}_loss_cny"].confidence
+        reasons.append(GradeReason(
+            "economic_loss_cny", grade,
+            f"{format_yuan(loss)} yuan direct loss: at least {grade_name(grade)} ({MEASURES}: "
+            f"from {loss_at[grade]:,} yuan) [{conf}]"))
+    floor = settings.grade_important_data_floor
+    if important and grade_rank(floor) > 0:
+        reasons.append(GradeReason(
+            "important_data_involved", floor,
+            f"Important or core data involved: at least {grade_name(floor)} ({MEASURES}: "
+            f"graded by the threat; this floor is the project's conservative reading) [P]"))
+    reasons.sort(key=lambda r: -grade_rank(r.grade))
+    suggested = reasons[0].grade if reasons else "general"
+    if reasons:
+        text = "; ".join(r.text for r in reasons) + "."
+    else:
+        loss_words = (f"{format_yuan(loss)} yuan direct loss" if loss is not None
+                      else "no direct loss recorded")
+        text = (f"No fact reaches a threshold: {subjects:,} people affected (relatively major "
+                f"from {people_at['relatively_major']:,}), {loss_words} (relatively major "
+                f"from {loss_at['relatively_major']:,} yuan), "
+                + ("important or core data involved, but the project's floor for it is "
+                   "general" if important else "no important or core data")
+                + f" ({MEASURES}).")
+    return GradeSuggestion(suggested, tuple(reasons), text)
+
+
+def suggest_grade(affected_subjects: int | None, settings: Settings, *,
+                  economic_loss_cny: Any = None,
+                  important_data_involved: bool | None = None) -> str:
+    """The grade the facts imply (``implied_grade``'s grade)."""
+    return implied_grade({"affected_subjects": affected_subjects,
+                          "economic_loss_cny": economic_loss_cny,
+                          "important_data_involved": important_data_involved}, settings).grade
+
+
+def grade_reason(affected_subjects: int | None, settings: Settings, *,
+                 economic_loss_cny: Any = None,
+                 important_data_involved: bool | None = None) -> str:
+    """Why this grade is suggested: the facts, thresholds and sources (``implied_grade``)."""
+    return implied_grade({"affected_subjects": affected_subjects,
+                          "economic_loss_cny": economic_loss_cny,
+                          "important_data_involved": important_data_involved}, settings).text
+
+
+# -- the clocks -------------------------------------------------------------------------------
+def clock_source(key: str, settings: Settings, *, cii_involved: bool | None = False,
+                 exempt: bool = False) -> tuple[str, str]:
+    """(source text with its confidence marks, confidence) of one clock of one incident."""
+    cii = settings.cii_operator or bool(cii_involved)
+    if key == "police" and cii:
+        return SOURCES["police_cii"]
+    if key == "user_notice" and exempt:
+        return SOURCES["user_notice_exempt"]
+    return SOURCES[key]
 
 
 def clock_help(settings: Settings) -> dict[str, str]:
     """One or two sentences per clock: what it asks, from when, and its legal source."""
     hours = settings.regulator_hours()
     cii = ("the Platform is set as a CII operator" if settings.cii_operator
-           else f"{settings.regulator_report_hours_cii} h for a CII operator")
+           else f"{settings.regulator_report_hours_cii} h for a CII operator or an incident "
+                f"involving CII")
     return {
         "regulator": (
-            f"Report an incident graded relatively major or above to the provincial CAC within "
-            f"{hours} h of detection ({cii}); a suspected crime also goes to the police. "
-            f"Source: {SOURCES['regulator'][0]} [{SOURCES['regulator'][1]}]."),
+            f"Report an incident graded relatively major or above (the recorded grade) to the "
+            f"provincial CAC within {hours} h of detection ({cii}). "
+            f"Source: {SOURCES['regulator'][0]}."),
+        "pi_authority": (
+            f"Notify the authority protecting personal information within "
+            f"{settings.pi_authority_notice_hours} h of detecting any incident involving "
+            f"personal information, whatever its grade; a report to the regulator counts. "
+            f"PIPL Art. 57 [V] says 'immediately' and has no size threshold; "
+            f"{settings.pi_authority_notice_hours} h is the project's reading [P]."),
+        "police": (
+            f"When a crime is suspected, report to the police within "
+            f"{settings.police_hours()} h of detection "
+            f"({settings.police_report_hours_cii} h when the operator is CII or the incident "
+            f"involves CII: CAC Measures (2025) Art. 4 [V]), whatever the grade and "
+            f"independent of the regulator report. The law says 'promptly' (CAC Measures "
+            f"(2025); NDSMR Art. 11 [V2]); {settings.police_report_hours} h is the project's "
+            f"default [P]."),
         "user_notice": (
             f"Notify the affected people, by email, notification, announcement, SMS or phone, "
             f"within {settings.user_notice_hours} h of detection, with the six contents of "
             f"PIPL Art. 57 (categories, cause, possible harm, remedial measures, what they can "
             f"do, contact). PIPL Art. 57 [V] says 'immediately' and NDSMR Art. 11 [V] names the "
-            f"channels; {settings.user_notice_hours} h is the project's setting [P]."),
+            f"channels; {settings.user_notice_hours} h is the project's reading [P]. Not needed "
+            f"where the measures taken effectively avoid harm (Art. 57 ¶2 [V]): record that "
+            f"exemption with its reason; the authority notice stays."),
         "summary": (
             f"File the post-incident summary report within {settings.summary_report_days} days "
-            f"after handling ends (the resolved time). Source: {SOURCES['summary'][0]} "
-            f"[{SOURCES['summary'][1]}]."),
+            f"after handling ends (the resolved time). Source: {SOURCES['summary'][0]}."),
     }
 
 
 @dataclass(frozen=True)
 class Clock:
-    key: str                       # regulator | user_notice | summary
+    key: str                       # regulator | pi_authority | police | user_notice | summary
     rule_id: str                   # the compliance rule that fires when it is late/overdue
     title: str
-    state: str                     # met | late | overdue | due | not_applicable
+    state: str                     # met | late | overdue | due | exempt | not_applicable
     deadline: dt.datetime | None
     done_at: dt.datetime | None
     remaining: dt.timedelta | None  # deadline - now, while not done (negative if overdue)
-    why: str                       # one line: why this state
-    source: str
+    why: str                       # one line: why this state (the app's own words)
+    source: str                    # legal source, with confidence marks
     confidence: str
+    detail: str | None = None      # user-supplied text (the exemption's reason): show plainly
+    done_by: str | None = None     # the column that made it done (pi_authority: which notice)
 
     @property
     def label(self) -> str:
@@ -159,7 +313,7 @@ def _get(row: Mapping[str, Any], name: str) -> Any:
     """A value of a register row given as a dict or a DataFrame record: pandas' NaT and
     NA become None, Timestamps datetimes, numpy scalars Python ones, arrays lists."""
     value = row.get(name)
-    if value is None or isinstance(value, str):
+    if value is None or isinstance(value, (str, decimal.Decimal)):
         return value
     if isinstance(value, (list, tuple)):
         return list(value)
@@ -184,59 +338,154 @@ def _state(deadline: dt.datetime, done_at: dt.datetime | None, now: dt.datetime)
     return OVERDUE if now > deadline else DUE
 
 
-def _clock(key: str, state: str, deadline, done_at, now, why: str) -> Clock:
+def _done(row: Mapping[str, Any], key: str, now: dt.datetime) -> tuple[dt.datetime | None,
+                                                                       str | None]:
+    """The earliest of the clock's done columns at or before ``now``, and which it was."""
+    found = [(t, c) for c in DONE_COLUMNS[key] if (t := _get(row, c)) is not None and t <= now]
+    return min(found, key=lambda x: x[0]) if found else (None, None)
+
+
+def _clock(key: str, state: str, deadline, done, now, why: str, source: tuple[str, str],
+           detail: str | None = None) -> Clock:
+    done_at, done_by = done
     remaining = deadline - now if (deadline is not None and state in (DUE, OVERDUE)) else None
-    source, confidence = SOURCES[key]
     return Clock(key, RULE_IDS[key], TITLES[key], state, deadline, done_at, remaining, why,
-                 source, confidence)
+                 source[0], source[1], detail, done_by)
+
+
+def is_exemption(value: Any) -> bool:
+    """Whether ``user_notice_exemption`` holds a reason: text with a character other than
+    spaces, as the rule SQL reads it (``trim(...) <> ''``; the list's SQL says the same).
+    The service layer never stores blank text; an imported file might."""
+    return isinstance(value, str) and value.strip(" ") != ""
+
+
+def _hours_why(settings: Settings, cii_involved: bool, ordinary: int, cii_hours: int) -> str:
+    if settings.cii_operator:
+        return f" ({cii_hours} h: the Platform is a CII operator)"
+    if cii_involved:
+        return f" ({cii_hours} h: the incident involves CII; {ordinary} h otherwise)"
+    return ""
 
 
 def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime,
                     tz: ZoneInfo | None = None) -> list[Clock]:
-    """The three clocks of one incident (a register row as a mapping) at ``now``."""
+    """The five clocks of one incident (a register row as a mapping) at ``now``, in the
+    order of ``CLOCK_KEYS``."""
     tz = tz or ZoneInfo(settings.timezone)
     detected = _get(row, "detected_at")
     grade = _get(row, "grade")
     affected = _get(row, "affected_subjects") or 0
     resolved = _get(row, "resolved_at")
+    cii = bool(_get(row, "cii_involved"))
+    crime = _get(row, "suspected_crime")
+    exemption = _get(row, "user_notice_exemption")
+    exemption = exemption if is_exemption(exemption) else None
     clocks = []
+    no_detection = "No detection time."
 
-    done = _get(row, "regulator_reported_at")
+    # Report to the regulator: the recorded grade, relatively major or above.
+    done = _done(row, "regulator", now)
+    source = clock_source("regulator", settings, cii_involved=cii)
+    hours = settings.regulator_hours(cii)
     if detected is None:
-        clocks.append(_clock("regulator", NOT_APPLICABLE, None, done, now, "No detection time."))
+        clocks.append(_clock("regulator", NOT_APPLICABLE, None, done, now, no_detection, source))
     elif grade in REPORTABLE_GRADES:
-        deadline = detected + dt.timedelta(hours=settings.regulator_hours())
-        state = _state(deadline, done, now)
-        clocks.append(_clock("regulator", state, deadline, done, now,
-                             f"Graded {grade_words(grade)}: report within "
-                             f"{settings.regulator_hours()} h of detection."))
+        deadline = detected + dt.timedelta(hours=hours)
+        clocks.append(_clock(
+            "regulator", _state(deadline, done[0], now), deadline, done, now,
+            f"Graded {grade_words(grade)}: report to the provincial CAC within {hours} h of "
+            f"detection{_hours_why(settings, cii, settings.regulator_report_hours, hours)}.",
+            source))
     else:
-        clocks.append(_clock("regulator", NOT_APPLICABLE, None, done, now,
-                             "Graded general: no report is required (relatively major and "
-                             "above are reported)."))
+        graded = (f"Graded {grade_words(grade)}" if grade in GRADE_LABELS
+                  else "No grade recorded")
+        why = (f"{graded}: the CAC reporting measures' {hours} h report applies from "
+               f"relatively major (III) up, so it is not required for this grade.")
+        if affected > 0:
+            why += (" PIPL Art. 57 still requires notifying the authority protecting personal "
+                    "information, whatever the grade: see its clock.")
+        if crime:
+            why += " The suspected crime goes to the police: see that clock."
+        clocks.append(_clock("regulator", NOT_APPLICABLE, None, done, now, why, source))
 
-    done = _get(row, "users_notified_at")
+    # Notify the authority protecting personal information (PIPL Art. 57): any grade.
+    done = _done(row, "pi_authority", now)
+    source = clock_source("pi_authority", settings)
+    hours = settings.pi_authority_notice_hours
     if detected is None:
-        clocks.append(_clock("user_notice", NOT_APPLICABLE, None, done, now, "No detection time."))
+        clocks.append(_clock("pi_authority", NOT_APPLICABLE, None, done, now, no_detection,
+                             source))
     elif affected > 0:
-        deadline = detected + dt.timedelta(hours=settings.user_notice_hours)
-        clocks.append(_clock("user_notice", _state(deadline, done, now), deadline, done, now,
-                             f"{affected:,} people affected: notify within "
-                             f"{settings.user_notice_hours} h of detection."))
+        deadline = detected + dt.timedelta(hours=hours)
+        why = (f"{affected:,} people's personal information involved: notify the authority "
+               f"protecting personal information within {hours} h of detection, whatever the "
+               f"grade")
+        why += (" (done by the regulator report, which counts)."
+                if done[1] == "regulator_reported_at" else "; a regulator report counts.")
+        if exemption:
+            why += " The user-notice exemption does not remove this notice."
+        clocks.append(_clock("pi_authority", _state(deadline, done[0], now), deadline, done,
+                             now, why, source))
+    else:
+        clocks.append(_clock("pi_authority", NOT_APPLICABLE, None, done, now,
+                             "No affected people recorded: PIPL Art. 57's notice applies to "
+                             "incidents involving personal information.", source))
+
+    # Report to the police: a suspected crime, any grade.
+    done = _done(row, "police", now)
+    source = clock_source("police", settings, cii_involved=cii)
+    hours = settings.police_hours(cii)
+    if detected is None:
+        clocks.append(_clock("police", NOT_APPLICABLE, None, done, now, no_detection, source))
+    elif crime:
+        deadline = detected + dt.timedelta(hours=hours)
+        clocks.append(_clock(
+            "police", _state(deadline, done[0], now), deadline, done, now,
+            f"Crime suspected: report to the police within {hours} h of detection"
+            f"{_hours_why(settings, cii, settings.police_report_hours, hours)}, whatever the "
+            f"grade and independent of the regulator report.", source))
+    else:
+        why = ("No crime suspected (recorded)." if crime is not None else
+               "Whether a crime is suspected is not recorded: the clock runs once it is.")
+        clocks.append(_clock("police", NOT_APPLICABLE, None, done, now, why, source))
+
+    # Notify the affected people, unless exempt (PIPL Art. 57 para. 2).
+    done = _done(row, "user_notice", now)
+    hours = settings.user_notice_hours
+    if detected is None:
+        clocks.append(_clock("user_notice", NOT_APPLICABLE, None, done, now, no_detection,
+                             clock_source("user_notice", settings)))
+    elif affected > 0 and exemption:
+        clocks.append(_clock(
+            "user_notice", EXEMPT, None, done, now,
+            "Exempt (PIPL Art. 57 ¶2): the measures taken effectively avoid harm, so no notice "
+            "to individuals is needed (not a finding). The authority may still order one, and "
+            "the notice to the PI authority stays.",
+            clock_source("user_notice", settings, exempt=True), detail=exemption))
+    elif affected > 0:
+        deadline = detected + dt.timedelta(hours=hours)
+        clocks.append(_clock(
+            "user_notice", _state(deadline, done[0], now), deadline, done, now,
+            f"{affected:,} people affected: notify them within {hours} h of detection, unless "
+            f"the measures taken effectively avoid harm (record that exemption).",
+            clock_source("user_notice", settings)))
     else:
         clocks.append(_clock("user_notice", NOT_APPLICABLE, None, done, now,
-                             "No affected people recorded."))
+                             "No affected people recorded.",
+                             clock_source("user_notice", settings)))
 
-    done = _get(row, "summary_filed_at")
+    done = _done(row, "summary", now)
+    source = clock_source("summary", settings)
     if resolved is not None:
         deadline = resolved + dt.timedelta(days=settings.summary_report_days)
-        clocks.append(_clock("summary", _state(deadline, done, now), deadline, done, now,
+        clocks.append(_clock("summary", _state(deadline, done[0], now), deadline, done, now,
                              f"Handling ended {format_time(resolved, tz)}: file within "
-                             f"{settings.summary_report_days} days."))
+                             f"{settings.summary_report_days} days.", source))
     else:
         clocks.append(_clock("summary", NOT_APPLICABLE, None, done, now,
                              f"Starts when the incident is resolved: "
-                             f"{settings.summary_report_days} days from then."))
+                             f"{settings.summary_report_days} days from then.", source))
     return clocks
 
 
@@ -248,7 +497,7 @@ def next_deadline(clocks: list[Clock]) -> Clock | None:
 
 @dataclass(frozen=True)
 class Flag:
-    """A rule of the contract the incident breaks now, other than the three clocks."""
+    """A rule of the contract the incident breaks now, other than the clocks."""
     rule_id: str
     message: str
 
@@ -261,13 +510,12 @@ def incident_flags(row: Mapping[str, Any], settings: Settings, now: dt.datetime,
         flags.append(Flag("INC-EMERGENCY-PLAN",
                           "The emergency plan is not recorded as activated (policy 7.2; "
                           "PIPL Art. 51(5) [V])."))
-    affected = _get(row, "affected_subjects") or 0
-    implied = suggest_grade(affected, settings)
-    if grade_rank(_get(row, "grade")) < grade_rank(implied):
+    suggestion = implied_grade(row, settings)
+    if grade_rank(_get(row, "grade")) < grade_rank(suggestion.grade):
         flags.append(Flag("INC-GRADE",
-                          f"Graded {grade_words(_get(row, 'grade'))}, "
-                          f"below the {grade_words(implied)} that "
-                          f"{affected:,} affected implies. {grade_reason(affected, settings)}"))
+                          f"Graded {grade_words(_get(row, 'grade'))}, below the "
+                          f"{grade_words(suggestion.grade)} its facts imply: "
+                          + "; ".join(r.text for r in suggestion.drivers) + "."))
     if _get(row, "users_notified_at") is not None:
         contents = _get(row, "notice_contents") or []
         missing = [c for c in NOTICE_CONTENTS if c not in list(contents)]

@@ -63,12 +63,14 @@ SORTS: dict[str, tuple[str, str]] = {
 }
 # What falls due, grouped as a DPO plans the week. Rules not named are "Other deadlines".
 DUE_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("regulator", "Reports to the regulator", ("INC-REGULATOR-DEADLINE", "INC-SUMMARY")),
+    ("regulator", "Reports to the regulator, the PI authority and the police",
+     ("INC-REGULATOR-DEADLINE", "INC-PI-AUTHORITY", "INC-POLICE", "INC-SUMMARY")),
     ("notices", "Notices to users", ("INC-USER-NOTICE", "SHARE-MERGER-NOTICE",
                                      "SHARE-LEGAL-NOTICE")),
     ("agreements", "Agreements expiring", ("PROC-AGREEMENT-EXPIRED", "SHARE-EXPIRED-ACTIVE")),
     ("deletion", "Records due for deletion", ("RET-OVERDUE",)),
-    ("reviews", "Assessments and hold reviews", ("PROC-ASSESSMENT", "RET-HOLD-INVALID")),
+    ("reviews", "Assessments and hold reviews", ("PROC-ASSESSMENT", "SHARE-PIA",
+                                                 "RET-HOLD-INVALID")),
     ("other", "Other deadlines", ()),
 )
 INCIDENT_STATUS_ORDER = ("open", "contained", "resolved", "closed")

@@ -29,6 +29,7 @@ are at the end of this module.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 import json
 import re
@@ -52,8 +53,14 @@ from .settings import Settings
 FACT_FIELDS = (
     "title", "description", "incident_type", "grade", "occurred_at", "detected_at",
     "reported_by", "affected_subjects", "affected_sensitive_subjects", "data_categories",
-    "systems_affected",
+    "systems_affected", "economic_loss_cny", "important_data_involved", "cii_involved",
+    "suspected_crime",
 )
+# The facts that grade an incident or switch its clocks (rules version 2): recorded when
+# logging, updated later with the "grading_facts" step, corrected like the other facts.
+GRADING_FIELDS = ("economic_loss_cny", "important_data_involved", "cii_involved",
+                  "suspected_crime")
+FLAG_FIELDS = ("important_data_involved", "cii_involved", "suspected_crime")
 LABELS = {
     "title": "Title", "description": "Description", "incident_type": "Type", "grade": "Grade",
     "occurred_at": "Occurred", "detected_at": "Detected", "reported_by": "Reported by",
@@ -65,6 +72,12 @@ LABELS = {
     "audience": "Audience", "notice_contents": "Notice contents", "root_cause": "Root cause",
     "remediation": "Remediation", "summary_reference": "Summary report reference",
     "close_reason": "Reason for closing", "text": "Note", "reason": "Reason for the correction",
+    "economic_loss_cny": "Direct economic loss (yuan)",
+    "important_data_involved": "Important or core data involved",
+    "cii_involved": "Critical information infrastructure (CII) involved",
+    "suspected_crime": "A crime is suspected",
+    "pi_authority": "Authority notified", "pi_authority_reference": "Authority's reference",
+    "exemption_reason": "Why no notice to individuals is needed",
 }
 TYPE_LABELS = {
     "data_leak": "Data leak", "data_loss": "Data loss", "data_tampering": "Data tampering",
@@ -88,8 +101,12 @@ CONTENT_LABELS = {
 # Text caps: the register's max_length for its columns, these for the rest.
 _CAPS = {c.name: (c.max_length or TEXT_CAP) for c in INCIDENTS.columns if c.type == TEXT}
 _CAPS.update({"audience": 500, "police_reference": 200, "summary_reference": 200,
-              "close_reason": 2000, "text": TEXT_CAP, "reason": 2000, "token": 100})
+              "close_reason": 2000, "text": TEXT_CAP, "reason": 2000, "token": 100,
+              "pi_authority": 200, "pi_authority_reference": 200,
+              "exemption_reason": _CAPS.get("user_notice_exemption", 2000)})
 MAX_SUBJECTS = 10_000_000_000   # more people than live on Earth is a typing error
+# DECIMAL(18,2) holds up to 16 digits of yuan; a trillion yuan is already a typing error.
+MAX_LOSS_CNY = decimal.Decimal("1000000000000")
 
 TRANSITIONS = {"open": "contained", "contained": "resolved", "resolved": "closed"}
 ACTIVE = ("open", "contained", "resolved")
@@ -106,6 +123,17 @@ class Step:
     required: tuple[str, ...]     # inputs that must be given
     columns: Mapping[str, str]    # input -> incidents column it sets
     help: str
+    timed: bool = True            # asks when it happened ("at"); untimed: the recording time
+    record_column: str | None = None  # set when the step is recorded (default: ``column``);
+                                  # a step with neither may be recorded again (note, facts)
+
+    @property
+    def recorded_by(self) -> str | None:
+        return self.record_column or self.column
+
+    @property
+    def repeatable(self) -> bool:
+        return self.recorded_by is None and self.kind != "closed"
 
 
 STEPS: dict[str, Step] = {s.kind: s for s in (
@@ -120,9 +148,17 @@ STEPS: dict[str, Step] = {s.kind: s for s in (
          "CAC Measures (2025) Art. 4 [V]: relatively major and above, to the provincial CAC. "
          "Art. 7 [V2]: the report gives the unit and system, discovery time, type, grade, "
          "impact and measures taken."),
+    Step("pi_authority_notified", "PI authority notified", "pi_authority_notified_at",
+         ACTIVE, None, ("pi_authority", "pi_authority_reference"), ("pi_authority",), {},
+         "PIPL Art. 57 [V]: on any incident involving personal information, whatever its "
+         "grade, notify the authority protecting personal information immediately (the "
+         "project reads it as a set number of hours [P]). A report to the regulator counts "
+         "too: record it as that step when it was one."),
     Step("police_reported", "Reported to the police", "police_reported_at", ACTIVE, None,
          ("police_reference",), (), {},
-         "CAC Measures (2025) Art. 4 [V]: a suspected crime is also reported to the police."),
+         "A suspected crime goes to the police promptly (CAC Measures (2025); NDSMR Art. 11 "
+         "[V2]; the hours are the project's default [P]); within 1 h when CII is involved "
+         "(CAC Measures (2025) Art. 4 [V]), whatever the grade."),
     Step("users_notified", "Users notified", "users_notified_at", ACTIVE, None,
          ("notification_channels", "audience", "notice_contents"),
          ("notification_channels", "audience"),
@@ -130,6 +166,20 @@ STEPS: dict[str, Step] = {s.kind: s for s in (
          "Policy 7.2: by email, notification, announcement, etc., with security advice. "
          "PIPL Art. 57 [V] lists the six contents the notice must give; NDSMR Art. 11 [V] "
          "names phone, SMS, IM, email and announcement."),
+    Step("user_notice_exempted", "No notice to individuals needed (Art. 57 ¶2)", None, ACTIVE,
+         None, ("exemption_reason",), ("exemption_reason",),
+         {"exemption_reason": "user_notice_exemption"},
+         "PIPL Art. 57 ¶2 [V]: no notice to the individuals is needed where the measures taken "
+         "effectively avoid harm; the authority may still order one. Say why (required). The "
+         "user-notice clock then shows exempt; the notice to the PI authority stays.",
+         timed=False, record_column="user_notice_exemption"),
+    Step("grading_facts", "Grading facts updated", None, ACTIVE, None,
+         GRADING_FIELDS + ("grade",), (), {**{f: f for f in GRADING_FIELDS}, "grade": "grade"},
+         "The facts that grade the incident and switch its clocks, as known now: direct "
+         "economic loss, important or core data, CII (1 h clocks), a suspected crime (the "
+         "police clock). Fields left out keep their value. The form suggests the grade they "
+         "imply (CAC Measures (2025) Annex [V2]); grading below it is an INC-GRADE finding.",
+         timed=False),
     Step("resolved", "Resolved", "resolved_at", ("contained",), "resolved",
          ("root_cause", "remediation"), ("root_cause", "remediation"),
          {"root_cause": "root_cause", "remediation": "remediation"},
@@ -147,8 +197,9 @@ STEPS: dict[str, Step] = {s.kind: s for s in (
          "Anything worth keeping on the timeline. Notes can be added in every status."),
 )}
 STEP_ORDER = tuple(STEPS)
-# What a correction can address: the logged facts, or a recorded step (not a note).
-CORRECTABLE = ("facts",) + tuple(k for k in STEP_ORDER if k != "note")
+# What a correction can address: the logged facts, or a recorded step (not a note, not a
+# grading-facts update: the facts' correction covers those columns).
+CORRECTABLE = ("facts",) + tuple(k for k in STEP_ORDER if k not in ("note", "grading_facts"))
 TARGET_TITLES = {"facts": "Incident facts", **{k: s.title for k, s in STEPS.items()}}
 KIND_LABELS = {"logged": "Logged", "correction": "Correction", **TARGET_TITLES}
 STEP_COLUMNS = tuple(s.column for s in STEPS.values() if s.column)
@@ -167,6 +218,7 @@ TIME_NAMES = {
     "occurred_at": "the occurrence", "detected_at": "detection",
     "emergency_plan_activated_at": "the emergency plan's activation",
     "contained_at": "containment", "regulator_reported_at": "the regulator report",
+    "pi_authority_notified_at": "the PI authority's notice",
     "police_reported_at": "the police report", "users_notified_at": "the users' notice",
     "resolved_at": "resolution", "summary_filed_at": "the summary report",
     "closed_at": "closing",
@@ -295,6 +347,43 @@ class _Form:
             return None
         return number
 
+    def amount(self, name: str) -> decimal.Decimal | None:
+        """An amount of yuan: not negative, at most two decimals (fen); None when empty."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        amount = parse_amount(value)
+        if amount is None:
+            self.fail(name, f"Not an amount: {str(value)[:40]!r}. Enter yuan in digits, e.g. "
+                            "30000000 or 1,250,000.50.")
+            return None
+        if amount < 0:
+            self.fail(name, "Cannot be negative.")
+            return None
+        if amount != amount.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN):
+            self.fail(name, "At most 2 decimal places (fen): "
+                            f"{str(value)[:40]!r} has more.")
+            return None
+        if amount > MAX_LOSS_CNY:
+            self.fail(name, f"More than {MAX_LOSS_CNY:,} yuan is not plausible.")
+            return None
+        return amount.quantize(decimal.Decimal("0.01"))
+
+    def flag(self, name: str) -> bool | None:
+        """Yes or no (a checkbox, ``true``/``false``, ``yes``/``no``); None when not given."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1"):
+            return True
+        if text in ("false", "no", "0"):
+            return False
+        self.fail(name, f"Not yes or no: {str(value)[:40]!r}. Use true or false.")
+        return None
+
     def choice(self, name: str, options: Sequence[str], *, required: bool = False,
                labels: Mapping[str, str] | None = None) -> str | None:
         value = self.raw(name)
@@ -366,6 +455,28 @@ def parse_count(value: Any) -> int | None:
     return None
 
 
+def parse_amount(value: Any) -> decimal.Decimal | None:
+    """An amount from a number or a string (``30,000,000``, ``1 250 000.50``, ``¥3000``);
+    ``None`` if it cannot be read. Floats go through their shortest text (0.1 is 0.1)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, decimal.Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int):
+        return decimal.Decimal(value)
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value)) if value == value and abs(value) != float("inf") \
+            else None
+    text = re.sub(r"[,_\s\u00a0\u202f¥￥]|元$|yuan$|CNY$", "", str(value).strip(),
+                  flags=re.IGNORECASE)
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        return None
+    try:
+        return decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        return None
+
+
 def _tz_for(values: Mapping[str, Any], settings: Settings) -> ZoneInfo:
     """The zone of input times without an offset: ``values['timezone']`` or the setting."""
     name = values.get("timezone") or settings.timezone
@@ -396,11 +507,12 @@ def validate_facts(values: Mapping[str, Any], settings: Settings, now: dt.dateti
     clean["data_categories"] = f.many("data_categories", tuple(catalog.categories),
                                       what="data category")
     clean["systems_affected"] = f.text("systems_affected")
+    clean["economic_loss_cny"] = f.amount("economic_loss_cny")
+    for name in FLAG_FIELDS:
+        clean[name] = f.flag(name)
     grade = f.choice("grade", GRADES)
-    if grade is None and "grade" not in f.errors and clean["affected_subjects"] is not None:
-        grade = clk.suggest_grade(clean["affected_subjects"], settings)
-    elif grade is None and "grade" not in f.errors:
-        grade = "general"
+    if grade is None and "grade" not in f.errors:
+        grade = clk.implied_grade(clean, settings).grade
     clean["grade"] = grade
     if (clean["occurred_at"] and clean["detected_at"]
             and clean["detected_at"] < clean["occurred_at"]):
@@ -453,8 +565,14 @@ def step_refusal(record: IncidentRecord | Mapping[str, Any], kind: str) -> str |
                     + ("the summary report follows the end of handling."
                        if kind == "summary_filed" else "only a resolved incident is closed."))
         return f"Not possible while the incident is {STATUS_LABELS[status].lower()}."
-    if step.column and row.get(step.column) is not None:
+    if step.recorded_by and row.get(step.recorded_by) is not None:
         return ("Already recorded. To change what was recorded, record a correction.")
+    if kind == "user_notice_exempted":
+        if not (row.get("affected_subjects") or 0) > 0:
+            return ("No affected people are recorded: there is no notice to individuals to be "
+                    "exempt from.")
+        if row.get("users_notified_at") is not None:
+            return "The users were already notified: an exemption is no longer needed."
     return None
 
 
@@ -471,9 +589,30 @@ def _validate_step_fields(step: Step, values: Mapping[str, Any], record: Inciden
     tz = _tz_for(values, settings)
     f = _Form(values, tz, now)
     clean: dict[str, Any] = {}
-    if step.kind != "note":
+    if step.timed and step.kind != "note":
         clean["at"] = f.time("at", required=True)
-    if step.kind == "regulator_reported":
+    if step.kind == "pi_authority_notified":
+        clean["pi_authority"] = f.text(
+            "pi_authority", required=True,
+            message="Name the authority notified, e.g. the provincial CAC.")
+        clean["pi_authority_reference"] = f.text("pi_authority_reference")
+    elif step.kind == "user_notice_exempted":
+        clean["exemption_reason"] = f.text(
+            "exemption_reason", required=True,
+            message="Say why the measures taken effectively avoid harm (PIPL Art. 57 ¶2): "
+                    "the exemption needs its reason.")
+    elif step.kind == "grading_facts":
+        # Fields left out keep their value: the step records what is known now.
+        given = {k: v for k, v in values.items() if k in step.fields}
+        merged = {**{k: record.row.get(k) for k in step.fields}, **given}
+        f.values = merged
+        clean["economic_loss_cny"] = f.amount("economic_loss_cny")
+        for name in FLAG_FIELDS:
+            clean[name] = f.flag(name)
+        clean["grade"] = f.choice("grade", GRADES) or record.row.get("grade")
+        if not f.errors and all(_same(record.row.get(k), clean[k]) for k in step.fields):
+            f.fail("grading_facts", "Nothing changed: change at least one fact or the grade.")
+    elif step.kind == "regulator_reported":
         clean["regulator"] = f.text("regulator", required=True,
                                     message="Name the authority, e.g. the provincial CAC.")
         clean["regulator_reference"] = f.text("regulator_reference")
@@ -576,7 +715,7 @@ def current_values(record: IncidentRecord, target: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if step.column:
         values["at"] = record.row.get(step.column)
-    else:                      # closing: the latest close event, whoever wrote it
+    elif step.timed:           # closing: the latest close event, whoever wrote it
         values["at"] = last.get("at") or record.closed_at
     for name in step.fields:
         column = step.columns.get(name)
@@ -590,7 +729,7 @@ def correction_targets(record: IncidentRecord) -> list[str]:
     targets = ["facts"]
     for kind in CORRECTABLE[1:]:
         step = STEPS[kind]
-        done = (record.row.get(step.column) is not None if step.column
+        done = (record.row.get(step.recorded_by) is not None if step.recorded_by
                 else record.status == "closed")
         if done:
             targets.append(kind)
@@ -661,6 +800,15 @@ def _append_event(w, incident_id: str, *, at: dt.datetime, kind: str, detail: st
     return event_id
 
 
+def _below_note(facts: Mapping[str, Any], settings: Settings) -> str:
+    """`` Graded below the major (II) its facts imply: ... an INC-GRADE finding.`` or ``""``."""
+    suggestion = clk.implied_grade(facts, settings)
+    if clk.grade_rank(facts.get("grade")) >= clk.grade_rank(suggestion.grade):
+        return ""
+    return (f" Graded below the {clk.grade_words(suggestion.grade)} its facts imply ("
+            + "; ".join(r.text for r in suggestion.drivers) + "): an INC-GRADE finding.")
+
+
 def _fmt_count(n: int | None) -> str:
     return "unknown" if n is None else f"{n:,}"
 
@@ -683,8 +831,8 @@ def log_incident(store, actor: Actor, values: Mapping[str, Any], *,
     settings = store.settings
     clean = validate_facts(values, settings, store.now(), reported_by=actor.name)
     tz = ZoneInfo(settings.timezone)
-    suggested = clk.suggest_grade(clean["affected_subjects"], settings)
-    below = clk.grade_rank(clean["grade"]) < clk.grade_rank(suggested)
+    suggestion = clk.implied_grade(clean, settings)
+    suggested = suggestion.grade
     try:
         with store.write(actor, "incident.log") as w:
             if token and (hit := _find_request(w.cur, token, "incident.log", None)):
@@ -699,9 +847,10 @@ def log_incident(store, actor: Actor, values: Mapping[str, Any], *,
                       f"{clk.grade_words(clean['grade'])}; "
                       f"{_fmt_count(clean['affected_subjects'])} affected "
                       f"({_fmt_count(clean['affected_sensitive_subjects'])} sensitive).")
-            if below:
-                detail += (f" Graded below the {clk.grade_words(suggested)} the count "
-                           "implies: an INC-GRADE finding.")
+            if any(clean.get(k) is not None for k in GRADING_FIELDS):
+                summary = _grading_summary({**clean, "grade": None})
+                detail += f" {summary[0].upper()}{summary[1:]}."
+            detail += _below_note(clean, settings)
             event_id = _append_event(w, incident_id, at=w.at, kind="logged", detail=detail,
                                      target="facts", data={"values": clean,
                                                            "suggested_grade": suggested})
@@ -715,7 +864,16 @@ def log_incident(store, actor: Actor, values: Mapping[str, Any], *,
 
 def _step_detail(step: Step, clean: Mapping[str, Any], tz: ZoneInfo) -> str:
     when = clk.format_time(clean.get("at"), tz) if clean.get("at") else ""
-    if step.kind == "regulator_reported":
+    if step.kind == "pi_authority_notified":
+        text = f"PI authority notified: {clean['pi_authority']}"
+        if clean.get("pi_authority_reference"):
+            text += f" (reference {clean['pi_authority_reference']})"
+    elif step.kind == "user_notice_exempted":
+        return ("No notice to individuals needed (PIPL Art. 57 ¶2): "
+                f"{clean['exemption_reason']}")
+    elif step.kind == "grading_facts":
+        return "Grading facts: " + _grading_summary(clean) + "."
+    elif step.kind == "regulator_reported":
         text = f"Reported to {clean['regulator']}"
         if clean.get("regulator_reference"):
             text += f" (reference {clean['regulator_reference']})"
@@ -743,6 +901,23 @@ def _step_detail(step: Step, clean: Mapping[str, Any], tz: ZoneInfo) -> str:
     else:
         text = step.title
     return f"{text} ({when})." if when else f"{text}."
+
+
+def _yes_no(value: bool | None) -> str:
+    return "not recorded" if value is None else ("yes" if value else "no")
+
+
+def _grading_summary(clean: Mapping[str, Any]) -> str:
+    """``direct loss 30,000,000 yuan; important data: no; CII: yes; crime suspected: no``."""
+    loss = clean.get("economic_loss_cny")
+    parts = [f"direct loss {clk.format_yuan(loss)} yuan" if loss is not None
+             else "direct loss not recorded",
+             f"important or core data: {_yes_no(clean.get('important_data_involved'))}",
+             f"CII involved: {_yes_no(clean.get('cii_involved'))}",
+             f"crime suspected: {_yes_no(clean.get('suspected_crime'))}"]
+    if clean.get("grade"):
+        parts.append(f"grade {clk.grade_words(clean['grade'])}")
+    return "; ".join(parts)
 
 
 def record_step(store, actor: Actor, incident_id: str, kind: str, values: Mapping[str, Any],
@@ -788,9 +963,13 @@ def record_step(store, actor: Actor, incident_id: str, kind: str, values: Mappin
                 w.execute(f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in sets)} "
                           "WHERE incident_id = ?", [*sets.values(), incident_id])
             at = clean.get("at") or w.at
+            detail = _step_detail(step, clean, tz)
+            if kind == "grading_facts":
+                detail += _below_note({**record.row, **clean}, settings)
             event_id = _append_event(
-                w, incident_id, at=at, kind=kind, detail=_step_detail(step, clean, tz),
-                target=None if kind == "note" else kind, data={"values": clean})
+                w, incident_id, at=at, kind=kind, detail=detail,
+                target=None if kind in ("note", "grading_facts") else kind,
+                data={"values": clean})
             _save_request(w, token, incident_id, event_id, f"incident.{kind}")
             w.audit("incident.update", "incident", incident_id,
                     before={"status": status_before, **before},
@@ -885,8 +1064,12 @@ def _show(value: Any, tz: ZoneInfo) -> str:
         return clk.format_time(value, tz)
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, decimal.Decimal):
+        return clk.format_yuan(value)
     text = str(value)
     return text if len(text) <= 120 else text[:117] + "…"
 
@@ -944,15 +1127,25 @@ def _validate_correction(record: IncidentRecord, target: str, values: Mapping[st
 @dataclass(frozen=True)
 class Preview:
     suggested_grade: str
-    grade_reason: str
+    grade_reason: str                 # why: every fact that drove it, with its source
     grade: str
     below_suggestion: bool
     clocks: list
+    reasons: tuple = ()               # clocks.GradeReason per fact above general
+
+
+def _loose_flag(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in ("true", "yes", "1") else False if text in ("false", "no", "0") \
+        else None
 
 
 def preview(values: Mapping[str, Any], settings: Settings, now: dt.datetime) -> Preview:
-    """What the log form shows before saving: the suggested grade and the clocks that
-    will run, with their deadlines (best effort on unfinished input: never raises)."""
+    """What the log form shows before saving: the suggested grade from every grading fact,
+    why, and the clocks that will run, with their deadlines (best effort on unfinished
+    input: never raises; a value that cannot be read counts as not given)."""
     try:
         tz = _tz_for(values, settings)
     except ValidationError:
@@ -960,13 +1153,19 @@ def preview(values: Mapping[str, Any], settings: Settings, now: dt.datetime) -> 
     affected = parse_count(values.get("affected_subjects")) if values.get(
         "affected_subjects") not in (None, "") else None
     affected = affected if affected is not None and affected >= 0 else 0
-    suggested = clk.suggest_grade(affected, settings)
+    loss = parse_amount(values.get("economic_loss_cny")) if values.get(
+        "economic_loss_cny") not in (None, "") else None
+    loss = loss if loss is not None and loss >= 0 else None
+    facts = {"affected_subjects": affected, "economic_loss_cny": loss,
+             **{k: _loose_flag(values.get(k)) for k in FLAG_FIELDS}}
+    suggestion = clk.implied_grade(facts, settings)
+    suggested = suggestion.grade
     grade = values.get("grade") if values.get("grade") in GRADES else suggested
     detected = parse_time(values.get("detected_at"), tz) if values.get("detected_at") else None
-    draft = {"detected_at": detected, "grade": grade, "affected_subjects": affected}
-    return Preview(suggested, clk.grade_reason(affected, settings), grade,
+    draft = {**facts, "detected_at": detected, "grade": grade}
+    return Preview(suggested, suggestion.text, grade,
                    clk.grade_rank(grade) < clk.grade_rank(suggested),
-                   clk.incident_clocks(draft, settings, now, tz))
+                   clk.incident_clocks(draft, settings, now, tz), suggestion.reasons)
 
 
 # -- reads for the pages ------------------------------------------------------------------
@@ -992,7 +1191,7 @@ def page_now(store) -> str:
     return store.now().replace(second=0, microsecond=0).isoformat()
 
 
-# The three clocks of clocks.py, per incident, in SQL: the list sorts and filters a whole
+# The five clocks of clocks.py, per incident, in SQL: the list sorts and filters a whole
 # register (100,000 incidents in the large demo) on them without loading it into Python.
 # tests/test_incidents.py checks it against clocks.incident_clocks row by row.
 def _state_sql(deadline: str, done: str) -> str:
@@ -1006,16 +1205,51 @@ def _pending_sql(state: str, deadline: str, states: Sequence[str]) -> str:
 
 
 _KEYS = clk.CLOCK_KEYS
+_REPORTABLE = ", ".join(repr(g) for g in clk.REPORTABLE_GRADES)
+
+
+def _done_sql(*columns: str) -> str:
+    """The earliest of ``columns`` at or before ``$now`` (a later time is not done yet)."""
+    cases = [f"CASE WHEN i.{c} <= $now THEN i.{c} END" for c in columns]
+    return cases[0] if len(cases) == 1 else f"least({', '.join(cases)})"
+
+
+def _rank_sql(value: str, prefix: str) -> str:
+    return (f"CASE WHEN {value} >= ${prefix}particularly_major THEN 3 "
+            f"WHEN {value} >= ${prefix}major THEN 2 "
+            f"WHEN {value} >= ${prefix}relatively_major THEN 1 ELSE 0 END")
+
+
+_CII = "($cii_operator OR coalesce(i.cii_involved, false))"
+# An exemption is recorded when its text has a character other than spaces (clocks.py,
+# and the rule SQL of INC-USER-NOTICE).
+_EXEMPT = "coalesce(trim(i.user_notice_exemption), '') <> ''"
 _LIST_CTE = f"""
 WITH base AS (
     SELECT i.incident_id, i.title, i.incident_type, i.grade, i.status, i.detected_at,
            i.affected_subjects, i.emergency_plan_activated_at, i.regulator_reported_at,
+           i.pi_authority_notified_at, i.police_reported_at, i.suspected_crime,
+           i.cii_involved, i.important_data_involved, i.economic_loss_cny,
            i.users_notified_at, i.notice_contents, i.resolved_at, i.summary_filed_at,
            e.last_event_at,
-           CASE WHEN i.grade IN ({', '.join(repr(g) for g in clk.REPORTABLE_GRADES)})
-                THEN i.detected_at + to_hours(CAST($regulator_hours AS BIGINT)) END
+           i.affected_subjects > 0 AND {_EXEMPT} AS user_notice_exempt,
+           {_done_sql("regulator_reported_at")} AS regulator_done,
+           {_done_sql("pi_authority_notified_at", "regulator_reported_at")} AS pi_authority_done,
+           {_done_sql("police_reported_at")} AS police_done,
+           {_done_sql("users_notified_at")} AS user_notice_done,
+           {_done_sql("summary_filed_at")} AS summary_done,
+           CASE WHEN i.grade IN ({_REPORTABLE})
+                THEN i.detected_at + to_hours(CAST(CASE WHEN {_CII}
+                     THEN $regulator_hours_cii ELSE $regulator_hours END AS BIGINT)) END
                AS regulator_deadline,
            CASE WHEN i.affected_subjects > 0
+                THEN i.detected_at + to_hours(CAST($pi_authority_notice_hours AS BIGINT)) END
+               AS pi_authority_deadline,
+           CASE WHEN i.suspected_crime
+                THEN i.detected_at + to_hours(CAST(CASE WHEN {_CII}
+                     THEN $police_hours_cii ELSE $police_hours END AS BIGINT)) END
+               AS police_deadline,
+           CASE WHEN i.affected_subjects > 0 AND NOT {_EXEMPT}
                 THEN i.detected_at + to_hours(CAST($user_notice_hours AS BIGINT)) END
                AS user_notice_deadline,
            i.resolved_at + to_days(CAST($summary_report_days AS INTEGER)) AS summary_deadline
@@ -1025,9 +1259,11 @@ WITH base AS (
     WHERE {{where}}
 ), states AS (
     SELECT *,
-           {_state_sql("regulator_deadline", "regulator_reported_at")} AS regulator_state,
-           {_state_sql("user_notice_deadline", "users_notified_at")} AS user_notice_state,
-           {_state_sql("summary_deadline", "summary_filed_at")} AS summary_state
+           {", ".join(_state_sql(f"{k}_deadline", f"{k}_done") + f" AS {k}_state"
+                      for k in _KEYS if k != "user_notice")},
+           CASE WHEN user_notice_exempt THEN 'exempt'
+                ELSE {_state_sql("user_notice_deadline", "user_notice_done")} END
+               AS user_notice_state
     FROM base
 ), listed AS (
     SELECT *,
@@ -1038,13 +1274,11 @@ WITH base AS (
            {" OR ".join(f"{k}_state = 'overdue'" for k in _KEYS)} AS overdue,
            list_filter([
                CASE WHEN emergency_plan_activated_at IS NULL THEN 'INC-EMERGENCY-PLAN' END,
-               CASE WHEN list_position({list(GRADES)}, grade) < list_position({list(GRADES)},
-                    CASE WHEN affected_subjects >= $grade_particularly_major_subjects
-                              THEN 'particularly_major'
-                         WHEN affected_subjects >= $grade_major_subjects THEN 'major'
-                         WHEN affected_subjects >= $grade_relatively_major_subjects
-                              THEN 'relatively_major'
-                         ELSE 'general' END) THEN 'INC-GRADE' END,
+               CASE WHEN list_position({list(GRADES)}, grade) - 1 < greatest(
+                    {_rank_sql("coalesce(affected_subjects, 0)", "grade_subjects_")},
+                    {_rank_sql("economic_loss_cny", "grade_loss_")},
+                    CASE WHEN important_data_involved THEN $important_data_floor_rank
+                         ELSE 0 END) THEN 'INC-GRADE' END,
                CASE WHEN users_notified_at IS NOT NULL AND len(list_filter({list(NOTICE_CONTENTS)},
                     lambda c: NOT list_contains(coalesce(notice_contents, []::VARCHAR[]), c)))
                     > 0 THEN 'INC-NOTICE-CONTENT' END,
@@ -1059,8 +1293,10 @@ WITH base AS (
 _CLOCK_COLUMNS = [f"{k}_{c}" for k in _KEYS for c in ("state", "deadline")]
 LIST_COLUMNS = [
     "incident_id", "title", "incident_type", "grade", "status", "detected_at",
-    "affected_subjects", "regulator_reported_at", "users_notified_at", "resolved_at",
-    "summary_filed_at", *_CLOCK_COLUMNS, "next_deadline", "next_due", "overdue", "flags",
+    "affected_subjects", "regulator_reported_at", "pi_authority_notified_at",
+    "police_reported_at", "users_notified_at", "resolved_at", "summary_filed_at",
+    "suspected_crime", "cii_involved", *_CLOCK_COLUMNS, "next_deadline", "next_due",
+    "overdue", "flags",
 ]
 
 
@@ -1070,13 +1306,20 @@ def _list_query(store, grades, statuses, types, detected_from, detected_to, now,
     tz = ZoneInfo(settings.timezone)
     params: dict[str, Any] = {
         "now": _as_moment(now, tz) if now is not None else store.now(),
-        "regulator_hours": settings.regulator_hours(),
+        "cii_operator": bool(settings.cii_operator),
+        "regulator_hours": settings.regulator_report_hours,
+        "regulator_hours_cii": settings.regulator_report_hours_cii,
+        "pi_authority_notice_hours": settings.pi_authority_notice_hours,
+        "police_hours": settings.police_report_hours,
+        "police_hours_cii": settings.police_report_hours_cii,
         "user_notice_hours": settings.user_notice_hours,
         "summary_report_days": settings.summary_report_days,
         "incident_stale_days": settings.incident_stale_days,
-        "grade_relatively_major_subjects": settings.grade_relatively_major_subjects,
-        "grade_major_subjects": settings.grade_major_subjects,
-        "grade_particularly_major_subjects": settings.grade_particularly_major_subjects,
+        **{f"grade_subjects_{g}": getattr(settings, f"grade_{g}_subjects")
+           for g in clk.REPORTABLE_GRADES},
+        **{f"grade_loss_{g}": getattr(settings, f"grade_{g}_loss_cny")
+           for g in clk.REPORTABLE_GRADES},
+        "important_data_floor_rank": max(clk.grade_rank(settings.grade_important_data_floor), 0),
     }
     where = ["TRUE"]
     for column, chosen in (("grade", grades), ("status", statuses),

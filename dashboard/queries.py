@@ -697,7 +697,10 @@ def rules_by_clause() -> dict[str, list[dict[str, str]]]:
         get = (rule.get if isinstance(rule, Mapping)
                else lambda name, default="", _r=rule: getattr(_r, name, default))
         item = {k: str(get(k, "") or "") for k in ("rule_id", "clause", "severity", "title")}
-        out.setdefault(item["clause"], []).append(item)
+        # a rule the contract names for several clauses tests each of them (SHARE-PIA: 5.1,
+        # 5.2, 5.3); its findings carry the first, item["clause"]
+        for clause in (item["clause"], *(get("also_clauses", ()) or ())):
+            out.setdefault(str(clause), []).append(item)
     for rules in out.values():
         rules.sort(key=lambda r: r["rule_id"])
     return out

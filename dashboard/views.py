@@ -311,3 +311,55 @@ def related_pages(clause: str, actor: Actor, root: Path) -> None:
 def clear_focus() -> None:
     st.session_state["policy_clause"] = None
     st.query_params.pop("clause", None)
+
+
+# -- policy vs law (dashboard.policy_law) -----------------------------------------------------
+def law_beyond_list(beyond: pd.DataFrame) -> None:
+    """The clauses where the law asks more than the policy's text says, one bordered card
+    per clause: the clause's words, then each version 2 rule under it with what the policy
+    says, what the law asks, the legal source with its confidence marks, and the rule's
+    latest result. A rule filed under several clauses is told in full under the first and
+    named under the others. Every text from the policy or ``rules.toml`` is plain text."""
+    from .ui import plain
+    told: dict[str, str] = {}
+    for clause, group in beyond.groupby("clause", sort=False):
+        first = group.iloc[0]
+        with st.container(border=True):
+            title = str(first["clause_title"])
+            # A heading ("5.1 Share") is shown; a clause's first words are in the excerpt.
+            repeated = title and str(first["policy_text"]).startswith(title.rstrip("…"))
+            st.markdown(f"**Clause {plain(clause)}**" +
+                        ("" if repeated or not title else f" · {plain(title)}"))
+            if first["policy_text"]:
+                st.caption(f"The policy's text: “{plain(first['policy_text'])}”")
+            for row in group.itertuples(index=False):
+                badge = f":{SEVERITY_COLORS.get(row.severity, 'gray')}-badge[{plain(row.rule_id)}]"
+                if row.rule_id in told:
+                    st.markdown(f"{badge} {plain(row.rule_title)} — as under clause "
+                                f"{plain(told[row.rule_id])} above.")
+                    continue
+                told[row.rule_id] = str(clause)
+                result = (f"**{int(row.findings):,}** finding{'s' if row.findings != 1 else ''}"
+                          f" of {int(row.applicable):,} checked · score **{row.score_pct}**"
+                          if not pd.isna(row.findings) else "not evaluated")
+                st.markdown(f"{badge} **{plain(row.rule_title)}**  \nLatest result: {result}")
+                st.markdown(f"**What the policy says.** {plain(row.policy_says)}")
+                st.markdown(f"**What the law asks.** {plain(row.law_asks)}")
+                marks = f" · confidence **{plain(row.confidence)}**" if row.confidence else ""
+                st.caption(f"Legal source: {plain(row.legal_source)}{marks}")
+                st.page_link(nav.script("findings"), label=f"Findings of {plain(row.rule_id)}",
+                             icon=":material/rule:", query_params={"rule": str(row.rule_id)})
+
+
+def changed_rules_table(changed: pd.DataFrame) -> None:
+    """The version 1 rules that version 2 changed: what changed and the latest result."""
+    st.dataframe(
+        changed[["rule_id", "clause", "rule_title", "v2_change", "findings", "score_pct"]],
+        hide_index=True, key="policy_law_changed",
+        column_config={
+            "rule_id": st.column_config.TextColumn("Rule"),
+            "clause": st.column_config.TextColumn("Clause"),
+            "rule_title": st.column_config.TextColumn("What it checks", width="medium"),
+            "v2_change": st.column_config.TextColumn("What version 2 changed", width="large"),
+            "findings": st.column_config.NumberColumn("Findings", format="localized"),
+            "score_pct": st.column_config.TextColumn("Score")})

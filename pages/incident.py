@@ -1,5 +1,6 @@
-"""One incident (``?id=INC-2026-0001``): its legal clocks as countdowns, the steps still to
-record, the corrections, and the append-only timeline (policy 7.2)."""
+"""One incident (``?id=INC-2026-0001``): its legal clocks as countdowns (regulator, PI
+authority, police, users, summary: rules version 2), the steps still to record, the grading
+facts, the corrections, and the append-only timeline (policy 7.2)."""
 import datetime as dt
 import uuid
 
@@ -86,6 +87,24 @@ st.markdown(
     f"{clk.format_time(row['occurred_at'], tz)} · "
     f"{inc._fmt_count(row['affected_subjects'])} affected "
     f"({inc._fmt_count(row['affected_sensitive_subjects'])} with sensitive information)")
+
+
+def _yes_no(value) -> str:
+    return "not recorded" if value is None else ("yes" if value else "no")
+
+
+loss = row.get("economic_loss_cny")
+with st.container(key="grading_facts"):
+    st.markdown(
+        "Direct economic loss: **"
+        + (f"{clk.format_yuan(loss)} yuan" if loss is not None else "not recorded")
+        + f"** · important or core data: **{_yes_no(row.get('important_data_involved'))}**"
+        + f" · CII involved: **{_yes_no(row.get('cii_involved'))}**"
+        + f" · crime suspected: **{_yes_no(row.get('suspected_crime'))}**")
+    suggestion = clk.implied_grade(row, settings)
+    st.caption(f"Its facts imply **{clk.GRADE_LABELS[suggestion.grade]}**"
+               + (": " + "; ".join(r.text for r in suggestion.reasons) + "."
+                  if suggestion.reasons else f". {suggestion.text}"))
 st.caption(f"All times are {tz} time. Now: {clk.format_time(now, tz)}.")
 
 flash = state.pop("incident_flash", None)
@@ -96,20 +115,29 @@ if flash:
 st.subheader("Legal clocks", anchor=False)
 ICONS = {clk.OVERDUE: ":material/alarm:", clk.DUE: ":material/hourglass_top:",
          clk.MET: ":material/check_circle:", clk.LATE: ":material/running_with_errors:",
+         clk.EXEMPT: ":material/do_not_disturb_on:",
          clk.NOT_APPLICABLE: ":material/remove_circle_outline:"}
 COLORS = {clk.OVERDUE: "red", clk.DUE: "orange", clk.MET: "green", clk.LATE: "violet",
-          clk.NOT_APPLICABLE: "gray"}
-columns = st.columns(3)
-for column, c in zip(columns, clk.incident_clocks(row, settings, now)):
-    with column, st.container(border=True, key=f"clock_{c.key}"):
-        st.markdown(f"**{c.title}**", help=help_text[c.key])
-        st.markdown(f":{COLORS[c.state]}-badge[{ICONS[c.state]} {c.label}] "
-                    + (f"**{clk.countdown(c)}**" if c.state != clk.NOT_APPLICABLE else ""))
-        if c.deadline is not None:
-            st.markdown(f"Deadline: **{clk.format_time(c.deadline, tz)}**")
-        if c.done_at is not None:
-            st.markdown(f"Done: {clk.format_time(c.done_at, tz)}")
-        st.caption(f"{c.why} Source: {c.source} [{c.confidence}]; rule {c.rule_id}.")
+          clk.EXEMPT: "blue", clk.NOT_APPLICABLE: "gray"}
+DONE_BY = {"regulator_reported_at": " (the regulator report)",
+           "pi_authority_notified_at": " (the PI authority's notice)"}
+all_clocks = clk.incident_clocks(row, settings, now)
+for start in range(0, len(all_clocks), 3):
+    columns = st.columns(3)
+    for column, c in zip(columns, all_clocks[start:start + 3]):
+        with column, st.container(border=True, key=f"clock_{c.key}"):
+            st.markdown(f"**{c.title}**", help=help_text[c.key])
+            st.markdown(f":{COLORS[c.state]}-badge[{ICONS[c.state]} {c.label}] "
+                        + (f"**{clk.countdown(c)}**"
+                           if c.state not in (clk.NOT_APPLICABLE, clk.EXEMPT) else ""))
+            if c.deadline is not None:
+                st.markdown(f"Deadline: **{clk.format_time(c.deadline, tz)}**")
+            if c.done_at is not None:
+                st.markdown(f"Done: {clk.format_time(c.done_at, tz)}"
+                            + (DONE_BY.get(c.done_by, "") if c.key == "pi_authority" else ""))
+            if c.detail is not None:
+                st.markdown(f"Reason recorded: {ui.plain(c.detail)}")
+            st.caption(f"{c.why} Source: {c.source}; rule {c.rule_id}.")
 
 flags = clk.incident_flags(row, settings, now, record.last_event_at)
 for f in flags:
@@ -119,12 +147,14 @@ for f in flags:
 # -- record a step ------------------------------------------------------------------------
 def _step_values(kind: str) -> dict:
     step = inc.STEPS[kind]
-    values = {"at": state.get(f"step_{kind}_at")} if kind != "note" else {}
+    values = {"at": state.get(f"step_{kind}_at")} if step.timed and kind != "note" else {}
     for name in step.fields:
         if name == "notice_contents":
             values[name] = [c for c in NOTICE_CONTENTS if state.get(f"step_{kind}_content_{c}")]
         else:
             values[name] = state.get(f"step_{kind}_{name}")
+        if name in inc.FLAG_FIELDS and values[name] is False and row.get(name) is None:
+            values[name] = None      # an unticked box leaves "not recorded" as it was
     return values
 
 
@@ -149,8 +179,26 @@ def _record(kind: str) -> None:
     for key in [k for k in state if str(k).startswith(f"step_{kind}_")
                 and not str(k).endswith("instance")]:
         del state[key]
-    state["incident_flash"] = (f"Recorded: {inc.STEPS[kind].title.lower()} "
+    state["incident_flash"] = (f"Recorded: {inc.STEPS[kind].title} "
                                f"(timeline event #{result.event_id}).")
+
+
+def _grading_preview(kind: str) -> None:
+    """The grade the facts as typed imply, and why, before recording them."""
+    values = {**row, **{k: v for k, v in _step_values(kind).items() if k != "grade"}}
+    loss = inc.parse_amount(values.get("economic_loss_cny")) if values.get(
+        "economic_loss_cny") not in (None, "") else None
+    values["economic_loss_cny"] = loss if loss is not None and loss >= 0 else None
+    suggestion = clk.implied_grade(values, settings)
+    chosen = state.get(f"step_{kind}_grade") or row["grade"]
+    with st.container(key=f"step_{kind}_suggestion"):
+        st.caption(f"These facts imply **{clk.GRADE_LABELS[suggestion.grade]}**"
+                   + (": " + "; ".join(r.text for r in suggestion.reasons) + "."
+                      if suggestion.reasons else "."))
+        if clk.grade_rank(chosen) < clk.grade_rank(suggestion.grade):
+            st.warning(f"Graded {clk.grade_words(chosen)}, below the "
+                       f"{clk.grade_words(suggestion.grade)} these facts imply: an INC-GRADE "
+                       "finding. Raise the grade with the facts.", icon=":material/warning:")
 
 
 def _step_form(kind: str) -> None:
@@ -159,7 +207,8 @@ def _step_form(kind: str) -> None:
     st.caption(step.help)
     _error(errors, "step")
     _error(errors, "token")
-    if kind != "note":
+    _error(errors, "grading_facts")
+    if step.timed and kind != "note":
         with st.container(key=f"step_field_{kind}_at"):
             st.datetime_input(
                 f"{step.title}: when", key=f"step_{kind}_at", step=60, format="YYYY-MM-DD",
@@ -185,12 +234,35 @@ def _step_form(kind: str) -> None:
                                "six is an INC-NOTICE-CONTENT finding.")
             elif name in ("root_cause", "remediation", "close_reason", "text"):
                 st.text_area(label, key=key)
+            elif name == "exemption_reason":
+                st.text_area(label, key=key, max_chars=inc._CAPS[name],
+                             placeholder="e.g. The leaked file was encrypted (AES-256) and the "
+                                         "key was not exposed: no one can read it.",
+                             help="PIPL Art. 57 ¶2 [V]: the measures taken effectively avoid "
+                                  "harm. Required; shown on the incident page as typed.")
+            elif name in inc.FLAG_FIELDS:
+                st.checkbox(inc.LABELS[name], key=key, value=bool(row.get(name)))
+            elif name == "economic_loss_cny":
+                current = row.get(name)
+                st.text_input(inc.LABELS[name], key=key,
+                              value="" if current is None else clk.format_yuan(current),
+                              placeholder="e.g. 30000000",
+                              help="Yuan, at most 2 decimals; empty: not known.")
+            elif name == "grade":
+                st.selectbox("Grade", GRADES, key=key, format_func=clk.GRADE_LABELS.get,
+                             index=GRADES.index(row["grade"]) if row["grade"] in GRADES
+                             else None,
+                             help="Raise it when the facts imply more; grading below what "
+                                  "they imply is an INC-GRADE finding.")
+                _grading_preview(kind)
             else:
                 st.text_input(label, key=key, placeholder={
                     "regulator": "e.g. Guangdong Provincial CAC",
+                    "pi_authority": "e.g. Guangdong Provincial CAC (PI protection)",
                     "audience": "e.g. all 1.2 million affected users"}.get(name, ""))
             _error(errors, name)
-    st.button(f"Record: {step.title.lower()}", key=f"step_{kind}_save", type="primary",
+    title = step.title if step.title[1:2].isupper() else step.title[0].lower() + step.title[1:]
+    st.button(f"Record: {title}", key=f"step_{kind}_save", type="primary",
               on_click=_record, args=(kind,))
 
 
@@ -242,7 +314,7 @@ with st.container(key="timeline"):
 # -- corrections ---------------------------------------------------------------------------
 def _corr_values(target: str) -> dict:
     names = inc.FACT_FIELDS if target == "facts" else (
-        ("at",) + inc.STEPS[target].fields)
+        ("at",) * inc.STEPS[target].timed + inc.STEPS[target].fields)
     current = inc.current_values(record, target)
     values = {}
     for name in names:
@@ -254,6 +326,8 @@ def _corr_values(target: str) -> dict:
         if isinstance(values[name], dt.datetime) and old is not None and \
                 values[name] == _naive(old).replace(second=0, microsecond=0):
             values[name] = old   # the widget shows minutes: an untouched time keeps its seconds
+        if name in inc.FLAG_FIELDS and values[name] is False and old is None:
+            values[name] = None  # an unticked box leaves "not recorded" as it was
     return values
 
 
@@ -293,6 +367,10 @@ def _corr_widget(target: str, name: str, current) -> None:
                      index=GRADES.index(current) if current in GRADES else None)
     elif name in ("affected_subjects", "affected_sensitive_subjects"):
         st.text_input(label, key=key, value="" if current is None else str(current))
+    elif name == "economic_loss_cny":
+        st.text_input(label, key=key, value="" if current is None else clk.format_yuan(current))
+    elif name in inc.FLAG_FIELDS:
+        st.checkbox(label, key=key, value=bool(current))
     elif name == "data_categories":
         st.multiselect(label, list(catalog.categories), key=key,
                        default=[c for c in (current or []) if c in catalog.categories],
@@ -305,7 +383,8 @@ def _corr_widget(target: str, name: str, current) -> None:
         for c in NOTICE_CONTENTS:
             st.checkbox(inc.CONTENT_LABELS[c], key=f"corr_{target}_content_{c}",
                         value=c in (current or []))
-    elif name in ("description", "root_cause", "remediation", "close_reason"):
+    elif name in ("description", "root_cause", "remediation", "close_reason",
+                  "exemption_reason"):
         st.text_area(label, key=key, value=current or "")
     else:
         st.text_input(label, key=key, value=current or "")
@@ -345,6 +424,9 @@ with st.expander("Facts recorded", expanded=False):
         ("Regulator", " · ".join(x for x in (row.get("regulator"),
                                              row.get("regulator_reference")) if x) or "—"),
         ("Police reported", clk.format_time(row.get("police_reported_at"), tz)),
+        ("PI authority notified", clk.format_time(row.get("pi_authority_notified_at"), tz)),
+        ("Exemption from the users' notice (PIPL Art. 57 ¶2)",
+         row.get("user_notice_exemption") or "—"),
         ("Notice channels", ", ".join(inc.CHANNEL_LABELS.get(c, c)
                                       for c in (row.get("notification_channels") or [])) or "—"),
         ("Notice contents", ", ".join(c.replace("_", " ")

@@ -16,9 +16,12 @@ settings = store.settings
 tz = settings.timezone
 
 st.title("Incidents", anchor=False)
-st.caption("Security incidents and their legal clocks: report to the regulator, notify the "
-           "affected users, file the summary report. Open incidents come first, the nearest "
-           f"deadline on top. Times are {tz} time.")
+st.caption("Security incidents and their legal clocks: report to the regulator (relatively "
+           "major and above), notify the authority protecting personal information (PIPL Art. "
+           "57, any incident involving personal information), report a suspected crime to the "
+           "police, notify the affected users (unless exempt, Art. 57 ¶2), file the summary "
+           "report. Open incidents come first, the nearest deadline on top. Times are "
+           f"{tz} time.")
 if actor.may("incident.log"):
     st.page_link(nav.script("log_incident"), label="Log an incident", icon=":material/add_alert:")
 
@@ -77,7 +80,8 @@ event = st.dataframe(
     selection_mode="single-row", height=min(38 + 35 * len(shown), 740),
     column_order=["mark", "incident_id", "title", "status", "grade", "incident_type",
                   "detected_at", "next_clock", "next_deadline", "countdown",
-                  "regulator_clock", "user_notice_clock", "summary_clock",
+                  "regulator_clock", "pi_authority_clock", "police_clock",
+                  "user_notice_clock", "summary_clock",
                   "affected_subjects", "flags"],
     column_config={
         "mark": st.column_config.TextColumn("Overdue", width=100,
@@ -94,6 +98,10 @@ event = st.dataframe(
         "countdown": st.column_config.TextColumn("Time left"),
         "regulator_clock": st.column_config.TextColumn(
             "Regulator report", help=clk.clock_help(settings)["regulator"]),
+        "pi_authority_clock": st.column_config.TextColumn(
+            "PI authority notice", help=clk.clock_help(settings)["pi_authority"]),
+        "police_clock": st.column_config.TextColumn(
+            "Police report", help=clk.clock_help(settings)["police"]),
         "user_notice_clock": st.column_config.TextColumn(
             "Users' notice", help=clk.clock_help(settings)["user_notice"]),
         "summary_clock": st.column_config.TextColumn(

@@ -1,5 +1,6 @@
-"""Log an incident: the facts known now, the grade the size implies, and the legal clocks
-that start at detection, shown with their deadlines before saving (policy 7.2)."""
+"""Log an incident: the facts known now, the grade they imply (people affected, direct
+economic loss, important data) and why, and the legal clocks that start at detection, shown
+with their deadlines before saving (policy 7.2; rules version 2)."""
 import uuid
 
 import streamlit as st
@@ -155,6 +156,35 @@ _field("data_categories", lambda: st.multiselect(
 _field("systems_affected", lambda: st.text_input(
     "Systems affected", key=K + "systems_affected", placeholder="e.g. CRM, test server ts-03"))
 
+st.subheader("Grading facts", anchor=False)
+st.caption("The 2025 reporting measures grade an incident by more than a head count: direct "
+           "economic loss and important or core data count too; CII and a suspected crime "
+           "switch clocks on. Record what is known now; update it later on the incident's page.")
+left, right = st.columns(2)
+with left:
+    _field("economic_loss_cny", lambda: st.text_input(
+        "Direct economic loss (yuan)", key=K + "economic_loss_cny",
+        placeholder="e.g. 30000000 (empty if not known)",
+        help="Direct economic loss in yuan, at most 2 decimals (fen). From "
+             f"{settings.grade_relatively_major_loss_cny:,} yuan at least relatively major, "
+             f"{settings.grade_major_loss_cny:,} major, "
+             f"{settings.grade_particularly_major_loss_cny:,} particularly major "
+             "(CAC Measures (2025) Annex)."))
+with right:
+    _field("important_data_involved", lambda: st.checkbox(
+        "Important or core data involved", key=K + "important_data_involved",
+        help="Data catalogued as important or core data (Data Security Law): the project "
+             f"grades such an incident at least {clk.grade_name(settings.grade_important_data_floor)} "
+             "[P]."))
+    _field("cii_involved", lambda: st.checkbox(
+        "Critical information infrastructure (CII) involved", key=K + "cii_involved",
+        help="The incident involves critical information infrastructure: the regulator and "
+             "police reports fall due within 1 h (CAC Measures (2025) Art. 4 [V])."))
+    _field("suspected_crime", lambda: st.checkbox(
+        "A crime is suspected", key=K + "suspected_crime",
+        help="E.g. intrusion, extortion, data theft: the police are told promptly, whatever "
+             "the grade; a clock starts at detection."))
+
 values = _values()
 draft = inc.preview(values, settings, now)
 st.subheader("Grade", anchor=False)
@@ -163,7 +193,12 @@ _field("grade", lambda: st.selectbox(
     placeholder=f"Suggested: {clk.GRADE_LABELS[draft.suggested_grade]}",
     help="National emergency plan grades. Leave empty to use the suggested grade. You may "
          "grade higher; grading lower is an INC-GRADE finding."))
-st.caption(f"Suggested: **{clk.GRADE_LABELS[draft.suggested_grade]}**. {draft.grade_reason}")
+st.caption(f"Suggested: **{clk.GRADE_LABELS[draft.suggested_grade]}**"
+           + (", the highest grade any fact implies:" if draft.reasons else
+              f". {draft.grade_reason}"))
+with st.container(key=K + "grade_reasons"):
+    for reason in draft.reasons:
+        st.markdown(f"- {reason.text}")
 if draft.below_suggestion:
     st.warning(f"Graded {clk.grade_words(draft.grade)}, below the suggested "
                f"{clk.grade_words(draft.suggested_grade)}: the compliance check will report "

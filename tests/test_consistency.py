@@ -158,3 +158,38 @@ def test_a_plan_saved_now_shows_at_once(demo_store):
                                        filters={"entity": target["entity_id"],
                                                 "rule": [target["rule_id"]]})
     assert planned["planned"] == 1 and planned["unplanned"] == 0
+
+
+# -- the incident page's clocks and `check` are one reading (rules version 2) ----------------
+@pytest.mark.parametrize("after", [
+    dt.timedelta(hours=1),                                  # everything due
+    dt.timedelta(hours=4),                                  # police: at the deadline, due
+    dt.timedelta(hours=4, seconds=1),                       # police: a finding
+    dt.timedelta(hours=24),                                 # 24 h notices: at the deadline
+    dt.timedelta(hours=24, seconds=1),                      # 24 h notices: findings
+])
+def test_the_incident_clocks_and_check_agree_to_the_second(one_hour_in, after):
+    """The page (clocks.py), the list (its SQL) and the engine's INC-* rules give each clock
+    of one incident the same state at the boundary seconds of the v2 deadlines."""
+    s = Store(one_hour_in, settings=Settings(), clock=lambda: NOW)
+    try:
+        [iid] = [r[0] for r in s.rows("SELECT incident_id FROM incidents")]
+        incidents.record_step(s, MANAGER, iid, "grading_facts", {"suspected_crime": True})
+        moment = DETECTED + after
+        s.clock = lambda: moment
+        result = engine.run_check(s, moment)
+        found = set(zip(result.findings["rule_id"], result.findings["entity_id"]))
+        due = {(r, e): t for r, e, t in zip(result.due["rule_id"], result.due["entity_id"],
+                                            result.due["due_at"])}
+        row = incidents.incident_record(s, iid).row
+        listed = incidents.list_incidents(s, now=moment).iloc[0]
+        from dashboard import clocks as clk
+        for c in clk.incident_clocks(row, s.settings, moment):
+            assert ((c.rule_id, iid) in found) == (c.state in (clk.OVERDUE, clk.LATE)), \
+                (after, c.key, c.state)
+            assert ((c.rule_id, iid) in due) == (c.state == clk.DUE), (after, c.key, c.state)
+            if c.state == clk.DUE:
+                assert due[(c.rule_id, iid)] == c.deadline
+            assert listed[f"{c.key}_state"] == c.state
+    finally:
+        s.close()

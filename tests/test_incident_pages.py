@@ -11,10 +11,12 @@ import pytest
 from dashboard import clocks as clk
 from dashboard import engine
 from dashboard import incidents as inc
+from dashboard import ui
 from dashboard.navigation import PAGE_BY_KEY
 from dashboard.registers import NOTICE_CONTENTS
 
-from conftest import AUDITOR, DPO, FROZEN_NOW, MANAGER, SHANGHAI, SYSTEM, app_test, make_store
+from conftest import (AUDITOR, DPO, FROZEN_NOW, MANAGER, SHANGHAI, SYSTEM, app_test, make_store,
+                      shown)
 
 
 @pytest.fixture
@@ -42,6 +44,8 @@ def fill_log_form(at, **values) -> None:
             at.get_by_key(key).set_value(value)
         elif name == "data_categories":
             at.multiselect(key=key).set_value(value)
+        elif name in inc.FLAG_FIELDS:
+            at.checkbox(key=key).set_value(value)
         elif name == "description":
             at.text_area(key=key).input(value)
         else:
@@ -68,8 +72,11 @@ def test_logging_an_incident_shows_its_clocks_before_and_after_saving(db, monkey
     preview = [m.value for m in at.get_by_key("li_preview").markdown]
     assert preview[0].startswith("**Report to the regulator** by **2026-11-24 12:00 +08:00** "
                                  "(2 h left)")
-    assert preview[1].startswith("**Notify affected users** by **2026-11-27 08:00 +08:00**")
-    assert "Starts when the incident is resolved" in preview[2]
+    assert preview[1].startswith("**Notify the PI authority** by **2026-11-25 08:00 +08:00** "
+                                 "(22 h left)")
+    assert preview[2].startswith("**Report to the police**: not applicable. No crime suspected")
+    assert preview[3].startswith("**Notify affected users** by **2026-11-25 08:00 +08:00**")
+    assert "Starts when the incident is resolved" in preview[4]
     captions = " ".join(c.value for c in at.caption)
     assert "Suggested: **Relatively major (III)**" in captions
     assert "CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 [V]" in \
@@ -138,6 +145,9 @@ BAD_FORMS = [
     ({"affected_sensitive_subjects": "some"}, "affected_sensitive_subjects",
      "Not a whole number"),
     ({"description": "d" * 10_001}, "description", "At most 10,000 characters"),
+    ({"economic_loss_cny": "-5"}, "economic_loss_cny", "Cannot be negative"),
+    ({"economic_loss_cny": "12.345"}, "economic_loss_cny", "At most 2 decimal places"),
+    ({"economic_loss_cny": "a lot"}, "economic_loss_cny", "Not an amount"),
 ]
 
 
@@ -213,7 +223,7 @@ def test_the_page_shows_each_clock_with_its_deadline_and_countdown(db, monkeypat
     text = clock_text(at, "regulator")
     assert "Due" in text and "**2 h left**" in text and "2026-11-24 12:00 +08:00" in text
     text = clock_text(at, "user_notice")
-    assert "Due" in text and "2 d 22 h left" in text and "2026-11-27 08:00 +08:00" in text
+    assert "Due" in text and "22 h left" in text and "2026-11-25 08:00 +08:00" in text
     assert "Not applicable" in clock_text(at, "summary")
     captions = " ".join(c.value for c in at.get_by_key("clock_regulator").caption)
     assert "Art. 4 [V]" in captions and "INC-REGULATOR-DEADLINE" in captions
@@ -442,6 +452,35 @@ def agreement_set(store) -> dict[str, str]:
                     {"at": "2026-08-05 08:00", "root_cause": "r", "remediation": "m"})
     made["under-graded"] = log(store, title="under-graded", affected_subjects=20_000_000,
                                grade="general")
+    # Rules version 2: the authority notice, the police, the exemption, the grading facts.
+    made["loss under-graded"] = log(store, title="loss", affected_subjects=10,
+                                    economic_loss_cny="30,000,000", grade="relatively_major")
+    made["important data under-graded"] = log(store, title="important", affected_subjects=0,
+                                              important_data_involved=True, grade="general")
+    exempt = made["exempt"] = log(store, title="exempt", detected_at="2026-11-20 08:00",
+                                  affected_subjects=300, grade="general")
+    inc.record_step(store, MANAGER, exempt, "user_notice_exempted",
+                    {"exemption_reason": "Encrypted; the key was not exposed"})
+    late_authority = made["authority late"] = log(store, title="authority late",
+                                                  detected_at="2026-11-20 08:00",
+                                                  affected_subjects=40, grade="general")
+    inc.record_step(store, MANAGER, late_authority, "pi_authority_notified",
+                    {"at": "2026-11-21 08:00:01", "pi_authority": "CAC"})
+    inc.record_step(store, MANAGER, late_authority, "users_notified",
+                    {"at": "2026-11-21 08:00", "notification_channels": ["sms"],
+                     "audience": "all", "notice_contents": list(NOTICE_CONTENTS)})
+    made["police overdue (CII)"] = log(store, title="police overdue", affected_subjects=0,
+                                       grade="general", suspected_crime=True,
+                                       cii_involved=True)
+    made["police due"] = log(store, title="police due", affected_subjects=5, grade="major",
+                             suspected_crime=True, detected_at="2026-11-24 09:00")
+    police_met = made["police met"] = log(store, title="police met", affected_subjects=0,
+                                          grade="general", suspected_crime=True)
+    inc.record_step(store, MANAGER, police_met, "police_reported", {"at": "2026-11-24 09:59"})
+    police_late = made["police late"] = log(store, title="police late", affected_subjects=0,
+                                            grade="general", suspected_crime=True,
+                                            detected_at="2026-11-23 08:00")
+    inc.record_step(store, MANAGER, police_late, "police_reported", {"at": "2026-11-23 12:01"})
     # Imported, with no timeline at all: stale since detection.
     with store.write(SYSTEM, "register.edit") as w:
         w.execute("INSERT INTO incidents (incident_id, title, incident_type, grade, detected_at, "
@@ -484,6 +523,12 @@ def test_the_engine_findings_agree_with_the_clocks_the_page_shows(db, monkeypatc
         for rule in ("INC-EMERGENCY-PLAN", "INC-GRADE", "INC-NOTICE-CONTENT", "INC-STALE"):
             assert ((rule, iid) in found) == (rule in flags), (name, rule)
     assert seen_states == set(clk.STATES)     # the set covers every state
+    # ...and every state of every version 2 clock.
+    states = {(c.key, c.state) for iid in made.values()
+              for c in clk.incident_clocks(inc.incident_record(store, iid).row,
+                                           store.settings, FROZEN_NOW)}
+    for key in ("pi_authority", "police"):
+        assert {s for k, s in states if k == key} == set(clk.STATES) - {clk.EXEMPT}, key
     assert ("INC-STALE", made["stale"]) in found
 
 
@@ -519,3 +564,150 @@ def test_without_an_id_the_page_offers_the_incidents_to_open(db, monkeypatch):
     assert not at.exception, at.exception
     assert at.query_params["id"] in (first, [first])     # AppTest keeps lists per key
     assert at.title[0].value == f"{first} · First"
+
+
+# -- rules version 2 on the pages ------------------------------------------------------------------
+def test_the_log_form_asks_the_grading_facts_and_says_why_it_suggests_the_grade(db, monkeypatch):
+    path, store = db
+    at = app_test(path, MANAGER, monkeypatch, page="log_incident")
+    fill_log_form(at, affected_subjects="1,200,000", economic_loss_cny="30,000,000",
+                  important_data_involved=True, cii_involved=True, suspected_crime=True)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Suggested: **Major (II)**, the highest grade any fact implies:" in captions
+    reasons = [m.value for m in at.get_by_key("li_grade_reasons").markdown]
+    assert reasons[0].startswith("- 30,000,000 yuan direct loss: at least major (2025 "
+                                 "reporting measures, Annex")
+    assert reasons[1].startswith("- 1,200,000 people affected: at least relatively major")
+    assert reasons[2].startswith("- Important or core data involved: at least relatively major")
+    preview = {m.value.split("**")[1]: m.value for m in at.get_by_key("li_preview").markdown}
+    # CII: the regulator and police reports within 1 h (detected 08:00, now 10:00: overdue).
+    assert "by **2026-11-24 09:00 +08:00** (overdue by 1 h)" in preview["Report to the regulator"]
+    assert "by **2026-11-24 09:00 +08:00**" in preview["Report to the police"]
+    assert "by **2026-11-25 08:00 +08:00**" in preview["Notify the PI authority"]
+    assert n_incidents(store) == 0
+    at.button(key="li_save").click().run()
+    assert not at.exception, at.exception
+    row = inc.incident_record(store, "INC-2026-0001").row
+    assert row["grade"] == "major"
+    assert (row["important_data_involved"], row["cii_involved"], row["suspected_crime"]) == (
+        True, True, True)
+    assert float(row["economic_loss_cny"]) == 30_000_000
+
+
+def test_a_general_incident_with_people_affected_shows_the_authority_clock(db, monkeypatch):
+    path, store = db
+    iid = log(store, affected_subjects=800, grade="general")
+    at = open_incident(path, MANAGER, monkeypatch, iid)
+    everything = " ".join(e.value for e in [*at.markdown, *at.caption, *at.warning, *at.info])
+    assert "no report is required" not in everything
+    regulator = " ".join(c.value for c in at.get_by_key("clock_regulator").caption)
+    assert "not required for this grade" in regulator
+    assert "PIPL Art. 57 still requires notifying the authority" in regulator
+    text = clock_text(at, "pi_authority")
+    assert "Notify the PI authority" in text and "Due" in text
+    assert "2026-11-25 08:00 +08:00" in text and "22 h left" in text
+    source = " ".join(c.value for c in at.get_by_key("clock_pi_authority").caption)
+    assert "PIPL Art. 57 [V]" in source and "[P]" in source and "INC-PI-AUTHORITY" in source
+    assert "Not applicable" in clock_text(at, "police")
+
+
+def test_the_police_clock_shows_when_a_crime_is_suspected(db, monkeypatch):
+    path, store = db
+    iid = log(store, affected_subjects=0, grade="general", suspected_crime=True,
+              cii_involved=True)
+    at = open_incident(path, MANAGER, monkeypatch, iid)
+    text = clock_text(at, "police")
+    assert "Overdue" in text and "2026-11-24 09:00 +08:00" in text
+    source = " ".join(c.value for c in at.get_by_key("clock_police").caption)
+    assert "Art. 4 [V]" in source and "1 h" in source and "INC-POLICE" in source
+    assert "Not applicable" in clock_text(at, "pi_authority")     # no people affected
+    assert "CII involved: **yes**" in " ".join(
+        m.value for m in at.get_by_key("grading_facts").markdown)
+    # Recorded from the page: the clock turns late.
+    at = record_on_page(at, "police_reported", at=dt.datetime(2026, 11, 24, 9, 30),
+                        police_reference="PSB-9")
+    assert "Late" in clock_text(at, "police")
+    assert inc.incident_record(store, iid).row["police_reported_at"] == sh("2026-11-24 09:30")
+
+
+def test_the_pi_authority_notice_is_recorded_from_the_page(db, monkeypatch):
+    path, store = db
+    iid = log(store)
+    at = open_incident(path, MANAGER, monkeypatch, iid)
+    at = record_on_page(at, "pi_authority_notified", at=dt.datetime(2026, 11, 24, 9, 0),
+                        pi_authority="Guangdong CAC")
+    assert "PI authority notified" in at.success[0].value
+    text = clock_text(at, "pi_authority")
+    assert "Met" in text and "Done: 2026-11-24 09:00 +08:00 (the PI authority's notice)" in text
+    assert "Due" in clock_text(at, "regulator")      # a separate report, still to do
+
+
+HOSTILE_REASON = "Encrypted **[link](http://evil.example)** <b>key</b> :red[safe]"
+
+
+def test_the_exemption_is_recorded_with_its_reason_and_shown_plainly(db, monkeypatch):
+    path, store = db
+    iid = log(store)
+    at = open_incident(path, MANAGER, monkeypatch, iid)
+    at.selectbox(key="step_kind").select("user_notice_exempted").run()
+    at.button(key="step_user_notice_exempted_save").click().run()      # no reason: refused
+    assert "the exemption needs its reason" in field_errors(
+        at, "user_notice_exempted_exemption_reason", "step_field_")[0]
+    assert inc.incident_record(store, iid).row["user_notice_exemption"] is None
+    at.text_area(key="step_user_notice_exempted_exemption_reason").input(HOSTILE_REASON)
+    at.button(key="step_user_notice_exempted_save").click().run()
+    assert not at.exception, at.exception
+    assert inc.incident_record(store, iid).row["user_notice_exemption"] == HOSTILE_REASON
+    text = clock_text(at, "user_notice")
+    assert "Exempt (PIPL Art. 57 ¶2)" in text
+    [shown_reason] = [m.value for m in at.get_by_key("clock_user_notice").markdown
+                      if m.value.startswith("Reason recorded:")]
+    assert shown_reason == f"Reason recorded: {ui.plain(HOSTILE_REASON)}"
+    assert shown(shown_reason) == f"Reason recorded: {HOSTILE_REASON}"
+    assert "Due" in clock_text(at, "pi_authority")       # the authority notice stays
+    assert "user_notice_exempted" not in at.selectbox(key="step_kind").options
+
+
+def test_grading_facts_are_updated_from_the_page_with_the_suggestion(db, monkeypatch):
+    path, store = db
+    iid = log(store, affected_subjects=10, grade="general")
+    at = open_incident(path, MANAGER, monkeypatch, iid)
+    at.selectbox(key="step_kind").select("grading_facts").run()
+    at.text_input(key="step_grading_facts_economic_loss_cny").input("150000000")
+    at.checkbox(key="step_grading_facts_suspected_crime").check().run()
+    suggestion = at.get_by_key("step_grading_facts_suggestion")
+    assert "imply **Particularly major (I)**" in suggestion.caption[0].value
+    assert "150,000,000 yuan direct loss" in suggestion.caption[0].value
+    assert "INC-GRADE" in suggestion.warning[0].value
+    at.selectbox(key="step_grading_facts_grade").select("particularly_major")
+    at.button(key="step_grading_facts_save").click().run()
+    assert not at.exception, at.exception
+    row = inc.incident_record(store, iid).row
+    assert (row["grade"], row["suspected_crime"], float(row["economic_loss_cny"])) == (
+        "particularly_major", True, 150_000_000)
+    assert row["cii_involved"] is None and row["important_data_involved"] is None
+    assert "Due" in clock_text(at, "police") and "Due" in clock_text(at, "regulator")
+    # A bad amount is refused at the field, nothing written.
+    at.selectbox(key="step_kind").select("grading_facts").run()
+    at.text_input(key="step_grading_facts_economic_loss_cny").input("-3")
+    at.button(key="step_grading_facts_save").click().run()
+    assert "Cannot be negative" in field_errors(at, "grading_facts_economic_loss_cny",
+                                                "step_field_")[0]
+    assert float(inc.incident_record(store, iid).row["economic_loss_cny"]) == 150_000_000
+
+
+def test_the_list_shows_the_new_clocks(db, monkeypatch):
+    path, store = db
+    crime = log(store, title="Extortion", suspected_crime=True, affected_subjects=0,
+                grade="general")
+    exempt = log(store, title="Encrypted laptop", affected_subjects=300, grade="general")
+    inc.record_step(store, MANAGER, exempt, "user_notice_exempted",
+                    {"exemption_reason": "Full-disk encryption"})
+    at = app_test(path, MANAGER, monkeypatch, page="incidents")
+    assert not at.exception, at.exception
+    table = at.dataframe(key="incident_table").value.set_index("incident_id")
+    assert table.loc[crime, "police_clock"] == "Due · 2 h left"
+    assert table.loc[crime, "pi_authority_clock"] == "Not applicable"
+    assert table.loc[exempt, "user_notice_clock"] == "Exempt (PIPL Art. 57 ¶2)"
+    assert table.loc[exempt, "pi_authority_clock"] == "Due · 22 h left"
+    assert table.loc[crime, "next_clock"] == "Report to the police"

@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import pytest
 
-from dashboard import audit
+from dashboard import audit, engine
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard.access import PermissionDenied
@@ -315,13 +315,14 @@ def test_each_step_sets_its_columns_moves_the_status_and_appends_an_event(store)
     assert audit.verify(store).ok
 
 
+V2_STEPS = ["pi_authority_notified", "police_reported", "users_notified",
+            "user_notice_exempted", "grading_facts"]
 TRANSITIONS = {
-    "open": ["emergency_plan_activated", "contained", "regulator_reported", "police_reported",
-             "users_notified", "note"],
-    "contained": ["emergency_plan_activated", "regulator_reported", "police_reported",
-                  "users_notified", "resolved", "note"],
-    "resolved": ["emergency_plan_activated", "regulator_reported", "police_reported",
-                 "users_notified", "summary_filed", "closed", "note"],
+    "open": ["emergency_plan_activated", "contained", "regulator_reported", *V2_STEPS, "note"],
+    "contained": ["emergency_plan_activated", "regulator_reported", *V2_STEPS, "resolved",
+                  "note"],
+    "resolved": ["emergency_plan_activated", "regulator_reported", *V2_STEPS,
+                 "summary_filed", "closed", "note"],
     "closed": ["note"],
 }
 
@@ -550,8 +551,8 @@ def test_due_clocks_show_the_deadline_and_the_right_countdown():
     assert c["regulator"].deadline == sh("2026-11-24 12:00")
     assert c["regulator"].remaining == dt.timedelta(hours=2)
     assert clk.countdown(c["regulator"]) == "2 h left"
-    assert c["user_notice"].deadline == sh("2026-11-27 08:00")
-    assert clk.countdown(c["user_notice"]) == "2 d 22 h left"
+    assert c["user_notice"].deadline == sh("2026-11-25 08:00")        # 24 h (v2)
+    assert clk.countdown(c["user_notice"]) == "22 h left"
     assert clk.format_time(c["regulator"].deadline, "Asia/Shanghai") == "2026-11-24 12:00 +08:00"
     assert clk.next_deadline(list(c.values())).key == "regulator"
 
@@ -560,9 +561,10 @@ def test_overdue_met_late_and_not_applicable():
     c = clocks_at(incident(detected_at=sh("2026-11-24 05:15")))
     assert c["regulator"].state == clk.OVERDUE
     assert clk.countdown(c["regulator"]) == "overdue by 45 min"
-    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:00")))
+    later = sh("2026-11-24 12:30")
+    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:00")), now=later)
     assert c["regulator"].state == clk.MET          # at the deadline is on time
-    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:01")))
+    c = clocks_at(incident(regulator_reported_at=sh("2026-11-24 12:01")), now=later)
     assert c["regulator"].state == clk.LATE
     assert clk.countdown(c["regulator"]) == "done 1 min after the deadline"
     c = clocks_at(incident(grade="general", affected_subjects=0))
@@ -669,37 +671,53 @@ def test_the_list_puts_open_incidents_first_by_nearest_deadline(store):
 def test_the_list_sql_agrees_with_the_clocks_row_by_row(store):
     """The list computes the clocks in SQL (it sorts a whole register); the page computes
     them in Python. Random incidents with deadlines falling on both sides of "now" and
-    exactly on it, under two settings."""
+    exactly on it, with the version 2 facts (CII, crime, exemption, loss, important data),
+    some steps recorded after "now" (not done yet), under three settings."""
     import random
     rng = random.Random(7)
     base = sh("2026-11-24 10:00")
     rows = []
-    for n in range(300):
-        detected = base - dt.timedelta(minutes=rng.choice([0, 1, 60, 239, 240, 241, 4320,
-                                                           4321, rng.randrange(0, 200_000)]))
+    for n in range(400):
+        detected = base - dt.timedelta(minutes=rng.choice([0, 1, 60, 61, 239, 240, 241, 1440,
+                                                           1441, 4320, 4321,
+                                                           rng.randrange(0, 200_000)]))
         def maybe(after_minutes):
             t = detected + dt.timedelta(minutes=after_minutes)
+            if rng.random() < 0.05:
+                return base + dt.timedelta(minutes=1)        # recorded "in the future"
             return t if t <= base and rng.random() < 0.5 else None
         resolved = maybe(rng.randrange(0, 100_000))
+        resolved = resolved if resolved is None or resolved <= base else None
         rows.append((f"INC-2026-{n + 1:04d}", rng.choice(inc.GRADES), detected,
                      rng.choice([0, 5, 1_000_000, 20_000_000, None]),
-                     maybe(rng.choice([240, 241, rng.randrange(0, 6000)])),
-                     maybe(rng.choice([4320, 4321, rng.randrange(0, 9000)])),
+                     maybe(rng.choice([60, 61, 240, 241, rng.randrange(0, 6000)])),
+                     maybe(rng.choice([1440, 1441, 4320, rng.randrange(0, 9000)])),
                      rng.choice([None, [], ["cause"], list(NOTICE_CONTENTS)]),
                      resolved,
                      (resolved + dt.timedelta(minutes=rng.choice([43200, 43201, 10])))
                      if resolved and rng.random() < 0.5 else None,
                      maybe(5) if rng.random() < 0.5 else None,
-                     "resolved" if resolved else rng.choice(["open", "contained"])))
+                     "resolved" if resolved else rng.choice(["open", "contained"]),
+                     maybe(rng.choice([1440, 1441, rng.randrange(0, 3000)])),
+                     maybe(rng.choice([60, 61, 240, 241, rng.randrange(0, 600)])),
+                     rng.choice([None, True, False]), rng.choice([None, True, False]),
+                     rng.choice([None, True, False]),
+                     rng.choice([None, 0, 4_999_999.99, 5_000_000, 20_000_000, 150_000_000]),
+                     rng.choice([None, None, "", "  ", " \n", "Encrypted; key safe"])))
     with store.write(SYSTEM, "register.edit") as w:
         for r in rows:
             w.execute("INSERT INTO incidents (incident_id, title, incident_type, grade, "
                       "detected_at, affected_subjects, regulator_reported_at, "
                       "users_notified_at, notice_contents, resolved_at, summary_filed_at, "
-                      "emergency_plan_activated_at, status) "
-                      "VALUES (?, 't', 'other', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(r))
+                      "emergency_plan_activated_at, status, pi_authority_notified_at, "
+                      "police_reported_at, suspected_crime, cii_involved, "
+                      "important_data_involved, economic_loss_cny, user_notice_exemption) "
+                      "VALUES (?, 't', 'other', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                      "?)", list(r))
         w.audit("test.import", "incident")
-    for settings in (store.settings, Settings({"cii_operator": True, "user_notice_hours": 24})):
+    for settings in (store.settings, Settings({"cii_operator": True, "user_notice_hours": 72}),
+                     Settings({"grade_important_data_floor": "major",
+                               "police_report_hours": 2})):
         store.settings = settings
         table = inc.list_incidents(store)
         assert len(table) == len(rows)
@@ -716,3 +734,478 @@ def test_the_list_sql_agrees_with_the_clocks_row_by_row(store):
             assert rec["overdue"] == any(c.state == clk.OVERDUE for c in clocks)
             flags = clk.incident_flags(record.row, settings, store.now(), record.last_event_at)
             assert list(rec["flags"]) == [f.rule_id for f in flags]
+        # ...and the compliance engine's rules give every clock the same state.
+        result = engine.run_check(store, base)
+        found = set(zip(result.findings["rule_id"], result.findings["entity_id"]))
+        due = dict(zip(zip(result.due["rule_id"], result.due["entity_id"]),
+                       result.due["due_at"]))
+        for rec in table.to_dict("records"):
+            iid = rec["incident_id"]
+            for key in clk.CLOCK_KEYS:
+                rule, state = clk.RULE_IDS[key], rec[f"{key}_state"]
+                assert ((rule, iid) in found) == (state in (clk.OVERDUE, clk.LATE)), \
+                    (iid, key, state)
+                assert ((rule, iid) in due) == (state == clk.DUE), (iid, key, state)
+                if state == clk.DUE:
+                    assert due[(rule, iid)] == rec[f"{key}_deadline"]
+            assert (("INC-GRADE", iid) in found) == ("INC-GRADE" in list(rec["flags"])), iid
+
+
+# -- rules version 2: the PI authority, police and exempt user-notice clocks ----------------------
+DETECTED = sh("2026-11-24 08:00")
+
+
+def v2(**cols) -> dict:
+    """A general-graded incident with people affected: every v2 clock but the regulator's."""
+    base = {"detected_at": DETECTED, "grade": "general", "affected_subjects": 500}
+    base.update(cols)
+    return base
+
+
+def state_of(key: str, row_: dict, now, settings: Settings | None = None) -> str:
+    return clocks_at(row_, settings, now)[key].state
+
+
+def test_the_pi_authority_clock_runs_for_every_incident_with_people_affected():
+    c = clocks_at(v2())
+    authority = c["pi_authority"]
+    assert authority.rule_id == "INC-PI-AUTHORITY"
+    assert authority.state == clk.DUE and authority.deadline == sh("2026-11-25 08:00")
+    assert clk.countdown(authority) == "22 h left"
+    assert "whatever the grade" in authority.why
+    assert "PIPL Art. 57 [V]" in authority.source and "[P]" in authority.source
+    # A general incident: the regulator clock does not run, and says precisely why.
+    assert c["regulator"].state == clk.NOT_APPLICABLE
+    assert "no report is required" not in c["regulator"].why
+    assert "not required for this grade" in c["regulator"].why
+    assert "PIPL Art. 57 still requires notifying the authority" in c["regulator"].why
+    for grade in inc.GRADES:
+        assert clocks_at(v2(grade=grade))["pi_authority"].state == clk.DUE
+    assert clocks_at(v2(affected_subjects=0))["pi_authority"].state == clk.NOT_APPLICABLE
+    assert clocks_at(v2(affected_subjects=None))["pi_authority"].state == clk.NOT_APPLICABLE
+
+
+def test_the_pi_authority_clock_at_the_exact_second():
+    deadline = sh("2026-11-25 08:00")
+    second = dt.timedelta(seconds=1)
+    assert state_of("pi_authority", v2(), deadline) == clk.DUE            # at it: not yet past
+    assert state_of("pi_authority", v2(), deadline + second) == clk.OVERDUE
+    later = deadline + dt.timedelta(hours=1)
+    assert state_of("pi_authority", v2(pi_authority_notified_at=deadline), later) == clk.MET
+    assert state_of("pi_authority", v2(pi_authority_notified_at=deadline + second),
+                    later) == clk.LATE
+
+
+def test_a_regulator_report_counts_as_the_pi_authority_notice_the_earlier_one_wins():
+    later = sh("2026-11-26 08:00")
+    c = clocks_at(v2(grade="major", regulator_reported_at=sh("2026-11-24 09:00")), now=later)
+    assert c["pi_authority"].state == clk.MET
+    assert c["pi_authority"].done_at == sh("2026-11-24 09:00")
+    assert c["pi_authority"].done_by == "regulator_reported_at"
+    assert "done by the regulator report" in c["pi_authority"].why
+    c = clocks_at(v2(regulator_reported_at=sh("2026-11-25 09:00"),
+                     pi_authority_notified_at=sh("2026-11-24 20:00")), now=later)
+    assert (c["pi_authority"].state, c["pi_authority"].done_by) == (
+        clk.MET, "pi_authority_notified_at")
+    c = clocks_at(v2(regulator_reported_at=sh("2026-11-25 09:00"),
+                     pi_authority_notified_at=sh("2026-11-25 10:00")), now=later)
+    assert (c["pi_authority"].state, c["pi_authority"].done_at) == (clk.LATE,
+                                                                    sh("2026-11-25 09:00"))
+    # A time after "now" does not count yet: the earlier one at or before now does.
+    c = clocks_at(v2(regulator_reported_at=sh("2026-11-24 09:30"),
+                     pi_authority_notified_at=sh("2026-11-24 09:00")),
+                  now=sh("2026-11-24 09:15"))
+    assert c["pi_authority"].done_at == sh("2026-11-24 09:00")
+    c = clocks_at(v2(pi_authority_notified_at=sh("2026-11-24 11:00")))
+    assert c["pi_authority"].state == clk.DUE and c["pi_authority"].done_at is None
+
+
+def test_the_exemption_makes_the_user_notice_exempt_but_keeps_the_authority_clock():
+    reason = "The file was encrypted (AES-256) and the key was not exposed."
+    c = clocks_at(v2(user_notice_exemption=reason), now=sh("2026-12-01 08:00"))
+    notice = c["user_notice"]
+    assert notice.state == clk.EXEMPT and notice.label == "Exempt (PIPL Art. 57 ¶2)"
+    assert notice.detail == reason and notice.deadline is None and not notice.pending
+    assert "not a finding" in notice.why and "Art. 57 ¶2 [V]" in notice.source
+    assert clk.countdown(notice) == ""
+    assert c["pi_authority"].state == clk.OVERDUE          # the authority notice stays
+    assert "does not remove this notice" in c["pi_authority"].why
+    assert clk.next_deadline(list(c.values())).key == "pi_authority"
+    # Blank text is no exemption; no people affected: nothing to be exempt from.
+    assert state_of("user_notice", v2(user_notice_exemption="   "), FROZEN_NOW) == clk.DUE
+    assert state_of("user_notice", v2(user_notice_exemption=""), FROZEN_NOW) == clk.DUE
+    assert state_of("user_notice", v2(user_notice_exemption=reason, affected_subjects=0),
+                    FROZEN_NOW) == clk.NOT_APPLICABLE
+
+
+def test_the_user_notice_clock_is_24_hours_to_the_second():
+    deadline = sh("2026-11-25 08:00")
+    second = dt.timedelta(seconds=1)
+    assert clocks_at(v2())["user_notice"].deadline == deadline
+    assert state_of("user_notice", v2(), deadline) == clk.DUE
+    assert state_of("user_notice", v2(), deadline + second) == clk.OVERDUE
+    assert state_of("user_notice", v2(users_notified_at=deadline), deadline + second) == clk.MET
+    assert state_of("user_notice", v2(users_notified_at=deadline + second),
+                    deadline + second) == clk.LATE
+    assert "[P]" in clocks_at(v2())["user_notice"].source
+
+
+def test_the_police_clock_runs_when_a_crime_is_suspected_whatever_the_grade():
+    c = clocks_at(v2(suspected_crime=True, affected_subjects=0))
+    police = c["police"]
+    assert police.rule_id == "INC-POLICE"
+    assert police.state == clk.DUE and police.deadline == sh("2026-11-24 12:00")
+    assert "independent of the regulator report" in police.why
+    assert "[P]" in police.source and police.confidence == "V2 / P"
+    second = dt.timedelta(seconds=1)
+    deadline = police.deadline
+    assert state_of("police", v2(suspected_crime=True), deadline) == clk.DUE
+    assert state_of("police", v2(suspected_crime=True), deadline + second) == clk.OVERDUE
+    assert state_of("police", v2(suspected_crime=True, police_reported_at=deadline),
+                    deadline + second) == clk.MET
+    assert state_of("police", v2(suspected_crime=True, police_reported_at=deadline + second),
+                    deadline + second) == clk.LATE
+    # The regulator report does not count for the police.
+    assert state_of("police", v2(suspected_crime=True, grade="major",
+                                 regulator_reported_at=sh("2026-11-24 09:00")),
+                    sh("2026-11-24 12:01")) == clk.OVERDUE
+    assert clocks_at(v2(suspected_crime=False))["police"].why == "No crime suspected (recorded)."
+    assert "not recorded" in clocks_at(v2())["police"].why
+    assert clocks_at(v2())["police"].state == clk.NOT_APPLICABLE
+
+
+def test_cii_involved_switches_the_regulator_and_police_clocks_to_one_hour():
+    row_ = v2(grade="major", suspected_crime=True, cii_involved=True)
+    c = clocks_at(row_, now=sh("2026-11-24 08:30"))
+    assert c["regulator"].deadline == c["police"].deadline == sh("2026-11-24 09:00")
+    assert "the incident involves CII" in c["regulator"].why
+    assert c["police"].source.startswith("CAC Measures for National Cybersecurity Incident "
+                                         "Reporting (2025) Art. 4 [V]")
+    assert c["police"].confidence == "V"
+    assert state_of("police", row_, sh("2026-11-24 09:00")) == clk.DUE
+    assert state_of("police", row_, sh("2026-11-24 09:00:01")) == clk.OVERDUE
+    assert state_of("regulator", row_, sh("2026-11-24 09:00:01")) == clk.OVERDUE
+    # The 24 h notices do not change with CII.
+    assert c["pi_authority"].deadline == c["user_notice"].deadline == sh("2026-11-25 08:00")
+    # cii_involved false: 4 h; a CII operator: 1 h whatever the incident says.
+    c = clocks_at(v2(grade="major", suspected_crime=True, cii_involved=False))
+    assert c["regulator"].deadline == c["police"].deadline == sh("2026-11-24 12:00")
+    c = clocks_at(v2(grade="major", suspected_crime=True), Settings({"cii_operator": True}))
+    assert c["regulator"].deadline == c["police"].deadline == sh("2026-11-24 09:00")
+    c = clocks_at(v2(suspected_crime=True), Settings({"police_report_hours": 2}))
+    assert c["police"].deadline == sh("2026-11-24 10:00")
+
+
+def test_the_regulator_clock_follows_the_recorded_grade_not_the_implied_one():
+    under = v2(grade="general", affected_subjects=20_000_000, economic_loss_cny=200_000_000)
+    assert clocks_at(under)["regulator"].state == clk.NOT_APPLICABLE
+    flags = {f.rule_id: f.message for f in clk.incident_flags(under, Settings(), FROZEN_NOW,
+                                                               None)}
+    assert "particularly major (I) its facts imply" in flags["INC-GRADE"]
+
+
+def test_help_text_names_the_new_clocks_sources():
+    text = clk.clock_help(Settings())
+    assert "PIPL Art. 57 [V]" in text["pi_authority"] and "24 h" in text["pi_authority"]
+    assert "whatever its grade" in text["pi_authority"]
+    assert "[P]" in text["police"] and "Art. 4 [V]" in text["police"]
+    assert "Art. 57 ¶2 [V]" in text["user_notice"]
+    assert "or an incident involving CII" in text["regulator"]
+
+
+# -- the grade the facts imply ---------------------------------------------------------------------
+@pytest.mark.parametrize("facts_, grade, fact", [
+    ({"affected_subjects": 999_999}, "general", None),
+    ({"affected_subjects": 1_000_000}, "relatively_major", "affected_subjects"),
+    ({"affected_subjects": 10_000_000}, "major", "affected_subjects"),
+    ({"affected_subjects": 100_000_000}, "particularly_major", "affected_subjects"),
+    ({"economic_loss_cny": 4_999_999.99}, "general", None),
+    ({"economic_loss_cny": 5_000_000}, "relatively_major", "economic_loss_cny"),
+    ({"economic_loss_cny": "19999999.99"}, "relatively_major", "economic_loss_cny"),
+    ({"economic_loss_cny": 20_000_000}, "major", "economic_loss_cny"),
+    ({"economic_loss_cny": 100_000_000}, "particularly_major", "economic_loss_cny"),
+    ({"important_data_involved": True}, "relatively_major", "important_data_involved"),
+    ({"important_data_involved": False}, "general", None),
+    ({}, "general", None),
+])
+def test_each_grading_fact_alone_at_its_threshold(facts_, grade, fact):
+    import decimal
+    if isinstance(facts_.get("economic_loss_cny"), (str, float)):
+        facts_ = {**facts_, "economic_loss_cny": decimal.Decimal(str(facts_["economic_loss_cny"]))}
+    suggestion = clk.implied_grade(facts_, Settings())
+    assert suggestion.grade == grade
+    assert [r.fact for r in suggestion.drivers] == ([fact] if fact else [])
+    if fact is None:
+        assert suggestion.text.startswith("No fact reaches a threshold")
+
+
+def test_the_highest_fact_wins_and_the_reasons_say_which_facts_drove_it():
+    suggestion = clk.implied_grade({"affected_subjects": 1_200_000,
+                                    "economic_loss_cny": 30_000_000,
+                                    "important_data_involved": True}, Settings())
+    assert suggestion.grade == "major"
+    assert [r.fact for r in suggestion.drivers] == ["economic_loss_cny"]
+    assert [r.fact for r in suggestion.reasons] == ["economic_loss_cny", "affected_subjects",
+                                                   "important_data_involved"]
+    assert suggestion.reasons[0].text.startswith(
+        "30,000,000 yuan direct loss: at least major (2025 reporting measures, Annex")
+    assert suggestion.reasons[1].text.startswith("1,200,000 people affected: at least "
+                                                 "relatively major")
+    assert "[P]" in suggestion.reasons[2].text
+    tie = clk.implied_grade({"affected_subjects": 1_000_000, "important_data_involved": True},
+                            Settings())
+    assert tie.grade == "relatively_major" and len(tie.drivers) == 2
+    assert clk.suggest_grade(10, Settings(), economic_loss_cny=150_000_000) == \
+        "particularly_major"
+
+
+def test_loss_thresholds_and_the_important_data_floor_are_settings():
+    s = Settings({"grade_relatively_major_loss_cny": 100, "grade_major_loss_cny": 1000,
+                  "grade_particularly_major_loss_cny": 5000,
+                  "grade_important_data_floor": "major"})
+    assert [clk.suggest_grade(0, s, economic_loss_cny=n) for n in (99, 100, 1000, 5000)] == [
+        "general", "relatively_major", "major", "particularly_major"]
+    assert clk.suggest_grade(0, s, important_data_involved=True) == "major"
+    off = Settings({"grade_important_data_floor": "general"})
+    assert clk.implied_grade({"important_data_involved": True}, off).reasons == ()
+
+
+# -- rules version 2: logging and recording the new facts and steps --------------------------------
+def test_logging_records_the_grading_facts_and_suggests_the_grade_from_all_of_them(store):
+    iid = log(store, affected_subjects=10, affected_sensitive_subjects=0,
+              economic_loss_cny="30,000,000", important_data_involved=True,
+              cii_involved="true", suspected_crime=False)
+    r = row(store, iid)
+    import decimal
+    assert r["economic_loss_cny"] == decimal.Decimal("30000000.00")
+    assert (r["important_data_involved"], r["cii_involved"], r["suspected_crime"]) == (
+        True, True, False)
+    assert r["grade"] == "major"                       # from the loss
+    detail = events(store, iid)[0][4]
+    assert "Direct loss 30,000,000 yuan" in detail and "CII involved: yes" in detail
+    # Without the facts they stay null (not recorded).
+    plain = row(store, log(store))
+    assert all(plain[k] is None for k in inc.GRADING_FIELDS)
+    # Graded below what the facts imply: the event says so, with the reason.
+    low = log(store, affected_subjects=10, affected_sensitive_subjects=0,
+              economic_loss_cny=150_000_000, grade="major")
+    assert "INC-GRADE" in events(store, low)[0][4]
+    assert "150,000,000 yuan direct loss" in events(store, low)[0][4]
+
+
+BAD_V2_FACTS = [
+    ({"economic_loss_cny": "-1"}, "economic_loss_cny", "Cannot be negative"),
+    ({"economic_loss_cny": "12.345"}, "economic_loss_cny", "At most 2 decimal places"),
+    ({"economic_loss_cny": 0.001}, "economic_loss_cny", "At most 2 decimal places"),
+    ({"economic_loss_cny": "lots"}, "economic_loss_cny", "Not an amount: 'lots'"),
+    ({"economic_loss_cny": "1e9"}, "economic_loss_cny", "Not an amount"),
+    ({"economic_loss_cny": "2000000000000"}, "economic_loss_cny", "not plausible"),
+    ({"suspected_crime": "maybe"}, "suspected_crime", "Not yes or no"),
+    ({"cii_involved": "perhaps"}, "cii_involved", "Not yes or no"),
+]
+
+
+@pytest.mark.parametrize("overrides, field, message", BAD_V2_FACTS,
+                         ids=[f"{c[1]}:{c[2][:20]}" for c in BAD_V2_FACTS])
+def test_bad_grading_facts_name_the_field_and_write_nothing(store, overrides, field, message):
+    before = counts(store)
+    with pytest.raises(inc.ValidationError) as caught:
+        inc.log_incident(store, MANAGER, facts(**overrides))
+    assert message in caught.value.errors[field], caught.value.errors
+    assert counts(store) == before
+
+
+def test_amounts_are_read_in_the_forms_people_type():
+    import decimal
+    D = decimal.Decimal
+    assert inc.parse_amount("1,250,000.50") == D("1250000.50")
+    assert inc.parse_amount("¥ 3 000") == D("3000")
+    assert inc.parse_amount("3000元") == D("3000")
+    assert inc.parse_amount(0.1) == D("0.1")
+    assert inc.parse_amount(True) is None and inc.parse_amount("1.2.3") is None
+
+
+def _last_audit(store) -> tuple:
+    return store.rows("SELECT actor, action, values_before, values_after FROM audit_log "
+                      "ORDER BY seq DESC LIMIT 1")[0]
+
+
+def test_recording_the_pi_authority_notice(store):
+    iid = log(store, affected_subjects=500, affected_sensitive_subjects=0)
+    before = counts(store)
+    result = inc.record_step(store, MANAGER, iid, "pi_authority_notified",
+                             {"at": "2026-11-24 09:30", "pi_authority": "Guangdong CAC",
+                              "pi_authority_reference": "GD-PI-7"}, token="auth-1")
+    assert result.created
+    assert counts(store)[:2] == (before[0], before[1] + 1)     # one timeline event
+    r = row(store, iid)
+    assert r["pi_authority_notified_at"] == sh("2026-11-24 09:30")
+    event = events(store, iid)[-1]
+    assert event[1] == "pi_authority_notified"
+    assert "PI authority notified: Guangdong CAC (reference GD-PI-7)" in event[4]
+    actor, action, before_json, after_json = _last_audit(store)
+    assert (actor, action) == (MANAGER.name, "incident.update")
+    after = json.loads(after_json)
+    assert after["step"] == "pi_authority_notified" and after["pi_authority"] == "Guangdong CAC"
+    assert json.loads(before_json)["pi_authority_notified_at"] is None
+    again = inc.record_step(store, MANAGER, iid, "pi_authority_notified",
+                            {"at": "2026-11-24 09:30", "pi_authority": "Guangdong CAC",
+                             "pi_authority_reference": "GD-PI-7"}, token="auth-1")
+    assert again.event_id == result.event_id and not again.created
+    authority = clocks_at(r)["pi_authority"]
+    assert authority.state == clk.MET and authority.done_by == "pi_authority_notified_at"
+    with pytest.raises(inc.ValidationError, match="Already recorded"):
+        inc.record_step(store, MANAGER, iid, "pi_authority_notified",
+                        {"at": "2026-11-24 09:40", "pi_authority": "CAC"})
+    assert audit.verify(store).ok
+
+
+def test_recording_the_police_report_meets_the_police_clock(store):
+    iid = log(store, suspected_crime=True)
+    assert clocks_at(row(store, iid))["police"].state == clk.DUE
+    inc.record_step(store, DPO, iid, "police_reported",
+                    {"at": "2026-11-24 09:00", "police_reference": "PSB-77"})
+    police = clocks_at(row(store, iid))["police"]
+    assert police.state == clk.MET and police.done_at == sh("2026-11-24 09:00")
+    assert "Reported to the police (reference PSB-77)" in events(store, iid)[-1][4]
+
+
+def test_recording_the_user_notice_exemption_with_its_reason(store):
+    iid = log(store)
+    reason = "Leaked backup was encrypted; the key never left the HSM. **not bold**"
+    result = inc.record_step(store, MANAGER, iid, "user_notice_exempted",
+                             {"exemption_reason": reason}, token="ex-1")
+    r = row(store, iid)
+    assert r["user_notice_exemption"] == reason
+    event = events(store, iid)[-1]
+    assert (event[0], event[1], event[3]) == (result.event_id, "user_notice_exempted",
+                                              FROZEN_NOW)
+    assert event[4] == f"No notice to individuals needed (PIPL Art. 57 ¶2): {reason}"
+    actor, action, before_json, after_json = _last_audit(store)
+    assert json.loads(after_json)["user_notice_exemption"] == reason
+    assert json.loads(before_json)["user_notice_exemption"] is None
+    c = clocks_at(r)
+    assert c["user_notice"].state == clk.EXEMPT and c["user_notice"].detail == reason
+    assert c["pi_authority"].state == clk.DUE
+    # Recorded once; changed by a correction, with its own reason.
+    assert "user_notice_exempted" not in inc.allowed_steps(inc.incident_record(store, iid))
+    inc.correct(store, DPO, iid, "user_notice_exempted",
+                {"exemption_reason": "Encrypted backup; key in the HSM (checked by SOC)."},
+                "Wording from the SOC report")
+    assert row(store, iid)["user_notice_exemption"].startswith("Encrypted backup")
+
+
+@pytest.mark.parametrize("values, field, message", [
+    ({"exemption_reason": "   "}, "exemption_reason", "the exemption needs its reason"),
+    ({}, "exemption_reason", "the exemption needs its reason"),
+    ({"exemption_reason": "x" * 2001}, "exemption_reason", "At most 2,000 characters"),
+])
+def test_a_bad_exemption_writes_nothing(store, values, field, message):
+    iid = log(store)
+    before = counts(store)
+    with pytest.raises(inc.ValidationError) as caught:
+        inc.record_step(store, MANAGER, iid, "user_notice_exempted", values)
+    assert message in caught.value.errors[field]
+    assert counts(store) == before
+    assert row(store, iid)["user_notice_exemption"] is None
+
+
+def test_an_exemption_needs_people_affected_and_no_notice_sent(store):
+    nobody = log(store, affected_subjects=0, affected_sensitive_subjects=0)
+    with pytest.raises(inc.ValidationError, match="No affected people"):
+        inc.record_step(store, MANAGER, nobody, "user_notice_exempted",
+                        {"exemption_reason": "r"})
+    notified = log(store)
+    inc.record_step(store, MANAGER, notified, "users_notified", NOTICE)
+    with pytest.raises(inc.ValidationError, match="already notified"):
+        inc.record_step(store, MANAGER, notified, "user_notice_exempted",
+                        {"exemption_reason": "r"})
+
+
+def test_updating_the_grading_facts_after_logging(store):
+    iid = log(store, affected_subjects=10, affected_sensitive_subjects=0)
+    assert row(store, iid)["grade"] == "general"
+    before = counts(store)
+    inc.record_step(store, MANAGER, iid, "grading_facts",
+                    {"economic_loss_cny": "30000000", "suspected_crime": True}, token="g-1")
+    after = counts(store)
+    assert (after[0], after[1], after[4]) == (before[0], before[1] + 1, before[4] + 1)
+    r = row(store, iid)
+    import decimal
+    assert r["economic_loss_cny"] == decimal.Decimal("30000000.00")
+    assert r["suspected_crime"] is True and r["cii_involved"] is None    # left out: kept
+    assert r["grade"] == "general"                                       # not changed
+    detail = events(store, iid)[-1][4]
+    assert detail.startswith("Grading facts: direct loss 30,000,000 yuan;")
+    assert "crime suspected: yes" in detail and "INC-GRADE" in detail
+    assert clocks_at(r)["police"].state == clk.DUE
+    _, _, before_json, after_json = _last_audit(store)
+    assert json.loads(before_json)["economic_loss_cny"] is None
+    assert json.loads(after_json)["economic_loss_cny"] == "30000000.00"
+    # Repeatable: the next update raises the grade and sets CII.
+    inc.record_step(store, DPO, iid, "grading_facts", {"cii_involved": True, "grade": "major"})
+    r = row(store, iid)
+    assert (r["grade"], r["cii_involved"], r["suspected_crime"]) == ("major", True, True)
+    assert "INC-GRADE" not in events(store, iid)[-1][4]
+    assert clocks_at(r)["regulator"].deadline == sh("2026-11-24 09:00")     # CII: 1 h
+    assert "grading_facts" in inc.allowed_steps(inc.incident_record(store, iid))
+    assert "grading_facts" not in inc.correction_targets(inc.incident_record(store, iid))
+
+
+@pytest.mark.parametrize("values, field, message", [
+    ({"economic_loss_cny": "-5"}, "economic_loss_cny", "Cannot be negative"),
+    ({"economic_loss_cny": "1.999"}, "economic_loss_cny", "At most 2 decimal places"),
+    ({"grade": "huge"}, "grade", "Unknown value 'huge'"),
+    ({"important_data_involved": "sometimes"}, "important_data_involved", "Not yes or no"),
+    ({"grade": "relatively_major"}, "grading_facts", "Nothing changed"),
+    ({}, "grading_facts", "Nothing changed"),
+])
+def test_bad_grading_updates_write_nothing(store, values, field, message):
+    iid = log(store)
+    before = counts(store)
+    with pytest.raises(inc.ValidationError) as caught:
+        inc.record_step(store, MANAGER, iid, "grading_facts", values)
+    assert message in caught.value.errors[field], caught.value.errors
+    assert counts(store) == before
+
+
+def test_an_auditor_cannot_record_the_v2_steps_and_nothing_is_written(store):
+    iid = log(store)
+    before = counts(store)
+    for kind, values in (("pi_authority_notified", {"at": "2026-11-24 09:00",
+                                                    "pi_authority": "CAC"}),
+                         ("police_reported", {"at": "2026-11-24 09:00"}),
+                         ("user_notice_exempted", {"exemption_reason": "encrypted"}),
+                         ("grading_facts", {"suspected_crime": True})):
+        with pytest.raises(PermissionDenied, match="auditor"):
+            inc.record_step(store, AUDITOR, iid, kind, values)
+    with pytest.raises(PermissionDenied):
+        inc.correct(store, AUDITOR, iid, "facts", {"economic_loss_cny": "1"}, "r")
+    assert counts(store) == before
+    # The DPO may (access.py: incident.update).
+    inc.record_step(store, DPO, iid, "user_notice_exempted", {"exemption_reason": "encrypted"})
+
+
+def test_the_pi_authority_notice_keeps_the_order_of_handling(store):
+    iid = log(store)
+    with pytest.raises(inc.ValidationError) as caught:
+        inc.record_step(store, MANAGER, iid, "pi_authority_notified",
+                        {"at": "2026-11-24 07:00", "pi_authority": "CAC"})
+    assert "Cannot be before detection" in caught.value.errors["at"]
+    with pytest.raises(inc.ValidationError) as caught:
+        inc.record_step(store, MANAGER, iid, "pi_authority_notified", {"at": "2026-11-24 09:00"})
+    assert "Name the authority" in caught.value.errors["pi_authority"]
+
+
+def test_correcting_the_facts_covers_the_grading_facts(store):
+    iid = log(store, economic_loss_cny="100")
+    inc.correct(store, MANAGER, iid, "facts", {"economic_loss_cny": "25,000,000.00",
+                                              "important_data_involved": True}, "Audit figure")
+    r = row(store, iid)
+    import decimal
+    assert r["economic_loss_cny"] == decimal.Decimal("25000000.00")
+    assert r["important_data_involved"] is True
+    timeline = inc.incident_timeline(store, iid)
+    assert "Direct economic loss (yuan): 100 → 25,000,000" in timeline["detail"].iloc[-1]
+    flags = {f.rule_id for f in clk.incident_flags(r, store.settings, store.now(), None)}
+    assert "INC-GRADE" in flags                                  # 25 M yuan: at least major

@@ -202,8 +202,10 @@ def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
 
 # -- the manager --------------------------------------------------------------------------
 def test_manager_logs_an_incident_and_meets_the_regulator_clock(page: Page, reference_store):
-    """A bad value is refused with nothing saved, then the incident is logged, tops the
-    list of open incidents with its clocks, and the regulator report meets its clock.
+    """A bad value is refused with nothing saved, then the incident is logged with its
+    grading facts (the form suggests the grade and says why), tops the list of open
+    incidents with its clocks, the regulator report meets its clock and the PI authority's,
+    and the users' notice is exempted with its reason (PIPL Art. 57 para. 2).
 
     "Nothing saved" is checked through the app, since the server holds the store: after
     the refused submit and the accepted one, the list counts exactly one incident more
@@ -245,28 +247,46 @@ def test_manager_logs_an_incident_and_meets_the_regulator_clock(page: Page, refe
     box = pg.get_by_role("textbox", name="Systems affected")
     box.fill("CRM, test server ts-03")
     box.press("Tab")
+    # The grading facts: a bad loss (three decimals), a suspected crime.
+    loss = pg.get_by_role("textbox", name="Direct economic loss (yuan)")
+    loss.fill("30000000.125")
+    loss.press("Tab")
+    pg.get_by_text("A crime is suspected", exact=True).click()
     wait_for_app(pg)
     pg.get_by_role("button", name="Log the incident").click()
     expect(pg.get_by_text("Nothing was saved: correct the fields marked above.")).to_be_visible()
     expect(pg.locator(".st-key-li_field_affected_subjects")).to_contain_text(
         "Not a whole number: 'about a million'. Enter digits, e.g. 1200000.")
+    expect(pg.locator(".st-key-li_field_economic_loss_cny")).to_contain_text(
+        "At most 2 decimal places (fen)")
     expect(pg.get_by_text("Logged as")).to_have_count(0)
     wait_for_app(pg)
 
     # Corrected: the preview shows the clocks with their deadlines, then it is logged.
     affected.fill("1,200,000")
     affected.press("Tab")
+    loss.fill("30,000,000")
+    loss.press("Tab")
+    wait_for_app(pg)
+    expect(pg.get_by_text("Suggested: Major (II), the highest grade any fact implies:")
+           ).to_be_visible()
+    reasons = pg.locator(".st-key-li_grade_reasons")
+    expect(reasons).to_contain_text("30,000,000 yuan direct loss: at least major (2025 "
+                                    "reporting measures, Annex")
+    expect(reasons).to_contain_text("1,200,000 people affected: at least relatively major")
     preview = pg.locator(".st-key-li_preview")
     expect(preview).to_contain_text("Report to the regulator by 2026-11-24 11:30 +08:00 "
                                     "(1 h 30 min left)")
-    expect(preview).to_contain_text("Notify affected users by 2026-11-27 07:30 +08:00")
+    expect(preview).to_contain_text("Notify the PI authority by 2026-11-25 07:30 +08:00")
+    expect(preview).to_contain_text("Report to the police by 2026-11-24 11:30 +08:00")
+    expect(preview).to_contain_text("Notify affected users by 2026-11-25 07:30 +08:00")
     wait_for_app(pg)
     pg.get_by_role("button", name="Log the incident").click()
     expect(pg.get_by_text("Logged as")).to_contain_text(f"Logged as {new_id}.")
     main = pg.get_by_test_id("stMain")
     expect(main).to_contain_text("Report to the regulator — Due: by 2026-11-24 11:30 +08:00 "
                                  "(1 h 30 min left)")
-    expect(main).to_contain_text("Notify affected users — Due: by 2026-11-27 07:30 +08:00")
+    expect(main).to_contain_text("Notify affected users — Due: by 2026-11-25 07:30 +08:00")
     wait_for_app(pg)
 
     # The list: one incident more (so the refused submit stored none); among the open
@@ -285,18 +305,24 @@ def test_manager_logs_an_incident_and_meets_the_regulator_clock(page: Page, refe
     click_table_row(pg, pg.get_by_test_id("stDataFrame"), 0)
     pg.wait_for_url(f"**/incident?id={new_id}")
     expect(pg.get_by_role("heading", name=f"{new_id} · {title}", exact=True)).to_be_visible()
+    expect(pg.locator(".st-key-grading_facts")).to_contain_text(
+        "Direct economic loss: 30,000,000 yuan")
 
     regulator = pg.locator(".st-key-clock_regulator")
     expect(regulator).to_contain_text("Due 1 h 30 min left")
     expect(regulator).to_contain_text("Deadline: 2026-11-24 11:30 +08:00")
+    authority = pg.locator(".st-key-clock_pi_authority")
+    expect(authority).to_contain_text("Due 21 h 30 min left")
+    expect(pg.locator(".st-key-clock_police")).to_contain_text("Due 1 h 30 min left")
     notice = pg.locator(".st-key-clock_user_notice")
-    expect(notice).to_contain_text("Due 2 d 21 h left")
-    expect(notice).to_contain_text("Deadline: 2026-11-27 07:30 +08:00")
+    expect(notice).to_contain_text("Due 21 h 30 min left")
+    expect(notice).to_contain_text("Deadline: 2026-11-25 07:30 +08:00")
     expect(pg.locator(".st-key-clock_summary")).to_contain_text("Not applicable")
     wait_for_app(pg)
 
     # Report to the regulator now (10:00): the clock is met.
     step = pg.get_by_role("combobox", name="Step")
+    step.scroll_into_view_if_needed()          # the list opens where the box is
     step.click()
     pg.get_by_role("option", name="Reported to the regulator").click()
     box = pg.get_by_role("textbox", name="Authority", exact=True)
@@ -310,8 +336,30 @@ def test_manager_logs_an_incident_and_meets_the_regulator_clock(page: Page, refe
     expect(pg.get_by_text("Recorded: reported to the regulator")).to_be_visible()
     expect(regulator).to_contain_text("Met done 1 h 30 min before the deadline")
     expect(regulator).to_contain_text("Done: 2026-11-24 10:00 +08:00")
+    expect(authority).to_contain_text("Done: 2026-11-24 10:00 +08:00 (the regulator report)")
+    expect(authority).to_contain_text("Met")
     expect(notice).to_contain_text("Due")
     expect(step).to_have_value("")                 # the step box is empty again
+    wait_for_app(pg)
+
+    # The users' notice is not needed (PIPL Art. 57 para. 2): the reason is required, and
+    # shown as typed.
+    step.click()
+    pg.get_by_role("option", name="No notice to individuals needed (Art. 57 ¶2)").click()
+    wait_for_app(pg)
+    pg.get_by_role("button", name="Record: no notice to individuals needed").click()
+    expect(pg.locator(".st-key-step_field_user_notice_exempted_exemption_reason")
+           ).to_contain_text("the exemption needs its reason")
+    expect(notice).to_contain_text("Due")
+    reason = "The copy was encrypted (AES-256) and its key never left the *vault*."
+    box = pg.get_by_role("textbox", name="Why no notice to individuals is needed")
+    box.fill(reason)
+    box.press("Tab")
+    wait_for_app(pg)
+    pg.get_by_role("button", name="Record: no notice to individuals needed").click()
+    expect(notice).to_contain_text("Exempt (PIPL Art. 57 ¶2)")
+    expect(notice).to_contain_text(f"Reason recorded: {reason}")
+    expect(authority).to_contain_text("Met")
     wait_for_app(pg)
 
     pg.get_by_role("heading", name=f"{new_id} · {title}", exact=True).scroll_into_view_if_needed()
