@@ -478,6 +478,7 @@ EVENT_ACTORS = {
     "contained": "soc.zhou",
     "regulator_reported": "dpo.li",
     "pi_authority_notified": "dpo.li",
+    "user_notice_exempted": "dpo.li",
     "police_reported": "legal.sun",
     "users_notified": "dpo.li",
     "resolved": "soc.zhou",
@@ -508,9 +509,12 @@ WITH ev AS (
     FROM {stage} WHERE regulator_reported_at IS NOT NULL
     UNION ALL
     SELECT incident_id, pi_authority_notified_at, 3, $a_authority, 'pi_authority_notified',
-           'Notified the authority protecting personal information (PIPL Art. 57): '
-               || coalesce(regulator, $authority)
+           'PI authority notified: ' || coalesce(regulator, $authority)
     FROM {stage} WHERE pi_authority_notified_at IS NOT NULL
+    UNION ALL
+    SELECT incident_id, exempted_at, 5, $a_exempt, 'user_notice_exempted',
+           'No notice to individuals needed (PIPL Art. 57 ¶2): ' || user_notice_exemption
+    FROM {stage} WHERE exempted_at IS NOT NULL
     UNION ALL
     SELECT incident_id, police_reported_at, 4, $a_police, 'police_reported',
            'Reported to the police (suspected crime'
@@ -555,6 +559,7 @@ def _insert_events(cur, stage: str, first_event_id: int = 0) -> None:
     params.update({f"a_{key}": EVENT_ACTORS[kind] for key, kind in (
         ("plan", "emergency_plan_activated"), ("contained", "contained"),
         ("regulator", "regulator_reported"), ("authority", "pi_authority_notified"),
+        ("exempt", "user_notice_exempted"),
         ("police", "police_reported"),
         ("users", "users_notified"), ("resolved", "resolved"),
         ("summary", "summary_filed"), ("closed", "closed"))})
@@ -563,7 +568,7 @@ def _insert_events(cur, stage: str, first_event_id: int = 0) -> None:
 
 def _incident_stage_schema_extra(tz: str) -> list[tuple[str, pa.DataType]]:
     ts = pa.timestamp("us", tz=tz)
-    return [("closed_at", ts),
+    return [("closed_at", ts), ("exempted_at", ts),
             ("notes", pa.list_(pa.struct([("ts", ts), ("actor", pa.string()),
                                           ("detail", pa.string())])))]
 
@@ -1614,13 +1619,12 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
                   "contained" if contained else "open")
         notes = [{"ts": (moment - ago * day).replace(second=0, microsecond=0),
                   "actor": "soc.zhou", "detail": text} for ago, text in spec.get("notes", [])]
-        if exemption:
-            ts = min(moment, after(rng.uniform(2, 8)))
-            notes.append({"ts": ts.replace(second=0, microsecond=0), "actor": "dpo.li",
-                          "detail": "User notice exemption recorded (PIPL Art. 57 para. 2): "
-                                    + exemption})
+        # the exemption, recorded as the incident module's step (it has no column of its own)
+        exempted = min(moment, after(rng.uniform(2, 8))).replace(second=0, microsecond=0) \
+            if exemption else None
         last = max([t for t in (detected, plan, contained, regulator, police, notice,
-                                authority) if t is not None] + [n["ts"] for n in notes])
+                                authority, exempted) if t is not None]
+                   + [n["ts"] for n in notes])
         if resolved is None and not spec.get("stale"):
             # Work in progress is updated at least every few days.
             ts = max(last + 0.5 * (moment - last), moment - rng.uniform(0.2, 3) * day)
@@ -1662,7 +1666,7 @@ def _demo_incidents(rng: random.Random, moment: dt.datetime, s: Settings) -> lis
             "cii_involved": cii,
             "important_data_involved": bool(spec.get("important", False)),
             "economic_loss_cny": None if loss is None else decimal.Decimal(f"{loss:.2f}"),
-            "closed_at": closed, "notes": notes,
+            "closed_at": closed, "exempted_at": exempted, "notes": notes,
         })
     out.sort(key=lambda r: (r["detected_at"], r["title"]))
     per_year: dict[int, int] = {}
@@ -2208,22 +2212,17 @@ SELECT 'INC-' || year(detected_at)::VARCHAR || '-' || lpad(row_number() OVER (
             ELSE CAST(round(1000 * pow(loss_cap / 1000.0, ((h7 >> 13) % 1000000) / 1000000.0),
                             2) AS DECIMAL(18, 2)) END AS economic_loss_cny,
        closed_at,
-       list_concat(
-           CASE WHEN exempt
-                THEN [struct_pack(
-                         ts := least($moment, detected_at
-                                     + to_minutes((120 + (h7 >> 45) % 360)::BIGINT)),
-                         actor := 'dpo.li',
-                         detail := 'User notice exemption recorded (PIPL Art. 57 para. 2): '
-                                   || $exemptions[1 + ((h7 >> 40) % 3)::INTEGER])]
-                ELSE []::STRUCT(ts TIMESTAMPTZ, actor VARCHAR, detail VARCHAR)[] END,
-           CASE WHEN resolved_at IS NULL AND v_misc >= 8
-                THEN [struct_pack(
-                         ts := least($moment, greatest(last_at + INTERVAL 1 MINUTE,
-                                     $moment - to_minutes(((h5 >> 20) % (13 * 1440))::BIGINT))),
-                         actor := 'soc.zhou',
-                         detail := 'Status update: investigation and remediation continuing')]
-                ELSE []::STRUCT(ts TIMESTAMPTZ, actor VARCHAR, detail VARCHAR)[] END) AS notes
+       -- the exemption's step on the timeline (a few hours after detection)
+       CASE WHEN exempt THEN least($moment, detected_at
+                                   + to_minutes((120 + (h7 >> 45) % 360)::BIGINT)) END
+           AS exempted_at,
+       CASE WHEN resolved_at IS NULL AND v_misc >= 8
+            THEN [struct_pack(
+                     ts := least($moment, greatest(last_at + INTERVAL 1 MINUTE,
+                                 $moment - to_minutes(((h5 >> 20) % (13 * 1440))::BIGINT))),
+                     actor := 'soc.zhou',
+                     detail := 'Status update: investigation and remediation continuing')]
+            ELSE []::STRUCT(ts TIMESTAMPTZ, actor VARCHAR, detail VARCHAR)[] END AS notes
 FROM m
 """
 

@@ -265,7 +265,10 @@ def timeline_problems(store, moment: dt.datetime) -> list[tuple]:
                       FROM incidents WHERE resolved_at IS NOT NULL
             UNION ALL SELECT incident_id, 'summary_filed', summary_filed_at
                       FROM incidents WHERE summary_filed_at IS NOT NULL
-        ), ev AS (SELECT * FROM incident_events WHERE kind NOT IN ('note', 'closed')),
+        ), ev AS (SELECT * FROM incident_events
+                  WHERE kind NOT IN ('note', 'closed', 'user_notice_exempted')),
+        exempted AS (SELECT incident_id, count(*) AS n FROM incident_events
+                     WHERE kind = 'user_notice_exempted' GROUP BY incident_id),
         closed AS (SELECT incident_id, count(*) AS n, min("at") AS at
                    FROM incident_events WHERE kind = 'closed' GROUP BY incident_id)
         SELECT 'column without its event', c.incident_id, c.kind FROM cols c
@@ -275,6 +278,10 @@ def timeline_problems(store, moment: dt.datetime) -> list[tuple]:
         SELECT 'event without its column', ev.incident_id, ev.kind FROM ev
         LEFT JOIN cols c ON ev.incident_id = c.incident_id AND ev.kind = c.kind AND ev."at" = c.ts
         WHERE c.incident_id IS NULL
+        UNION ALL
+        SELECT 'exemption without its one step', i.incident_id, i.status
+        FROM incidents i FULL JOIN exempted x ON x.incident_id = i.incident_id
+        WHERE (i.user_notice_exemption IS NOT NULL) <> (x.n IS NOT NULL) OR x.n > 1
         UNION ALL
         SELECT 'event of an unknown incident', e.incident_id, e.kind FROM incident_events e
         ANTI JOIN incidents i ON i.incident_id = e.incident_id
@@ -378,8 +385,8 @@ def test_demo_has_every_enum_value_that_matters(demo_store):
     assert _values(s, "SELECT unnest(notice_contents) FROM incidents") == set(NOTICE_CONTENTS)
     assert _values(s, "SELECT kind FROM incident_events") == {
         "detected", "emergency_plan_activated", "contained", "regulator_reported",
-        "pi_authority_notified", "police_reported", "users_notified", "resolved",
-        "summary_filed", "closed", "note"}
+        "pi_authority_notified", "police_reported", "users_notified", "user_notice_exempted",
+        "resolved", "summary_filed", "closed", "note"}
     # rules version 2: every new column has values of each kind (not only null)
     for column in ("suspected_crime", "cii_involved", "important_data_involved"):
         assert _values(s, f"SELECT {column} FROM incidents") == {True, False}, column
