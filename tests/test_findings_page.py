@@ -172,7 +172,7 @@ def test_a_finding_link_opens_its_record_history_and_clause(demo_db, monkeypatch
     body = texts(at)
     assert "We may entrust reliable partners to provide some services" in body   # clause 5.1.4
     assert "**What fixes it.** Carry out and record the PIA" in body
-    assert "PIPL Art. 55-56" in body
+    assert "PIPL Art. 55(3)" in body
     links = {(link.value) for link in at.get("page_link")}
     assert "Clause 5.1.4 in the policy" in links and "Open in Processors" in links
     assert "**Vendor team** will fix it by **2026-12-15**." in body
