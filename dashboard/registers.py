@@ -65,6 +65,11 @@ NOTICE_CONTENTS = (
     "contact",
 )
 INCIDENT_STATUSES = ("open", "contained", "resolved", "closed")
+# Rights requests (policy 8 and 10; data contract, rights_requests, version 2)
+REQUEST_CHANNELS = ("web_form", "email", "phone", "customer_service", "letter", "in_app")
+REQUEST_KINDS = ("access", "copy", "correct", "delete", "withdraw_consent", "cancel_account",
+                 "explain", "complaint")
+REQUEST_STATUSES = ("received", "in_progress", "completed", "refused", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -246,8 +251,33 @@ INCIDENTS = Register(
     ),
 )
 
+RIGHTS_REQUESTS = Register(
+    name="rights_requests",
+    title="Rights requests",
+    key="request_id",
+    clause="8",
+    order_by="received_at DESC",
+    columns=(
+        Column("request_id", TEXT, required=True, key=True, max_length=64, label="Request ID"),
+        Column("received_at", TIMESTAMP, required=True, label="Received",
+               help="When the request reached the company: the clock starts here."),
+        Column("channel", ENUM, required=True, choices=REQUEST_CHANNELS),
+        Column("kind", ENUM, required=True, choices=REQUEST_KINDS),
+        Column("subject_ref", TEXT, required=True, max_length=128, label="Subject",
+               help="The same pseudonymous id as retention_records.subject_ref."),
+        Column("identity_verified_at", TIMESTAMP, label="Identity verified"),
+        Column("status", ENUM, required=True, choices=REQUEST_STATUSES),
+        Column("completed_at", TIMESTAMP, label="Completed",
+               help="Completed, or refused: the reply was sent."),
+        Column("refusal_reason", TEXT, max_length=2000, label="Refusal reason"),
+        Column("handler", TEXT, max_length=200),
+        Column("notes", TEXT, max_length=TEXT_CAP),
+    ),
+)
+
 REGISTERS: dict[str, Register] = {
-    r.name: r for r in (PROCESSORS, SHARING_AGREEMENTS, RETENTION_RECORDS, INCIDENTS)
+    r.name: r for r in (PROCESSORS, SHARING_AGREEMENTS, RETENTION_RECORDS, INCIDENTS,
+                        RIGHTS_REQUESTS)
 }
 
 
