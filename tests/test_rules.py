@@ -142,13 +142,35 @@ def incident(**over) -> dict:
     return row
 
 
+RQ = dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)     # default receipt: Monday 2 Nov 2026
+
+
+def request(**over) -> dict:
+    """A rights request answered in time (deadline: 23 Nov 2026), identity verified first."""
+    row = dict(received_at=RQ, channel="web_form", kind="access", subject_ref="S-NONE",
+               identity_verified_at=RQ + H, status="completed", completed_at=RQ + 4 * DAY,
+               refusal_reason=None, handler="dpo", notes=None)
+    row.update(over)
+    return row
+
+
+def erasure(**over) -> dict:
+    """A completed deletion request (completed 6 Nov 2026, 10:00)."""
+    base = dict(kind="delete")
+    base.update(over)
+    return request(**base)
+
+
 KEYS = {"processors": "processor_id", "sharing_agreements": "agreement_id",
-        "retention_records": "record_id", "incidents": "incident_id"}
+        "retention_records": "record_id", "incidents": "incident_id",
+        "rights_requests": "request_id"}
 TABLE_OF = {processor: "processors", offboarded: "processors", agreement: "sharing_agreements",
             merger: "sharing_agreements", disclosure: "sharing_agreements",
-            record: "retention_records", held: "retention_records", incident: "incidents"}
+            record: "retention_records", held: "retention_records", incident: "incidents",
+            request: "rights_requests", erasure: "rights_requests"}
 ENTITY_TYPE = {"processors": "processor", "sharing_agreements": "sharing_agreement",
-               "retention_records": "retention_record", "incidents": "incident"}
+               "retention_records": "retention_record", "incidents": "incident",
+               "rights_requests": "rights_request"}
 
 
 def insert(store, table: str, rows: list[dict]) -> None:
@@ -183,6 +205,20 @@ def add(store, factory, entity_id, events: list[dt.datetime] = (), **over) -> st
     if events:
         add_events(store, entity_id, list(events))
     return str(entity_id)
+
+
+_record_ids = itertools.count(900_001)
+
+
+def add_subject_records(store, subject_ref: str, records: list[dict]) -> None:
+    """Retention records of a request's subject (DSR-DELETION-DONE): each a dict of
+    overrides of ``record``."""
+    rows = []
+    for over in records:
+        row = record(**{**over, "subject_ref": subject_ref})
+        row["record_id"] = next(_record_ids)
+        rows.append(row)
+    insert(store, "retention_records", rows)
 
 
 # -- the case matrix -----------------------------------------------------------------------
@@ -699,7 +735,127 @@ CASES += [
     C("SHARE-PIA", "ended", agreement, OUT, status="ended", pia_done_on=None),
 ]
 
-PREFIX = {"processors": "PRC", "sharing_agreements": "SHA", "incidents": "INC"}
+UTC = dt.timezone.utc
+ND = dt.datetime(2026, 9, 29, 16, 5, tzinfo=UTC)     # 2026-09-30 00:05 Shanghai, still the 29th UTC
+ND_DEADLINE = eod(dt.date(2026, 10, 27))             # 15 working days after 30 Sep 2026
+MAKE_UP = dt.datetime(2026, 9, 17, 15, 0, tzinfo=SHANGHAI)
+MAKE_UP_DEADLINE = eod(dt.date(2026, 10, 14))        # through 20 Sep and 10 Oct (make-up days)
+DONE = RQ + 4 * DAY                                  # the default completion: 6 Nov, 10:00
+CASES += [
+    # DSR-DEADLINE (v2: 15 working days on the mainland calendar)
+    C("DSR-DEADLINE", "completed after 4 days", request, OK),
+    C("DSR-DEADLINE", "National Day: completed at 23:59:59 of the 15th working day", request,
+      OK, boundary=True, received_at=ND, identity_verified_at=ND + H,
+      completed_at=ND_DEADLINE),
+    C("DSR-DEADLINE", "National Day: completed a second later", request, FAIL, boundary=True,
+      received_at=ND, identity_verified_at=ND + H, completed_at=ND_DEADLINE + S,
+      detail="1 s after the deadline (deadline 2026-10-27, 15 working days after 2026-09-30"),
+    C("DSR-DEADLINE", "just after midnight Shanghai counts from that day, not the UTC one",
+      request, OK, boundary=True, received_at=ND, identity_verified_at=ND + H,
+      completed_at=eod(dt.date(2026, 10, 27)) - 12 * H),
+    C("DSR-DEADLINE", "make-up days count: completed on the 15th working day", request, OK,
+      boundary=True, received_at=MAKE_UP, identity_verified_at=MAKE_UP + H,
+      completed_at=MAKE_UP_DEADLINE),
+    C("DSR-DEADLINE", "make-up days count: completed the day after", request, FAIL,
+      boundary=True, received_at=MAKE_UP, identity_verified_at=MAKE_UP + H,
+      completed_at=MAKE_UP_DEADLINE + S, detail="deadline 2026-10-14"),
+    C("DSR-DEADLINE", "refused in time with a reason", request, OK, status="refused",
+      refusal_reason="Records kept under the Accounting Law (Art. 35)"),
+    C("DSR-DEADLINE", "refused after the deadline", request, FAIL, status="refused",
+      refusal_reason="Statutory retention", received_at=ND, identity_verified_at=ND + H,
+      completed_at=ND_DEADLINE + DAY, detail="refused 2026-10-28 23:59, 24 h 0 min after"),
+    C("DSR-DEADLINE", "not answered, 15th working day is today", request, DUE(eod(D)),
+      boundary=True, received_at=dt.datetime(2026, 11, 3, 9, tzinfo=SHANGHAI),
+      status="in_progress", completed_at=None),
+    C("DSR-DEADLINE", "not answered, 15th working day was yesterday", request, FAIL,
+      boundary=True, received_at=RQ, status="in_progress", completed_at=None,
+      detail="not answered (in_progress), the deadline passed"),
+    C("DSR-DEADLINE", "received last Friday, due in 15 working days", request,
+      DUE(eod(dt.date(2026, 12, 11))), received_at=dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI),
+      status="received", identity_verified_at=None, completed_at=None),
+    C("DSR-DEADLINE", "completed after as-of: unanswered then", request, FAIL,
+      received_at=dt.datetime(2026, 10, 20, 10, tzinfo=SHANGHAI),
+      identity_verified_at=None, completed_at=NOW + H),
+    C("DSR-DEADLINE", "marked completed without completed_at", request, FAIL,
+      completed_at=None, detail="no completed_at recorded"),
+    C("DSR-DEADLINE", "withdrawn never fires", request, OUT, status="withdrawn",
+      received_at=dt.datetime(2026, 9, 1, 10, tzinfo=SHANGHAI), completed_at=None),
+    C("DSR-DEADLINE", "received after as-of", request, OUT, received_at=NOW - H,
+      status="received", identity_verified_at=None, completed_at=None),
+    # DSR-REFUSAL-REASON (v2: PIPL Art. 50)
+    C("DSR-REFUSAL-REASON", "refused with a reason", request, OK, status="refused",
+      refusal_reason="Information kept under a court order"),
+    C("DSR-REFUSAL-REASON", "refused without a reason", request, FAIL, status="refused",
+      detail="no refusal reason recorded"),
+    C("DSR-REFUSAL-REASON", "a blank reason is no reason", request, FAIL, boundary=True,
+      status="refused", refusal_reason="   "),
+    C("DSR-REFUSAL-REASON", "a one-letter reason is a reason", request, OK, boundary=True,
+      status="refused", refusal_reason="x"),
+    C("DSR-REFUSAL-REASON", "completed", request, OUT, refusal_reason=None),
+    C("DSR-REFUSAL-REASON", "withdrawn", request, OUT, status="withdrawn", completed_at=None),
+    # DSR-IDENTITY (v2: policy 8.3, low)
+    C("DSR-IDENTITY", "verified before completion", request, OK),
+    C("DSR-IDENTITY", "verified in the same second", request, OK, boundary=True,
+      identity_verified_at=DONE),
+    C("DSR-IDENTITY", "verified a second after completion", request, FAIL, boundary=True,
+      identity_verified_at=DONE + S, detail="1 s after it was completed"),
+    C("DSR-IDENTITY", "not verified", erasure, FAIL, identity_verified_at=None,
+      subject_ref="S-IDV", detail="no identity verification on record"),
+    C("DSR-IDENTITY", "verification dated after as-of", request, FAIL,
+      identity_verified_at=NOW + H),
+    C("DSR-IDENTITY", "a correction is out", request, OUT, kind="correct",
+      identity_verified_at=None),
+    C("DSR-IDENTITY", "a complaint is out", request, OUT, kind="complaint",
+      identity_verified_at=None),
+    C("DSR-IDENTITY", "in progress", request, OUT, status="in_progress", completed_at=None,
+      identity_verified_at=None, received_at=RQ + 18 * DAY),
+    C("DSR-IDENTITY", "refused", request, OUT, status="refused", refusal_reason="Not the subject",
+      identity_verified_at=None),
+    # DSR-DELETION-DONE (v2: PIPL Art. 47, NDSMR Art. 24)
+    C("DSR-DELETION-DONE", "every record deleted by completion", erasure, OK,
+      subject_ref="S-DEL-1", events=[dict(deleted_on=dt.date(2026, 11, 4)),
+                                     dict(category="phone", deleted_on=dt.date(2026, 11, 5))]),
+    C("DSR-DELETION-DONE", "deleted on the completion date", erasure, OK, boundary=True,
+      subject_ref="S-DEL-2", events=[dict(deleted_on=dt.date(2026, 11, 6))]),
+    C("DSR-DELETION-DONE", "deleted the day after completion", erasure, FAIL, boundary=True,
+      subject_ref="S-DEL-3", events=[dict(deleted_on=dt.date(2026, 11, 7))],
+      detail="not deleted on 2026-11-06 and not on hold; deleted since"),
+    C("DSR-DELETION-DONE", "a record still kept", erasure, FAIL, subject_ref="S-DEL-4",
+      events=[dict(deleted_on=dt.date(2026, 11, 1)), dict(category="phone"),
+              dict(category="address", deleted_on=dt.date(2026, 11, 20))],
+      detail="2 retention records (address, phone, first record"),
+    C("DSR-DELETION-DONE", "account cancellation with a record kept", erasure, FAIL,
+      kind="cancel_account", subject_ref="S-DEL-5", events=[dict()],
+      detail="1 still not deleted"),
+    C("DSR-DELETION-DONE", "completed 00:30 Shanghai (previous day UTC), deleted that day",
+      erasure, OK, boundary=True, subject_ref="S-DEL-6",
+      completed_at=dt.datetime(2026, 11, 5, 16, 30, tzinfo=UTC),
+      events=[dict(deleted_on=dt.date(2026, 11, 6))]),
+    C("DSR-DELETION-DONE", "a record on hold is not kept against the request", erasure, OK,
+      subject_ref="S-DEL-7", events=[dict(service_ended_on=dt.date(2026, 10, 1),
+                                          hold_reason="court_or_legal_proceedings",
+                                          hold_reference="(2026) case 9",
+                                          hold_review_on=days(60))]),
+    C("DSR-DELETION-DONE", "a record collected after completion is new data", erasure, OK,
+      subject_ref="S-DEL-8", events=[dict(collected_on=dt.date(2026, 11, 7))]),
+    C("DSR-DELETION-DONE", "no records of the subject", erasure, OK, subject_ref="S-DEL-9"),
+    C("DSR-DELETION-DONE", "another subject's records do not count", erasure, OK,
+      subject_ref="S-DEL-10", events=[]),
+    C("DSR-DELETION-DONE", "an access request is out", request, OUT, subject_ref="S-DEL-11",
+      events=[dict()]),
+    C("DSR-DELETION-DONE", "a refused deletion is out", erasure, OUT, status="refused",
+      refusal_reason="Statutory retention (Accounting Law)", subject_ref="S-DEL-12",
+      events=[dict()]),
+    C("DSR-DELETION-DONE", "in progress is out", erasure, OUT, status="in_progress",
+      completed_at=None, received_at=RQ + 18 * DAY, subject_ref="S-DEL-13", events=[dict()]),
+    C("DSR-DELETION-DONE", "completed after as-of is out", erasure, OUT,
+      received_at=dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI),
+      identity_verified_at=dt.datetime(2026, 11, 20, 11, tzinfo=SHANGHAI),
+      completed_at=NOW + H, subject_ref="S-DEL-14", events=[dict()]),
+]
+
+PREFIX = {"processors": "PRC", "sharing_agreements": "SHA", "incidents": "INC",
+          "rights_requests": "REQ"}
 
 
 def _assign_ids() -> None:
@@ -724,7 +880,9 @@ def matrix(tmp_path_factory):
     for table, rows in by_table.items():
         insert(store, table, rows)
     for case in CASES:
-        if case.events:
+        if case.events and TABLE_OF[case.factory] == "rights_requests":
+            add_subject_records(store, case.over["subject_ref"], list(case.events))
+        elif case.events:
             add_events(store, case.entity_id, list(case.events))
     results = {key: engine.run_check(store, key) for key in {c.as_of for c in CASES}}
     yield results
@@ -778,6 +936,8 @@ def test_compliant_defaults_give_no_finding_at_all(store):
     add(store, record, 1)
     add(store, held, 2)
     add(store, incident, "INC-1")
+    add(store, request, "REQ-1")
+    add(store, erasure, "REQ-2", subject_ref="S-2")
     result = engine.run_check(store, D)
     assert result.findings.empty, result.findings
     # every rule that has a compliant default entity in scope counts it as applicable
@@ -786,7 +946,8 @@ def test_compliant_defaults_give_no_finding_at_all(store):
                     "SHARE-MERGER-NOTICE", "SHARE-LEGAL-NOTICE", "RET-OVERDUE",
                     "RET-HOLD-INVALID", "INC-USER-NOTICE", "INC-NOTICE-CONTENT",
                     "PROC-PIA", "PROC-TERMS", "SHARE-SEPARATE-CONSENT", "SHARE-PIA",
-                    "INC-PI-AUTHORITY", "INC-GRADE"):
+                    "INC-PI-AUTHORITY", "INC-GRADE", "DSR-DEADLINE", "DSR-IDENTITY",
+                    "DSR-DELETION-DONE"):
         assert applicable[rule_id] >= 1, rule_id
 
 
@@ -940,3 +1101,68 @@ def test_sensitive_categories_and_purpose_map_come_from_the_reference_tables(sto
         purpose="technical_support")
     got = sorted(zip(*[engine.run_check(store, D).findings[c] for c in ("rule_id", "entity_id")]))
     assert ("PROC-PIA", "PRC-2") in got
+
+
+# -- rights requests on the working-day calendar -------------------------------------------
+
+def test_a_deadline_in_a_year_the_calendar_does_not_know_is_provisional(tmp_path):
+    """Received Sunday 20 Dec 2026: the 15th working day is Monday 11 Jan 2027, counted from
+    weekends and statutory holidays (1 Jan) alone; due, then late, and said provisional."""
+    later = dt.datetime(2027, 2, 1, 9, 0, tzinfo=SHANGHAI)
+    store = make_store(tmp_path / "p.duckdb", clock=lambda: later)
+    received = dt.datetime(2026, 12, 20, 10, 0, tzinfo=SHANGHAI)
+    add(store, request, "REQ-P", received_at=received, status="in_progress",
+        identity_verified_at=None, completed_at=None)
+    add(store, request, "REQ-K", received_at=dt.datetime(2026, 11, 30, 10, tzinfo=SHANGHAI),
+        status="in_progress", identity_verified_at=None, completed_at=None)
+    result = engine.run_check(store, dt.date(2027, 1, 5))
+    due = result.due[result.due["rule_id"] == "DSR-DEADLINE"].set_index("entity_id")
+    assert due.loc["REQ-P", "due_at"] == pd.Timestamp(eod(dt.date(2027, 1, 11)))
+    assert "provisional" in due.loc["REQ-P", "detail"]
+    late = engine.run_check(store, dt.date(2027, 1, 12)).findings.set_index("entity_id")
+    assert late.loc["REQ-P", "rule_id"] == "DSR-DEADLINE"
+    assert "provisional" in late.loc["REQ-P", "detail"]
+    # 30 Nov 2026 + 15 working days = 21 Dec 2026, all in the known year: not provisional
+    assert "provisional" not in late.loc["REQ-K", "detail"]
+    store.close()
+
+
+def test_an_override_file_makes_the_deadline_official(tmp_path):
+    later = dt.datetime(2027, 2, 1, 9, 0, tzinfo=SHANGHAI)
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text("[2027]\nholidays = [2027-01-01, 2027-01-04]\nworkdays = []\n",
+                        encoding="utf-8")
+    from dashboard.settings import Settings
+    store = make_store(tmp_path / "o.duckdb", clock=lambda: later,
+                       settings=Settings({"workday_calendar_file": str(calendar)}))
+    add(store, request, "REQ-P", received_at=dt.datetime(2026, 12, 20, 10, tzinfo=SHANGHAI),
+        status="in_progress", identity_verified_at=None, completed_at=None)
+    due = engine.run_check(store, dt.date(2027, 1, 5)).due.set_index("entity_id")
+    # 4 Jan 2027 is a day off in the override: the deadline moves to 12 Jan, not provisional
+    assert due.loc["REQ-P", "due_at"] == pd.Timestamp(eod(dt.date(2027, 1, 12)))
+    assert "provisional" not in due.loc["REQ-P", "detail"]
+    store.close()
+
+
+def test_the_working_days_are_a_setting(tmp_path):
+    store = _settings_store(tmp_path, dsr_response_working_days=10)
+    # received 2 Nov: 10 working days end on 16 Nov; completed on the 18th is late
+    add(store, request, "REQ-1", completed_at=dt.datetime(2026, 11, 18, 10, tzinfo=SHANGHAI))
+    findings = _rule_findings(engine.run_check(store, D), "DSR-DEADLINE")
+    assert list(findings["entity_id"]) == ["REQ-1"]
+    assert "10 working days after 2026-11-02" in findings.iloc[0]["detail"]
+    store.close()
+
+
+def test_request_scope_counts(store):
+    add(store, request, "REQ-A")                                        # completed access
+    add(store, erasure, "REQ-D", subject_ref="S-9")                     # completed delete
+    add(store, request, "REQ-R", status="refused", refusal_reason="x")
+    add(store, request, "REQ-W", status="withdrawn", completed_at=None)
+    add(store, request, "REQ-F", received_at=NOW - H, completed_at=None,
+        status="received")                                              # after as-of (D)
+    scores = engine.run_check(store, D).rule_scores.set_index("rule_id")["applicable"]
+    assert scores["DSR-DEADLINE"] == 3              # A, D, R (W withdrawn, F later)
+    assert scores["DSR-REFUSAL-REASON"] == 1        # R
+    assert scores["DSR-IDENTITY"] == 2              # A, D
+    assert scores["DSR-DELETION-DONE"] == 1         # D

@@ -8,7 +8,8 @@
 -- Fails when: the request was not answered by its deadline: completed or refused
 --   (completed_at on or before the check moment) after the deadline, or still without
 --   an answer once the deadline has passed. An answer at 23:59:59 of the last day
---   complies; one second later fails. A refusal is an answer (its reason is
+--   complies; one second later (00:00:00 the next day) fails. The deadline is a day:
+--   a check as of the close of the due date lists the request as due, not late. A refusal is an answer (its reason is
 --   DSR-REFUSAL-REASON's question). A request marked completed or refused with no
 --   completed_at recorded has no answer time: it is treated as unanswered.
 -- Deadline: the end (23:59:59 Asia/Shanghai) of the Nth working day after the day of
@@ -20,6 +21,7 @@
 -- Due: not answered yet and the deadline not passed: due at the deadline.
 -- Parameters:
 --   $as_of                      TIMESTAMPTZ  the check moment
+--   $as_of_date                 DATE         the check date (Asia/Shanghai date of as-of)
 --   $dsr_response_working_days  INTEGER      working days to answer (setting, default 15)
 -- Reference: compliance_check.calendar_days, the working-day calendar the engine builds
 --   for the check from dashboard/workdays.py (chinese-calendar, holidays, and the
@@ -40,6 +42,7 @@ WITH q AS (
 d AS (
     SELECT
         q.*,
+        due.day AS due_day,
         rule_end_of_day(due.day) AS deadline,
         due.provisional_seq > r.provisional_seq AS provisional
     FROM q
@@ -50,18 +53,18 @@ d AS (
 SELECT
     request_id AS entity_id,
     CASE
-        WHEN answered_at IS NOT NULL THEN answered_at > deadline
-        ELSE $as_of > deadline
+        WHEN answered_at IS NOT NULL THEN CAST(answered_at AS DATE) > due_day
+        ELSE $as_of_date > due_day
     END AS failing,
     kind || ' request received ' || rule_time(received_at) || '; ' || CASE
-        WHEN answered_at IS NOT NULL AND answered_at > deadline
+        WHEN answered_at IS NOT NULL AND CAST(answered_at AS DATE) > due_day
             THEN CASE WHEN status = 'refused' THEN 'refused ' ELSE 'completed ' END
                  || rule_time(answered_at) || ', ' || rule_span(deadline, answered_at)
                  || ' after the deadline'
         WHEN answered_at IS NOT NULL
             THEN CASE WHEN status = 'refused' THEN 'refused ' ELSE 'completed ' END
                  || rule_time(answered_at) || ', within the deadline'
-        WHEN $as_of > deadline
+        WHEN $as_of_date > due_day
             THEN CASE WHEN status IN ('completed', 'refused')
                       THEN 'marked ' || status || ' but no completed_at recorded, and the deadline passed '
                       ELSE 'not answered (' || status || '), the deadline passed ' END
@@ -73,5 +76,5 @@ SELECT
     || CASE WHEN provisional
             THEN '; provisional: counted through a year whose official holiday arrangement the calendar does not know yet'
             ELSE '' END || ')' AS detail,
-    CASE WHEN answered_at IS NULL OR answered_at > deadline THEN deadline END AS due_at
+    CASE WHEN answered_at IS NULL OR CAST(answered_at AS DATE) > due_day THEN deadline END AS due_at
 FROM d
