@@ -314,7 +314,7 @@ def settings_table_markdown() -> str:
     lines = ["| setting | default | unit | legal source | confidence |", "|---|---|---|---|---|"]
     for s in SPECS:
         default = str(s.default).lower() if isinstance(s.default, bool) else (
-            f"{s.default:,}" if isinstance(s.default, int) else s.default)
+            f"{s.default:,}" if isinstance(s.default, int) else (s.default or "(none)"))
         lines.append(f"| `{s.name}` | {default} | {s.unit} | {s.source} | "
                      f"{conf.get(s.confidence, s.confidence)} |")
     return "\n".join(lines) + "\n"

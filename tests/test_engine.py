@@ -299,19 +299,17 @@ def _contract_v2() -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
     return changed, new
 
 
-# Rules of version 2 on the rights_requests register come with that register (issue 14).
-LATER = ("DSR-",)
-
-
 def test_rules_are_the_contracts_rules_in_its_order():
     if not CONTRACT.exists():
         pytest.skip("shared/ is not beside this checkout")
     contract = _contract_rules()
     assert len(contract) == 26
     changed, new = _contract_v2()
-    new = [(rid, clauses) for rid, clauses in new if not rid.startswith(LATER)]
     assert [rid for rid, _ in new] == ["INC-PI-AUTHORITY", "INC-POLICE",
-                                       "SHARE-SEPARATE-CONSENT", "SHARE-PIA"]
+                                       "SHARE-SEPARATE-CONSENT", "SHARE-PIA",
+                                       "DSR-DEADLINE", "DSR-REFUSAL-REASON",
+                                       "DSR-DELETION-DONE", "DSR-IDENTITY"]
+    assert dict(new)["DSR-DEADLINE"] == ("8", "10")     # the rights-request rules (issue 14)
     loaded = load_rules()
     assert [(r.rule_id, r.clause) for r in loaded[:26]] == contract
     assert [(r.rule_id, (r.clause,) + r.also_clauses) for r in loaded[26:]] == new
@@ -377,6 +375,10 @@ def test_every_rule_fires_on_the_demo_store(demo_store):
     result = engine.run_check(demo_store, DEMO_AS_OF)
     counts = result.rule_scores.set_index("rule_id")["failing"]
     silent = [rule_id for rule_id, n in counts.items() if n == 0]
+    if not demo_store.scalar("SELECT count(*) FROM rights_requests"):
+        # the demo's rights requests come with its generator (issue 14); until then the
+        # DSR rules have nothing to fire on (tests/test_rules.py covers them)
+        silent = [rule_id for rule_id in silent if not rule_id.startswith("DSR-")]
     assert not silent, f"rules with no finding on the demo store: {silent}"
     assert not result.due.empty
 

@@ -266,12 +266,14 @@ def test_download_is_for_dpo_and_auditor_and_is_logged(demo_store, one_v2_rule):
 # -- the real rules (data/rules/rules.toml) ---------------------------------------------------------
 V2_ADDED = {"INC-PI-AUTHORITY": ("7.2",), "INC-POLICE": ("7.2",),
             "SHARE-SEPARATE-CONSENT": ("5.1.1", "5.2.1", "5.3.1"),
-            "SHARE-PIA": ("5.1", "5.2", "5.3")}
+            "SHARE-PIA": ("5.1", "5.2", "5.3"),
+            "DSR-DEADLINE": ("8", "10"), "DSR-REFUSAL-REASON": ("8.3", "8.4"),
+            "DSR-DELETION-DONE": ("8.2", "8.5"), "DSR-IDENTITY": ("8.3",)}
 V2_CHANGED = {"PROC-TERMS", "PROC-PIA", "SHARE-CONSENT", "INC-USER-NOTICE",
               "INC-REGULATOR-DEADLINE", "INC-GRADE"}
 
 
-def test_real_rules_view_lists_exactly_the_four_new_rules_under_their_clauses():
+def test_real_rules_view_lists_exactly_the_eight_new_rules_under_their_clauses():
     rules = load_rules()
     df = PL.beyond_policy(rules, clause_map())
     assert set(df["rule_id"]) == set(V2_ADDED)

@@ -15,6 +15,8 @@ from dashboard import dashboards as D
 from dashboard import engine
 from dashboard import policy_law as PL
 from dashboard.reference import clause_map
+V2_ADDED = ("INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA",
+            "DSR-DEADLINE", "DSR-REFUSAL-REASON", "DSR-DELETION-DONE", "DSR-IDENTITY")
 from dashboard.rules import load_rules
 from dashboard.settings import Settings
 from dashboard.store import Store
@@ -162,20 +164,21 @@ def test_the_sidebar_links_to_the_view(demo_db, monkeypatch, patched_rules):
 
 
 def test_real_rules_on_the_demo_store(demo_db, monkeypatch, downloads):
-    """The rules.toml of version 2: the four rules it added, under their clauses, and the
+    """The rules.toml of version 2: the eight rules it added, under their clauses, and the
     six it changed; the CSV holds one row per clause and rule of both lists."""
     import csv
     import io
     at = open_policy(demo_db, DPO, monkeypatch)
     text = markdown(at)
-    for clause in ("5.1", "5.1.1", "5.2", "5.2.1", "5.3", "5.3.1", "7.2"):
+    for clause in ("5.1", "5.1.1", "5.2", "5.2.1", "5.3", "5.3.1", "7.2", "8", "8.2", "8.3",
+                   "8.4", "8.5", "10"):
         assert f"**Clause {clause}**" in text, clause
-    for rule_id in ("INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA"):
+    for rule_id in V2_ADDED:
         assert f"-badge[{plain(rule_id)}] **" in text, rule_id          # told in full once
-    assert text.count("**What the law asks.**") == 4
+    assert text.count("**What the law asks.**") == 8
     assert "**Clause 5.1** · Share" in text                  # a heading is named; a clause's
     assert "**Clause 5.1.1**\n" in text + "\n"               # first words are its excerpt
-    assert metrics(at)["Clauses where the law asks more"] == "7"
+    assert metrics(at)["Clauses where the law asks more"] == "13"
     assert metrics(at)["Rules version 2 changed"] == "6"
     changed = next(d.value for d in at.dataframe if "v2_change" in d.value.columns)
     assert set(changed["rule_id"]) == {"PROC-TERMS", "PROC-PIA", "SHARE-CONSENT",
@@ -184,8 +187,7 @@ def test_real_rules_on_the_demo_store(demo_db, monkeypatch, downloads):
     (name,) = [n for n in downloads if n.startswith("policy_vs_law_")]
     data = downloads[name][0]()
     rows = list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
-    assert [r["section"] for r in rows].count("law_beyond_policy") == 8
+    assert [r["section"] for r in rows].count("law_beyond_policy") == 15
     assert [r["section"] for r in rows].count("changed_in_v2") == 6
-    assert {r["rule_id"] for r in rows if r["section"] == "law_beyond_policy"} == {
-        "INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA"}
+    assert {r["rule_id"] for r in rows if r["section"] == "law_beyond_policy"} == set(V2_ADDED)
     assert all(r["law_asks"] for r in rows if r["section"] == "law_beyond_policy")

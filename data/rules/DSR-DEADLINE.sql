@@ -1,4 +1,4 @@
--- DSR-DEADLINE · policy clause 8 (also 10) · rights_request · rules version 2
+-- DSR-DEADLINE · policy clauses 8, 10 · rights_request · rules version 2
 -- Promise: policy 8 (access, modify, delete, withdraw consent, cancel the account) and
 --   10 ("we will review the questions as soon as possible and reply"); PIPL Arts. 44-50
 --   (requests handled promptly, no day count); the App violation identification method

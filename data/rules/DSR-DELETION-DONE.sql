@@ -1,4 +1,4 @@
--- DSR-DELETION-DONE · policy clause 8.2 (also 8.5) · rights_request · rules version 2
+-- DSR-DELETION-DONE · policy clauses 8.2, 8.5 · rights_request · rules version 2
 -- Promise: policy 8.2 ("you may ask us to delete it") and 8.5 (withdraw consent and
 --   cancel the account by contacting customer service); PIPL Art. 47 (delete when consent is withdrawn or the service ends;
 --   where a statutory period still runs, only storage and security) and NDSMR Art. 24

@@ -1,4 +1,4 @@
--- DSR-REFUSAL-REASON · policy clause 8.3 (also 8.4) · rights_request · rules version 2
+-- DSR-REFUSAL-REASON · policy clauses 8.3, 8.4 · rights_request · rules version 2
 -- Promise: policy 8.3 ("some of your requests may not be responded to due to technical
 --   limitations or legal and regulatory requirements") and 8.4 (information that may not
 --   be accessed, modified or deleted "for legitimate reasons"); PIPL Art. 50: a handler
