@@ -98,6 +98,30 @@ EVENTS = [
      None),
 ]
 
+REQUESTS = [
+    # request_id, received_at, channel, kind, subject_ref, identity_verified_at, status,
+    # completed_at, refusal_reason, handler, notes
+    ("REQ-2026-0001", T(2026, 9, 29, 16, 5, tzinfo=UTC), "web_form", "delete", "SUB-0001",
+     T(2026, 9, 30, 9, 0, tzinfo=SHANGHAI), "completed", T(2026, 10, 27, 23, 59, 59,
+                                                          tzinfo=SHANGHAI), None, "dpo.li",
+     "=deleted, see ticket"),
+    ("REQ-2026-0002", T(2026, 10, 12, 9, 0, tzinfo=SHANGHAI), "email", "access", "SUB-0002",
+     None, "refused", T(2026, 10, 13, 9, 0, tzinfo=SHANGHAI), None, None, None),
+    ("REQ-2026-0003", T(2026, 11, 20, 10, 0, tzinfo=SHANGHAI), "in_app", "complaint",
+     "SUB-0003", None, "received", None, None, None, "line one\nline two, \"quoted\""),
+    ("REQ-2026-0004", T(2026, 11, 2, 10, 0, tzinfo=SHANGHAI), "letter", "correct", "SUB-0004",
+     None, "refused", T(2026, 11, 3, 10, 0, tzinfo=SHANGHAI),
+     "Records kept under the Accounting Law, Art. 35", "dpo.li", None),
+]
+REQUEST_EVENTS = [
+    (1, "REQ-2026-0001", T(2026, 9, 30, 0, 5, tzinfo=SHANGHAI), "manager.wang", "manager",
+     "received", "via web form", T(2026, 9, 30, 0, 6, tzinfo=SHANGHAI), None),
+    (2, "REQ-2026-0001", T(2026, 10, 27, 23, 59, 59, tzinfo=SHANGHAI), "dpo.li", "dpo",
+     "completed", None, T(2026, 10, 28, 9, 0, tzinfo=SHANGHAI), None),
+    (3, "REQ-2026-0002", T(2026, 10, 13, 9, 0, tzinfo=SHANGHAI), "dpo.li", "dpo", "refused",
+     "+no reason given", T(2026, 10, 13, 9, 0, tzinfo=SHANGHAI), None),
+]
+
 
 def populate(store) -> None:
     """The registers above, written as one service write would."""
@@ -114,6 +138,10 @@ def populate(store) -> None:
         w.cur.executemany(f"INSERT INTO incidents ({inc_cols}) VALUES "
                           f"({', '.join('?' for _ in INCIDENTS[0])})", INCIDENTS)
         w.cur.executemany("INSERT INTO incident_events VALUES (?, ?, ?, ?, ?, ?)", EVENTS)
+        w.cur.executemany(f"INSERT INTO rights_requests VALUES "
+                          f"({', '.join('?' for _ in REQUESTS[0])})", REQUESTS)
+        w.cur.executemany(f"INSERT INTO request_events VALUES "
+                          f"({', '.join('?' for _ in REQUEST_EVENTS[0])})", REQUEST_EVENTS)
         w.audit("test.populate", "test")
 
 
@@ -844,3 +872,37 @@ def test_a_write_that_fails_midway_leaves_nothing(filled, tmp_path, monkeypatch)
         exports.export_file(filled, AUDITOR, "incidents", tmp_path / "x.csv")
     assert list(tmp_path.glob("*.csv*")) == [] and list(tmp_path.glob(".x.csv*")) == []
     assert audit_count(filled) == before
+
+
+def test_rights_requests_export_as_the_contract_says(filled):
+    """Issue 14: the register's timestamps with the Shanghai offset (a request received just
+    after midnight Shanghai time, still the previous day in UTC), text neutralized, the
+    history with who, when and in which role."""
+    r = {row["request_id"]: row for row in parse(csv_bytes(filled, "rights_requests"))}
+    assert r["REQ-2026-0001"]["received_at"] == "2026-09-30T00:05:00+08:00"
+    assert r["REQ-2026-0001"]["completed_at"] == "2026-10-27T23:59:59+08:00"
+    assert r["REQ-2026-0001"]["notes"] == "'=deleted, see ticket"
+    assert r["REQ-2026-0002"]["refusal_reason"] == ""
+    assert r["REQ-2026-0004"]["refusal_reason"] == "Records kept under the Accounting Law, Art. 35"
+    assert ids(filled, "rights_requests", {"status": "refused"}, "request_id") == \
+        ["REQ-2026-0002", "REQ-2026-0004"]
+    assert ids(filled, "rights_requests", {"kind": "delete"}, "request_id") == ["REQ-2026-0001"]
+    events = parse(csv_bytes(filled, "request_events"))
+    assert [e["event_id"] for e in events] == ["1", "2", "3"]
+    assert list(events[0]) == ["event_id", "request_id", "at", "actor", "role", "kind",
+                               "detail", "recorded_at"]
+    assert events[2]["detail"] == "'+no reason given"
+    assert ids(filled, "request_events", {"status": "refused"}, "event_id") == ["3"]
+
+
+def test_audit_pack_carries_the_rights_requests(filled, tmp_path):
+    pack = tmp_path / "pack.zip"
+    exports.build_pack(filled, AUDITOR, [("rights_requests", None), ("request_events", None)],
+                       pack)
+    with zipfile.ZipFile(pack) as z:
+        names = z.namelist()
+        assert "rights_requests.csv" in names and "request_events.csv" in names
+        assert z.read("rights_requests.csv") == csv_bytes(filled, "rights_requests")
+        manifest = json.loads(z.read("manifest.json"))
+    assert {f["dataset"]: f["rows"] for f in manifest["files"]} == {
+        "rights_requests": 4, "request_events": 3}
