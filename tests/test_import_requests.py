@@ -147,3 +147,30 @@ def test_cli_bad_file_exits_2_and_writes_nothing(store, tmp_path):
     assert code == 2 and out == ""
     assert 'line 3, column kind, value "erase"' in err
     assert store.scalar("SELECT count(*) FROM rights_requests") == 0
+
+
+def test_the_audit_digests_vouch_for_the_requests_and_the_calendar(tmp_path):
+    """`audit verify` checks the new tables like the others: a request changed outside the
+    app, or a calendar day, is named."""
+    import duckdb
+    db = tmp_path / "a.duckdb"
+    assert run_cli("--db", db, "init")[0] == 0
+    path = write(tmp_path, "requests.csv", csv_text([req(), req("REQ-2", status="refused")]))
+    assert run_cli("--db", db, "import", "rights_requests", path)[0] == 0
+    code, out, err = run_cli("--db", db, "audit", "verify")
+    assert code == 0, out + err
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM calendar_days WHERE day = DATE '2026-10-10' "
+                       "AND working AND NOT provisional").fetchone()[0] == 1
+    con.execute("UPDATE rights_requests SET refusal_reason = 'made up later' "
+                "WHERE request_id = 'REQ-2'")
+    con.close()
+    code, out, err = run_cli("--db", db, "audit", "verify")
+    assert code == 1
+    assert "rights_requests" in out + err
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE rights_requests SET refusal_reason = NULL WHERE request_id = 'REQ-2'")
+    con.execute("UPDATE calendar_days SET working = NOT working WHERE day = DATE '2026-10-10'")
+    con.close()
+    code, out, err = run_cli("--db", db, "audit", "verify")
+    assert code == 1 and "calendar_days" in out + err
