@@ -259,13 +259,7 @@ def _prepare_calendar(cur, settings: Settings, as_of: dt.datetime) -> None:
     years = [y for y in (lo, hi) if y is not None]
     first, last = reference.calendar_range(as_of.date(), *years)
     path = workdays.override_path(settings)
-    stamp = None
-    if path is not None:
-        try:
-            st = path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            stamp = "missing"       # workdays raises SettingsError below
+    stamp = _calendar_stamp(settings)      # "missing": workdays raises SettingsError below
     key = json.dumps([first, last, str(path), stamp, max(workdays.PACKAGE_YEARS)],
                      default=str)
     cur.execute(f"CREATE TABLE IF NOT EXISTS {CACHE_DB}.calendar_meta (key VARCHAR)")
@@ -544,7 +538,22 @@ def _summarise(store, as_of: dt.datetime, rules: list[Rule], run_id: int,
 
 def _cache_key(store, as_of: dt.datetime) -> tuple:
     return (as_of.isoformat(), getattr(store, "input_version", store.data_version),
-            json.dumps(store.settings.as_dict(), sort_keys=True, default=str), rules_digest())
+            json.dumps(store.settings.as_dict(), sort_keys=True, default=str), rules_digest(),
+            _calendar_stamp(store.settings))
+
+
+def _calendar_stamp(settings: Settings) -> Any:
+    """The working-day override file's modification time and size, if the settings name one:
+    editing the file (a year's official arrangement) renews the evaluation."""
+    from .workdays import override_path
+    path = override_path(settings)
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _drop_run(store, run_id: int) -> None:
