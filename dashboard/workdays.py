@@ -167,6 +167,13 @@ def is_working_day(day: dt.date, settings: Settings | None = None) -> bool:
         if day in extra.holidays:
             return False
         return day.weekday() < 5
+    return _package_working(day)
+
+
+@lru_cache(maxsize=1 << 16)
+def _package_working(day: dt.date) -> bool:
+    """The packages' answer (no override): chinese-calendar for the years it ships, else
+    Monday to Friday and not a statutory holiday (``holidays``)."""
     if day.year in PACKAGE_YEARS:
         try:
             return bool(chinese_calendar.is_workday(day))
