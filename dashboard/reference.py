@@ -156,9 +156,18 @@ def sync_calendar(cur, settings=None, today: dt.date | None = None) -> int:
         "SELECT DISTINCT year(received_at) FROM rights_requests "
         "WHERE received_at IS NOT NULL").fetchall()] if _has_table(cur, "rights_requests") else []
     first, last = calendar_range(today, *years)
+    import pyarrow as pa
     rows = workdays.calendar_rows(first, last, settings)
+    days, working, provisional = (list(c) for c in zip(*rows))
+    table = pa.table({"day": pa.array(days, pa.date32()), "working": working,
+                      "provisional": provisional})
     cur.execute("DELETE FROM calendar_days")
-    cur.executemany("INSERT INTO calendar_days VALUES (?, ?, ?)", rows)
+    cur.register("reference_calendar_rows", table)
+    try:
+        cur.execute("INSERT INTO calendar_days SELECT day, working, provisional "
+                    "FROM reference_calendar_rows ORDER BY day")
+    finally:
+        cur.unregister("reference_calendar_rows")
     return len(rows)
 
 
