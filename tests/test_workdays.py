@@ -216,3 +216,15 @@ def test_calendar_rows_mark_unknown_years_provisional():
     assert by_day[D(2026, 10, 10)] == (True, False)
     assert by_day[D(2026, 10, 1)] == (False, False)
     assert by_day[D(2027, 1, 1)] == (False, True)
+
+
+def test_a_bad_override_file_stops_init_with_exit_2(tmp_path, monkeypatch):
+    import io
+    from dashboard.cli import main
+    bad = tmp_path / "calendar.toml"
+    bad.write_text("[2027]\nholidays = ['soon']\n", encoding="utf-8")
+    monkeypatch.setenv("COMPLIANCE_WORKDAY_CALENDAR_FILE", str(bad))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", str(tmp_path / "s.duckdb"), "init"], out, err)
+    assert code == 2
+    assert "workday calendar file" in err.getvalue() and "is not a date" in err.getvalue()
