@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -448,10 +447,10 @@ def record_step(store, actor: Actor, request_id: str, kind: str, values: Mapping
 
 
 # -- the queue -----------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def _calendar(start: dt.date, end: dt.date) -> tuple[list[dt.date], list[bool]]:
+def _calendar(start: dt.date, end: dt.date,
+              settings: Settings) -> tuple[list[dt.date], list[bool]]:
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    return days, [bool(workdays.is_working_day(d)) for d in days]
+    return days, [bool(workdays.is_working_day(d, settings)) for d in days]
 
 
 def _calendar_params(store, where: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -468,8 +467,9 @@ def _calendar_params(store, where: str, params: dict[str, Any]) -> dict[str, Any
     hi = max(hi or today, today)
     n = int(store.settings.dsr_response_working_days)
     end = hi + dt.timedelta(days=n * 3 + 60)     # N working days lie well within 3N + 60
-    days, working = _calendar(lo, end)
-    unknown = [y for y in range(lo.year, end.year + 1) if not workdays.known_year(y)]
+    days, working = _calendar(lo, end, store.settings)
+    unknown = [y for y in range(lo.year, end.year + 1)
+               if not workdays.known_year(y, store.settings)]
     return {"cal_days": days, "cal_working": working, "unknown_years": unknown or [0],
             "n_days": n}
 
@@ -486,7 +486,8 @@ base AS (
     SELECT b.*, wd.d AS due_date,
            timezone('{tz}', wd.d::TIMESTAMP + INTERVAL 86399 SECOND) AS due_at,
            list_has_any($unknown_years::INTEGER[],
-                        [year(b.received_day)::INTEGER, year(wd.d)::INTEGER]) AS provisional
+                        [year(b.received_day + 1)::INTEGER, year(wd.d)::INTEGER])
+               AS provisional
     FROM base b
     JOIN cal c ON c.d = b.received_day
     LEFT JOIN wd ON wd.ord = c.ord + $n_days
@@ -596,7 +597,7 @@ def request_choices(store, *, limit: int = 500) -> list[tuple[str, str]]:
 
 # -- the deletion proof ---------------------------------------------------------------------
 PROOF_COLUMNS = ["record_id", "category", "system", "storage_region", "collected_on",
-                 "delete_due_on", "deleted_on", "hold_reason"]
+                 "service_ended_on", "deleted_on"]
 
 
 @dataclass(frozen=True)
