@@ -178,3 +178,28 @@ def test_an_unknown_request_id_says_so(db, monkeypatch):
     path, _ = db
     at = app_test(path, DPO, monkeypatch, page="request", query={"id": "REQ-2026-0404"})
     assert shown(at.error[0].value) == "No request **REQ-2026-0404**."
+
+
+def test_the_request_page_shows_its_dsr_findings(db, monkeypatch):
+    path, store = db
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO retention_records (record_id, subject_ref, category, system, "
+                    "storage_region, collected_on) VALUES (1, 'U-000042', 'contact', 'crm', "
+                    "'CN', DATE '2025-01-01')")
+    rid = rq.log_request(store, MANAGER, GOOD).request_id
+    rq.record_step(store, DPO, rid, "completed", {"at": "2026-11-23 16:00"})
+    at = app_test(path, DPO, monkeypatch, page="request", query={"id": rid})
+    assert not at.exception, at.exception
+    found = at.get_by_key("request_findings").dataframe[0].value
+    assert set(found["rule_id"]) == {"DSR-DELETION-DONE", "DSR-IDENTITY"}
+
+
+def test_open_requests_fall_due_in_the_overview_group(db):
+    from dashboard import dashboards as dash
+    path, store = db
+    rq.log_request(store, MANAGER, {**GOOD, "received_at": "2026-11-04 10:00"})  # due 11-25
+    rq.log_request(store, MANAGER, GOOD)                                         # due 12-11
+    groups = dash.due_groups(store, as_of=dash.as_of_for(store))
+    mine = groups[groups["group"] == "requests"].set_index("horizon")["due"]
+    assert mine[7] == 1 and mine[30] == 2
+    assert groups[groups["group"] == "requests"]["label"].iloc[0] == "Rights requests"
