@@ -47,7 +47,8 @@ LEVELS = ("rule", "clause", "article")
 SEVERITY_ORDER = ("high", "medium", "low")          # most severe first, for display
 SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
 TYPE_LABELS = {"processor": "Processor", "sharing_agreement": "Sharing agreement",
-               "retention_record": "Retention record", "incident": "Incident"}
+               "retention_record": "Retention record", "incident": "Incident",
+               "rights_request": "Rights request"}
 PLAN_LABELS = {k: rem.PLAN_LABELS[k] for k in rem.PLAN_STATES}
 BANDS = ("action", "warning", "target", "none")
 BAND_LABELS = {"target": "On target", "warning": "Below target", "action": "Needs action",

@@ -202,7 +202,13 @@ with st.container(key="request_history"):
             "recorded_at": st.column_config.DatetimeColumn(
                 "Recorded", format="YYYY-MM-DD HH:mm", help="When it was entered."),
         })
-    st.caption("Append-only: every step is a new event; nothing is edited or deleted.")
+    if not history.empty:
+        last = history.iloc[-1]
+        st.caption(f"{len(history)} event{'s' if len(history) != 1 else ''}; the latest: "
+                   f"**{rq.EVENT_LABELS.get(last['kind'], ui.plain(last['kind']))}** by "
+                   f"{ui.plain(last['actor'])} ({ui.plain(last['role'])}), "
+                   f"{clk.format_time(last['at'].to_pydatetime(), tz)}. Append-only: every "
+                   "step is a new event; nothing is edited or deleted.")
 
 # -- the deletion proof -----------------------------------------------------------------------
 if row["kind"] in rq.DELETION_KINDS:
