@@ -99,6 +99,16 @@ EVENTS = [
 ]
 
 
+REQUESTS = [   # rights requests (issue 14): a refusal with its reason, text that needs quoting
+    ("REQ-2026-0001", dt.datetime(2026, 11, 2, 0, 5, tzinfo=SHANGHAI), "email", "delete", "U-1",
+     dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), "completed",
+     dt.datetime(2026, 11, 10, 16, 0, tzinfo=SHANGHAI), None, "privacy team", 'said "now", please'),
+    ("REQ-2026-0002", dt.datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI), "phone", "access", "=U-2",
+     None, "refused", dt.datetime(2026, 11, 4, 10, 0, tzinfo=SHANGHAI), "Identity not shown,\ntwice",
+     None, None),
+]
+
+
 def populate(store) -> None:
     """The registers above, written as one service write would."""
     inc_cols = ("incident_id, title, description, incident_type, grade, occurred_at, "
@@ -114,6 +124,8 @@ def populate(store) -> None:
         w.cur.executemany(f"INSERT INTO incidents ({inc_cols}) VALUES "
                           f"({', '.join('?' for _ in INCIDENTS[0])})", INCIDENTS)
         w.cur.executemany("INSERT INTO incident_events VALUES (?, ?, ?, ?, ?, ?)", EVENTS)
+        w.cur.executemany("INSERT INTO rights_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          REQUESTS)
         w.audit("test.populate", "test")
 
 
