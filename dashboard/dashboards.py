@@ -47,7 +47,8 @@ LEVELS = ("rule", "clause", "article")
 SEVERITY_ORDER = ("high", "medium", "low")          # most severe first, for display
 SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
 TYPE_LABELS = {"processor": "Processor", "sharing_agreement": "Sharing agreement",
-               "retention_record": "Retention record", "incident": "Incident"}
+               "retention_record": "Retention record", "incident": "Incident",
+               "rights_request": "Rights request"}
 PLAN_LABELS = {k: rem.PLAN_LABELS[k] for k in rem.PLAN_STATES}
 BANDS = ("action", "warning", "target", "none")
 BAND_LABELS = {"target": "On target", "warning": "Below target", "action": "Needs action",
@@ -69,6 +70,7 @@ DUE_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                                      "SHARE-LEGAL-NOTICE")),
     ("agreements", "Agreements expiring", ("PROC-AGREEMENT-EXPIRED", "SHARE-EXPIRED-ACTIVE")),
     ("deletion", "Records due for deletion", ("RET-OVERDUE",)),
+    ("requests", "Rights requests", ("DSR-DEADLINE",)),
     ("reviews", "Assessments and hold reviews", ("PROC-ASSESSMENT", "SHARE-PIA",
                                                  "RET-HOLD-INVALID")),
     ("other", "Other deadlines", ()),
@@ -78,6 +80,7 @@ GRADE_ORDER = ("particularly_major", "major", "relatively_major", "general")
 REGISTER_PAGES = {                      # the page showing an entity's register row
     "processor": ("processors", "q"), "sharing_agreement": ("sharing", "q"),
     "retention_record": ("retention", "q"), "incident": ("incident", "id"),
+    "rights_request": ("request", "id"),
 }
 PAGE_SIZE = 100
 

@@ -574,3 +574,88 @@ def test_a_reload_keeps_the_session_and_a_password_reset_ends_it(page: Page):
     user.reload()                                         # the cookie signs no one in
     expect(user.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
     user.context.close()
+
+
+# -- rights requests (issue 14) ---------------------------------------------------------------
+def test_manager_logs_a_request_dpo_completes_it_auditor_downloads_the_register(
+        page: Page, reference_store, tmp_path):
+    """A manager logs a deletion request received now (Tuesday 24 November 2026, 10:00):
+    its deadline is the end of the 15th working day after that day, Tuesday 15 December,
+    15 working days left. A DPO, in another browser, opens the link, completes it; the
+    history shows both steps. An auditor downloads the register: the request is in it,
+    completed, and the download is logged."""
+    from dashboard import workdays
+    pg = page
+    last = reference_store.scalar(
+        "SELECT max(request_id) FROM rights_requests WHERE request_id LIKE 'REQ-2026-%'")
+    new_id = f"REQ-2026-{int(last[-4:]) + 1 if last else 1:04d}"
+    due = workdays.request_deadline(NOW, reference_store.settings)
+    assert due.due_date == dt.date(2026, 12, 15) and not due.provisional
+
+    pg.goto(pg.base_url)
+    sign_in(pg, "manager")
+    open_page(pg, "Rights requests")
+    expect(pg.get_by_role("heading", name="Rights requests", exact=True)).to_be_visible()
+    wait_for_app(pg)
+    pg.get_by_text("Log a request", exact=True).click()
+    pg.locator(".st-key-log_field_channel").get_by_role("combobox", name="Channel").click()
+    pg.get_by_role("option", name="Email", exact=True).click()
+    pg.locator(".st-key-log_field_kind").get_by_role("combobox").click()
+    pg.get_by_role("option", name="Deletion (8.2)", exact=True).click()
+    box = pg.locator(".st-key-log_field_subject_ref").get_by_role("textbox")
+    box.fill("U-JOURNEY-1")
+    box.press("Tab")
+    wait_for_app(pg)
+    pg.get_by_role("button", name="Log the request").click()
+    expect(pg.get_by_text(f"Logged {new_id}.")).to_be_visible()
+    wait_for_app(pg)
+    pg.get_by_test_id("stMain").get_by_role("link", name=f"Open {new_id}").click()
+    deadline = pg.locator(".st-key-request_deadline")
+    expect(deadline).to_contain_text("Reply deadline: 2026-12-15 23:59 +08:00")
+    expect(deadline).to_contain_text("15 working days left")
+    wait_for_app(pg)
+    url = pg.url
+
+    # The DPO opens the link in another browser, signs in and completes the request.
+    dpo = new_browser_page(pg)
+    dpo.goto(url)
+    sign_in(dpo, "dpo")
+    expect(dpo.get_by_role("heading", name=re.compile(new_id))).to_be_visible()
+    dpo.get_by_role("combobox", name="Step").click()
+    dpo.get_by_role("option", name="Completed", exact=True).click()
+    wait_for_app(dpo)
+    dpo.get_by_role("button", name="Record: completed").click()
+    expect(dpo.get_by_text("Recorded: Completed (history event #2).")).to_be_visible()
+    expect(dpo.locator(".st-key-request_deadline")).to_contain_text(
+        "Reply deadline: 2026-12-15 23:59 +08:00")
+    expect(dpo.locator(".st-key-request_deadline")).to_contain_text("Answered in time")
+    expect(dpo.locator(".st-key-request_history")).to_contain_text(
+        "2 events; the latest: Completed by dpo (dpo), 2026-11-24 10:00 +08:00.")
+    expect(dpo.locator(".st-key-deletion_proof")).to_contain_text("Carried out")
+
+    # The auditor downloads the register with the completed requests.
+    auditor = new_browser_page(pg)
+    auditor.goto(auditor_url := f"{pg.base_url}/requests")
+    sign_in(auditor, "auditor")
+    expect(auditor.get_by_role("heading", name="Rights requests", exact=True)).to_be_visible()
+    expect(auditor.get_by_role("button", name="Log the request")).to_have_count(0)
+    auditor.locator(".st-key-request_filters").get_by_role("combobox", name="Status").click()
+    auditor.get_by_role("option", name="Completed", exact=True).click()
+    auditor.keyboard.press("Escape")
+    wait_for_app(auditor)
+    with auditor.expect_download() as info:
+        auditor.get_by_role("button", name=re.compile(r"Download rights_requests_.*\.csv")
+                            ).click()
+    download = info.value
+    assert download.suggested_filename == "rights_requests_20261124T100000.csv"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    records = csv_records(path.read_bytes())
+    header, body = records[0], records[1:]
+    mine = [dict(zip(header, r)) for r in body if r[header.index("request_id")] == new_id]
+    assert len(mine) == 1, auditor_url
+    assert (mine[0]["status"], mine[0]["kind"], mine[0]["channel"], mine[0]["subject_ref"]) \
+        == ("completed", "delete", "email", "U-JOURNEY-1")
+    assert mine[0]["completed_at"].startswith("2026-11-24")
+    assert {r[header.index("status")] for r in body} <= {"received", "in_progress",
+                                                         "completed"}
