@@ -54,13 +54,14 @@ from .access import Actor
 from .reference import load_catalog, sync_reference
 from .registers import (
     AGREEMENT_TERMS, BOOLEAN, DATE, GRADES, HOLD_REASONS, INCIDENTS, INTEGER, LIST, NUMBER,
-    NOTICE_CONTENTS, PROCESSORS, RETENTION_RECORDS, SHARING_AGREEMENTS, TIMESTAMP, Register,
+    NOTICE_CONTENTS, PROCESSORS, REQUEST_CHANNELS, REQUEST_KINDS, RETENTION_RECORDS,
+    RIGHTS_REQUESTS, SHARING_AGREEMENTS, TIMESTAMP, Register,
 )
 from .settings import Settings
 
 SCALES = ("demo", "large")
 TABLES = ("processors", "sharing_agreements", "retention_records", "incidents",
-          "incident_events")
+          "incident_events", "rights_requests", "request_events")
 
 # Rows other modules keep beside incidents and events, keyed on their ids (the incident
 # tracker's event metadata and idempotency tokens): a re-seed reuses those ids, so stale
@@ -76,6 +77,7 @@ LARGE_COUNTS = {
     "sharing_agreements": 50_000,
     "retention_records": 10_000_000,
     "incidents": 100_000,
+    "rights_requests": 200_000,
 }
 MAX_RETENTION_RECORDS = 2_000_000_000
 MAX_SEED = 2**31 - 1
@@ -1690,7 +1692,11 @@ def _seed_demo(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings:
         _insert_rows(cur, SHARING_AGREEMENTS, _demo_agreements(rng, as_of, settings,
                                                                processors), tz)
     with _timed(timings, "retention_records"):
-        planted = _demo_retention_planted(rng, as_of, settings)[:n_retention]
+        dsr_rows, dsr_subjects = _demo_request_retention(
+            as_of, settings, max(12_000, n_retention // 3) + 1000)
+        planted = (_demo_retention_planted(rng, as_of, settings) + dsr_rows)[:n_retention]
+        if len(planted) < len(dsr_rows) or planted[-len(dsr_rows):] != dsr_rows:
+            dsr_subjects = {}                # too few records for the deletion stories
         background = n_retention - len(planted)
         _insert_retention(cur, n=background, first_id=1, seed=seed, as_of=as_of,
                           streams=RETENTION_STREAMS)
@@ -1708,6 +1714,18 @@ def _seed_demo(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings:
             _insert_events(cur, "seed_incident_stage")
     finally:
         cur.unregister("seed_incident_stage")
+    try:
+        with _timed(timings, "rights_requests"):
+            pool = _demo_request_subjects(cur, background,
+                                          {row["subject_ref"] for row in planted})
+            requests = _demo_requests(rng, as_of, moment, settings, pool, dsr_subjects)
+            cur.register("seed_request_stage", _arrow_table(
+                RIGHTS_REQUESTS, requests, tz, _request_stage_schema_extra(tz)))
+            _insert_requests(cur, "seed_request_stage", tz)
+        with _timed(timings, "request_events"):
+            _insert_request_events(cur, "seed_request_stage")
+    finally:
+        cur.unregister("seed_request_stage")
 
 
 # == large scale ===========================================================================
@@ -2298,3 +2316,418 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
             _insert_events(cur, "seed_incident_stage")
     finally:
         cur.execute("DROP TABLE IF EXISTS seed_incident_stage")
+
+
+# == rights requests (policy 8 and 10), both scales =========================================
+
+REQUEST_TABLES = ("rights_requests", "request_events")
+
+# Who does what: managers log requests and check identity, the DPO (or legal counsel, for
+# refusals and complaints) answers. (name, role) as the app's accounts.
+REQUEST_INTAKE = ("manager.wang", "manager.zhang")
+REQUEST_HANDLERS = ("dpo.li", "dpo.li", "dpo.li", "legal.sun")
+REQUEST_ROLES = {"manager.wang": "manager", "manager.zhang": "manager", "dpo.li": "dpo",
+                 "legal.sun": "dpo"}
+
+# Relative weights: what people ask for, and how they reach the Platform.
+REQUEST_KIND_WEIGHTS = {"access": 22, "copy": 8, "correct": 14, "delete": 18,
+                        "withdraw_consent": 12, "cancel_account": 12, "explain": 8,
+                        "complaint": 6}
+REQUEST_CHANNEL_WEIGHTS = {"web_form": 30, "in_app": 24, "email": 16, "customer_service": 15,
+                           "phone": 10, "letter": 5}
+# Whose records a kind of request is about (retention_records.subject_ref prefixes: U users,
+# V site visitors, C job candidates, S delivery recipients, B business contacts).
+REQUEST_PREFIXES = {"access": "UUUUCB", "copy": "UUUC", "correct": "UUUBS",
+                    "delete": "UUCCVS", "withdraw_consent": "UVVU", "cancel_account": "U",
+                    "explain": "UUVB", "complaint": "UUS"}
+
+REFUSAL_REASONS = (
+    "法律法规规定的保存期限未届满（会计档案管理办法第14条），发票及付款记录须保存 / "
+    "Retention required by law: invoices and payment records must be kept (Accounting "
+    "Archives Measures Art. 14)",
+    "无法核验身份：申请人未能提供与账户一致的手机号码 / Identity could not be verified: the "
+    "applicant could not show the account's phone number",
+    "重复请求：同一副本已于10日前发送 / Repeated request: the same copy was sent ten days "
+    "earlier",
+    "所请求信息涉及他人个人信息 / The records asked for contain other people's personal "
+    "information",
+    "与正在进行的劳动仲裁相关，依法暂不删除 / Linked to pending labour arbitration: kept "
+    "while proceedings last",
+)
+REQUEST_NOTES = {
+    "access": "用户要求查阅账户下的个人信息 / Asked to see the personal information on the "
+              "account",
+    "copy": "用户要求导出个人信息副本（PIPL第45条） / Asked for a copy of their personal "
+            "information (PIPL Art. 45)",
+    "correct": "用户要求更正手机号码和收货地址 / Asked to correct the phone number and the "
+               "delivery address",
+    "delete": "用户要求删除个人信息 / Asked for their personal information to be deleted",
+    "withdraw_consent": "用户撤回营销短信和个性化推荐的同意 / Withdrew consent to marketing "
+                        "SMS and personalised recommendations",
+    "cancel_account": "用户要求注销账户 / Asked to cancel the account",
+    "explain": "用户询问人脸识别信息的处理规则（PIPL第48条） / Asked how face images are "
+               "processed (PIPL Art. 48)",
+    "complaint": "用户投诉收到未经同意的营销电话 / Complained of marketing calls made without "
+                 "consent",
+}
+# kinds for which the request's answer needs the person's identity checked (policy 8.3)
+IDENTITY_KINDS = ("access", "copy", "delete", "cancel_account", "correct")
+DELETION_KINDS = ("delete", "cancel_account")
+REQUEST_HISTORY_DAYS = 183        # demo: the last ~6 months
+LARGE_REQUEST_HISTORY_DAYS = 2 * 365
+
+
+def _working_days_setting(s: Settings) -> int:
+    for name in ("request_working_days", "rights_request_working_days", "dsr_working_days"):
+        value = getattr(s, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return 15
+
+
+def _due_date(received_at: dt.datetime, s: Settings) -> dt.date:
+    """The last day to answer a request received at ``received_at`` (its Nth working day
+    after the day of receipt, Asia/Shanghai), from the project's calendar."""
+    try:
+        from .workdays import request_deadline
+    except ImportError:                      # pragma: no cover - before the calendar lands
+        return _fallback_due_date(received_at, s)
+    return request_deadline(received_at, s).due_date
+
+
+def _fallback_due_date(received_at: dt.datetime, s: Settings) -> dt.date:
+    import chinese_calendar
+    import holidays
+    d = received_at.astimezone(ZoneInfo(s.timezone)).date()
+    left = _working_days_setting(s)
+    while left:
+        d += dt.timedelta(days=1)
+        try:
+            work = chinese_calendar.is_workday(d)
+        except NotImplementedError:
+            work = d.weekday() < 5 and d not in holidays.China(years=d.year)
+        left -= work
+    return d
+
+
+def _stamp(t: dt.datetime) -> dt.datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def _demo_request_subjects(cur, n_background: int, exclude: set[str]) -> dict[str, list]:
+    """Subjects of the background retention records, by prefix, in a stable order."""
+    rows = cur.execute(
+        "SELECT subject_ref FROM retention_records WHERE record_id <= $n "
+        "GROUP BY subject_ref ORDER BY subject_ref", {"n": n_background}).fetchall()
+    pool: dict[str, list] = {}
+    for (ref,) in rows:
+        if ref not in exclude:
+            pool.setdefault(ref[0], []).append(ref)
+    return pool
+
+
+def _demo_request_retention(as_of: dt.date, s: Settings, base: int) -> tuple[list[dict],
+                                                                             dict[str, str]]:
+    """Retention records of the subjects whose deletions the demo plants: one carried out
+    (records deleted the day it was completed, one on a legal hold), two not (a phone number
+    left in the SMS gateway; a photo purged three days after the answer)."""
+    day = dt.timedelta(days=1)
+    subjects = {"cancel_left": f"U{base + 17}", "delete_late": f"C{base + 29}",
+                "delete_done": f"U{base + 41}"}
+    done = {"cancel_left": as_of - 43 * day, "delete_late": as_of - 20 * day,
+            "delete_done": as_of - 61 * day}
+
+    def rec(story, system, category, collected_ago, deleted, *, hold=None, ended=None):
+        ref = HOLD_REFERENCES[hold][1] if hold else None
+        return {"subject_ref": subjects[story], "category": category, "system": system,
+                "storage_region": "CN", "collected_on": done[story] - collected_ago * day,
+                "service_ended_on": ended, "deleted_on": deleted, "hold_reason": hold,
+                "hold_reference": ref, "hold_review_on": as_of + 150 * day if hold else None}
+
+    c, d, o = done["cancel_left"], done["delete_late"], done["delete_done"]
+    rows = [
+        rec("cancel_left", "iam", "account_credentials", 700, c, ended=c),
+        rec("cancel_left", "iam", "name", 700, c, ended=c),
+        rec("cancel_left", "sms-gateway", "phone", 690, None, ended=c),      # left behind
+        rec("cancel_left", "web-analytics", "cookie_identifier", 40, c + 6 * day),  # late
+        rec("delete_late", "hr-ats", "resume", 120, d),
+        rec("delete_late", "hr-ats", "photo", 120, d + 3 * day),            # purged late
+        rec("delete_late", "hr-ats", "contact_person", 120, d),
+        rec("delete_done", "iam", "account_credentials", 400, o, ended=o),
+        rec("delete_done", "iam", "name", 400, o, ended=o),
+        rec("delete_done", "kyc-face", "facial_biometrics", 400, o - 2 * day, ended=o),
+        rec("delete_done", "erp-finance", "bank_account", 380, None, ended=o,
+            hold="rights_protection"),                                       # held: fine
+    ]
+    return rows, subjects
+
+
+def _R(received: dt.datetime, kind: str, channel: str, subject: str, *, status: str,
+       verified=None, in_progress=None, answered=None, withdrawn=None, reason=None,
+       handler="dpo.li", notes=None, intake="manager.wang") -> dict:
+    return {"received_at": received, "kind": kind, "channel": channel, "subject_ref": subject,
+            "identity_verified_at": verified, "status": status,
+            "completed_at": answered if status in ("completed", "refused") else None,
+            "refusal_reason": reason, "handler": handler, "notes": notes,
+            "in_progress_at": in_progress, "withdrawn_at": withdrawn, "logged_by": intake,
+            "logged_at": None, "carried_out": False}
+
+
+def _demo_requests(rng: random.Random, as_of: dt.date, moment: dt.datetime, s: Settings,
+                   pool: dict[str, list], planted: dict[str, str]) -> list[dict]:
+    tz = ZoneInfo(s.timezone)
+    day, hour = dt.timedelta(days=1), dt.timedelta(hours=1)
+    n_days = _working_days_setting(s)
+
+    def at(days_ago: float, hh: int = 10, mm: int = 0) -> dt.datetime:
+        d = as_of - int(days_ago) * day
+        return dt.datetime.combine(d, dt.time(hh, mm), tz)
+
+    def subject(kind: str) -> str:
+        prefixes = [p for p in REQUEST_PREFIXES[kind] if pool.get(p)] or list(pool)
+        return rng.choice(pool[rng.choice(prefixes)]) if prefixes else "U1"
+
+    out: list[dict] = []
+    # -- the background: most requests answered in days, a few open, some refused with a
+    # reason, a few withdrawn
+    kinds, kind_w = zip(*REQUEST_KIND_WEIGHTS.items())
+    channels, channel_w = zip(*REQUEST_CHANNEL_WEIGHTS.items())
+    for _ in range(132):
+        kind = rng.choices(kinds, kind_w)[0]
+        channel = rng.choices(channels, channel_w)[0]
+        online = channel in ("web_form", "in_app", "email")
+        received = moment - rng.uniform(0.1, REQUEST_HISTORY_DAYS) * day
+        d = received.astimezone(tz)
+        hh = rng.randint(7, 23) if online else rng.randint(9, 17)
+        received = min(moment, d.replace(hour=hh, minute=rng.randint(0, 59), second=0,
+                                         microsecond=0))
+        age = (moment - received) / day
+        # answer in 1 to 14 calendar days: within the working-day deadline by construction
+        # (the Nth working day after receipt is never earlier than N calendar days after it)
+        answer = rng.uniform(0.5, 13.5) * day
+        verified = None
+        if kind in IDENTITY_KINDS or rng.random() < 0.3:
+            verified = received + rng.uniform(0.02, min(1.5, answer / day * 0.4)) * day
+        outcome = rng.random()
+        row = None
+        if outcome < 0.05 and age > 3:
+            gone = received + rng.uniform(0.2, min(age - 0.1, 6)) * day
+            row = _R(received, kind, channel, subject(kind), status="withdrawn",
+                     verified=verified if verified and verified < gone else None,
+                     withdrawn=gone,
+                     notes="申请人撤回申请 / The applicant withdrew the request")
+        elif received + answer <= moment:
+            refused = outcome > 0.92 and kind not in ("withdraw_consent", "explain")
+            row = _R(received, kind, channel, subject(kind),
+                     status="refused" if refused else "completed", verified=verified,
+                     in_progress=(verified or received) + rng.uniform(0.05, 0.5) * day,
+                     answered=received + answer,
+                     reason=rng.choice(REFUSAL_REASONS) if refused else None,
+                     handler="legal.sun" if refused or kind == "complaint"
+                     else rng.choice(REQUEST_HANDLERS),
+                     notes=REQUEST_NOTES[kind] if rng.random() < 0.5 else None)
+        else:
+            started = (verified or received) + rng.uniform(0.05, 0.5) * day
+            row = _R(received, kind, channel, subject(kind),
+                     status="in_progress" if started <= moment else "received",
+                     verified=verified if verified and verified <= moment else None,
+                     in_progress=started if started <= moment else None,
+                     handler=rng.choice(REQUEST_HANDLERS), notes=REQUEST_NOTES[kind])
+        row["logged_by"] = rng.choice(REQUEST_INTAKE)
+        out.append(row)
+
+    # -- planted, each a story
+    # DSR-DEADLINE: an access request answered after five weeks (the data sat in three
+    # systems), a correction refused after six weeks, and an account cancellation still
+    # open seven weeks on
+    r = at(75, 9, 40)
+    out.append(_R(r, "access", "email", subject("access"), status="completed",
+                  verified=r + 1.1 * day, in_progress=r + 1.2 * day, answered=r + 34 * day,
+                  notes="回复延误：数据分散在CRM、IAM和物流三个系统 / Answered late: the data "
+                        "sat in three systems (CRM, IAM, logistics)"))
+    r = at(48, 14, 5)
+    out.append(_R(r, "correct", "letter", subject("correct"), status="refused",
+                  verified=r + 2 * day, in_progress=r + 2.1 * day, answered=r + 41 * day,
+                  reason="无法核实所称的更正内容，申请人未提供证明材料 / The correction could "
+                         "not be verified: no supporting documents were provided",
+                  handler="legal.sun", intake="manager.zhang"))
+    r = at(44, 11, 20)
+    out.append(_R(r, "cancel_account", "customer_service", subject("cancel_account"),
+                  status="in_progress", verified=r + 0.2 * day, in_progress=r + 0.3 * day,
+                  notes="等待ERP财务系统确认无未结订单 / Waiting for the ERP team to confirm "
+                        "there are no open orders"))
+    # the calendar: received on the Thursday before the 2026 Mid-Autumn and National Day
+    # holidays; its 15th working day is 22 October (25 September and 1-7 October off,
+    # 10 October a make-up working day); answered on the 14th, compliant
+    national_day = dt.datetime(2026, 9, 24, 15, 20, tzinfo=tz)
+    if moment - REQUEST_HISTORY_DAYS * day < national_day \
+            and _due_date(national_day, s) + 2 * day < as_of:
+        r = national_day
+    else:
+        r = at(60, 15, 20)
+    due = _due_date(r, s)
+    answered = dt.datetime.combine(due - day, dt.time(16, 30), tz)
+    while _due_date(answered - day, s) == due:   # never on a holiday: the day before due
+        answered -= day
+    out.append(_R(r, "access", "web_form", subject("access"), status="completed",
+                  verified=r + 0.1 * day, in_progress=r + 0.2 * day,
+                  answered=min(answered, dt.datetime.combine(due, dt.time(11), tz)),
+                  notes=f"节假日顺延：第{n_days}个工作日为{due.month}月{due.day}日 / The "
+                        f"deadline moves over the holidays: the {n_days}th working day is "
+                        f"{due.isoformat()}"))
+    # DSR-REFUSAL-REASON: refusals told by phone, the reason never written down
+    r = at(33, 10, 15)
+    out.append(_R(r, "delete", "customer_service", subject("delete"), status="refused",
+                  verified=r + 0.1 * day, in_progress=r + 0.2 * day, answered=r + 4 * day,
+                  handler="legal.sun",
+                  notes="客服电话告知需保留发票记录，未记录拒绝理由 / Told by phone that "
+                        "invoices must be kept; no reason recorded"))
+    r = at(12, 16, 45)
+    out.append(_R(r, "explain", "phone", subject("explain"), status="refused",
+                  in_progress=r + 0.1 * day, answered=r + 2 * day, handler="legal.sun"))
+    # DSR-DELETION-DONE: an account cancelled with its phone number left in the SMS
+    # gateway; a candidate's deletion whose photo was purged three days later. And one
+    # carried out in full (a record on a legal hold stays, as 6.2 allows)
+    if planted:
+        for story, kind, channel, ago, took in (("cancel_left", "cancel_account", "in_app",
+                                                 43, 9),
+                                                ("delete_late", "delete", "email", 20, 6),
+                                                ("delete_done", "delete", "web_form", 61, 5)):
+            done = dt.datetime.combine(as_of - ago * day, dt.time(17, 10), tz)
+            r = _stamp(done - took * day - 3.3 * hour)
+            out.append(_R(r, kind, channel, planted[story], status="completed",
+                          verified=r + 0.2 * day, in_progress=r + 0.4 * day, answered=done,
+                          notes=REQUEST_NOTES[kind]))
+    # DSR-IDENTITY: an access request answered to the app's mailbox without checking who
+    # asked; a copy sent a day before the identity check was done
+    r = at(26, 20, 10)
+    out.append(_R(r, "access", "in_app", subject("access"), status="completed",
+                  in_progress=r + 0.5 * day, answered=r + 3 * day,
+                  notes="已发送至App站内信，未核验身份 / Sent to the in-app mailbox; identity "
+                        "not checked"))
+    r = at(19, 9, 5)
+    out.append(_R(r, "copy", "email", subject("copy"), status="completed",
+                  in_progress=r + 0.3 * day, answered=r + 5 * day, verified=r + 6 * day))
+    # withdrawn: never a finding, even with no answer and no identity check
+    r = at(70, 13, 0)
+    out.append(_R(r, "delete", "letter", subject("delete"), status="withdrawn",
+                  withdrawn=r + 3 * day, notes="申请人来电撤回 / Withdrawn by phone"))
+    r = at(9, 21, 30)
+    out.append(_R(r, "access", "web_form", subject("access"), status="withdrawn",
+                  withdrawn=r + 1.5 * day))
+    # due within the week: open requests whose deadline falls in the next seven days
+    by_left: dict[int, dt.datetime] = {}
+    for back in range(12, 31):
+        r = at(back, 11, 0)
+        by_left.setdefault((_due_date(r, s) - as_of).days, r)
+    lefts = sorted(k for k in by_left if 1 <= k <= 7)
+    chosen = sorted({min(lefts, key=lambda k: abs(k - aim)) for aim in (1, 3, 6)}) \
+        if lefts else []
+    for j, left in enumerate(chosen):
+        r = by_left[left]
+        kind = ("delete", "copy", "correct")[j]
+        out.append(_R(r, kind, ("web_form", "email", "in_app")[j], subject(kind),
+                      status="in_progress", verified=r + 0.3 * day,
+                      in_progress=r + 0.5 * day, notes=REQUEST_NOTES[kind]))
+    # received just after midnight Shanghai time (still the day before in UTC)
+    r = dt.datetime.combine(as_of - 2 * day, dt.time(0, 20), tz)
+    out.append(_R(r, "withdraw_consent", "in_app", subject("withdraw_consent"),
+                  status="received", notes=REQUEST_NOTES["withdraw_consent"]))
+
+    # times to the minute; the intake logs a request within minutes (online) or hours
+    for row in out:
+        for key in ("received_at", "identity_verified_at", "completed_at", "in_progress_at",
+                    "withdrawn_at"):
+            if row[key] is not None:
+                row[key] = _stamp(row[key])
+        received = row["received_at"]
+        lag = rng.uniform(2, 40) if row["channel"] in ("web_form", "in_app") else \
+            rng.uniform(30, 300) if row["channel"] != "letter" else rng.uniform(60, 1200)
+        row["logged_at"] = min(moment, _stamp(received + lag * dt.timedelta(minutes=1)))
+        if row["in_progress_at"] is not None:
+            row["in_progress_at"] = max(row["in_progress_at"], row["logged_at"])
+            if row["completed_at"] is not None:
+                row["in_progress_at"] = min(row["in_progress_at"], row["completed_at"])
+        if row["status"] == "completed" and row["kind"] in DELETION_KINDS \
+                and row["subject_ref"] not in planted.values():
+            row["carried_out"] = True
+    out.sort(key=lambda x: (x["received_at"], x["kind"], x["subject_ref"]))
+    per_year: dict[int, int] = {}
+    for row in out:
+        year = row["received_at"].astimezone(tz).year
+        per_year[year] = per_year.get(year, 0) + 1
+        row["request_id"] = f"REQ-{year}-{per_year[year]:04d}"
+    return out
+
+
+def _request_stage_schema_extra(tz: str) -> list[tuple[str, pa.DataType]]:
+    ts = pa.timestamp("us", tz=tz)
+    return [("in_progress_at", ts), ("withdrawn_at", ts), ("logged_by", pa.string()),
+            ("logged_at", ts), ("carried_out", pa.bool_())]
+
+
+# Each staged request's history, derived from its own columns (so the two agree): logged by
+# the intake, identity checked, taken in hand, then answered (completed or refused) or
+# withdrawn. ``recorded_at`` is when the step was written down (the intake logs a letter
+# hours after it arrived). event_id follows time order.
+_REQUEST_EVENTS_SQL = """
+INSERT INTO request_events (event_id, request_id, "at", actor, role, kind, detail,
+                            recorded_at, data)
+WITH ev AS (
+    SELECT request_id, received_at AS ts, 0 AS k, logged_by AS actor, 'received' AS kind,
+           'Received by ' || replace(channel, '_', ' ') || ': ' || replace(kind, '_', ' ')
+               || ' request' AS detail,
+           logged_at AS rec,
+           json_object('channel', channel, 'kind', kind, 'subject_ref', subject_ref) AS data
+    FROM {stage}
+    UNION ALL
+    SELECT request_id, identity_verified_at, 1, logged_by, 'identity_verified',
+           'Identity verified (policy 8.3)', identity_verified_at,
+           json_object('identity_verified_at', identity_verified_at)
+    FROM {stage} WHERE identity_verified_at IS NOT NULL
+    UNION ALL
+    SELECT request_id, in_progress_at, 2, handler, 'in_progress',
+           'In progress: handled by ' || handler, in_progress_at,
+           json_object('status', 'in_progress', 'handler', handler)
+    FROM {stage} WHERE in_progress_at IS NOT NULL
+    UNION ALL
+    SELECT request_id, completed_at, 3, handler, status,
+           CASE WHEN status = 'completed' THEN 'Completed: the reply was sent'
+                ELSE 'Refused: ' || coalesce(refusal_reason, '(no reason recorded)') END,
+           completed_at,
+           json_object('status', status, 'completed_at', completed_at,
+                       'refusal_reason', refusal_reason)
+    FROM {stage} WHERE status IN ('completed', 'refused') AND completed_at IS NOT NULL
+    UNION ALL
+    SELECT request_id, withdrawn_at, 3, logged_by, 'withdrawn',
+           'Withdrawn by the applicant', withdrawn_at, json_object('status', 'withdrawn')
+    FROM {stage} WHERE status = 'withdrawn' AND withdrawn_at IS NOT NULL
+)
+SELECT $first + row_number() OVER (ORDER BY ts, request_id, k), request_id, ts, actor,
+       CASE WHEN list_contains($managers, actor) THEN 'manager' ELSE 'dpo' END, kind, detail,
+       greatest(ts, rec), data::VARCHAR
+FROM ev
+"""
+
+# A completed deletion or account cancellation was carried out: the subject's records not
+# on hold are deleted on the day it was completed (none of them collected later).
+_CARRY_OUT_SQL = """
+UPDATE retention_records r
+SET deleted_on = d.day, collected_on = least(r.collected_on, d.day)
+FROM (SELECT subject_ref, min((completed_at AT TIME ZONE $tz)::DATE) AS day
+      FROM {stage} WHERE carried_out GROUP BY subject_ref) d
+WHERE r.subject_ref = d.subject_ref AND r.hold_reason IS NULL
+  AND (r.deleted_on IS NULL OR r.deleted_on > d.day)
+"""
+
+
+def _insert_requests(cur, stage: str, tz: str) -> None:
+    cols = ", ".join(RIGHTS_REQUESTS.column_names)
+    cur.execute(f"INSERT INTO rights_requests ({cols}) SELECT {cols} FROM {stage} "
+                "ORDER BY request_id")
+    cur.execute(_CARRY_OUT_SQL.format(stage=stage), {"tz": tz})
+
+
+def _insert_request_events(cur, stage: str, first_event_id: int = 0) -> None:
+    cur.execute(_REQUEST_EVENTS_SQL.format(stage=stage),
+                {"first": first_event_id, "managers": list(REQUEST_INTAKE)})
