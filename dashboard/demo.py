@@ -2316,6 +2316,15 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
             _insert_events(cur, "seed_incident_stage")
     finally:
         cur.execute("DROP TABLE IF EXISTS seed_incident_stage")
+    try:
+        with _timed(timings, "rights_requests"):
+            _insert_large_requests(cur, seed=seed, moment=moment,
+                                   n=LARGE_COUNTS["rights_requests"], n_records=n_retention,
+                                   tz=s.timezone)
+        with _timed(timings, "request_events"):
+            _insert_request_events(cur, "seed_request_stage")
+    finally:
+        cur.execute("DROP TABLE IF EXISTS seed_request_stage")
 
 
 # == rights requests (policy 8 and 10), both scales =========================================
@@ -2731,3 +2740,112 @@ def _insert_requests(cur, stage: str, tz: str) -> None:
 def _insert_request_events(cur, stage: str, first_event_id: int = 0) -> None:
     cur.execute(_REQUEST_EVENTS_SQL.format(stage=stage),
                 {"first": first_event_id, "managers": list(REQUEST_INTAKE)})
+
+
+# == rights requests at scale =================================================================
+
+def _weighted_list(weights: dict[str, int]) -> list[str]:
+    """100 slots, each value repeated by its share of the weights."""
+    total = sum(weights.values())
+    out: list[str] = []
+    for name, w in weights.items():
+        out += [name] * round(100 * w / total)
+    out = (out + [max(weights, key=weights.get)] * 100)[:100]
+    return out
+
+
+# One row per i in range(n): the subject is a random retention record's; 96 % are answered
+# within 14 calendar days (so within the working-day deadline), 4 % after 20 to 60 days,
+# and 1.5 % are never answered (open past their deadline once old enough). Of the
+# answered, 4 % withdrawn, 7 % refused (4 % of refusals with no reason recorded), the rest
+# completed; 2 % of the requests that need an identity check never had one; 3 % of the
+# completed deletions left records behind. Times in minutes.
+_REQUESTS_SQL = """
+CREATE TEMP TABLE seed_request_stage AS
+WITH b AS (
+    SELECT i, hash(i, $seed, 61) AS h1, hash(i, $seed, 62) AS h2, hash(i, $seed, 63) AS h3,
+           hash(i, $seed, 64) AS h4
+    FROM range($n) t(i)
+), c AS (
+    SELECT *,
+           date_trunc('minute', $moment - to_minutes(((h1 >> 8) % ($days * 1440))::BIGINT))
+               AS received_at,
+           $kinds[1 + ((h1 >> 40) % 100)::INTEGER] AS kind,
+           $channels[1 + (h2 % 100)::INTEGER] AS channel,
+           1 + ((h2 >> 8) % $n_records)::BIGINT AS rec,
+           (h2 >> 40) % 1000 AS v_out,
+           h3 % 1000 AS v_id,
+           (h3 >> 10) % 10000 AS v_time,
+           (h3 >> 24) % 100 AS v_reason,
+           (h3 >> 32) % 100 AS v_carry,
+           (h3 >> 40) % 1000 AS v_handler
+    FROM b
+), d AS (
+    SELECT c.*, coalesce(r.subject_ref, 'U' || c.rec::VARCHAR) AS subject,
+           CASE WHEN v_out >= 985 THEN NULL
+                WHEN v_time < 9600 THEN (240 + (h4 >> 10) % (14 * 1440 - 240))::BIGINT
+                ELSE (20 * 1440 + (h4 >> 10) % (40 * 1440))::BIGINT END AS answer_min,
+           list_contains($identity_kinds, c.kind) AS needs_id
+    FROM c LEFT JOIN retention_records r ON r.record_id = c.rec
+), e AS (
+    SELECT *,
+           received_at + to_minutes(coalesce(answer_min, 0)) AS answered_c,
+           CASE WHEN (needs_id AND v_id < 980) OR (NOT needs_id AND v_id < 300)
+                THEN received_at + to_minutes(
+                    (5 + (h4 >> 30) % greatest(1, coalesce(answer_min, 2880) // 3))::BIGINT)
+           END AS verified_c
+    FROM d
+), f AS (
+    SELECT *,
+           least(answered_c, greatest(received_at, verified_c)
+                 + to_minutes((30 + (h4 >> 44) % 690)::BIGINT)) AS started_c,
+           CASE WHEN answer_min IS NULL OR answered_c > $moment THEN 'open'
+                WHEN v_out < 40 THEN 'withdrawn'
+                WHEN v_out < 110 THEN 'refused' ELSE 'completed' END AS outcome
+    FROM e
+)
+SELECT 'REQ-' || year(received_at)::VARCHAR || '-' || lpad(row_number() OVER (
+           PARTITION BY year(received_at) ORDER BY received_at, i)::VARCHAR, 6, '0')
+           AS request_id,
+       received_at, channel, kind, subject AS subject_ref,
+       CASE WHEN outcome = 'withdrawn' THEN least(verified_c, answered_c - INTERVAL 1 MINUTE)
+            WHEN verified_c <= $moment THEN verified_c END AS identity_verified_at,
+       CASE WHEN outcome <> 'open' THEN outcome
+            WHEN started_c <= $moment THEN 'in_progress' ELSE 'received' END AS status,
+       CASE WHEN outcome IN ('completed', 'refused') THEN answered_c END AS completed_at,
+       CASE WHEN outcome = 'refused' AND v_reason >= 4
+            THEN $reasons[1 + (v_reason % $n_reasons)::INTEGER] END AS refusal_reason,
+       CASE WHEN outcome = 'refused' OR kind = 'complaint' THEN 'legal.sun'
+            ELSE $handlers[1 + (v_handler % $n_handlers)::INTEGER] END AS handler,
+       CASE WHEN (h4 >> 56) % 4 = 0 THEN $notes[list_position($kind_names, kind)] END
+           AS notes,
+       CASE WHEN outcome IN ('completed', 'refused')
+                 OR (outcome = 'open' AND started_c <= $moment) THEN started_c END
+           AS in_progress_at,
+       CASE WHEN outcome = 'withdrawn' THEN answered_c END AS withdrawn_at,
+       $intake[1 + ((h4 >> 58) % 2)::INTEGER] AS logged_by,
+       least($moment, received_at + to_minutes(CASE WHEN channel IN ('web_form', 'in_app')
+                                                     THEN 2 + (h1 >> 50) % 40
+                                                     WHEN channel = 'letter'
+                                                     THEN 60 + (h1 >> 50) % 1200
+                                                     ELSE 30 + (h1 >> 50) % 270 END::BIGINT))
+           AS logged_at,
+       outcome = 'completed' AND list_contains($deletion_kinds, kind) AND v_carry >= 3
+           AS carried_out
+FROM f
+"""
+
+
+def _insert_large_requests(cur, *, seed: int, moment: dt.datetime, n: int, n_records: int,
+                           tz: str) -> None:
+    cur.execute(_REQUESTS_SQL, {
+        "seed": seed, "n": n, "moment": moment, "days": LARGE_REQUEST_HISTORY_DAYS,
+        "kinds": _weighted_list(REQUEST_KIND_WEIGHTS),
+        "channels": _weighted_list(REQUEST_CHANNEL_WEIGHTS),
+        "n_records": max(1, n_records), "identity_kinds": list(IDENTITY_KINDS),
+        "deletion_kinds": list(DELETION_KINDS),
+        "reasons": list(REFUSAL_REASONS), "n_reasons": len(REFUSAL_REASONS),
+        "handlers": list(REQUEST_HANDLERS), "n_handlers": len(REQUEST_HANDLERS),
+        "notes": [REQUEST_NOTES[k] for k in REQUEST_KINDS], "kind_names": list(REQUEST_KINDS),
+        "intake": list(REQUEST_INTAKE)})
+    _insert_requests(cur, "seed_request_stage", tz)
