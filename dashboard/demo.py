@@ -2625,15 +2625,13 @@ def _demo_requests(rng: random.Random, as_of: dt.date, moment: dt.datetime, s: S
     out.append(_R(r, "access", "web_form", subject("access"), status="withdrawn",
                   withdrawn=r + 1.5 * day))
     # due within the week: open requests whose deadline falls in the next seven days
-    by_left: dict[int, dt.datetime] = {}
+    soon = []
     for back in range(12, 31):
         r = at(back, 11, 0)
-        by_left.setdefault((_due_date(r, s) - as_of).days, r)
-    lefts = sorted(k for k in by_left if 1 <= k <= 7)
-    chosen = sorted({min(lefts, key=lambda k: abs(k - aim)) for aim in (1, 3, 6)}) \
-        if lefts else []
-    for j, left in enumerate(chosen):
-        r = by_left[left]
+        if 1 <= (_due_date(r, s) - as_of).days <= 7:
+            soon.append(r)
+    chosen = sorted({soon[0], soon[len(soon) // 2], soon[-1]}) if soon else []
+    for j, r in enumerate(chosen):
         kind = ("delete", "copy", "correct")[j]
         out.append(_R(r, kind, ("web_form", "email", "in_app")[j], subject(kind),
                       status="in_progress", verified=r + 0.3 * day,
