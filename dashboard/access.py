@@ -25,6 +25,10 @@ ROLE_TITLES = {
 PERMISSIONS: dict[str, frozenset[str]] = {
     "incident.log": frozenset({"manager", "dpo", "system"}),
     "incident.update": frozenset({"manager", "dpo", "system"}),
+    # Issue 14: rights requests (policy 8, 10) are handled by DPOs and managers; auditors
+    # read the register on the Requests page and download it (export.download).
+    "request.log": frozenset({"manager", "dpo", "system"}),
+    "request.update": frozenset({"manager", "dpo", "system"}),
     # Issue 7: the Import page is for DPOs and admins (admins load registers for the DPO).
     "register.import": frozenset({"dpo", "admin", "system"}),
     "register.edit": frozenset({"dpo", "system"}),
@@ -43,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 ACTION_TITLES = {
     "incident.log": "Log an incident",
     "incident.update": "Record incident steps",
+    "request.log": "Log a rights request",
+    "request.update": "Record rights-request steps",
     "register.import": "Import a register file",
     "register.edit": "Edit register records",
     "finding.acknowledge": "Acknowledge findings (remediation plan)",

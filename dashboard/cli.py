@@ -57,7 +57,7 @@ def cmd_init(args, out: TextIO, err: TextIO) -> int:
     with store:
         applied = store.migrate(cli_actor())
         with store.write(cli_actor(), "store.admin") as w:
-            sync_reference(w.cur)
+            sync_reference(w.cur, store.settings)
             w.audit("reference.sync", "reference", None,
                     after={"catalog": "data/policy/catalog.toml",
                            "policy": "data/policy/privacy-policy.txt"})

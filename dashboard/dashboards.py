@@ -69,6 +69,7 @@ DUE_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                                      "SHARE-LEGAL-NOTICE")),
     ("agreements", "Agreements expiring", ("PROC-AGREEMENT-EXPIRED", "SHARE-EXPIRED-ACTIVE")),
     ("deletion", "Records due for deletion", ("RET-OVERDUE",)),
+    ("requests", "Rights requests", ("DSR-DEADLINE",)),
     ("reviews", "Assessments and hold reviews", ("PROC-ASSESSMENT", "SHARE-PIA",
                                                  "RET-HOLD-INVALID")),
     ("other", "Other deadlines", ()),
@@ -78,6 +79,7 @@ GRADE_ORDER = ("particularly_major", "major", "relatively_major", "general")
 REGISTER_PAGES = {                      # the page showing an entity's register row
     "processor": ("processors", "q"), "sharing_agreement": ("sharing", "q"),
     "retention_record": ("retention", "q"), "incident": ("incident", "id"),
+    "rights_request": ("request", "id"),
 }
 PAGE_SIZE = 100
 

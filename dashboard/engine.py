@@ -242,6 +242,53 @@ def _prepare(cur, rules: list[Rule]) -> None:
     cur.execute(macros_sql())
 
 
+CALENDAR = f"{CACHE_DB}.calendar_days"
+
+
+def _prepare_calendar(cur, settings: Settings, as_of: dt.datetime) -> None:
+    """The working-day calendar the DSR rules read (``compliance_check.calendar_days``):
+    one row per day with ``working``, ``provisional`` and ``working_seq`` (working days
+    from the first day through this one), from ``dashboard.workdays`` with the check's
+    settings (the override file included), for 2019 (or the earliest request's year)
+    through two years after the as-of or the latest request. Rebuilt only when the
+    settings or the years change; like the results, it lives in the in-memory database,
+    so a read-only store can be checked."""
+    from . import reference, workdays
+    lo, hi = cur.execute("SELECT min(year(received_at)), max(year(received_at)) "
+                         "FROM rights_requests").fetchone()
+    years = [y for y in (lo, hi) if y is not None]
+    first, last = reference.calendar_range(as_of.date(), *years)
+    path = workdays.override_path(settings)
+    stamp = None
+    if path is not None:
+        try:
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = "missing"       # workdays raises SettingsError below
+    key = json.dumps([first, last, str(path), stamp, max(workdays.PACKAGE_YEARS)],
+                     default=str)
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {CACHE_DB}.calendar_meta (key VARCHAR)")
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {CALENDAR} (day DATE PRIMARY KEY, "
+                "working BOOLEAN, provisional BOOLEAN, working_seq INTEGER, "
+                "provisional_seq INTEGER)")
+    if cur.execute(f"SELECT key FROM {CACHE_DB}.calendar_meta").fetchone() == (key,):
+        return
+    rows = workdays.calendar_rows(first, last, settings)
+    frame = pd.DataFrame(rows, columns=["day", "working", "provisional"])
+    frame["working_seq"] = frame["working"].astype("int64").cumsum()
+    frame["provisional_seq"] = frame["provisional"].astype("int64").cumsum()
+    cur.register("engine_calendar_rows", frame)
+    try:
+        cur.execute(f"DELETE FROM {CALENDAR}")
+        cur.execute(f"INSERT INTO {CALENDAR} SELECT CAST(day AS DATE), working, provisional, "
+                    "working_seq, provisional_seq FROM engine_calendar_rows")
+    finally:
+        cur.unregister("engine_calendar_rows")
+    cur.execute(f"DELETE FROM {CACHE_DB}.calendar_meta")
+    cur.execute(f"INSERT INTO {CACHE_DB}.calendar_meta VALUES (?)", [key])
+
+
 def _branch_params(rules: Iterable[Rule], values: dict[str, Any], extra: dict[str, Any]) -> dict:
     names: dict[str, None] = {}
     for r in rules:
@@ -380,6 +427,8 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
     counts: dict[str, dict[int, tuple]] = {}
     with store.cursor() as cur:
         _prepare(cur, rules)
+        if any(r.entity_type == "rights_request" for r in rules):
+            _prepare_calendar(cur, store.settings, as_of)
         # Ids are unique per DuckDB instance, whose in-memory results outlive this module
         # when Streamlit imports it afresh after a source file changed (a new counter):
         # never reuse an id still stored there.

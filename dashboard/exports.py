@@ -49,7 +49,8 @@ from .rules import ENTITY_TYPES, SEVERITIES, load_rules
 from .registers import (
     GRADES, HOLD_REASONS, INCIDENT_STATUSES, INCIDENT_TYPES, INCIDENTS, LEGAL_BASES,
     CONSENT_TYPES, PROCESSOR_KINDS, PROCESSOR_STATUSES, PROCESSORS, PURPOSES,
-    RETENTION_RECORDS, SHARING_AGREEMENTS, SHARING_KINDS, SHARING_STATUSES,
+    REQUEST_CHANNELS, REQUEST_KINDS, REQUEST_STATUSES, RETENTION_RECORDS, RIGHTS_REQUESTS,
+    SHARING_AGREEMENTS, SHARING_KINDS, SHARING_STATUSES,
 )
 
 BOM = b"\xef\xbb\xbf"
@@ -246,6 +247,33 @@ _add(Dataset(
                    where=_incident_attr("status")),
         FilterSpec("grade", "Incident grade", "custom", choices=GRADES,
                    where=_incident_attr("grade")),
+        *_date_range("at", timestamp=True, what="event time"),
+    ),
+))
+
+_add(Dataset(
+    "rights_requests", RIGHTS_REQUESTS.title,
+    "Requests from individuals: access, copy, correction, deletion, withdrawal of consent, "
+    "account cancellation, complaints (policy 8, 10).",
+    order_by="request_id", table="rights_requests",
+    columns=tuple(RIGHTS_REQUESTS.column_names),
+    filters=(
+        FilterSpec("status", "Status", "any", "status", REQUEST_STATUSES),
+        FilterSpec("kind", "Kind", "any", "kind", REQUEST_KINDS),
+        FilterSpec("channel", "Channel", "any", "channel", REQUEST_CHANNELS),
+        FilterSpec("subject_ref", "Subject", "text", "subject_ref"),
+        *_date_range("received_at", timestamp=True, what="received"),
+    ),
+))
+_add(Dataset(
+    "request_events", "Rights-request histories",
+    "Each rights request's append-only history: who recorded which step, when.",
+    order_by='request_id, event_id', table="request_events",
+    columns=("event_id", "request_id", "at", "actor", "role", "kind", "detail",
+             "recorded_at"),
+    filters=(
+        FilterSpec("request_id", "Request ID", "text", "request_id"),
+        FilterSpec("kind", "Event kind", "text", "kind"),
         *_date_range("at", timestamp=True, what="event time"),
     ),
 ))

@@ -7,11 +7,13 @@ can join them. The policy parser numbers clauses exactly as the document does.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .settings import DATA_DIR
 
@@ -132,8 +134,42 @@ def article_title(article: str) -> str:
     return f"{article}. {c.title}" if c else article
 
 
-def sync_reference(cur) -> None:
-    """Replace the reference tables' contents with the catalog and the policy text.
+CALENDAR_FIRST_YEAR = 2019      # the App violation identification method (15 working days)
+CALENDAR_YEARS_AHEAD = 2
+
+
+def calendar_range(today: dt.date | None = None, *years: int) -> tuple[int, int]:
+    """The years the calendar table covers: 2019 (or an earlier year given) through the
+    current year + 2 (or a later year given, + 2)."""
+    today = today or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    first = min([CALENDAR_FIRST_YEAR, *years])
+    last = max([today.year, *years]) + CALENDAR_YEARS_AHEAD
+    return first, last
+
+
+def sync_calendar(cur, settings=None, today: dt.date | None = None) -> int:
+    """Replace ``calendar_days`` with the working-day calendar of ``dashboard.workdays``
+    (the packages plus the ``workday_calendar_file`` override) for ``calendar_range``,
+    extended to the years of the rights requests in the store. Returns the number of days."""
+    from . import workdays
+    years = [int(y) for (y,) in cur.execute(
+        "SELECT DISTINCT year(received_at) FROM rights_requests "
+        "WHERE received_at IS NOT NULL").fetchall()] if _has_table(cur, "rights_requests") else []
+    first, last = calendar_range(today, *years)
+    rows = workdays.calendar_rows(first, last, settings)
+    cur.execute("DELETE FROM calendar_days")
+    cur.executemany("INSERT INTO calendar_days VALUES (?, ?, ?)", rows)
+    return len(rows)
+
+
+def _has_table(cur, name: str) -> bool:
+    return bool(cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+                            "AND database_name = current_database()", [name]).fetchone()[0])
+
+
+def sync_reference(cur, settings=None) -> None:
+    """Replace the reference tables' contents with the catalog and the policy text, and the
+    working-day calendar (``sync_calendar``, with ``settings`` or the loaded ones).
 
     Runs inside the caller's transaction (``init`` and ``seed`` call it).
     """
@@ -161,3 +197,5 @@ def sync_reference(cur) -> None:
         "INSERT INTO policy_clauses VALUES (?, ?, ?, ?, ?, ?)",
         [(c.clause, c.article, c.parent, c.title, c.body, c.ordinal) for c in parse_policy()],
     )
+    if _has_table(cur, "calendar_days"):
+        sync_calendar(cur, settings)

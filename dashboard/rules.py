@@ -29,12 +29,14 @@ DOC_PATH = ROOT / "docs" / "RULES.md"
 
 SEVERITIES = ("low", "medium", "high")          # ascending
 SEVERITY_RANK = {s: i + 1 for i, s in enumerate(SEVERITIES)}
-ENTITY_TYPES = ("processor", "sharing_agreement", "retention_record", "incident")
+ENTITY_TYPES = ("processor", "sharing_agreement", "retention_record", "incident",
+                "rights_request")
 ENTITY_REGISTER = {
     "processor": "processors",
     "sharing_agreement": "sharing_agreements",
     "retention_record": "retention_records",
     "incident": "incidents",
+    "rights_request": "rights_requests",
 }
 
 # Every parameter a rule may use: name -> (SQL type, meaning, setting it comes from).
@@ -87,6 +89,9 @@ PARAMETERS: dict[str, tuple[str, str, str | None]] = {
                              "offboard_return_days"),
     "legal_disclosure_notice_days": ("INTEGER", "days after a legal disclosure to notify users",
                                      "legal_disclosure_notice_days"),
+    "dsr_response_working_days": ("INTEGER", "working days after the day of receipt to answer "
+                                  "a rights request (mainland calendar)",
+                                  "dsr_response_working_days"),
 }
 
 _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")

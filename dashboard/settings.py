@@ -118,6 +118,20 @@ SPECS: tuple[Setting, ...] = (
     Setting("legal_disclosure_notice_days", 30, "days",
             "Policy 5.3.3 ('inform you in a timely manner'); project default", "P",
             "Users must be told of a legally required disclosure within this many days of it."),
+    Setting("dsr_response_working_days", 15, "working days",
+            "App violation identification method (2019), V2: 'not over 15 working days'; "
+            "GB/T 35273-2020 §8.7 (R): 30 days, for comparison; PIPL Arts. 44-50 say "
+            "'promptly' with no number", "V2",
+            "Answer a rights request (complete or refuse it) by the end (23:59:59 "
+            "Asia/Shanghai) of this many working days after the day of receipt, on the "
+            "mainland calendar with the State Council's make-up working days (DSR-DEADLINE)."),
+    Setting("workday_calendar_file", "", "path",
+            "The State Council's yearly holiday arrangement (国务院办公厅关于…部分节假日安排的"
+            "通知), when published after the calendar package the app ships", "C",
+            "Optional TOML file with a year's official arrangement: tables [YYYY] with "
+            "holidays = [dates] and workdays = [dates] (make-up working days). A year in it "
+            "counts as known (its deadlines are not provisional). Relative paths are read "
+            "from the project root; empty: the package's calendar alone."),
     Setting("due_soon_days", 30, "days",
             "Project default (dashboard horizon)", "P",
             "How far ahead the dashboard lists items that will fall due."),

@@ -60,8 +60,9 @@ def test_matrix_lists_every_action_and_matches_the_issue_role_descriptions():
         "user.manage", "settings.manage", "store.admin", "audit.read", "register.import"}
     # dpo: everything but user administration (and installing the store)
     assert {a for a, r in doc.items() if "dpo" not in r} == {"user.manage", "store.admin"}
-    # manager: log and update incidents
-    assert {a for a, r in doc.items() if "manager" in r} == {"incident.log", "incident.update"}
+    # manager: log and update incidents and rights requests (issue 14)
+    assert {a for a, r in doc.items() if "manager" in r} == {
+        "incident.log", "incident.update", "request.log", "request.update"}
     # auditor: read everything, download exports and audit packs, change nothing
     assert {a for a, r in doc.items() if "auditor" in r} == {"export.download", "audit.read"}
     # the command line may do everything the people may
