@@ -1723,7 +1723,7 @@ def _seed_demo(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings:
                 RIGHTS_REQUESTS, requests, tz, _request_stage_schema_extra(tz)))
             _insert_requests(cur, "seed_request_stage", tz)
         with _timed(timings, "request_events"):
-            _insert_request_events(cur, "seed_request_stage")
+            _insert_request_events(cur, "seed_request_stage", settings, moment)
     finally:
         cur.unregister("seed_request_stage")
 
@@ -2322,7 +2322,7 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
                                    n=LARGE_COUNTS["rights_requests"], n_records=n_retention,
                                    tz=s.timezone)
         with _timed(timings, "request_events"):
-            _insert_request_events(cur, "seed_request_stage")
+            _insert_request_events(cur, "seed_request_stage", s, moment)
     finally:
         cur.execute("DROP TABLE IF EXISTS seed_request_stage")
 
@@ -2379,44 +2379,22 @@ REQUEST_NOTES = {
     "complaint": "用户投诉收到未经同意的营销电话 / Complained of marketing calls made without "
                  "consent",
 }
-# kinds for which the request's answer needs the person's identity checked (policy 8.3)
-IDENTITY_KINDS = ("access", "copy", "delete", "cancel_account", "correct")
+# kinds for which the demo's intake checks identity (policy 8.3; DSR-IDENTITY looks at four)
+VERIFIED_KINDS = ("access", "copy", "delete", "cancel_account", "correct")
 DELETION_KINDS = ("delete", "cancel_account")
 REQUEST_HISTORY_DAYS = 183        # demo: the last ~6 months
 LARGE_REQUEST_HISTORY_DAYS = 2 * 365
 
 
 def _working_days_setting(s: Settings) -> int:
-    for name in ("request_working_days", "rights_request_working_days", "dsr_working_days"):
-        value = getattr(s, name, None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return 15
+    return int(s.dsr_response_working_days)
 
 
 def _due_date(received_at: dt.datetime, s: Settings) -> dt.date:
     """The last day to answer a request received at ``received_at`` (its Nth working day
     after the day of receipt, Asia/Shanghai), from the project's calendar."""
-    try:
-        from .workdays import request_deadline
-    except ImportError:                      # pragma: no cover - before the calendar lands
-        return _fallback_due_date(received_at, s)
+    from .workdays import request_deadline
     return request_deadline(received_at, s).due_date
-
-
-def _fallback_due_date(received_at: dt.datetime, s: Settings) -> dt.date:
-    import chinese_calendar
-    import holidays
-    d = received_at.astimezone(ZoneInfo(s.timezone)).date()
-    left = _working_days_setting(s)
-    while left:
-        d += dt.timedelta(days=1)
-        try:
-            work = chinese_calendar.is_workday(d)
-        except NotImplementedError:
-            work = d.weekday() < 5 and d not in holidays.China(years=d.year)
-        left -= work
-    return d
 
 
 def _stamp(t: dt.datetime) -> dt.datetime:
@@ -2515,7 +2493,7 @@ def _demo_requests(rng: random.Random, as_of: dt.date, moment: dt.datetime, s: S
         # (the Nth working day after receipt is never earlier than N calendar days after it)
         answer = rng.uniform(0.5, 13.5) * day
         verified = None
-        if kind in IDENTITY_KINDS or rng.random() < 0.3:
+        if kind in VERIFIED_KINDS or rng.random() < 0.3:
             verified = received + rng.uniform(0.02, min(1.5, answer / day * 0.4)) * day
         outcome = rng.random()
         row = None
@@ -2527,6 +2505,11 @@ def _demo_requests(rng: random.Random, as_of: dt.date, moment: dt.datetime, s: S
                      notes="申请人撤回申请 / The applicant withdrew the request")
         elif received + answer <= moment:
             refused = outcome > 0.92 and kind not in ("withdraw_consent", "explain")
+            # replies go out in office hours (9:00-19:00), the same day
+            local = (received + answer).astimezone(tz)
+            office = local.replace(hour=min(18, max(9, local.hour)))
+            if office > max(received, verified or received) + 0.3 * day and office <= moment:
+                answer = office - received
             row = _R(received, kind, channel, subject(kind),
                      status="refused" if refused else "completed", verified=verified,
                      in_progress=(verified or received) + rng.uniform(0.05, 0.5) * day,
@@ -2673,41 +2656,71 @@ def _request_stage_schema_extra(tz: str) -> list[tuple[str, pa.DataType]]:
             ("logged_at", ts), ("carried_out", pa.bool_())]
 
 
-# Each staged request's history, derived from its own columns (so the two agree): logged by
-# the intake, identity checked, taken in hand, then answered (completed or refused) or
-# withdrawn. ``recorded_at`` is when the step was written down (the intake logs a letter
-# hours after it arrived). event_id follows time order.
+# Each staged request's history, derived from its own columns (so the two agree), in the
+# words and event kinds of the request module (dashboard/requests.py): logged by the intake
+# (with its deadline from the store's calendar_days), identity verified, in progress, then
+# completed, refused or withdrawn. ``recorded_at`` is when the step was written down (the
+# intake logs a letter hours after it arrived). event_id follows time order.
 _REQUEST_EVENTS_SQL = """
 INSERT INTO request_events (event_id, request_id, "at", actor, role, kind, detail,
                             recorded_at, data)
-WITH ev AS (
-    SELECT request_id, received_at AS ts, 0 AS k, logged_by AS actor, 'received' AS kind,
-           'Received by ' || replace(channel, '_', ' ') || ': ' || replace(kind, '_', ' ')
-               || ' request' AS detail,
+WITH cal AS (
+    SELECT day, working, provisional,
+           sum(CASE WHEN working THEN 1 ELSE 0 END) OVER (ORDER BY day) AS seq,
+           sum(CASE WHEN provisional THEN 1 ELSE 0 END) OVER (ORDER BY day) AS pseq
+    FROM calendar_days
+), due AS (
+    SELECT s.request_id,
+           timezone($tz, (d.day + 1)::TIMESTAMP) - INTERVAL 1 SECOND AS due_at,
+           d.pseq > r.pseq AS provisional
+    FROM {stage} s
+    JOIN cal r ON r.day = (s.received_at AT TIME ZONE $tz)::DATE
+    JOIN cal d ON d.working AND d.seq = r.seq + $wd
+), ev AS (
+    SELECT s.request_id, received_at AS ts, 0 AS k, logged_by AS actor, 'logged' AS kind,
+           'Logged: ' || $kind_labels[list_position($kinds, s.kind)] || ' by '
+               || lower($channel_labels[list_position($channels, channel)]) || ', subject '
+               || subject_ref || '. Received ' || {fmt_received}
+               || coalesce('; due ' || {fmt_due}
+                           || CASE WHEN due.provisional THEN ' (provisional: the calendar '
+                                   || 'does not know that year yet)' ELSE '' END, '')
+               || '.' AS detail,
            logged_at AS rec,
-           json_object('channel', channel, 'kind', kind, 'subject_ref', subject_ref) AS data
-    FROM {stage}
+           json_object('values', json_object('received_at', {iso_received}, 'channel',
+                                             channel, 'kind', s.kind, 'subject_ref',
+                                             subject_ref, 'handler', handler, 'notes', notes),
+                       'token', NULL, 'action', 'request.log',
+                       'due_at', {iso_due}, 'provisional', due.provisional) AS data
+    FROM {stage} s LEFT JOIN due ON due.request_id = s.request_id
     UNION ALL
     SELECT request_id, identity_verified_at, 1, logged_by, 'identity_verified',
-           'Identity verified (policy 8.3)', identity_verified_at,
-           json_object('identity_verified_at', identity_verified_at)
+           'Identity verified (' || {fmt_verified} || ').', identity_verified_at,
+           json_object('values', json_object('at', {iso_verified}), 'token', NULL,
+                       'action', 'request.identity_verified')
     FROM {stage} WHERE identity_verified_at IS NOT NULL
     UNION ALL
     SELECT request_id, in_progress_at, 2, handler, 'in_progress',
-           'In progress: handled by ' || handler, in_progress_at,
-           json_object('status', 'in_progress', 'handler', handler)
+           'In progress (' || {fmt_started} || ').', in_progress_at,
+           json_object('values', json_object('at', {iso_started}), 'token', NULL,
+                       'action', 'request.in_progress')
     FROM {stage} WHERE in_progress_at IS NOT NULL
     UNION ALL
     SELECT request_id, completed_at, 3, handler, status,
-           CASE WHEN status = 'completed' THEN 'Completed: the reply was sent'
-                ELSE 'Refused: ' || coalesce(refusal_reason, '(no reason recorded)') END,
+           CASE WHEN status = 'completed' THEN 'Completed (' || {fmt_answered} || ').'
+                ELSE 'Refused (' || {fmt_answered} || '). '
+                     || coalesce('Reason: ' || refusal_reason, 'No reason recorded.') END,
            completed_at,
-           json_object('status', status, 'completed_at', completed_at,
-                       'refusal_reason', refusal_reason)
+           json_object('values', CASE WHEN status = 'refused'
+                                      THEN json_object('at', {iso_answered},
+                                                       'refusal_reason', refusal_reason)
+                                      ELSE json_object('at', {iso_answered}) END,
+                       'token', NULL, 'action', 'request.' || status)
     FROM {stage} WHERE status IN ('completed', 'refused') AND completed_at IS NOT NULL
     UNION ALL
     SELECT request_id, withdrawn_at, 3, logged_by, 'withdrawn',
-           'Withdrawn by the applicant', withdrawn_at, json_object('status', 'withdrawn')
+           'Withdrawn (' || {fmt_withdrawn} || ').', withdrawn_at,
+           json_object('values', json_object('at', {iso_withdrawn}), 'token', NULL,
+                       'action', 'request.withdrawn')
     FROM {stage} WHERE status = 'withdrawn' AND withdrawn_at IS NOT NULL
 )
 SELECT $first + row_number() OVER (ORDER BY ts, request_id, k), request_id, ts, actor,
@@ -2715,6 +2728,24 @@ SELECT $first + row_number() OVER (ORDER BY ts, request_id, k), request_id, ts, 
        greatest(ts, rec), data::VARCHAR
 FROM ev
 """
+
+
+def _request_events_sql(stage: str, offset: str) -> str:
+    """The events SQL with its time formats: ``2026-11-24 14:00 +08:00`` as the request
+    module shows times, ISO 8601 in the JSON data."""
+    def fmt(col: str) -> str:
+        return f"(strftime(timezone($tz, {col}), '%Y-%m-%d %H:%M') || ' {offset}')"
+
+    def iso(col: str) -> str:
+        return f"(strftime(timezone($tz, {col}), '%Y-%m-%dT%H:%M:%S') || '{offset}')"
+
+    cols = {"received": "received_at", "due": "due.due_at", "verified": "identity_verified_at",
+            "started": "in_progress_at", "answered": "completed_at",
+            "withdrawn": "withdrawn_at"}
+    return _REQUEST_EVENTS_SQL.format(
+        stage=stage, **{f"fmt_{k}": fmt(c) for k, c in cols.items()},
+        **{f"iso_{k}": iso(c) for k, c in cols.items()})
+
 
 # A completed deletion or account cancellation was carried out: the subject's records not
 # on hold are deleted on the day it was completed (none of them collected later).
@@ -2735,9 +2766,18 @@ def _insert_requests(cur, stage: str, tz: str) -> None:
     cur.execute(_CARRY_OUT_SQL.format(stage=stage), {"tz": tz})
 
 
-def _insert_request_events(cur, stage: str, first_event_id: int = 0) -> None:
-    cur.execute(_REQUEST_EVENTS_SQL.format(stage=stage),
-                {"first": first_event_id, "managers": list(REQUEST_INTAKE)})
+def _insert_request_events(cur, stage: str, settings: Settings, moment: dt.datetime,
+                           first_event_id: int = 0) -> None:
+    from .requests import CHANNEL_LABELS, KIND_LABELS
+    off = moment.utcoffset() or dt.timedelta(0)
+    minutes = int(off.total_seconds() // 60)
+    offset = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    cur.execute(_request_events_sql(stage, offset), {
+        "first": first_event_id, "managers": list(REQUEST_INTAKE), "tz": settings.timezone,
+        "wd": _working_days_setting(settings), "kinds": list(REQUEST_KINDS),
+        "kind_labels": [KIND_LABELS[k] for k in REQUEST_KINDS],
+        "channels": list(REQUEST_CHANNELS),
+        "channel_labels": [CHANNEL_LABELS[c] for c in REQUEST_CHANNELS]})
 
 
 # == rights requests at scale =================================================================
@@ -2840,7 +2880,7 @@ def _insert_large_requests(cur, *, seed: int, moment: dt.datetime, n: int, n_rec
         "seed": seed, "n": n, "moment": moment, "days": LARGE_REQUEST_HISTORY_DAYS,
         "kinds": _weighted_list(REQUEST_KIND_WEIGHTS),
         "channels": _weighted_list(REQUEST_CHANNEL_WEIGHTS),
-        "n_records": max(1, n_records), "identity_kinds": list(IDENTITY_KINDS),
+        "n_records": max(1, n_records), "identity_kinds": list(VERIFIED_KINDS),
         "deletion_kinds": list(DELETION_KINDS),
         "reasons": list(REFUSAL_REASONS), "n_reasons": len(REFUSAL_REASONS),
         "handlers": list(REQUEST_HANDLERS), "n_handlers": len(REQUEST_HANDLERS),

@@ -768,7 +768,7 @@ def test_most_demo_entities_comply(demo_store):
     assert share_clean("retention_records", "RET-") >= 0.99
 
 
-REQUEST_EVENT_KINDS = {"received", "identity_verified", "in_progress", "completed",
+REQUEST_EVENT_KINDS = {"logged", "identity_verified", "in_progress", "completed",
                        "refused", "withdrawn"}
 
 
@@ -776,13 +776,13 @@ def request_timeline_problems(store, moment: dt.datetime) -> list[tuple]:
     """Where request_events and the requests' columns disagree, or a time is impossible."""
     return store.rows("""
         WITH cols AS (
-            SELECT request_id, 'received' AS kind, received_at AS ts FROM rights_requests
+            SELECT request_id, 'logged' AS kind, received_at AS ts FROM rights_requests
             UNION ALL SELECT request_id, 'identity_verified', identity_verified_at
                       FROM rights_requests WHERE identity_verified_at IS NOT NULL
             UNION ALL SELECT request_id, status, completed_at FROM rights_requests
                       WHERE status IN ('completed', 'refused')
         ), ev AS (SELECT * FROM request_events
-                  WHERE kind IN ('received', 'identity_verified', 'completed', 'refused'))
+                  WHERE kind IN ('logged', 'identity_verified', 'completed', 'refused'))
         SELECT 'column without its event', c.request_id, c.kind FROM cols c
         LEFT JOIN ev ON ev.request_id = c.request_id AND ev.kind = c.kind AND ev."at" = c.ts
         WHERE ev.event_id IS NULL
