@@ -1146,6 +1146,24 @@ def test_large_has_findings_of_every_rule_in_realistic_proportions(large_store):
         assert 0 < found <= 0.06 * c[table], (rule, found)
 
 
+def test_large_requests_are_about_real_subjects_with_a_realistic_mix(large_store):
+    s = large_store
+    assert request_timeline_problems(s, MOMENT) == []
+    assert s.scalar("SELECT count(*) FROM rights_requests q ANTI JOIN retention_records r "
+                    "USING (subject_ref)") == 0
+    assert _values(s, "SELECT kind FROM rights_requests") == set(REQUEST_KINDS)
+    assert _values(s, "SELECT channel FROM rights_requests") == set(REQUEST_CHANNELS)
+    assert _values(s, "SELECT status FROM rights_requests") == set(REQUEST_STATUSES)
+    completed, open_ = s.rows("SELECT count(*) FILTER (WHERE status = 'completed') / count(*), "
+                              "count(*) FILTER (WHERE status IN ('received', 'in_progress')) "
+                              "/ count(*) FROM rights_requests")[0]
+    assert 0.8 <= completed <= 0.92 and 0.01 <= open_ <= 0.05
+    # a completed deletion was carried out in the retention records, but for a few
+    done = s.scalar("SELECT count(*) FROM rights_requests WHERE status = 'completed' "
+                    "AND kind IN ('delete', 'cancel_account')")
+    assert 0 < len(violations(s, "DSR-DELETION-DONE")) <= 0.06 * done
+
+
 def test_large_is_deterministic(large_store, tmp_path):
     other = make_store(tmp_path / "again.duckdb")
     try:
@@ -1164,12 +1182,12 @@ def test_every_generated_value_draws_on_the_seed():
     # Each pseudo-random draw of the SQL generators is hash(i, $seed, k) with its own k,
     # so another seed moves every table (tested end to end at the demo scale).
     for sql in (demo._RETENTION_SQL, demo._PROCESSORS_SQL, demo._AGREEMENTS_SQL,
-                demo._INCIDENTS_SQL):
+                demo._INCIDENTS_SQL, demo._REQUESTS_SQL):
         calls = re.findall(r"hash\(([^)]*)\)", sql)
         assert calls and all(re.fullmatch(r"i, \$seed, \d+", c) for c in calls), calls
     streams = [re.findall(r"hash\(i, \$seed, (\d+)\)", sql)
                for sql in (demo._RETENTION_SQL, demo._PROCESSORS_SQL, demo._AGREEMENTS_SQL,
-                           demo._INCIDENTS_SQL)]
+                           demo._INCIDENTS_SQL, demo._REQUESTS_SQL)]
     flat = [k for ks in streams for k in ks]
     assert len(flat) == len(set(flat))     # no two draws share a stream
 
