@@ -1,8 +1,8 @@
 """Demo and large data: ``python -m dashboard seed [--scale demo|large]``.
 
-``seed(store, actor, ...)`` replaces the contents of the five operational tables
-(processors, sharing_agreements, retention_records, incidents, incident_events)
-in one transaction with one audit entry, deterministically: the same ``seed``,
+``seed(store, actor, ...)`` replaces the contents of the operational tables
+(processors, sharing_agreements, retention_records, incidents, incident_events,
+rights_requests, request_events) in one transaction with one audit entry, deterministically: the same ``seed``,
 ``as_of`` and ``scale`` give byte-identical table contents.
 
 Two scales:
@@ -14,7 +14,7 @@ Two scales:
   Most entities comply; for every rule of the data contract a few do not,
   and a few items are *due* but not late yet. ``docs/DEMO.md`` lists them.
 - **large**: 10,000 processors, 50,000 agreements, 10,000,000 retention
-  records and 100,000 incidents generated set-wise in DuckDB SQL from
+  records, 100,000 incidents and 200,000 rights requests generated set-wise in DuckDB SQL from
   ``range()`` with ``hash(i, seed, k)`` as the pseudo-random source
   (``random()`` is not reproducible under parallelism), with the same kinds
   of imperfection in realistic proportions.
@@ -160,13 +160,13 @@ def _validate(scale, as_of, seed_value, retention_records) -> None:
 def register_cli(sub) -> None:
     p = sub.add_parser(
         "seed", help="replace the registers with demo or large generated data",
-        description="Replace processors, sharing agreements, retention records, incidents "
-                    "and incident events with generated data (deterministic for a given "
+        description="Replace processors, sharing agreements, retention records, incidents, "
+                    "incident events, rights requests and request events with generated data (deterministic for a given "
                     "--seed and --as-of).")
     p.add_argument("--scale", choices=SCALES, default="demo",
                    help="demo: a small believable data set (default); large: 10,000 "
                         "processors, 50,000 agreements, 10,000,000 retention records, "
-                        "100,000 incidents")
+                        "100,000 incidents, 200,000 rights requests")
     p.add_argument("--retention-records", metavar="N", default=None,
                    help="number of retention records (overrides the scale's default)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
@@ -2332,11 +2332,9 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
 REQUEST_TABLES = ("rights_requests", "request_events")
 
 # Who does what: managers log requests and check identity, the DPO (or legal counsel, for
-# refusals and complaints) answers. (name, role) as the app's accounts.
+# refusals and complaints) answers.
 REQUEST_INTAKE = ("manager.wang", "manager.zhang")
 REQUEST_HANDLERS = ("dpo.li", "dpo.li", "dpo.li", "legal.sun")
-REQUEST_ROLES = {"manager.wang": "manager", "manager.zhang": "manager", "dpo.li": "dpo",
-                 "legal.sun": "dpo"}
 
 # Relative weights: what people ask for, and how they reach the Platform.
 REQUEST_KIND_WEIGHTS = {"access": 22, "copy": 8, "correct": 14, "delete": 18,
