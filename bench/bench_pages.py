@@ -187,7 +187,7 @@ def app_worker(args) -> dict[str, Any]:
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=900)
     at.session_state["actor"] = Actor(f"bench.{args.role}", args.role)
     at.query_params.update(json.loads(args.query))
-    at.switch_page(PAGE_BY_KEY[args.page].path)
+    at.switch_page(PAGE_BY_KEY[args.page].script)
     # A server scans the installed components once when it starts; AppTest does it on its
     # first run: do it before the clock starts, as a running server has.
     from streamlit.components.v2.component_manager import BidiComponentManager

@@ -2,7 +2,7 @@
 
 1. builds (or, with --reuse, reuses) bench/out/large.duckdb with
    `python -m dashboard seed --scale large` (10,000 processors, 50,000 agreements,
-   10,000,000 retention records, 100,000 incidents);
+   10,000,000 retention records, 100,000 incidents, 200,000 rights requests);
 2. runs each benchmark module in its own process (so one's memory does not colour the
    next's), prints its output, and keeps it in bench/out/<name>.txt.
 
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reuse", action="store_true",
                     help="reuse bench/out/large.duckdb if it exists")
-    ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export,stream")
+    ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export,stream,"
+                         "requests")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / "large.duckdb"
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         ("pages", ["bench.bench_pages", "--db", str(db)]),
         ("export", ["bench.bench_export", "--db", str(db)]),
         ("stream", ["bench.bench_stream", "--db", str(db), "--compare", "copy"]),
+        ("requests", ["bench.bench_requests", "--db", str(db), "--as-of", AS_OF]),
     ]
     for name, cmd in plan:
         if not want(name):

@@ -1,8 +1,8 @@
 """Demo and large data: ``python -m dashboard seed [--scale demo|large]``.
 
-``seed(store, actor, ...)`` replaces the contents of the five operational tables
-(processors, sharing_agreements, retention_records, incidents, incident_events)
-in one transaction with one audit entry, deterministically: the same ``seed``,
+``seed(store, actor, ...)`` replaces the contents of the operational tables
+(processors, sharing_agreements, retention_records, incidents, incident_events,
+rights_requests, request_events) in one transaction with one audit entry, deterministically: the same ``seed``,
 ``as_of`` and ``scale`` give byte-identical table contents.
 
 Two scales:
@@ -14,7 +14,7 @@ Two scales:
   Most entities comply; for every rule of the data contract a few do not,
   and a few items are *due* but not late yet. ``docs/DEMO.md`` lists them.
 - **large**: 10,000 processors, 50,000 agreements, 10,000,000 retention
-  records and 100,000 incidents generated set-wise in DuckDB SQL from
+  records, 100,000 incidents and 200,000 rights requests generated set-wise in DuckDB SQL from
   ``range()`` with ``hash(i, seed, k)`` as the pseudo-random source
   (``random()`` is not reproducible under parallelism), with the same kinds
   of imperfection in realistic proportions.
@@ -54,13 +54,14 @@ from .access import Actor
 from .reference import load_catalog, sync_reference
 from .registers import (
     AGREEMENT_TERMS, BOOLEAN, DATE, GRADES, HOLD_REASONS, INCIDENTS, INTEGER, LIST, NUMBER,
-    NOTICE_CONTENTS, PROCESSORS, RETENTION_RECORDS, SHARING_AGREEMENTS, TIMESTAMP, Register,
+    NOTICE_CONTENTS, PROCESSORS, REQUEST_CHANNELS, REQUEST_KINDS, RETENTION_RECORDS,
+    RIGHTS_REQUESTS, SHARING_AGREEMENTS, TIMESTAMP, Register,
 )
 from .settings import Settings
 
 SCALES = ("demo", "large")
 TABLES = ("processors", "sharing_agreements", "retention_records", "incidents",
-          "incident_events")
+          "incident_events", "rights_requests", "request_events")
 
 # Rows other modules keep beside incidents and events, keyed on their ids (the incident
 # tracker's event metadata and idempotency tokens): a re-seed reuses those ids, so stale
@@ -76,6 +77,7 @@ LARGE_COUNTS = {
     "sharing_agreements": 50_000,
     "retention_records": 10_000_000,
     "incidents": 100_000,
+    "rights_requests": 200_000,
 }
 MAX_RETENTION_RECORDS = 2_000_000_000
 MAX_SEED = 2**31 - 1
@@ -158,13 +160,13 @@ def _validate(scale, as_of, seed_value, retention_records) -> None:
 def register_cli(sub) -> None:
     p = sub.add_parser(
         "seed", help="replace the registers with demo or large generated data",
-        description="Replace processors, sharing agreements, retention records, incidents "
-                    "and incident events with generated data (deterministic for a given "
+        description="Replace processors, sharing agreements, retention records, incidents, "
+                    "incident events, rights requests and request events with generated data (deterministic for a given "
                     "--seed and --as-of).")
     p.add_argument("--scale", choices=SCALES, default="demo",
                    help="demo: a small believable data set (default); large: 10,000 "
                         "processors, 50,000 agreements, 10,000,000 retention records, "
-                        "100,000 incidents")
+                        "100,000 incidents, 200,000 rights requests")
     p.add_argument("--retention-records", metavar="N", default=None,
                    help="number of retention records (overrides the scale's default)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
@@ -1690,7 +1692,11 @@ def _seed_demo(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings:
         _insert_rows(cur, SHARING_AGREEMENTS, _demo_agreements(rng, as_of, settings,
                                                                processors), tz)
     with _timed(timings, "retention_records"):
-        planted = _demo_retention_planted(rng, as_of, settings)[:n_retention]
+        dsr_rows, dsr_subjects = _demo_request_retention(
+            as_of, settings, max(12_000, n_retention // 3) + 1000)
+        planted = (_demo_retention_planted(rng, as_of, settings) + dsr_rows)[:n_retention]
+        if len(planted) < len(dsr_rows) or planted[-len(dsr_rows):] != dsr_rows:
+            dsr_subjects = {}                # too few records for the deletion stories
         background = n_retention - len(planted)
         _insert_retention(cur, n=background, first_id=1, seed=seed, as_of=as_of,
                           streams=RETENTION_STREAMS)
@@ -1708,6 +1714,18 @@ def _seed_demo(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings:
             _insert_events(cur, "seed_incident_stage")
     finally:
         cur.unregister("seed_incident_stage")
+    try:
+        with _timed(timings, "rights_requests"):
+            pool = _demo_request_subjects(cur, background,
+                                          {row["subject_ref"] for row in planted})
+            requests = _demo_requests(rng, as_of, moment, settings, pool, dsr_subjects)
+            cur.register("seed_request_stage", _arrow_table(
+                RIGHTS_REQUESTS, requests, tz, _request_stage_schema_extra(tz)))
+            _insert_requests(cur, "seed_request_stage", tz)
+        with _timed(timings, "request_events"):
+            _insert_request_events(cur, "seed_request_stage", settings, moment)
+    finally:
+        cur.unregister("seed_request_stage")
 
 
 # == large scale ===========================================================================
@@ -2298,3 +2316,572 @@ def _seed_large(cur, *, as_of: dt.date, moment: dt.datetime, seed: int, settings
             _insert_events(cur, "seed_incident_stage")
     finally:
         cur.execute("DROP TABLE IF EXISTS seed_incident_stage")
+    try:
+        with _timed(timings, "rights_requests"):
+            _insert_large_requests(cur, seed=seed, moment=moment,
+                                   n=LARGE_COUNTS["rights_requests"], n_records=n_retention,
+                                   tz=s.timezone)
+        with _timed(timings, "request_events"):
+            _insert_request_events(cur, "seed_request_stage", s, moment)
+    finally:
+        cur.execute("DROP TABLE IF EXISTS seed_request_stage")
+
+
+# == rights requests (policy 8 and 10), both scales =========================================
+
+REQUEST_TABLES = ("rights_requests", "request_events")
+
+# Who does what: managers log requests and check identity, the DPO (or legal counsel, for
+# refusals and complaints) answers.
+REQUEST_INTAKE = ("manager.wang", "manager.zhang")
+REQUEST_HANDLERS = ("dpo.li", "dpo.li", "dpo.li", "legal.sun")
+
+# Relative weights: what people ask for, and how they reach the Platform.
+REQUEST_KIND_WEIGHTS = {"access": 22, "copy": 8, "correct": 14, "delete": 18,
+                        "withdraw_consent": 12, "cancel_account": 12, "explain": 8,
+                        "complaint": 6}
+REQUEST_CHANNEL_WEIGHTS = {"web_form": 30, "in_app": 24, "email": 16, "customer_service": 15,
+                           "phone": 10, "letter": 5}
+# Whose records a kind of request is about (retention_records.subject_ref prefixes: U users,
+# V site visitors, C job candidates, S delivery recipients, B business contacts).
+REQUEST_PREFIXES = {"access": "UUUUCB", "copy": "UUUC", "correct": "UUUBS",
+                    "delete": "UUCCVS", "withdraw_consent": "UVVU", "cancel_account": "U",
+                    "explain": "UUVB", "complaint": "UUS"}
+
+REFUSAL_REASONS = (
+    "法律法规规定的保存期限未届满（会计档案管理办法第14条），发票及付款记录须保存 / "
+    "Retention required by law: invoices and payment records must be kept (Accounting "
+    "Archives Measures Art. 14)",
+    "无法核验身份：申请人未能提供与账户一致的手机号码 / Identity could not be verified: the "
+    "applicant could not show the account's phone number",
+    "重复请求：同一副本已于10日前发送 / Repeated request: the same copy was sent ten days "
+    "earlier",
+    "所请求信息涉及他人个人信息 / The records asked for contain other people's personal "
+    "information",
+    "与正在进行的劳动仲裁相关，依法暂不删除 / Linked to pending labour arbitration: kept "
+    "while proceedings last",
+)
+REQUEST_NOTES = {
+    "access": "用户要求查阅账户下的个人信息 / Asked to see the personal information on the "
+              "account",
+    "copy": "用户要求导出个人信息副本（PIPL第45条） / Asked for a copy of their personal "
+            "information (PIPL Art. 45)",
+    "correct": "用户要求更正手机号码和收货地址 / Asked to correct the phone number and the "
+               "delivery address",
+    "delete": "用户要求删除个人信息 / Asked for their personal information to be deleted",
+    "withdraw_consent": "用户撤回营销短信和个性化推荐的同意 / Withdrew consent to marketing "
+                        "SMS and personalised recommendations",
+    "cancel_account": "用户要求注销账户 / Asked to cancel the account",
+    "explain": "用户询问人脸识别信息的处理规则（PIPL第48条） / Asked how face images are "
+               "processed (PIPL Art. 48)",
+    "complaint": "用户投诉收到未经同意的营销电话 / Complained of marketing calls made without "
+                 "consent",
+}
+# kinds for which the demo's intake checks identity (policy 8.3; DSR-IDENTITY looks at four)
+VERIFIED_KINDS = ("access", "copy", "delete", "cancel_account", "correct")
+DELETION_KINDS = ("delete", "cancel_account")
+REQUEST_HISTORY_DAYS = 183        # demo: the last ~6 months
+LARGE_REQUEST_HISTORY_DAYS = 2 * 365
+
+
+def _working_days_setting(s: Settings) -> int:
+    return int(s.dsr_response_working_days)
+
+
+def _due_date(received_at: dt.datetime, s: Settings) -> dt.date:
+    """The last day to answer a request received at ``received_at`` (its Nth working day
+    after the day of receipt, Asia/Shanghai), from the project's calendar."""
+    from .workdays import request_deadline
+    return request_deadline(received_at, s).due_date
+
+
+def _stamp(t: dt.datetime) -> dt.datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def _demo_request_subjects(cur, n_background: int, exclude: set[str]) -> dict[str, list]:
+    """Subjects of the background retention records, by prefix, in a stable order."""
+    rows = cur.execute(
+        "SELECT subject_ref FROM retention_records WHERE record_id <= $n "
+        "GROUP BY subject_ref ORDER BY subject_ref", {"n": n_background}).fetchall()
+    pool: dict[str, list] = {}
+    for (ref,) in rows:
+        if ref not in exclude:
+            pool.setdefault(ref[0], []).append(ref)
+    return pool
+
+
+def _demo_request_retention(as_of: dt.date, s: Settings, base: int) -> tuple[list[dict],
+                                                                             dict[str, str]]:
+    """Retention records of the subjects whose deletions the demo plants: one carried out
+    (records deleted the day it was completed, one on a legal hold), two not (a phone number
+    left in the SMS gateway; a photo purged three days after the answer)."""
+    day = dt.timedelta(days=1)
+    subjects = {"cancel_left": f"U{base + 17}", "delete_late": f"C{base + 29}",
+                "delete_done": f"U{base + 41}"}
+    done = {"cancel_left": as_of - 43 * day, "delete_late": as_of - 20 * day,
+            "delete_done": as_of - 61 * day}
+
+    def rec(story, system, category, collected_ago, deleted, *, hold=None, ended=None):
+        ref = HOLD_REFERENCES[hold][1] if hold else None
+        return {"subject_ref": subjects[story], "category": category, "system": system,
+                "storage_region": "CN", "collected_on": done[story] - collected_ago * day,
+                "service_ended_on": ended, "deleted_on": deleted, "hold_reason": hold,
+                "hold_reference": ref, "hold_review_on": as_of + 150 * day if hold else None}
+
+    c, d, o = done["cancel_left"], done["delete_late"], done["delete_done"]
+    rows = [
+        rec("cancel_left", "iam", "account_credentials", 700, c, ended=c),
+        rec("cancel_left", "iam", "name", 700, c, ended=c),
+        rec("cancel_left", "sms-gateway", "phone", 690, None, ended=c),      # left behind
+        rec("cancel_left", "web-analytics", "cookie_identifier", 40, c + 6 * day),  # late
+        rec("delete_late", "hr-ats", "resume", 120, d),
+        rec("delete_late", "hr-ats", "photo", 120, d + 3 * day),            # purged late
+        rec("delete_late", "hr-ats", "contact_person", 120, d),
+        rec("delete_done", "iam", "account_credentials", 400, o, ended=o),
+        rec("delete_done", "iam", "name", 400, o, ended=o),
+        rec("delete_done", "kyc-face", "facial_biometrics", 400, o - 2 * day, ended=o),
+        rec("delete_done", "erp-finance", "bank_account", 380, None, ended=o,
+            hold="rights_protection"),                                       # held: fine
+    ]
+    return rows, subjects
+
+
+def _R(received: dt.datetime, kind: str, channel: str, subject: str, *, status: str,
+       verified=None, in_progress=None, answered=None, withdrawn=None, reason=None,
+       handler="dpo.li", notes=None, intake="manager.wang") -> dict:
+    return {"received_at": received, "kind": kind, "channel": channel, "subject_ref": subject,
+            "identity_verified_at": verified, "status": status,
+            "completed_at": answered if status in ("completed", "refused") else None,
+            "refusal_reason": reason, "handler": handler, "notes": notes,
+            "in_progress_at": in_progress, "withdrawn_at": withdrawn, "logged_by": intake,
+            "logged_at": None, "carried_out": False}
+
+
+def _demo_requests(rng: random.Random, as_of: dt.date, moment: dt.datetime, s: Settings,
+                   pool: dict[str, list], planted: dict[str, str]) -> list[dict]:
+    tz = ZoneInfo(s.timezone)
+    day, hour = dt.timedelta(days=1), dt.timedelta(hours=1)
+    n_days = _working_days_setting(s)
+
+    def at(days_ago: float, hh: int = 10, mm: int = 0) -> dt.datetime:
+        d = as_of - int(days_ago) * day
+        return dt.datetime.combine(d, dt.time(hh, mm), tz)
+
+    def subject(kind: str) -> str:
+        prefixes = [p for p in REQUEST_PREFIXES[kind] if pool.get(p)] or list(pool)
+        return rng.choice(pool[rng.choice(prefixes)]) if prefixes else "U1"
+
+    out: list[dict] = []
+    # -- the background: most requests answered in days, a few open, some refused with a
+    # reason, a few withdrawn
+    kinds, kind_w = zip(*REQUEST_KIND_WEIGHTS.items())
+    channels, channel_w = zip(*REQUEST_CHANNEL_WEIGHTS.items())
+    for _ in range(132):
+        kind = rng.choices(kinds, kind_w)[0]
+        channel = rng.choices(channels, channel_w)[0]
+        online = channel in ("web_form", "in_app", "email")
+        received = moment - rng.uniform(0.1, REQUEST_HISTORY_DAYS) * day
+        d = received.astimezone(tz)
+        hh = rng.randint(7, 23) if online else rng.randint(9, 17)
+        received = min(moment, d.replace(hour=hh, minute=rng.randint(0, 59), second=0,
+                                         microsecond=0))
+        age = (moment - received) / day
+        # answer in 1 to 14 calendar days: within the working-day deadline by construction
+        # (the Nth working day after receipt is never earlier than N calendar days after it)
+        answer = rng.uniform(0.5, 13.5) * day
+        verified = None
+        if kind in VERIFIED_KINDS or rng.random() < 0.3:
+            verified = received + rng.uniform(0.02, min(1.5, answer / day * 0.4)) * day
+        outcome = rng.random()
+        row = None
+        if outcome < 0.05 and age > 3:
+            gone = received + rng.uniform(0.2, min(age - 0.1, 6)) * day
+            row = _R(received, kind, channel, subject(kind), status="withdrawn",
+                     verified=verified if verified and verified < gone else None,
+                     withdrawn=gone,
+                     notes="申请人撤回申请 / The applicant withdrew the request")
+        elif received + answer <= moment:
+            refused = outcome > 0.92 and kind not in ("withdraw_consent", "explain")
+            # replies go out in office hours (9:00-19:00), the same day
+            local = (received + answer).astimezone(tz)
+            office = local.replace(hour=min(18, max(9, local.hour)))
+            if office > max(received, verified or received) + 0.3 * day and office <= moment:
+                answer = office - received
+            row = _R(received, kind, channel, subject(kind),
+                     status="refused" if refused else "completed", verified=verified,
+                     in_progress=(verified or received) + rng.uniform(0.05, 0.5) * day,
+                     answered=received + answer,
+                     reason=rng.choice(REFUSAL_REASONS) if refused else None,
+                     handler="legal.sun" if refused or kind == "complaint"
+                     else rng.choice(REQUEST_HANDLERS),
+                     notes=REQUEST_NOTES[kind] if rng.random() < 0.5 else None)
+        else:
+            started = (verified or received) + rng.uniform(0.05, 0.5) * day
+            row = _R(received, kind, channel, subject(kind),
+                     status="in_progress" if started <= moment else "received",
+                     verified=verified if verified and verified <= moment else None,
+                     in_progress=started if started <= moment else None,
+                     handler=rng.choice(REQUEST_HANDLERS), notes=REQUEST_NOTES[kind])
+        row["logged_by"] = rng.choice(REQUEST_INTAKE)
+        out.append(row)
+
+    # -- planted, each a story
+    # DSR-DEADLINE: an access request answered after five weeks (the data sat in three
+    # systems), a correction refused after six weeks, and an account cancellation still
+    # open seven weeks on
+    r = at(75, 9, 40)
+    out.append(_R(r, "access", "email", subject("access"), status="completed",
+                  verified=r + 1.1 * day, in_progress=r + 1.2 * day, answered=r + 34 * day,
+                  notes="回复延误：数据分散在CRM、IAM和物流三个系统 / Answered late: the data "
+                        "sat in three systems (CRM, IAM, logistics)"))
+    r = at(48, 14, 5)
+    out.append(_R(r, "correct", "letter", subject("correct"), status="refused",
+                  verified=r + 2 * day, in_progress=r + 2.1 * day, answered=r + 41 * day,
+                  reason="无法核实所称的更正内容，申请人未提供证明材料 / The correction could "
+                         "not be verified: no supporting documents were provided",
+                  handler="legal.sun", intake="manager.zhang"))
+    r = at(44, 11, 20)
+    out.append(_R(r, "cancel_account", "customer_service", subject("cancel_account"),
+                  status="in_progress", verified=r + 0.2 * day, in_progress=r + 0.3 * day,
+                  notes="等待ERP财务系统确认无未结订单 / Waiting for the ERP team to confirm "
+                        "there are no open orders"))
+    # the calendar: received on the Thursday before the 2026 Mid-Autumn and National Day
+    # holidays; its 15th working day is 22 October (25 September and 1-7 October off,
+    # 10 October a make-up working day); answered on the 14th, compliant
+    national_day = dt.datetime(2026, 9, 24, 15, 20, tzinfo=tz)
+    if moment - REQUEST_HISTORY_DAYS * day < national_day \
+            and _due_date(national_day, s) + 2 * day < as_of:
+        r = national_day
+    else:
+        r = at(60, 15, 20)
+    due = _due_date(r, s)
+    answered = dt.datetime.combine(due - day, dt.time(16, 30), tz)
+    while _due_date(answered - day, s) == due:   # never on a holiday: the day before due
+        answered -= day
+    out.append(_R(r, "access", "web_form", subject("access"), status="completed",
+                  verified=r + 0.1 * day, in_progress=r + 0.2 * day,
+                  answered=min(answered, dt.datetime.combine(due, dt.time(11), tz)),
+                  notes=f"节假日顺延：第{n_days}个工作日为{due.month}月{due.day}日 / The "
+                        f"deadline moves over the holidays: the {n_days}th working day is "
+                        f"{due.isoformat()}"))
+    # DSR-REFUSAL-REASON: refusals told by phone, the reason never written down
+    r = at(33, 10, 15)
+    out.append(_R(r, "delete", "customer_service", subject("delete"), status="refused",
+                  verified=r + 0.1 * day, in_progress=r + 0.2 * day, answered=r + 4 * day,
+                  handler="legal.sun",
+                  notes="客服电话告知需保留发票记录，未记录拒绝理由 / Told by phone that "
+                        "invoices must be kept; no reason recorded"))
+    r = at(12, 16, 45)
+    out.append(_R(r, "explain", "phone", subject("explain"), status="refused",
+                  in_progress=r + 0.1 * day, answered=r + 2 * day, handler="legal.sun"))
+    # DSR-DELETION-DONE: an account cancelled with its phone number left in the SMS
+    # gateway; a candidate's deletion whose photo was purged three days later. And one
+    # carried out in full (a record on a legal hold stays, as 6.2 allows)
+    if planted:
+        for story, kind, channel, ago, took in (("cancel_left", "cancel_account", "in_app",
+                                                 43, 9),
+                                                ("delete_late", "delete", "email", 20, 6),
+                                                ("delete_done", "delete", "web_form", 61, 5)):
+            done = dt.datetime.combine(as_of - ago * day, dt.time(17, 10), tz)
+            r = _stamp(done - took * day - 3.3 * hour)
+            out.append(_R(r, kind, channel, planted[story], status="completed",
+                          verified=r + 0.2 * day, in_progress=r + 0.4 * day, answered=done,
+                          notes=REQUEST_NOTES[kind]))
+    # DSR-IDENTITY: an access request answered to the app's mailbox without checking who
+    # asked; a copy sent a day before the identity check was done
+    r = at(26, 20, 10)
+    out.append(_R(r, "access", "in_app", subject("access"), status="completed",
+                  in_progress=r + 0.5 * day, answered=r + 3 * day,
+                  notes="已发送至App站内信，未核验身份 / Sent to the in-app mailbox; identity "
+                        "not checked"))
+    r = at(19, 9, 5)
+    out.append(_R(r, "copy", "email", subject("copy"), status="completed",
+                  in_progress=r + 0.3 * day, answered=r + 5 * day, verified=r + 6 * day))
+    # withdrawn: never a finding, even with no answer and no identity check
+    r = at(70, 13, 0)
+    out.append(_R(r, "delete", "letter", subject("delete"), status="withdrawn",
+                  withdrawn=r + 3 * day, notes="申请人来电撤回 / Withdrawn by phone"))
+    r = at(9, 21, 30)
+    out.append(_R(r, "access", "web_form", subject("access"), status="withdrawn",
+                  withdrawn=r + 1.5 * day))
+    # due within the week: open requests whose deadline falls in the next seven days
+    soon = []
+    for back in range(12, 31):
+        r = at(back, 11, 0)
+        if 1 <= (_due_date(r, s) - as_of).days <= 7:
+            soon.append(r)
+    chosen = sorted({soon[0], soon[len(soon) // 2], soon[-1]}) if soon else []
+    for j, r in enumerate(chosen):
+        kind = ("delete", "copy", "correct")[j]
+        out.append(_R(r, kind, ("web_form", "email", "in_app")[j], subject(kind),
+                      status="in_progress", verified=r + 0.3 * day,
+                      in_progress=r + 0.5 * day, notes=REQUEST_NOTES[kind]))
+    # received just after midnight Shanghai time (still the day before in UTC)
+    r = dt.datetime.combine(as_of - 2 * day, dt.time(0, 20), tz)
+    out.append(_R(r, "withdraw_consent", "in_app", subject("withdraw_consent"),
+                  status="received", notes=REQUEST_NOTES["withdraw_consent"]))
+
+    # times to the minute; the intake logs a request within minutes (online) or hours
+    for row in out:
+        for key in ("received_at", "identity_verified_at", "completed_at", "in_progress_at",
+                    "withdrawn_at"):
+            if row[key] is not None:
+                row[key] = _stamp(row[key])
+        received = row["received_at"]
+        lag = rng.uniform(2, 40) if row["channel"] in ("web_form", "in_app") else \
+            rng.uniform(30, 300) if row["channel"] != "letter" else rng.uniform(60, 1200)
+        row["logged_at"] = min(moment, _stamp(received + lag * dt.timedelta(minutes=1)))
+        if row["in_progress_at"] is not None:
+            row["in_progress_at"] = max(row["in_progress_at"], row["logged_at"])
+            if row["completed_at"] is not None:
+                row["in_progress_at"] = min(row["in_progress_at"], row["completed_at"])
+        if row["status"] == "completed" and row["kind"] in DELETION_KINDS \
+                and row["subject_ref"] not in planted.values():
+            row["carried_out"] = True
+    out.sort(key=lambda x: (x["received_at"], x["kind"], x["subject_ref"]))
+    per_year: dict[int, int] = {}
+    for row in out:
+        year = row["received_at"].astimezone(tz).year
+        per_year[year] = per_year.get(year, 0) + 1
+        row["request_id"] = f"REQ-{year}-{per_year[year]:04d}"
+    return out
+
+
+def _request_stage_schema_extra(tz: str) -> list[tuple[str, pa.DataType]]:
+    ts = pa.timestamp("us", tz=tz)
+    return [("in_progress_at", ts), ("withdrawn_at", ts), ("logged_by", pa.string()),
+            ("logged_at", ts), ("carried_out", pa.bool_())]
+
+
+# Each staged request's history, derived from its own columns (so the two agree), in the
+# words and event kinds of the request module (dashboard/requests.py): logged by the intake
+# (with its deadline from the store's calendar_days), identity verified, in progress, then
+# completed, refused or withdrawn. ``recorded_at`` is when the step was written down (the
+# intake logs a letter hours after it arrived). event_id follows time order.
+_REQUEST_EVENTS_SQL = """
+INSERT INTO request_events (event_id, request_id, "at", actor, role, kind, detail,
+                            recorded_at, data)
+WITH cal AS (
+    SELECT day, working, provisional,
+           sum(CASE WHEN working THEN 1 ELSE 0 END) OVER (ORDER BY day) AS seq,
+           sum(CASE WHEN provisional THEN 1 ELSE 0 END) OVER (ORDER BY day) AS pseq
+    FROM calendar_days
+), due AS (
+    SELECT s.request_id,
+           timezone($tz, (d.day + 1)::TIMESTAMP) - INTERVAL 1 SECOND AS due_at,
+           d.pseq > r.pseq AS provisional
+    FROM {stage} s
+    JOIN cal r ON r.day = (s.received_at AT TIME ZONE $tz)::DATE
+    JOIN cal d ON d.working AND d.seq = r.seq + $wd
+), ev AS (
+    SELECT s.request_id, received_at AS ts, 0 AS k, logged_by AS actor, 'logged' AS kind,
+           'Logged: ' || $kind_labels[list_position($kinds, s.kind)] || ' by '
+               || lower($channel_labels[list_position($channels, channel)]) || ', subject '
+               || subject_ref || '. Received ' || {fmt_received}
+               || coalesce('; due ' || {fmt_due}
+                           || CASE WHEN due.provisional THEN ' (provisional: the calendar '
+                                   || 'does not know that year yet)' ELSE '' END, '')
+               || '.' AS detail,
+           logged_at AS rec,
+           json_object('values', json_object('received_at', {iso_received}, 'channel',
+                                             channel, 'kind', s.kind, 'subject_ref',
+                                             subject_ref, 'handler', handler, 'notes', notes),
+                       'token', NULL, 'action', 'request.log',
+                       'due_at', {iso_due}, 'provisional', due.provisional) AS data
+    FROM {stage} s LEFT JOIN due ON due.request_id = s.request_id
+    UNION ALL
+    SELECT request_id, identity_verified_at, 1, logged_by, 'identity_verified',
+           'Identity verified (' || {fmt_verified} || ').', identity_verified_at,
+           json_object('values', json_object('at', {iso_verified}), 'token', NULL,
+                       'action', 'request.identity_verified')
+    FROM {stage} WHERE identity_verified_at IS NOT NULL
+    UNION ALL
+    SELECT request_id, in_progress_at, 2, handler, 'in_progress',
+           'In progress (' || {fmt_started} || ').', in_progress_at,
+           json_object('values', json_object('at', {iso_started}), 'token', NULL,
+                       'action', 'request.in_progress')
+    FROM {stage} WHERE in_progress_at IS NOT NULL
+    UNION ALL
+    SELECT request_id, completed_at, 3, handler, status,
+           CASE WHEN status = 'completed' THEN 'Completed (' || {fmt_answered} || ').'
+                ELSE 'Refused (' || {fmt_answered} || '). '
+                     || coalesce('Reason: ' || refusal_reason, 'No reason recorded.') END,
+           completed_at,
+           json_object('values', CASE WHEN status = 'refused'
+                                      THEN json_object('at', {iso_answered},
+                                                       'refusal_reason', refusal_reason)
+                                      ELSE json_object('at', {iso_answered}) END,
+                       'token', NULL, 'action', 'request.' || status)
+    FROM {stage} WHERE status IN ('completed', 'refused') AND completed_at IS NOT NULL
+    UNION ALL
+    SELECT request_id, withdrawn_at, 3, logged_by, 'withdrawn',
+           'Withdrawn (' || {fmt_withdrawn} || ').', withdrawn_at,
+           json_object('values', json_object('at', {iso_withdrawn}), 'token', NULL,
+                       'action', 'request.withdrawn')
+    FROM {stage} WHERE status = 'withdrawn' AND withdrawn_at IS NOT NULL
+)
+SELECT $first + row_number() OVER (ORDER BY ts, request_id, k), request_id, ts, actor,
+       CASE WHEN list_contains($managers, actor) THEN 'manager' ELSE 'dpo' END, kind, detail,
+       greatest(ts, rec), data::VARCHAR
+FROM ev
+"""
+
+
+def _request_events_sql(stage: str, offset: str) -> str:
+    """The events SQL with its time formats: ``2026-11-24 14:00 +08:00`` as the request
+    module shows times, ISO 8601 in the JSON data."""
+    def fmt(col: str) -> str:
+        return f"(strftime(timezone($tz, {col}), '%Y-%m-%d %H:%M') || ' {offset}')"
+
+    def iso(col: str) -> str:
+        return f"(strftime(timezone($tz, {col}), '%Y-%m-%dT%H:%M:%S') || '{offset}')"
+
+    cols = {"received": "received_at", "due": "due.due_at", "verified": "identity_verified_at",
+            "started": "in_progress_at", "answered": "completed_at",
+            "withdrawn": "withdrawn_at"}
+    return _REQUEST_EVENTS_SQL.format(
+        stage=stage, **{f"fmt_{k}": fmt(c) for k, c in cols.items()},
+        **{f"iso_{k}": iso(c) for k, c in cols.items()})
+
+
+# A completed deletion or account cancellation was carried out: the subject's records not
+# on hold are deleted on the day it was completed (none of them collected later).
+_CARRY_OUT_SQL = """
+UPDATE retention_records r
+SET deleted_on = d.day, collected_on = least(r.collected_on, d.day)
+FROM (SELECT subject_ref, min((completed_at AT TIME ZONE $tz)::DATE) AS day
+      FROM {stage} WHERE carried_out GROUP BY subject_ref) d
+WHERE r.subject_ref = d.subject_ref AND r.hold_reason IS NULL
+  AND (r.deleted_on IS NULL OR r.deleted_on > d.day)
+"""
+
+
+def _insert_requests(cur, stage: str, tz: str) -> None:
+    cols = ", ".join(RIGHTS_REQUESTS.column_names)
+    cur.execute(f"INSERT INTO rights_requests ({cols}) SELECT {cols} FROM {stage} "
+                "ORDER BY request_id")
+    cur.execute(_CARRY_OUT_SQL.format(stage=stage), {"tz": tz})
+
+
+def _insert_request_events(cur, stage: str, settings: Settings, moment: dt.datetime,
+                           first_event_id: int = 0) -> None:
+    from .requests import CHANNEL_LABELS, KIND_LABELS
+    off = moment.utcoffset() or dt.timedelta(0)
+    minutes = int(off.total_seconds() // 60)
+    offset = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    cur.execute(_request_events_sql(stage, offset), {
+        "first": first_event_id, "managers": list(REQUEST_INTAKE), "tz": settings.timezone,
+        "wd": _working_days_setting(settings), "kinds": list(REQUEST_KINDS),
+        "kind_labels": [KIND_LABELS[k] for k in REQUEST_KINDS],
+        "channels": list(REQUEST_CHANNELS),
+        "channel_labels": [CHANNEL_LABELS[c] for c in REQUEST_CHANNELS]})
+
+
+# == rights requests at scale =================================================================
+
+def _weighted_list(weights: dict[str, int]) -> list[str]:
+    """100 slots, each value repeated by its share of the weights."""
+    total = sum(weights.values())
+    out: list[str] = []
+    for name, w in weights.items():
+        out += [name] * round(100 * w / total)
+    out = (out + [max(weights, key=weights.get)] * 100)[:100]
+    return out
+
+
+# One row per i in range(n): the subject is a random retention record's; 96 % are answered
+# within 14 calendar days (so within the working-day deadline), 4 % after 20 to 60 days,
+# and 1.5 % are never answered (open past their deadline once old enough). Of the
+# answered, 4 % withdrawn, 7 % refused (4 % of refusals with no reason recorded), the rest
+# completed; 2 % of the requests that need an identity check never had one; 3 % of the
+# completed deletions left records behind. Times in minutes.
+_REQUESTS_SQL = """
+CREATE TEMP TABLE seed_request_stage AS
+WITH b AS (
+    SELECT i, hash(i, $seed, 61) AS h1, hash(i, $seed, 62) AS h2, hash(i, $seed, 63) AS h3,
+           hash(i, $seed, 64) AS h4
+    FROM range($n) t(i)
+), c AS (
+    SELECT *,
+           date_trunc('minute', $moment - to_minutes(((h1 >> 8) % ($days * 1440))::BIGINT))
+               AS received_at,
+           $kinds[1 + ((h1 >> 40) % 100)::INTEGER] AS kind,
+           $channels[1 + (h2 % 100)::INTEGER] AS channel,
+           1 + ((h2 >> 8) % $n_records)::BIGINT AS rec,
+           (h2 >> 40) % 1000 AS v_out,
+           h3 % 1000 AS v_id,
+           (h3 >> 10) % 10000 AS v_time,
+           (h3 >> 24) % 100 AS v_reason,
+           (h3 >> 32) % 100 AS v_carry,
+           (h3 >> 40) % 1000 AS v_handler
+    FROM b
+), d AS (
+    SELECT c.*, coalesce(r.subject_ref, 'U' || c.rec::VARCHAR) AS subject,
+           CASE WHEN v_out >= 985 THEN NULL
+                WHEN v_time < 9600 THEN (240 + (h4 >> 10) % (14 * 1440 - 240))::BIGINT
+                ELSE (20 * 1440 + (h4 >> 10) % (40 * 1440))::BIGINT END AS answer_min,
+           list_contains($identity_kinds, c.kind) AS needs_id
+    FROM c LEFT JOIN retention_records r ON r.record_id = c.rec
+), e AS (
+    SELECT *,
+           received_at + to_minutes(coalesce(answer_min, 0)) AS answered_c,
+           CASE WHEN (needs_id AND v_id < 980) OR (NOT needs_id AND v_id < 300)
+                THEN received_at + to_minutes(
+                    (5 + (h4 >> 30) % greatest(1, coalesce(answer_min, 2880) // 3))::BIGINT)
+           END AS verified_c
+    FROM d
+), f AS (
+    SELECT *,
+           least(answered_c, greatest(received_at, verified_c)
+                 + to_minutes((30 + (h4 >> 44) % 690)::BIGINT)) AS started_c,
+           CASE WHEN answer_min IS NULL OR answered_c > $moment THEN 'open'
+                WHEN v_out < 40 THEN 'withdrawn'
+                WHEN v_out < 110 THEN 'refused' ELSE 'completed' END AS outcome
+    FROM e
+)
+SELECT 'REQ-' || year(received_at)::VARCHAR || '-' || lpad(row_number() OVER (
+           PARTITION BY year(received_at) ORDER BY received_at, i)::VARCHAR, 6, '0')
+           AS request_id,
+       received_at, channel, kind, subject AS subject_ref,
+       CASE WHEN outcome = 'withdrawn' THEN least(verified_c, answered_c - INTERVAL 1 MINUTE)
+            WHEN verified_c <= $moment THEN verified_c END AS identity_verified_at,
+       CASE WHEN outcome <> 'open' THEN outcome
+            WHEN started_c <= $moment THEN 'in_progress' ELSE 'received' END AS status,
+       CASE WHEN outcome IN ('completed', 'refused') THEN answered_c END AS completed_at,
+       CASE WHEN outcome = 'refused' AND v_reason >= 4
+            THEN $reasons[1 + (v_reason % $n_reasons)::INTEGER] END AS refusal_reason,
+       CASE WHEN outcome = 'refused' OR kind = 'complaint' THEN 'legal.sun'
+            ELSE $handlers[1 + (v_handler % $n_handlers)::INTEGER] END AS handler,
+       CASE WHEN (h4 >> 56) % 4 = 0 THEN $notes[list_position($kind_names, kind)] END
+           AS notes,
+       CASE WHEN outcome IN ('completed', 'refused')
+                 OR (outcome = 'open' AND started_c <= $moment) THEN started_c END
+           AS in_progress_at,
+       CASE WHEN outcome = 'withdrawn' THEN answered_c END AS withdrawn_at,
+       $intake[1 + ((h4 >> 58) % 2)::INTEGER] AS logged_by,
+       least($moment, received_at + to_minutes(CASE WHEN channel IN ('web_form', 'in_app')
+                                                     THEN 2 + (h1 >> 50) % 40
+                                                     WHEN channel = 'letter'
+                                                     THEN 60 + (h1 >> 50) % 1200
+                                                     ELSE 30 + (h1 >> 50) % 270 END::BIGINT))
+           AS logged_at,
+       outcome = 'completed' AND list_contains($deletion_kinds, kind) AND v_carry >= 3
+           AS carried_out
+FROM f
+"""
+
+
+def _insert_large_requests(cur, *, seed: int, moment: dt.datetime, n: int, n_records: int,
+                           tz: str) -> None:
+    cur.execute(_REQUESTS_SQL, {
+        "seed": seed, "n": n, "moment": moment, "days": LARGE_REQUEST_HISTORY_DAYS,
+        "kinds": _weighted_list(REQUEST_KIND_WEIGHTS),
+        "channels": _weighted_list(REQUEST_CHANNEL_WEIGHTS),
+        "n_records": max(1, n_records), "identity_kinds": list(VERIFIED_KINDS),
+        "deletion_kinds": list(DELETION_KINDS),
+        "reasons": list(REFUSAL_REASONS), "n_reasons": len(REFUSAL_REASONS),
+        "handlers": list(REQUEST_HANDLERS), "n_handlers": len(REQUEST_HANDLERS),
+        "notes": [REQUEST_NOTES[k] for k in REQUEST_KINDS], "kind_names": list(REQUEST_KINDS),
+        "intake": list(REQUEST_INTAKE)})
+    _insert_requests(cur, "seed_request_stage", tz)

@@ -9,6 +9,7 @@ the engine does. One test then checks that the engine finds exactly the same.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -26,7 +27,8 @@ from dashboard.reference import load_catalog
 from dashboard.registers import (
     AGREEMENT_TERMS, CONSENT_TYPES, GRADES, HOLD_REASONS, INCIDENT_STATUSES, INCIDENT_TYPES,
     LEGAL_BASES, NOTICE_CONTENTS, NOTIFICATION_CHANNELS, PROCESSOR_KINDS, PROCESSOR_STATUSES,
-    PURPOSES, SHARING_KINDS, SHARING_STATUSES,
+    PURPOSES, REQUEST_CHANNELS, REQUEST_KINDS, REQUEST_STATUSES, SHARING_KINDS,
+    SHARING_STATUSES,
 )
 from dashboard.settings import Settings
 from dashboard.store import Store
@@ -40,7 +42,8 @@ LARGE_N = 50_000
 
 KEYS = {"processors": "processor_id", "sharing_agreements": "agreement_id",
         "retention_records": "record_id", "incidents": "incident_id",
-        "incident_events": "event_id"}
+        "incident_events": "event_id", "rights_requests": "request_id",
+        "request_events": "event_id"}
 
 # -- the contract's rule table, as plain SQL --------------------------------------------------
 # $as_of is the check date, $moment the check instant (for the hour clocks). Where version 2
@@ -198,8 +201,63 @@ RULE_SQL = {
           AND len(coalesce(data_categories, [])) > 0 AND processor_id IS NULL
           AND legal_basis <> 'legal_requirement' AND effective_from <= $as_of
           AND (pia_done_on IS NULL OR pia_done_on > effective_from OR pia_done_on > $as_of)""",
+    # -- the rights requests' rules. $workdays: the mainland working days, in order (from
+    # the calendar package, below); a request's deadline is the end of the $wd-th working
+    # day after the day of receipt (Asia/Shanghai)
+    "DSR-DEADLINE": """
+        WITH cal AS (SELECT unnest($workdays) AS d, generate_subscripts($workdays, 1) AS n),
+        q AS (SELECT *, (received_at AT TIME ZONE $tz)::DATE AS rd FROM rights_requests),
+        due AS (SELECT q.request_id, q.status, q.completed_at,
+                       timezone($tz, (c2.d + 1)::TIMESTAMP) AS deadline
+                FROM q ASOF JOIN cal c1 ON q.rd >= c1.d JOIN cal c2 ON c2.n = c1.n + $wd)
+        SELECT request_id FROM due
+        WHERE status <> 'withdrawn'
+          AND ((status NOT IN ('completed', 'refused') AND deadline <= $moment)
+               OR (status IN ('completed', 'refused') AND completed_at >= deadline))""",
+    "DSR-REFUSAL-REASON": """
+        SELECT request_id FROM rights_requests
+        WHERE status = 'refused' AND coalesce(trim(refusal_reason), '') = ''""",
+    "DSR-DELETION-DONE": """
+        SELECT q.request_id FROM rights_requests q
+        WHERE q.status = 'completed' AND q.kind IN ('delete', 'cancel_account')
+          AND EXISTS (SELECT 1 FROM retention_records r
+                      WHERE r.subject_ref = q.subject_ref AND r.hold_reason IS NULL
+                        AND (r.deleted_on IS NULL
+                             OR r.deleted_on > (q.completed_at AT TIME ZONE $tz)::DATE))""",
+    "DSR-IDENTITY": """
+        SELECT request_id FROM rights_requests
+        WHERE status = 'completed' AND kind IN ('access', 'copy', 'delete', 'cancel_account')
+          AND (identity_verified_at IS NULL OR identity_verified_at > completed_at)""",
 }
-V2_RULES = ("INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA")
+V2_RULES = ("INC-PI-AUTHORITY", "INC-POLICE", "SHARE-SEPARATE-CONSENT", "SHARE-PIA",
+            "DSR-DEADLINE", "DSR-REFUSAL-REASON", "DSR-DELETION-DONE", "DSR-IDENTITY")
+
+
+@functools.lru_cache(maxsize=None)
+def mainland_working_days(first: int = 2024, last: int = 2028) -> tuple[dt.date, ...]:
+    """Working days on the mainland calendar: the official arrangement (holidays and
+    make-up days) from ``chinese_calendar`` where it knows the year, else weekends and the
+    statutory holidays (``holidays``), as the data contract says for an unknown year."""
+    import chinese_calendar
+    import holidays
+    days, d = [], dt.date(first, 1, 1)
+    while d.year <= last:
+        try:
+            work = chinese_calendar.is_workday(d)
+        except NotImplementedError:
+            work = d.weekday() < 5 and d not in holidays.China(years=d.year)
+        if work:
+            days.append(d)
+        d += dt.timedelta(days=1)
+    return tuple(days)
+
+
+def test_the_test_calendar_knows_the_2026_arrangement():
+    """The State Council's 2026 arrangement (the issue's): 20 September and 10 October are
+    working days, 25 September and 1-7 October are not."""
+    days = set(mainland_working_days())
+    assert {dt.date(2026, 9, 20), dt.date(2026, 10, 10)} <= days
+    assert not ({dt.date(2026, 9, 25)} | {dt.date(2026, 10, k) for k in range(1, 8)}) & days
 
 
 def _params(sql: str, settings: Settings, as_of: dt.date, moment: dt.datetime) -> dict:
@@ -216,7 +274,10 @@ def _params(sql: str, settings: Settings, as_of: dt.date, moment: dt.datetime) -
         "major_loss": settings.grade_major_loss_cny,
         "pm_loss": settings.grade_particularly_major_loss_cny,
         "floor": settings.grade_important_data_floor,
+        "tz": settings.timezone, "wd": demo._working_days_setting(settings),
     }
+    if re.search(r"\$workdays\b", sql):
+        values["workdays"] = list(mainland_working_days())
     return {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
 
 
@@ -329,9 +390,7 @@ def test_rule_sql_covers_the_contracts_rule_table():
     assert len(rule_ids) >= 26
     changed, new = v2.split("New rules:", 1)
     assert set(re.findall(r"^\| ([A-Z]+(?:-[A-Z]+)+) \|", changed, flags=re.M)) <= set(rule_ids)
-    # the rights requests' rules (DSR-*) come with their register, not yet in this project
-    added = [r for r in re.findall(r"^\| ([A-Z]+(?:-[A-Z]+)+) \|", new, flags=re.M)
-             if not r.startswith("DSR-")]
+    added = re.findall(r"^\| ([A-Z]+(?:-[A-Z]+)+) \|", new, flags=re.M)
     assert set(added) == set(V2_RULES)
     assert set(rule_ids) | set(added) == set(RULE_SQL)
 
@@ -349,6 +408,8 @@ def test_demo_counts_are_in_range(demo_store):
     assert 20_000 <= c["retention_records"] <= 60_000
     assert 30 <= c["incidents"] <= 60
     assert c["incident_events"] >= 4 * c["incidents"]
+    assert 130 <= c["rights_requests"] <= 170
+    assert c["request_events"] >= 3 * c["rights_requests"]
 
 
 def _values(store, sql: str) -> set:
@@ -395,6 +456,10 @@ def test_demo_has_every_enum_value_that_matters(demo_store):
     assert s.scalar("SELECT count(DISTINCT economic_loss_cny) FROM incidents") >= 20
     assert s.scalar("SELECT count(*) FROM processors WHERE list_contains(agreement_terms, "
                     "'rights_obligations')") >= 30
+    # rights requests: every kind, channel and status
+    assert _values(s, "SELECT kind FROM rights_requests") == set(REQUEST_KINDS)
+    assert _values(s, "SELECT channel FROM rights_requests") == set(REQUEST_CHANNELS)
+    assert _values(s, "SELECT status FROM rights_requests") == set(REQUEST_STATUSES)
 
 
 def test_demo_names_are_bilingual_and_the_policy_processors_are_there(demo_store):
@@ -624,6 +689,15 @@ def _assert_due_items(s, as_of: dt.date, moment: dt.datetime) -> None:
     _one(s, "SELECT processor_id FROM processors WHERE status = 'offboarded' AND "
             "data_returned_on IS NULL AND offboarded_on + ?::INTEGER >= ?",
          [st.offboard_return_days, as_of])
+    # rights requests due within the week: open, their deadline in the next seven days
+    assert len(_one(s, """
+        WITH cal AS (SELECT unnest($workdays) AS d, generate_subscripts($workdays, 1) AS n),
+        q AS (SELECT *, (received_at AT TIME ZONE $tz)::DATE AS rd FROM rights_requests
+              WHERE status IN ('received', 'in_progress'))
+        SELECT q.request_id FROM q ASOF JOIN cal c1 ON q.rd >= c1.d
+        JOIN cal c2 ON c2.n = c1.n + $wd
+        WHERE c2.d > $as_of AND c2.d <= $as_of + 7""",
+        _params("$workdays $tz $wd $as_of", st, as_of, moment))) >= 3
     # an assessment falling due soon
     _one(s, "SELECT processor_id FROM processors WHERE status = 'active' AND "
             "last_assessed_on BETWEEN ? AND ?",
@@ -690,7 +764,126 @@ def test_most_demo_entities_comply(demo_store):
     for table, prefix in (("processors", "PROC-"), ("sharing_agreements", "SHARE-"),
                           ("incidents", "INC-")):
         assert 0.72 <= share_clean(table, prefix) <= 0.92, table
+    assert 0.88 <= share_clean("rights_requests", "DSR-") <= 0.97
     assert share_clean("retention_records", "RET-") >= 0.99
+
+
+REQUEST_EVENT_KINDS = {"logged", "identity_verified", "in_progress", "completed",
+                       "refused", "withdrawn"}
+
+
+def request_timeline_problems(store, moment: dt.datetime) -> list[tuple]:
+    """Where request_events and the requests' columns disagree, or a time is impossible."""
+    return store.rows("""
+        WITH cols AS (
+            SELECT request_id, 'logged' AS kind, received_at AS ts FROM rights_requests
+            UNION ALL SELECT request_id, 'identity_verified', identity_verified_at
+                      FROM rights_requests WHERE identity_verified_at IS NOT NULL
+            UNION ALL SELECT request_id, status, completed_at FROM rights_requests
+                      WHERE status IN ('completed', 'refused')
+        ), ev AS (SELECT * FROM request_events
+                  WHERE kind IN ('logged', 'identity_verified', 'completed', 'refused'))
+        SELECT 'column without its event', c.request_id, c.kind FROM cols c
+        LEFT JOIN ev ON ev.request_id = c.request_id AND ev.kind = c.kind AND ev."at" = c.ts
+        WHERE ev.event_id IS NULL
+        UNION ALL
+        SELECT 'event without its column', ev.request_id, ev.kind FROM ev
+        LEFT JOIN cols c ON ev.request_id = c.request_id AND ev.kind = c.kind AND ev."at" = c.ts
+        WHERE c.request_id IS NULL
+        UNION ALL
+        SELECT 'withdrawn without its one step', q.request_id, q.status
+        FROM rights_requests q LEFT JOIN (SELECT request_id, count(*) AS n FROM request_events
+                                          WHERE kind = 'withdrawn' GROUP BY request_id) w
+             ON w.request_id = q.request_id
+        WHERE (q.status = 'withdrawn') <> (w.n IS NOT NULL) OR w.n > 1
+        UNION ALL
+        SELECT 'event of an unknown request', e.request_id, e.kind FROM request_events e
+        ANTI JOIN rights_requests q ON q.request_id = e.request_id
+        UNION ALL
+        SELECT 'event outside receipt..moment', e.request_id, e.kind
+        FROM request_events e JOIN rights_requests q USING (request_id)
+        WHERE e."at" < q.received_at OR e."at" > $moment OR e.recorded_at < e."at"
+           OR e.recorded_at > $moment OR e.role NOT IN ('manager', 'dpo')
+        UNION ALL
+        SELECT 'answer fields without an answer', request_id, status FROM rights_requests
+        WHERE (status IN ('completed', 'refused')) <> (completed_at IS NOT NULL)
+           OR (refusal_reason IS NOT NULL AND status <> 'refused')
+           OR completed_at < received_at OR identity_verified_at < received_at
+           OR received_at > $moment
+        """, {"moment": moment})
+
+
+def test_demo_requests_are_about_real_subjects_and_have_histories(demo_store):
+    s = demo_store
+    assert request_timeline_problems(s, MOMENT) == []
+    assert _values(s, "SELECT kind FROM request_events") == REQUEST_EVENT_KINDS
+    # every request is about someone the retention records know
+    assert s.scalar("SELECT count(*) FROM rights_requests q ANTI JOIN retention_records r "
+                    "USING (subject_ref)") == 0
+    # over the last ~6 months, mostly answered within days
+    first = s.scalar("SELECT min(received_at) FROM rights_requests")
+    assert dt.timedelta(days=150) <= MOMENT - first <= dt.timedelta(days=190)
+    assert s.scalar("SELECT median(completed_at - received_at) FROM rights_requests "
+                    "WHERE status = 'completed'") <= dt.timedelta(days=9)
+    # bilingual notes and refusal reasons
+    notes = [r[0] for r in s.rows("SELECT notes FROM rights_requests WHERE notes IS NOT NULL "
+                                  "UNION ALL SELECT refusal_reason FROM rights_requests "
+                                  "WHERE refusal_reason IS NOT NULL")]
+    assert len(notes) >= 40
+    assert all(re.search(r"[\u4e00-\u9fff]", n) and re.search(r"[A-Za-z]", n) for n in notes)
+
+
+def test_demo_dsr_findings_are_the_planted_stories(demo_store):
+    s = demo_store
+    by_rule = {rule: set(violations(s, rule)) for rule in RULE_SQL if rule.startswith("DSR-")}
+
+    def ids(sql: str, params=None) -> set:
+        return {r[0] for r in _one(s, sql, params)}
+
+    # DSR-DEADLINE: answered after five weeks, refused after six, still open after seven
+    late = by_rule["DSR-DEADLINE"]
+    assert len(late) == 3
+    assert ids("SELECT request_id FROM rights_requests WHERE status = 'completed' "
+               "AND completed_at - received_at > INTERVAL 30 DAY") <= late
+    assert ids("SELECT request_id FROM rights_requests WHERE status = 'refused' "
+               "AND completed_at - received_at > INTERVAL 30 DAY") <= late
+    assert ids("SELECT request_id FROM rights_requests WHERE status = 'in_progress' "
+               "AND received_at < $m - INTERVAL 40 DAY", {"m": MOMENT}) <= late
+    # the calendar: received before the 2026 National Day holidays, answered 27 days later
+    # on its 14th working day: compliant, though 15 weekdays had passed
+    nd = ids("SELECT request_id FROM rights_requests WHERE received_at::DATE = '2026-09-24' "
+             "AND completed_at::DATE = '2026-10-21'")
+    assert not nd & late
+    # DSR-REFUSAL-REASON: two refusals with no reason, every other refusal gives one
+    assert len(by_rule["DSR-REFUSAL-REASON"]) == 2
+    assert s.scalar("SELECT count(*) FROM rights_requests WHERE status = 'refused' "
+                    "AND refusal_reason IS NOT NULL") >= 3
+    # DSR-DELETION-DONE: a phone number left in the SMS gateway, a photo purged late; a
+    # deletion with a record on legal hold is done
+    undone = by_rule["DSR-DELETION-DONE"]
+    assert len(undone) == 2
+    assert ids("""SELECT q.request_id FROM rights_requests q JOIN retention_records r
+                  USING (subject_ref) WHERE q.kind = 'cancel_account' AND q.status = 'completed'
+                  AND r.system = 'sms-gateway' AND r.deleted_on IS NULL""") <= undone
+    assert ids("""SELECT q.request_id FROM rights_requests q JOIN retention_records r
+                  USING (subject_ref) WHERE q.kind = 'delete' AND q.status = 'completed'
+                  AND r.deleted_on > (q.completed_at AT TIME ZONE 'Asia/Shanghai')::DATE""") \
+        <= undone
+    held = ids("""SELECT q.request_id FROM rights_requests q JOIN retention_records r
+                  USING (subject_ref) WHERE q.kind IN ('delete', 'cancel_account')
+                  AND q.status = 'completed' AND r.hold_reason IS NOT NULL""")
+    assert not held & undone
+    done = s.scalar("SELECT count(*) FROM rights_requests WHERE status = 'completed' "
+                    "AND kind IN ('delete', 'cancel_account')")
+    assert done >= 10 + len(undone)
+    # DSR-IDENTITY: an answer sent with no identity check, a copy sent before it
+    assert len(by_rule["DSR-IDENTITY"]) == 2
+    assert ids("SELECT request_id FROM rights_requests WHERE status = 'completed' "
+               "AND identity_verified_at > completed_at") <= by_rule["DSR-IDENTITY"]
+    # withdrawn requests never fire, even the one never answered for ten weeks
+    withdrawn = ids("SELECT request_id FROM rights_requests WHERE status = 'withdrawn'")
+    assert len(withdrawn) >= 3
+    assert not withdrawn & set().union(*by_rule.values())
 
 
 def test_demo_timeline_agrees_with_the_incidents(demo_store):
@@ -872,6 +1065,8 @@ def test_large_gives_the_requested_counts(large_store):
     assert c["sharing_agreements"] == demo.LARGE_COUNTS["sharing_agreements"]
     assert c["retention_records"] == LARGE_N
     assert c["incidents"] == demo.LARGE_COUNTS["incidents"]
+    assert c["rights_requests"] == demo.LARGE_COUNTS["rights_requests"] == 200_000
+    assert 3 * c["rights_requests"] <= c["request_events"] <= 5 * c["rights_requests"]
     assert 3 * c["incidents"] <= c["incident_events"] <= 10 * c["incidents"]
 
 
@@ -946,8 +1141,27 @@ def test_large_has_findings_of_every_rule_in_realistic_proportions(large_store):
     for rule in RULE_SQL:
         found = len(violations(s, rule))
         table = {"PROC": "processors", "SHARE": "sharing_agreements",
-                 "RET": "retention_records", "INC": "incidents"}[rule.split("-")[0]]
+                 "RET": "retention_records", "INC": "incidents",
+                 "DSR": "rights_requests"}[rule.split("-")[0]]
         assert 0 < found <= 0.06 * c[table], (rule, found)
+
+
+def test_large_requests_are_about_real_subjects_with_a_realistic_mix(large_store):
+    s = large_store
+    assert request_timeline_problems(s, MOMENT) == []
+    assert s.scalar("SELECT count(*) FROM rights_requests q ANTI JOIN retention_records r "
+                    "USING (subject_ref)") == 0
+    assert _values(s, "SELECT kind FROM rights_requests") == set(REQUEST_KINDS)
+    assert _values(s, "SELECT channel FROM rights_requests") == set(REQUEST_CHANNELS)
+    assert _values(s, "SELECT status FROM rights_requests") == set(REQUEST_STATUSES)
+    completed, open_ = s.rows("SELECT count(*) FILTER (WHERE status = 'completed') / count(*), "
+                              "count(*) FILTER (WHERE status IN ('received', 'in_progress')) "
+                              "/ count(*) FROM rights_requests")[0]
+    assert 0.8 <= completed <= 0.92 and 0.01 <= open_ <= 0.05
+    # a completed deletion was carried out in the retention records, but for a few
+    done = s.scalar("SELECT count(*) FROM rights_requests WHERE status = 'completed' "
+                    "AND kind IN ('delete', 'cancel_account')")
+    assert 0 < len(violations(s, "DSR-DELETION-DONE")) <= 0.06 * done
 
 
 def test_large_is_deterministic(large_store, tmp_path):
@@ -968,12 +1182,12 @@ def test_every_generated_value_draws_on_the_seed():
     # Each pseudo-random draw of the SQL generators is hash(i, $seed, k) with its own k,
     # so another seed moves every table (tested end to end at the demo scale).
     for sql in (demo._RETENTION_SQL, demo._PROCESSORS_SQL, demo._AGREEMENTS_SQL,
-                demo._INCIDENTS_SQL):
+                demo._INCIDENTS_SQL, demo._REQUESTS_SQL):
         calls = re.findall(r"hash\(([^)]*)\)", sql)
         assert calls and all(re.fullmatch(r"i, \$seed, \d+", c) for c in calls), calls
     streams = [re.findall(r"hash\(i, \$seed, (\d+)\)", sql)
                for sql in (demo._RETENTION_SQL, demo._PROCESSORS_SQL, demo._AGREEMENTS_SQL,
-                           demo._INCIDENTS_SQL)]
+                           demo._INCIDENTS_SQL, demo._REQUESTS_SQL)]
     flat = [k for ks in streams for k in ks]
     assert len(flat) == len(set(flat))     # no two draws share a stream
 
