@@ -65,12 +65,12 @@ def test_findings_page_renders_for_each_role(demo_db, monkeypatch, role):
     at = open_page(demo_db, ACTORS[role], monkeypatch)
     assert at.title[0].value == "Findings" and not at.error
     m = metrics(at)
-    assert n(m["Findings"]) == engine_total(demo_db) == 194
+    assert n(m["Findings"]) == engine_total(demo_db) == 204
     for sev in ("high", "medium", "low"):
         assert n(m[sev.capitalize()]) == engine_total(demo_db, severity=sev)
     first = engine_findings(demo_db)[:100]
     assert list(table(at)["entity_id"]) == list(first["entity_id"])      # same order, paged
-    assert "Rows 1–100 of 194" in texts(at)
+    assert "Rows 1–100 of 204" in texts(at)
 
 
 @pytest.mark.parametrize("widget,value,engine_filter", [
@@ -85,7 +85,7 @@ def test_each_filter_changes_the_numbers_as_the_engine_counts(demo_db, monkeypat
     at = open_page(demo_db, DPO, monkeypatch)
     at.multiselect(key=widget).set_value(value).run()
     want = engine_findings(demo_db, **engine_filter)
-    assert 0 < n(metrics(at)["Findings"]) == len(want) < 194
+    assert 0 < n(metrics(at)["Findings"]) == len(want) < 204
     shown = table(at)
     assert list(zip(shown["rule_id"], shown["entity_id"])) == \
         list(zip(want["rule_id"], want["entity_id"]))[:100]
@@ -108,19 +108,19 @@ def test_filters_combine_and_entity_and_search_narrow(demo_db, monkeypatch):
     assert n(metrics(at)["Findings"]) == len(hits) > 0
     clear = next(b for b in at.button if b.label == "Clear filters")
     clear.click().run()
-    assert n(metrics(at)["Findings"]) == 194
+    assert n(metrics(at)["Findings"]) == 204
 
 
 def test_an_unknown_value_in_the_link_is_ignored(demo_db, monkeypatch):
     at = open_page(demo_db, DPO, monkeypatch, {"rule": "NOT-A-RULE", "severity": "Severe"})
-    assert n(metrics(at)["Findings"]) == 194
+    assert n(metrics(at)["Findings"]) == 204
 
 
 def test_pages_are_served_in_sql(demo_db, monkeypatch):
     at = open_page(demo_db, AUDITOR, monkeypatch, {"page": "2"})
     want = engine_findings(demo_db)
     assert list(table(at)["entity_id"]) == list(want["entity_id"][100:200])
-    assert "Rows 101–194 of 194" in texts(at)
+    assert "Rows 101–200 of 204" in texts(at)
 
 
 # -- shareable links ---------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def test_overview_renders_the_engines_numbers_for_each_role(demo_db, monkeypatch
     summary = engine.check_summary(s, as_of)
     m = metrics(at)
     assert m["Overall score"] == D.percent(summary.overall)
-    assert n(m["Open findings"]) == summary.finding_total == 194
+    assert n(m["Open findings"]) == summary.finding_total == 204
     assert n(m["High severity"]) == summary.findings_by_severity["high"]
     assert n(m["Entities failing"]) == summary.entities_failing
     assert n(m["Unplanned"]) == summary.finding_total and m["Planned"] == "0"
@@ -119,7 +119,7 @@ def test_a_dpo_opening_the_overview_stores_todays_snapshot_once(demo_db, monkeyp
     assert _snapshots(demo_db) == []
     at = open_page(demo_db, DPO, monkeypatch)
     snaps = _snapshots(demo_db)
-    assert [(str(d), f, who) for d, f, who in snaps] == [("2026-11-24", 194, DPO.name)]
+    assert [(str(d), f, who) for d, f, who in snaps] == [("2026-11-24", 204, DPO.name)]
     assert _log(demo_db, "check.snapshot") == 1
     assert "Today's snapshot was stored" in at.caption[0].value
     at.run()                                         # fresh now: nothing more is written
