@@ -62,6 +62,10 @@ def raw_rules(path: Path, as_of) -> tuple[float, dict[str, float], int]:
         started = time.perf_counter()
         cur.execute(f"SET TimeZone = '{settings.timezone}'")
         cur.execute(macros_sql())
+        # the DSR rules read the working-day calendar: the same in-memory table the engine
+        # builds (part of the work, so it is timed on both sides)
+        cur.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {engine.CACHE_DB} (READ_WRITE)")
+        engine._prepare_calendar(cur, settings, as_of)
         per_rule, findings = {}, 0
         for rule in load_rules():
             params = {p: values[p] for p in rule.params}
