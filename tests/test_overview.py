@@ -143,7 +143,7 @@ def test_a_stale_snapshot_is_replaced(demo_db, monkeypatch):
                       "AND storage_region = 'CN')")
             w.audit("register.edit", "processor", None, after={"storage_region": "US"})
     open_page(demo_db, DPO, monkeypatch)
-    assert [(str(d), f) for d, f, _ in _snapshots(demo_db)] == [("2026-11-24", 195)]
+    assert [(str(d), f) for d, f, _ in _snapshots(demo_db)] == [("2026-11-24", 205)]
     assert _log(demo_db, "check.snapshot") == 2
 
 
