@@ -611,8 +611,8 @@ class DeletionProof:
 
 def deletion_proof(store, request_id: str, *, limit: int = 200) -> DeletionProof:
     """For a completed deletion or account cancellation: the subject's retention records
-    that were neither deleted nor on hold on the completion date (``deleted_on`` null or
-    after ``completed_at``'s date in Asia/Shanghai, whether or not deleted since) — what
+    collected by the completion date and neither deleted nor on hold on it (``deleted_on``
+    null or after ``completed_at``'s date in Asia/Shanghai, whether or not deleted since) — what
     DSR-DELETION-DONE reports. Filters by ``subject_ref`` first (10 M records)."""
     row = request_record(store, request_id)
     empty = pd.DataFrame(columns=PROOF_COLUMNS)
@@ -626,8 +626,10 @@ def deletion_proof(store, request_id: str, *, limit: int = 200) -> DeletionProof
                                     "the completion date.", None, 0, empty)
     tz = ZoneInfo(store.settings.timezone)
     as_of = row["completed_at"].astimezone(tz).date()
-    where = ("subject_ref = $subject AND (deleted_on IS NULL OR deleted_on > $as_of) "
-             "AND hold_reason IS NULL")
+    # the same conditions as DSR-DELETION-DONE: records collected after the completion
+    # date (the subject came back) are not the request's concern
+    where = ("subject_ref = $subject AND collected_on <= $as_of "
+             "AND (deleted_on IS NULL OR deleted_on > $as_of) AND hold_reason IS NULL")
     params = {"subject": row["subject_ref"], "as_of": as_of}
     count = int(store.scalar(f"SELECT count(*) FROM retention_records WHERE {where}", params))
     records = store.df(f"SELECT {', '.join(PROOF_COLUMNS)} FROM retention_records "

@@ -13,6 +13,7 @@ from dashboard import requests as rq
 from dashboard import ui
 from dashboard import workdays
 from dashboard.access import PermissionDenied
+from dashboard.registers import RETENTION_RECORDS
 
 actor = ui.page_guard("request")
 store = ui.get_store()
@@ -228,7 +229,8 @@ if row["kind"] in rq.DELETION_KINDS:
                      f"{ui.plain(row['subject_ref'])} were neither deleted nor on hold on "
                      f"{proof.as_of.isoformat()}, the completion date (DSR-DELETION-DONE).",
                      icon=":material/report:")
-            st.dataframe(proof.records, hide_index=True)
+            st.dataframe(proof.records, hide_index=True,
+                         column_config=ui.format_columns(proof.records, RETENTION_RECORDS))
             if proof.count > len(proof.records):
                 st.caption(f"The first {len(proof.records):,} by record ID; the Retention page "
                            "shows them all.")

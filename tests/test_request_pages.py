@@ -3,6 +3,7 @@ the register download. The app's clock is frozen at 2026-11-24 10:00 Asia/Shangh
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -143,12 +144,25 @@ def test_the_deletion_proof_lists_the_records_kept(db, monkeypatch):
             "storage_region, collected_on, deleted_on) VALUES (?, 'U-000042', 'contact', "
             "'crm', 'CN', DATE '2025-01-01', ?)", [(1, None), (2, dt.date(2026, 11, 22)),
                                                   (3, dt.date(2026, 11, 24))])
+        # collected after the completion date (the subject came back): not the request's
+        cur.execute("INSERT INTO retention_records (record_id, subject_ref, category, system, "
+                    "storage_region, collected_on) VALUES (4, 'U-000042', 'contact', 'crm', "
+                    "'CN', DATE '2026-11-24')")
     rid = rq.log_request(store, MANAGER, GOOD).request_id
     rq.record_step(store, DPO, rid, "completed", {"at": "2026-11-23 16:00"})
     at = app_test(path, AUDITOR, monkeypatch, page="request", query={"id": rid})
     proof = at.get_by_key("deletion_proof")
     assert "Not carried out: 2 retention records of subject U" in proof.error[0].value
     assert list(proof.dataframe[0].value["record_id"]) == [1, 3]
+    # dates read as dates (2026-11-24), not as midnight timestamps
+    config = json.loads(proof.dataframe[0].proto.columns)
+    assert config["collected_on"]["type_config"]["format"] == "YYYY-MM-DD", config
+    # the page and the rule agree: DSR-DELETION-DONE counts the same two records
+    from dashboard import engine
+    found = engine.run_check(store).findings
+    detail = found.loc[(found["rule_id"] == "DSR-DELETION-DONE")
+                       & (found["entity_id"] == rid), "detail"]
+    assert len(detail) == 1 and "2 retention records" in detail.iloc[0], detail.tolist()
 
 
 def test_an_auditor_reads_and_downloads_but_records_nothing(db, monkeypatch):
