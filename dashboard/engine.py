@@ -46,6 +46,7 @@ from .access import Actor
 from .rules import (ENTITY_REGISTER, ENTITY_TYPES, PARAMETERS, SEVERITIES, SEVERITY_RANK, Rule,
                     RuleError, load_rules, macros_sql, rules_digest)
 from .settings import Settings
+from . import stored
 
 __all__ = [
     "CheckResult", "Summary", "RuleError", "load_rules", "parse_as_of", "rule_parameters",
@@ -245,14 +246,17 @@ def _prepare(cur, rules: list[Rule]) -> None:
 CALENDAR = f"{CACHE_DB}.calendar_days"
 
 
-def _prepare_calendar(cur, settings: Settings, as_of: dt.datetime) -> None:
+def _prepare_calendar(cur, settings: Settings, as_of: dt.datetime, store=None) -> str:
     """The working-day calendar the DSR rules read (``compliance_check.calendar_days``):
     one row per day with ``working``, ``provisional`` and ``working_seq`` (working days
     from the first day through this one), from ``dashboard.workdays`` with the check's
     settings (the override file included), for 2019 (or the earliest request's year)
     through two years after the as-of or the latest request. Rebuilt only when the
     settings or the years change; like the results, it lives in the in-memory database,
-    so a read-only store can be checked."""
+    so a read-only store can be checked. With ``store`` (the stored evaluation: a writable
+    store with migration 0013) the rows are also kept in ``evaluation.calendar`` under
+    their key, so that another process reads them instead of computing them. Returns the
+    key."""
     from . import reference, workdays
     lo, hi = cur.execute("SELECT min(year(received_at)), max(year(received_at)) "
                          "FROM rights_requests").fetchone()
@@ -267,20 +271,33 @@ def _prepare_calendar(cur, settings: Settings, as_of: dt.datetime) -> None:
                 "working BOOLEAN, provisional BOOLEAN, working_seq INTEGER, "
                 "provisional_seq INTEGER)")
     if cur.execute(f"SELECT key FROM {CACHE_DB}.calendar_meta").fetchone() == (key,):
-        return
-    rows = workdays.calendar_rows(first, last, settings)
-    frame = pd.DataFrame(rows, columns=["day", "working", "provisional"])
-    frame["working_seq"] = frame["working"].astype("int64").cumsum()
-    frame["provisional_seq"] = frame["provisional"].astype("int64").cumsum()
-    cur.register("engine_calendar_rows", frame)
-    try:
-        cur.execute(f"DELETE FROM {CALENDAR}")
-        cur.execute(f"INSERT INTO {CALENDAR} SELECT CAST(day AS DATE), working, provisional, "
-                    "working_seq, provisional_seq FROM engine_calendar_rows")
-    finally:
-        cur.unregister("engine_calendar_rows")
+        return key
+    cur.execute(f"DELETE FROM {CALENDAR}")
+    if store is not None and cur.execute(
+            "SELECT count(*) FROM evaluation.calendar WHERE key = ?", [key]).fetchall()[0][0]:
+        # built by an earlier process for the same key (dashboard.stored)
+        cur.execute(f"INSERT INTO {CALENDAR} SELECT day, working, provisional, working_seq, "
+                    "provisional_seq FROM evaluation.calendar WHERE key = ?", [key])
+    else:
+        rows = workdays.calendar_rows(first, last, settings)
+        frame = pd.DataFrame(rows, columns=["day", "working", "provisional"])
+        frame["working_seq"] = frame["working"].astype("int64").cumsum()
+        frame["provisional_seq"] = frame["provisional"].astype("int64").cumsum()
+        cur.register("engine_calendar_rows", frame)
+        try:
+            cur.execute(f"INSERT INTO {CALENDAR} SELECT CAST(day AS DATE), working, "
+                        "provisional, working_seq, provisional_seq FROM engine_calendar_rows")
+        finally:
+            cur.unregister("engine_calendar_rows")
+        if store is not None:
+            with store._write_lock, store.cursor() as w:
+                w.execute("BEGIN TRANSACTION")
+                w.execute("DELETE FROM evaluation.calendar")
+                w.execute(f"INSERT INTO evaluation.calendar SELECT ?, * FROM {CALENDAR}", [key])
+                w.execute("COMMIT")
     cur.execute(f"DELETE FROM {CACHE_DB}.calendar_meta")
     cur.execute(f"INSERT INTO {CACHE_DB}.calendar_meta VALUES (?)", [key])
+    return key
 
 
 def _branch_params(rules: Iterable[Rule], values: dict[str, Any], extra: dict[str, Any]) -> dict:
@@ -335,12 +352,21 @@ def _subsets(rules: list[Rule], group: list[Rule]) -> list[int]:
     return sorted(sets)
 
 
-def _masks_sql(rules: list[Rule]) -> str:
+def _masks_sql(rules: list[Rule], stored: Sequence[Rule] = ()) -> str:
+    """``stored``: rules of the group whose applicable entities are read from the stored
+    evaluation (``dashboard.stored``) instead of running them; their ids are the
+    parameter ``$stored_ids``. Entity ids are compared as text then."""
+    as_text = "CAST(entity_id AS VARCHAR)" if stored else "entity_id"
     branches = [
-        f"SELECT entity_id, failing, CAST({1 << r.seq} AS UBIGINT) AS bit\n"
+        f"SELECT {as_text} AS entity_id, failing, CAST({1 << r.seq} AS UBIGINT) AS bit\n"
         f"FROM (\n{r.query}\n) AS rule_{r.seq}"
         for r in rules
     ]
+    if stored:
+        branches.append(
+            "SELECT e.entity_id, e.failing, CAST(1 AS UBIGINT) << m.rule_seq AS bit\n"
+            f"FROM evaluation.entities e JOIN {CACHE_DB}.rules m ON m.rule_id = e.rule_id\n"
+            "WHERE list_contains($stored_ids, e.rule_id)")
     union = "\nUNION ALL\n".join(branches)
     return (
         "SELECT app, fail, count(*) AS n, sum(nulls) AS nulls, sum(dups) AS dups FROM (\n"
@@ -351,10 +377,15 @@ def _masks_sql(rules: list[Rule]) -> str:
         ") AS per_entity GROUP BY app, fail")
 
 
-def _mask_counts(cur, group: list[Rule], params: dict, subsets: list[int]) -> dict[int, tuple]:
+def _mask_counts(cur, group: list[Rule], params: dict, subsets: list[int],
+                 stored: Sequence[Rule] = ()) -> dict[int, tuple]:
     """Distinct-entity counts from one GROUP BY entity: per entity, the bitmask of the rules
-    that apply and of those that fail; entities counted per (applies, fails) pair."""
-    rows = cur.execute(_masks_sql(group), params).fetchall()
+    that apply and of those that fail; entities counted per (applies, fails) pair.
+    ``group`` holds the rules run here, ``stored`` those read from the stored evaluation."""
+    run = [r for r in group if r not in stored]
+    if stored:
+        params = {**params, "stored_ids": [r.rule_id for r in stored]}
+    rows = cur.execute(_masks_sql(run, stored), params).fetchall()
     for app, _fail, _n, nulls, dups in rows:
         if nulls or dups:
             bad = ", ".join(r.rule_id for r in group if int(app) >> r.seq & 1)
@@ -368,11 +399,14 @@ def _mask_counts(cur, group: list[Rule], params: dict, subsets: list[int]) -> di
 
 
 def _bitmap_counts(cur, group: list[Rule], params: dict, subsets: list[int],
-                   lo: int, hi: int) -> dict[int, tuple]:
+                   lo: int, hi: int, stored: Sequence[Rule] = ()) -> dict[int, tuple]:
     """The same counts for an integer-keyed register (retention records), without a GROUP BY:
     each rule becomes two bitmaps over the key range (entities that apply, that fail), and
-    a set of rules counts the bits of their union. One scan per rule."""
+    a set of rules counts the bits of their union. One scan per rule; a rule of ``stored``
+    reads its bitmaps from the stored evaluation (computed over the same key range)."""
     ctes = [
+        f"r{r.seq} AS (SELECT applies AS a, fails AS f, n, nulls FROM evaluation.bitmaps "
+        f"WHERE rule_id = '{r.rule_id}')" if r in stored else          # ids: [A-Z0-9-]
         f"r{r.seq} AS (SELECT bitstring_agg(entity_id, $lo, $hi) AS a, "
         f"bitstring_agg(entity_id, $lo, $hi) FILTER (WHERE failing) AS f, "
         f"count(*) AS n, count_if(failing IS NULL) AS nulls FROM (\n{r.query}\n) AS q)"
@@ -585,11 +619,14 @@ def _run_exists(store, run_id: int) -> bool:
             return False
 
 
-def _fresh_summary(store, as_of: dt.datetime) -> Summary:
+def _fresh_summary(store, as_of: dt.datetime, *, fresh: bool = False) -> Summary:
     rules = load_rules()
     with _lock_for(store):
         key = _cache_key(store, as_of)
-        run_id, counts = _evaluate(store, as_of, rules)
+        if _live(store, as_of):
+            run_id, counts = stored.evaluate(store, as_of, rules, fresh=fresh)
+        else:
+            run_id, counts = _evaluate(store, as_of, rules)
         summary = _summarise(store, as_of, rules, run_id, counts)
         _remember(store, key, summary)
         return summary
@@ -624,14 +661,28 @@ def check_summary(store, as_of: dt.date | dt.datetime | str | None = None) -> Su
         return _fresh_summary(store, moment)
 
 
-def run_check(store, as_of: dt.date | dt.datetime | str | None = None) -> CheckResult:
-    """Evaluate every rule as of ``as_of`` (always afresh) and load all findings and due items.
+def _live(store, moment: dt.datetime) -> bool:
+    """Whether ``moment`` is "now" for the stored evaluation (``dashboard.stored``): within
+    ``LIVE_REUSE`` of the store's clock, on a store this process may write that has the
+    evaluation schema (migration 0013). A past moment (``check --as-of 2026-11-20``) and a
+    read-only store are evaluated in full, in memory, as before."""
+    if store.read_only or not dt.timedelta(0) <= store.now() - moment < LIVE_REUSE:
+        return False
+    return stored.available(store)
+
+
+def run_check(store, as_of: dt.date | dt.datetime | str | None = None, *,
+              fresh: bool = False) -> CheckResult:
+    """Evaluate every rule as of ``as_of`` and load all findings and due items.
 
     ``as_of``: a date (the close of that day, Asia/Shanghai), an ISO timestamp or date
-    string, an aware datetime, or ``None`` for ``store.now()``.
+    string, an aware datetime, or ``None`` for ``store.now()``. For now, the stored results
+    of the rules whose inputs have not changed are used (``dashboard.stored``), the same
+    the pages show; ``fresh`` re-runs every rule first. A past moment is always evaluated
+    in full.
     """
     moment = parse_as_of(as_of, store.tz, store.now())
-    summary = _fresh_summary(store, moment)
+    summary = _fresh_summary(store, moment, fresh=fresh)
     return CheckResult(**{f: getattr(summary, f) for f in Summary.__dataclass_fields__},
                        findings=_items_frame(store, summary.run_id, FINDING),
                        due=_items_frame(store, summary.run_id, DUE))

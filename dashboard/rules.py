@@ -127,6 +127,9 @@ class Rule:
     v2_change: str = ""           # for a v1 rule version 2 changed: what changed and why
     law_beyond_policy: str = ""   # for a v2 rule: what the law asks that the policy's text
                                   # does not say (the Policy page's "policy vs law" view)
+    refresh: str = "day"          # when its stored result is renewed (REFRESH_CLASSES)
+    changes_at: tuple[str, ...] = ()  # "data" rules: the table.column values it compares
+                                  # with $as_of (a later value is when the result may change)
 
     @property
     def severity_rank(self) -> int:
@@ -182,6 +185,8 @@ def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
             raise RuleError(f"{where}: missing {', '.join(missing)}")
         rule_id = entry["rule_id"]
         where = f"{toml_path.name}, rule {rule_id}"
+        if not re.fullmatch(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*", rule_id):
+            raise RuleError(f"{where}: rule_id is upper-case words joined by '-'")
         if rule_id in seen:
             raise RuleError(f"{where}: rule_id appears twice")
         seen.add(rule_id)
@@ -207,6 +212,7 @@ def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
         if unknown:
             raise RuleError(f"{path.name}: unknown parameter(s) {', '.join('$' + p for p in unknown)}"
                             f"; known: {', '.join('$' + p for p in PARAMETERS)}")
+        refresh, changes_at = _refresh(where, entry, params, sql)
         rules.append(Rule(
             rule_id=rule_id, clause=entry["clause"], article=entry["clause"].split(".")[0],
             severity=entry["severity"], title=entry["title"], entity_type=entry["entity_type"],
@@ -217,10 +223,55 @@ def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
             also_clauses=tuple(entry.get("also_clauses", ())),
             v2_change=entry.get("v2_change", ""),
             law_beyond_policy=entry.get("law_beyond_policy", ""),
+            refresh=refresh, changes_at=changes_at,
         ))
     if not rules:
         raise RuleError(f"{toml_path}: no [[rule]] entries")
     return tuple(rules)
+
+
+# How long a rule's stored result holds (dashboard/engine.py, docs/RULES.md "Stored,
+# incremental evaluation"); every class is also renewed when a table it reads changes.
+REFRESH_CLASSES = {
+    "day": "reads the check date only ($as_of_date): its result holds for the whole day",
+    "data": "reads the check moment ($as_of) only to leave out what is recorded as happening "
+            "later (changes_at): its result holds for the day, until the earliest such later "
+            "value comes",
+    "moment": "counts hours to a deadline or states a time span: evaluated afresh at each "
+              "check moment (the incident clocks; cheap)",
+}
+_COMPARED = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*<=\s*\$as_of\b")
+
+
+def _refresh(where: str, entry: dict, params: tuple[str, ...], sql: str
+             ) -> tuple[str, tuple[str, ...]]:
+    """The rule's refresh class, checked against its SQL: "day" when it does not read
+    $as_of; else "moment" unless rules.toml declares "data" with ``changes_at`` naming
+    every column the SQL compares with $as_of (``column <= $as_of``, and nothing else)."""
+    declared = entry.get("refresh")
+    changes_at = tuple(entry.get("changes_at", ()))
+    if "as_of" not in params:
+        if declared not in (None, "day") or changes_at:
+            raise RuleError(f"{where}: a rule that does not read $as_of is a \"day\" rule")
+        return "day", ()
+    if declared in (None, "moment"):
+        if changes_at:
+            raise RuleError(f"{where}: changes_at is for \"data\" rules")
+        return "moment", ()
+    if declared != "data":
+        raise RuleError(f"{where}: refresh {declared!r} is not one of "
+                        f"{', '.join(REFRESH_CLASSES)}")
+    if not changes_at or not all(re.fullmatch(r"[a-z_]+\.[a-z_]+", c) for c in changes_at):
+        raise RuleError(f"{where}: a \"data\" rule names the table.column values it compares "
+                        "with $as_of (changes_at)")
+    query = strip_sql(sql)
+    uses = len(re.findall(r"\$as_of\b", query))
+    compared = _COMPARED.findall(query)
+    columns = {c.rsplit(".", 1)[-1] for c in changes_at}
+    if len(compared) != uses or any(c.rsplit(".", 1)[-1] not in columns for c in compared):
+        raise RuleError(f"{where}: a \"data\" rule may use $as_of only as `column <= $as_of` "
+                        f"with a column of changes_at ({', '.join(changes_at)})")
+    return "data", changes_at
 
 
 def load_rules() -> list[Rule]:

@@ -102,12 +102,35 @@ def migrations() -> list[Migration]:
 _WRITES = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|"
     r"(?:CREATE|ALTER|DROP)\s+TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|COPY)\s+"
-    r"(?:main\.)?\"?([A-Za-z_][A-Za-z0-9_]*)\"?", re.IGNORECASE)
+    r"(?:\"?([A-Za-z_][A-Za-z0-9_]*)\"?\.)?\"?([A-Za-z_][A-Za-z0-9_]*)\"?", re.IGNORECASE)
 
 
 def written_tables(sql: str) -> set[str]:
-    """Names of the tables ``sql`` may write to (lower case), for the audit's digests."""
-    return {m.group(1).lower() for m in _WRITES.finditer(sql)}
+    """Names of the tables ``sql`` may write to (lower case), for the audit's digests and
+    the evaluation's table versions. A table of another schema than ``main`` keeps its
+    schema (``evaluation.items``): neither the audit nor the versions count those."""
+    out = set()
+    for m in _WRITES.finditer(sql):
+        schema, name = (m.group(1) or "").lower(), m.group(2).lower()
+        out.add(name if schema in ("", "main") else f"{schema}.{name}")
+    return out
+
+
+VERSIONS_TABLE = "evaluation.table_versions"
+
+
+def bump_versions(cur, tables: set[str]) -> None:
+    """Count a change to each of ``tables`` (the register tables a write touched) in
+    ``evaluation.table_versions``, inside the write's transaction: the stored evaluation of
+    a rule is current only while the tables it reads keep the versions it was computed on
+    (dashboard/engine.py). A no-op before migration 0013."""
+    names = sorted(t for t in tables if "." not in t)
+    if not names or not cur.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'evaluation' AND table_name = 'table_versions'").fetchone()[0]:
+        return
+    cur.executemany(f"INSERT INTO {VERSIONS_TABLE} VALUES (?, 1) ON CONFLICT (table_name) "
+                    "DO UPDATE SET version = version + 1", [[n] for n in names])
 
 
 class _TrackingCursor:
@@ -270,14 +293,17 @@ class Store:
         """
         if self.read_only:
             raise StoreError(f"the store {self.path} is open read-only")
-        with self._write_lock, self.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
+        with self._write_lock, self.cursor() as raw:
+            touched: set[str] = set()
+            cur = _TrackingCursor(raw, touched)
+            raw.execute("BEGIN TRANSACTION")
             try:
                 yield cur
+                bump_versions(raw, touched)
             except BaseException:
-                cur.execute("ROLLBACK")
+                raw.execute("ROLLBACK")
                 raise
-            cur.execute("COMMIT")
+            raw.execute("COMMIT")
             with _LOCKS_GUARD:
                 _DATA_VERSIONS[self._key] = _DATA_VERSIONS.get(self._key, 0) + 1
 

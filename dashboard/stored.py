@@ -1,0 +1,328 @@
+"""Stored, incremental evaluation (issue 15): each rule's result is kept in the store and
+renewed only when what it reads changes.
+
+Why
+---
+Evaluating all rules over 10 million retention records takes seconds; a page must not wait
+for that each time it is opened, nor every minute. Evaluation is work done once per change,
+not once per view.
+
+What is stored (schema ``evaluation``, migration 0013; derived data: not audited, not
+exported, rebuilt by ``check --fresh``)
+------------------------------------------------------------------------------------
+- ``table_versions``: a counter per register table, bumped in the same transaction as
+  every write that changes the table (``dashboard.store``: every write goes through
+  ``Store.transaction``, which notes the tables its statements write to).
+- ``rule_state``: per rule, its *fingerprint* (its SQL, the macros, the parameter values
+  from the settings, the working-day calendar for the rules that read it), its *inputs*
+  (the versions of the tables and views it reads, found in its SQL), the moment and day it
+  was computed for and, for a "data" rule, until when it holds.
+- ``items`` (findings and due items), ``entities`` / ``bitmaps`` (every entity the rule
+  applies to and whether it fails, for the distinct-entity counts behind clause and article
+  scores) and ``group_counts`` (those counts per entity type).
+
+When a rule runs again (the refresh classes of ``rules.REFRESH_CLASSES``, docs/RULES.md)
+---------------------------------------------------------------------------------------
+- any rule: when a table it reads has changed, its SQL or parameters have changed, or the
+  date (Asia/Shanghai) is not the one it was computed for. So a processor edit re-runs the
+  PROC rules (and the SHARE rules that read the processors' data categories), never the
+  10 M retention rows;
+- a "data" rule (uses the check moment only as "recorded by then"): also once the earliest
+  of its ``changes_at`` values later than its moment has come;
+- a "moment" rule (the incident clocks and the rights-request deadline: hours to a deadline,
+  time spans in its text): at every check moment; it is not stored, it is cheap.
+
+A page's evaluation (``engine.check_summary``) at a moment of now then runs the moment
+rules and the rules whose stored result is stale, and assembles the run from the stored
+rest: the same run (``compliance_check.items``, the counts) the full evaluation makes, so
+every page, export and ``check`` reads it the same way. A past moment (``check --as-of
+2026-11-20``), or a read-only store, is evaluated in full in memory
+(``engine._evaluate``); a test compares the two after random write sequences.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+from . import engine as eng
+from .rules import ENTITY_REGISTER, ENTITY_TYPES, Rule, RuleError, macros_sql
+
+SCHEMA = "evaluation"
+FORMAT = 1          # bump when what is stored changes meaning: every state is then stale
+
+
+def available(store) -> bool:
+    """Whether the store has the evaluation schema (migration 0013)."""
+    cached = getattr(store, "_evaluation_schema", None)
+    if cached:
+        return True
+    with store.cursor() as cur:
+        found = cur.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            f"AND schema_name = '{SCHEMA}' AND table_name = 'rule_state'").fetchall()[0][0] == 1
+    if found:
+        store._evaluation_schema = True
+    return found
+
+
+# -- what a rule reads -------------------------------------------------------------------
+
+def _catalog(cur) -> tuple[set[str], dict[str, str]]:
+    tables = {r[0] for r in cur.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main'").fetchall()}
+    views = dict(cur.execute(
+        "SELECT view_name, sql FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT internal").fetchall())
+    return tables, views
+
+
+def reads(query: str, tables: set[str], views: dict[str, str]) -> set[str]:
+    """The store's tables ``query`` reads: every table or view whose name appears in it as
+    a word, views replaced by the tables they read. Conservative: a name that appears only
+    in a string or a column counts too (it can only make a rule re-run more often)."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", query.lower()))
+    found: set[str] = set()
+    for name in words & set(views):
+        found |= reads(views[name], tables, {k: v for k, v in views.items() if k != name})
+    return found | (words & tables)
+
+
+# -- fingerprints and inputs -------------------------------------------------------------
+
+def _fingerprint(rule: Rule, values: dict[str, Any], settings, calendar_key: str | None) -> str:
+    h = hashlib.sha256()
+    for part in (f"format {FORMAT}", rule.sql, macros_sql(), settings.timezone,
+                 f"due_soon_days {settings.due_soon_days}",
+                 *(f"{p}={values[p]!r}" for p in rule.params if p not in ("as_of", "as_of_date")),
+                 calendar_key if "calendar_days" in rule.query and calendar_key else ""):
+        h.update(str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _versions(cur) -> dict[str, int]:
+    return dict(cur.execute(f"SELECT table_name, version FROM {SCHEMA}.table_versions").fetchall())
+
+
+def _inputs(read: set[str], versions: dict[str, int]) -> str:
+    return json.dumps({t: versions.get(t, 0) for t in sorted(read)}, separators=(",", ":"))
+
+
+def _current(state: tuple | None, rule: Rule, fingerprint: str, inputs: str,
+             as_of: dt.datetime) -> bool:
+    """Whether a stored state holds for ``as_of`` (see the module's docstring)."""
+    if state is None:
+        return False
+    _gen, fp, inp, st_as_of, st_date, valid_until = state
+    if fp != fingerprint or inp != inputs or st_date != as_of.date():
+        return False
+    if rule.refresh == "data":
+        return st_as_of <= as_of and (valid_until is None or as_of < valid_until)
+    return True
+
+
+# -- computing and storing one rule ------------------------------------------------------
+
+def _store_rule(store, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
+                horizon: dt.datetime, fingerprint: str, read: set[str]) -> None:
+    """Run ``rule`` and replace its stored result, in one transaction of its own (its
+    snapshot of the registers is the one its inputs' versions are read from)."""
+    params = {p: values[p] for p in rule.params}
+    integer = eng._integer_key(rule.entity_type)
+    numeric = "CAST(entity_id AS BIGINT)" if integer else "CAST(NULL AS BIGINT)"
+    started = time.perf_counter()
+    with store._write_lock, store.cursor() as cur:
+        eng._prepare(cur, eng.load_rules())
+        if "calendar_days" in rule.query:
+            eng._prepare_calendar(cur, store.settings, as_of, store)
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            inputs = _inputs(read, _versions(cur))
+            for table in ("items", "entities", "bitmaps"):
+                cur.execute(f"DELETE FROM {SCHEMA}.{table} WHERE rule_id = ?", [rule.rule_id])
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.items SELECT $rule_id, CASE WHEN failing THEN "
+                f"'{eng.FINDING}' ELSE '{eng.DUE}' END, CAST(entity_id AS VARCHAR), {numeric}, "
+                f"detail, due_at FROM (\n{rule.query}\n) AS q "
+                "WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)",
+                {**params, "rule_id": rule.rule_id, "horizon": horizon})
+            key_range = eng._key_range(cur, rule.entity_type)
+            if key_range is not None:
+                lo, hi = key_range
+                cur.execute(
+                    f"INSERT INTO {SCHEMA}.bitmaps SELECT $rule_id, $lo, $hi, "
+                    "bitstring_agg(entity_id, $lo, $hi), "
+                    "bitstring_agg(entity_id, $lo, $hi) FILTER (WHERE failing), "
+                    f"count(*), coalesce(count_if(failing IS NULL), 0) FROM (\n{rule.query}\n) AS q",
+                    {**params, "rule_id": rule.rule_id, "lo": lo, "hi": hi})
+                n, nulls, distinct = cur.execute(
+                    f"SELECT n, nulls, coalesce(bit_count(applies), 0) FROM {SCHEMA}.bitmaps "
+                    "WHERE rule_id = ?", [rule.rule_id]).fetchall()[0]
+            else:
+                cur.execute(f"INSERT INTO {SCHEMA}.entities SELECT $rule_id, "
+                            f"CAST(entity_id AS VARCHAR), failing FROM (\n{rule.query}\n) AS q",
+                            {**params, "rule_id": rule.rule_id})
+                n, nulls, distinct = cur.execute(
+                    f"SELECT count(*), count_if(failing IS NULL), count(DISTINCT entity_id) "
+                    f"FROM {SCHEMA}.entities WHERE rule_id = ?", [rule.rule_id]).fetchall()[0]
+            if nulls:
+                raise RuleError(f"{rule.rule_id} returned failing = NULL for {nulls} entities")
+            if n != distinct:
+                raise RuleError(f"{rule.rule_id} returned the same entity more than once")
+            valid_until = _next_change(cur, rule, as_of)
+            gen = cur.execute(f"SELECT coalesce(max(gen), 0) + 1 FROM {SCHEMA}.rule_state"
+                              ).fetchall()[0][0]
+            cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.rule_state VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [rule.rule_id, gen, fingerprint, inputs, as_of, as_of.date(),
+                         valid_until, store.now(), time.perf_counter() - started])
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+
+def _next_change(cur, rule: Rule, as_of: dt.datetime) -> dt.datetime | None:
+    """For a "data" rule, the earliest of its ``changes_at`` values later than ``as_of``
+    (something recorded as happening later: from then on the result may differ)."""
+    if rule.refresh != "data":
+        return None
+    best = None
+    for ref in rule.changes_at:            # table.column, checked by rules.py
+        table, column = ref.split(".")
+        value = cur.execute(f'SELECT min("{column}") FROM {table} WHERE "{column}" > ?',
+                            [as_of]).fetchall()[0][0]
+        if value is None:
+            continue
+        if not isinstance(value, dt.datetime):
+            value = dt.datetime.combine(value, dt.time.min, tzinfo=as_of.tzinfo)
+        best = value if best is None or value < best else best
+    return best
+
+
+# -- a run at a moment of now ---------------------------------------------------------------
+
+def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any],
+             horizon: dt.datetime, fresh: bool) -> list[str]:
+    """Renew every stored rule whose state does not hold for ``as_of``; the ids renewed."""
+    kept = [r for r in rules if r.refresh != "moment"]
+    with store.cursor() as cur:
+        eng._prepare(cur, rules)
+        calendar = (eng._prepare_calendar(cur, store.settings, as_of, store)
+                    if any("calendar_days" in r.query for r in kept) else None)
+        tables, views = _catalog(cur)
+        versions = _versions(cur)
+        states = {row[0]: row[1:] for row in cur.execute(
+            f"SELECT rule_id, gen, fingerprint, inputs, as_of, as_of_date, valid_until "
+            f"FROM {SCHEMA}.rule_state").fetchall()}
+        ranges = {row[0]: (row[1], row[2]) for row in cur.execute(
+            f"SELECT rule_id, lo, hi FROM {SCHEMA}.bitmaps").fetchall()}
+        key_ranges = {t: eng._key_range(cur, t) for t in ENTITY_TYPES
+                      if eng._integer_key(t) is not None}
+    renewed = []
+    for rule in kept:
+        read = reads(rule.query, tables, views)
+        fingerprint = _fingerprint(rule, values, store.settings, calendar)
+        current = _current(states.get(rule.rule_id), rule, fingerprint,
+                           _inputs(read, versions), as_of)
+        key_range = key_ranges.get(rule.entity_type)
+        if current and key_range is not None and ranges.get(rule.rule_id) != key_range:
+            current = False             # the bitmaps must share the register's key range
+        if fresh or not current:
+            _store_rule(store, rule, values, as_of, horizon, fingerprint, read)
+            renewed.append(rule.rule_id)
+    return renewed
+
+
+def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
+             fresh: bool = False) -> tuple[int, dict]:
+    """``engine._evaluate`` for a moment of now: the same run id and counts, from the
+    stored results of the "day" and "data" rules (renewed first where stale) and the
+    "moment" rules run now."""
+    if len({r.seq for r in rules}) != len(rules) or max(r.seq for r in rules) > 62:
+        raise RuleError("rules need distinct positions below 63 (one bit each)")
+    values = eng.rule_parameters(store.settings, as_of)
+    horizon = eng.due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
+    _refresh(store, as_of, rules, values, horizon, fresh)
+    kept = [r for r in rules if r.refresh != "moment"]
+    counts: dict[str, dict[int, tuple]] = {}
+    to_keep: list[tuple[str, str, dict]] = []
+    with store.cursor() as cur:
+        eng._prepare(cur, rules)
+        if any("calendar_days" in r.query for r in rules if r.refresh == "moment"):
+            eng._prepare_calendar(cur, store.settings, as_of, store)
+        stored_max = cur.execute(f"SELECT max(run_id) FROM {eng.CACHE_DB}.runs").fetchall()[0][0]
+        run_id = max(next(eng._RUN_IDS), (stored_max or 0) + 1)
+        # One snapshot: the stored results and the registers the moment rules read.
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            gens = dict(cur.execute(f"SELECT rule_id, gen FROM {SCHEMA}.rule_state").fetchall())
+            missing = [r.rule_id for r in kept if r.rule_id not in gens]
+            if missing:
+                raise RuleError(f"no stored result for {', '.join(missing)}")
+            cur.execute(
+                f"INSERT INTO {eng.CACHE_DB}.items SELECT $run_id, e.kind, m.rule_seq, "
+                "m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
+                "e.entity_id, e.entity_num, e.detail, e.due_at "
+                f"FROM {SCHEMA}.items e JOIN {eng.CACHE_DB}.rules m ON m.rule_id = e.rule_id "
+                "WHERE list_contains($ids, e.rule_id)",
+                {"run_id": run_id, "ids": [r.rule_id for r in kept]})
+            for entity_type in ENTITY_TYPES:
+                group = [r for r in rules if r.entity_type == entity_type]
+                if not group:
+                    continue
+                run = [r for r in group if r.refresh == "moment"]
+                from_store = [r for r in group if r.refresh != "moment"]
+                params = eng._branch_params(run, values, {})
+                if run:
+                    cur.execute(eng._items_sql(run),
+                                {**params, "run_id": run_id, "horizon": horizon})
+                subsets = eng._subsets(rules, group)
+                state_key = json.dumps([sorted((r.rule_id, r.seq, gens[r.rule_id])
+                                               for r in from_store), subsets])
+                if not run:
+                    hit = cur.execute(f"SELECT counts FROM {SCHEMA}.group_counts "
+                                      "WHERE entity_type = ? AND state_key = ?",
+                                      [entity_type, state_key]).fetchall()
+                    if hit:
+                        hit = hit[0]
+                        counts[entity_type] = {int(k): tuple(v)
+                                               for k, v in json.loads(hit[0]).items()}
+                        continue
+                key_range = eng._key_range(cur, entity_type)
+                if key_range is None:
+                    counts[entity_type] = eng._mask_counts(cur, group, params, subsets,
+                                                           stored=from_store)
+                else:
+                    counts[entity_type] = eng._bitmap_counts(cur, group, params, subsets,
+                                                             *key_range, stored=from_store)
+                if not run:
+                    to_keep.append((entity_type, state_key, counts[entity_type]))
+            cur.execute(f"INSERT INTO {eng.CACHE_DB}.runs VALUES (?, ?)", [run_id, as_of])
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+    if to_keep:
+        # A transaction writes one database: the counts go to the store in their own.
+        with store._write_lock, store.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            cur.executemany(f"INSERT OR REPLACE INTO {SCHEMA}.group_counts VALUES (?, ?, ?)",
+                            [[t, key, json.dumps({str(k): list(v) for k, v in c.items()})]
+                             for t, key, c in to_keep])
+            cur.execute("COMMIT")
+    return run_id, counts
+
+
+def forget(store) -> None:
+    """Drop every stored result (``check --fresh`` re-runs them all): derived data only."""
+    with store._write_lock, store.cursor() as cur:
+        cur.execute("BEGIN TRANSACTION")
+        for table in ("rule_state", "items", "entities", "bitmaps", "group_counts"):
+            cur.execute(f"DELETE FROM {SCHEMA}.{table}")
+        cur.execute("COMMIT")
