@@ -116,6 +116,9 @@ def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
     plots = pg.get_by_test_id("stMain").locator(".js-plotly-plot")
     plots.first.wait_for()
     wait_for_app(pg)
+    # the charts are drawn one after another: wait until all seven are there
+    pg.wait_for_function("() => document.querySelectorAll("
+                         "'[data-testid=\"stMain\"] .js-plotly-plot').length >= 7")
     assert plots.count() >= 7
     for i in range(plots.count()):
         plots.nth(i).locator(MARKS).first.wait_for(state="attached")
