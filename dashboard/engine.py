@@ -226,6 +226,9 @@ CREATE TABLE IF NOT EXISTS {CACHE_DB}.items (
     article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR,
     entity_id VARCHAR, entity_num BIGINT, detail VARCHAR, due_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.runs (run_id BIGINT PRIMARY KEY, as_of TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.moment_rows (
+    run_id BIGINT, rule_seq INTEGER, entity_id VARCHAR, entity_num BIGINT, failing BOOLEAN,
+    detail VARCHAR, due_at TIMESTAMPTZ);
 """
 
 
@@ -386,6 +389,13 @@ def _mask_counts(cur, group: list[Rule], params: dict, subsets: list[int],
     if stored:
         params = {**params, "stored_ids": [r.rule_id for r in stored]}
     rows = cur.execute(_masks_sql(run, stored), params).fetchall()
+    return _mask_rows_counts(rows, group, subsets)
+
+
+def _mask_rows_counts(rows: list[tuple], group: list[Rule], subsets: list[int]
+                      ) -> dict[int, tuple]:
+    """The counts from the (applies mask, fails mask, entities, nulls, duplicates) rows of
+    ``_masks_sql``."""
     for app, _fail, _n, nulls, dups in rows:
         if nulls or dups:
             bad = ", ".join(r.rule_id for r in group if int(app) >> r.seq & 1)
@@ -1017,7 +1027,7 @@ def cmd_check(args, out: TextIO, err: TextIO) -> int:
         except ValueError as exc:
             raise UsageError(f"--as-of: {exc}") from None
         try:
-            summary = _fresh_summary(store, as_of)
+            summary = _fresh_summary(store, as_of, fresh=args.fresh)
         except duckdb.Error as exc:      # never exit 1 (findings) on a failure
             raise RuleError(f"the check could not run: {exc}") from None
         if not args.no_snapshot:
@@ -1068,4 +1078,8 @@ def register_cli(sub) -> None:
                    help="table format: findings listed per rule (0: all; default 20)")
     p.add_argument("--no-snapshot", dest="no_snapshot", action="store_true",
                    help="do not store the day's compliance snapshot")
+    p.add_argument("--fresh", action="store_true",
+                   help="re-run every rule instead of using the stored results of the rules "
+                        "whose inputs have not changed (docs/RULES.md, 'Stored, incremental "
+                        "evaluation')")
     p.set_defaults(handler=cmd_check)

@@ -336,7 +336,9 @@ def render_rule_details(rules: list[Rule] | None = None) -> str:
             f"### {r.rule_id} — {r.title}\n\n"
             f"Clause {r.clause} · severity **{r.severity}** · {r.entity_type} · "
             f"SQL: [`data/rules/{r.sql_path.name}`](../data/rules/{r.sql_path.name}) · "
-            f"parameters: {params}\n\n"
+            f"parameters: {params} · refresh: **{r.refresh}**"
+            f"{' (' + ', '.join(f'`{c}`' for c in r.changes_at) + ')' if r.changes_at else ''}"
+            "\n\n"
             f"- **Promise.** {r.promise}\n"
             f"- **Why this is a finding.** {r.breach}\n"
             f"- **What fixes it.** {r.fix}\n"
@@ -367,7 +369,17 @@ def render_parameters() -> str:
     return "\n".join(lines)
 
 
+def render_refresh() -> str:
+    lines = ["| refresh | when the stored result is renewed | rules |", "|---|---|---|"]
+    rules = load_rules()
+    for name, meaning in REFRESH_CLASSES.items():
+        ids = ", ".join(f"`{r.rule_id}`" for r in rules if r.refresh == name)
+        lines.append(f"| **{name}** | {_cell(meaning)} | {ids or '—'} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
+    "refresh": render_refresh,
     "rule-table": render_rule_table,
     "rule-details": render_rule_details,
     "parameters": render_parameters,
