@@ -365,7 +365,8 @@ def _sizes(store: Store) -> None:
 
 def measure(browser, store: Store, trivial_base: str, repeat: int, timeout: float,
             served: Callable, notes: list[str]) -> list[dict[str, float]]:
-    """1 + ``repeat`` passes on one store, in one browser context (its cache kept)."""
+    """1 + ``repeat`` passes on one store, in a new browser context (the first pass with a
+    cold cache, the others warm). A pass that fails is noted, and left out (empty)."""
     env = {"COMPLIANCE_DB": str(store.path), "COMPLIANCE_FROZEN_NOW": store.now}
     passes: list[dict[str, float]] = []
     with served("server.py", env=env, log=OUT / f"browser-{store.name}.log") as app:
@@ -374,8 +375,13 @@ def measure(browser, store: Store, trivial_base: str, repeat: int, timeout: floa
         context.add_init_script(STATE_LOG_JS)
         try:
             for i in range(1 + repeat):
-                result = app_pass(context, app.base, timeout, notes)
-                result.update(trivial_pass(context, trivial_base, timeout))
+                result: dict[str, float] = {}
+                try:
+                    result |= app_pass(context, app.base, timeout, notes)
+                    result |= trivial_pass(context, trivial_base, timeout)
+                except Exception as exc:            # noted; the other passes go on
+                    notes.append(f"{store.name} pass {i + 1} failed: "
+                                 f"{' '.join(str(exc).split())[:200]}")
                 passes.append(result)
                 print(f"  {store.name} pass {i + 1}{' (first)' if i == 0 else ''}: "
                       + ", ".join(f"{k} {v:.2f}" for k, v in result.items() if "." not in k)
