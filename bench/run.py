@@ -4,7 +4,9 @@
    `python -m dashboard seed --scale large` (10,000 processors, 50,000 agreements,
    10,000,000 retention records, 100,000 incidents, 200,000 rights requests);
 2. runs each benchmark module in its own process (so one's memory does not colour the
-   next's), prints its output, and keeps it in bench/out/<name>.txt.
+   next's), prints its output, and keeps it in bench/out/<name>.txt. The last,
+   `browser` (Chromium: sign-in → Overview drawn next to a trivial one-chart page, on a
+   demo store and on this one), adds the demo accounts to the large store.
 
 Benchmarks measure; they never assert a time. Figures depend on the machine: each
 benchmark prints the core count next to its table.
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="reuse bench/out/large.duckdb if it exists")
     ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export,stream,"
-                         "requests")
+                         "requests,browser")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / "large.duckdb"
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         ("export", ["bench.bench_export", "--db", str(db)]),
         ("stream", ["bench.bench_stream", "--db", str(db), "--compare", "copy"]),
         ("requests", ["bench.bench_requests", "--db", str(db), "--as-of", AS_OF]),
+        # last: it adds the demo accounts to the store and signs in (audit entries)
+        ("browser", ["bench.bench_browser", "--db", str(db), "--demo"]),
     ]
     for name, cmd in plan:
         if not want(name):
