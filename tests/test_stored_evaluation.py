@@ -308,3 +308,20 @@ def test_writes_bump_the_versions_of_the_tables_they_change(live):
     assert after["incidents"] == before.get("incidents", 0) + 1
     assert after.get("processors") == before.get("processors")
     assert after.get("retention_records") == before.get("retention_records")
+
+
+def test_check_fresh_on_the_command_line_re_runs_every_stored_rule(live):
+    import io
+    from dashboard.cli import main
+    store, clock = live
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--db", str(store.path), "check", "--no-snapshot", "--format", "json"],
+                out, err) == 0, err.getvalue()
+    before = gens(store)
+    assert before, "check at the current moment stores its results"
+    assert main(["--db", str(store.path), "check", "--no-snapshot", "--format", "json"],
+                out, err) == 0
+    assert gens(store) == before                   # nothing changed: nothing re-ran
+    assert main(["--db", str(store.path), "check", "--fresh", "--no-snapshot", "--format",
+                 "json"], out, err) == 0
+    assert all(gens(store)[r] > before[r] for r in before)
