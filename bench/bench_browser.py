@@ -26,12 +26,16 @@ step starts in a new tab (a new Streamlit session, no script loaded yet). A pass
 1. **sign-in → Overview**: the sign-in page with the DPO's username and password filled
    in; from the click on "Sign in" to the Overview drawn. The click's rerun checks the
    password, then the browser goes through ``/session/start`` (which sets the cookie) to
-   the Overview: a page load;
-2. **drill-down**: on that Overview, from a click on the lowest bar of "Compliance score
+   the Overview: a page load. The Overview draws its KPI cards and its first tab
+   ("Scores": the article and clause charts) only;
+2. **tab**: on that Overview, from a click on the tab "What falls due" to its charts
+   drawn (a rerun that reads and sends that tab only; Plotly's code is loaded already).
+   Then back to "Scores", untimed;
+3. **drill-down**: on that Overview, from a click on the lowest bar of "Compliance score
    per policy clause" (scrolled into view first) to the Findings page, filtered to that
    clause, drawn (the Overview reruns with the selection, then switches page);
-3. **trivial, page load**: from asking for ``trivial_app.py?chart=1`` to its chart drawn;
-4. **trivial, click**: on ``trivial_app.py``'s sign-in-like form, from the click on
+4. **trivial, page load**: from asking for ``trivial_app.py?chart=1`` to its chart drawn;
+5. **trivial, click**: on ``trivial_app.py``'s sign-in-like form, from the click on
    "Sign in" to its one chart drawn (a rerun, no page load).
 
 **Drawn** is one test, evaluated in the page at every animation frame
@@ -45,12 +49,14 @@ step starts in a new tab (a new Streamlit session, no script loaded yet). A pass
   bundle, fetched on the first chart a tab shows);
 - every Plotly chart in the main area is drawn: its ``.main-svg`` and its marks (bars,
   scatter points or lines; a chart without data counts once Plotly has laid it out), and
-  there are at least as many as the page has (Overview 7, Findings 0, trivial 1);
+  there are at least as many as the page has (the Overview's open tab's, as
+  ``dashboard.dashboards.OVERVIEW_TABS`` lists them: 2 on a first visit; Findings 0;
+  trivial 1), among them the charts the step waits for by key (the open tab's);
 - every table (``st.dataframe``) in the main area has its canvas.
 
 **First screen** is the same test for what the 1400x1000 window shows only, with at least
 one chart drawn there when the page has charts: on the Overview, the two charts of the
-"Scores" row, whose tops show under the KPI cards. The time stops when Playwright sees
+"Scores" tab, whose tops show under the KPI cards. The time stops when Playwright sees
 the test true, a few milliseconds after the frame.
 
 Reported per store and step: the first pass (a fresh server process, a cold browser
@@ -78,6 +84,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from bench.common import cores
+from dashboard.dashboards import OVERVIEW_TABS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -85,12 +92,15 @@ TRIVIAL_APP = "bench/trivial_app.py"
 VIEWPORT = {"width": 1400, "height": 1000}
 AIM_RATIO = 1.3
 DPO = ("dpo", "dpo-demo-password")          # dashboard.accounts.DEMO_ACCOUNTS
-OVERVIEW_CHARTS = 7     # pages/overview.py's chart() calls (the browser test checks >= 7)
+FIRST_TAB = next(iter(OVERVIEW_TABS))         # open on a first visit (pages/overview.py)
+OVERVIEW_CHARTS = len(OVERVIEW_TABS[FIRST_TAB])
+OTHER_TAB = "What falls due"                  # the tab the "tab" step opens
 
 # (key, label) of the timed steps, in the table's order; "x.fold": step x's first screen.
 STEPS = (
     ("overview", "sign-in → Overview drawn"),
     ("overview.fold", "sign-in → Overview first screen"),
+    ("tab", f"“{OTHER_TAB}” tab → its charts drawn"),
     ("drill", "clause bar → Findings drawn"),
     ("trivial", "trivial: Sign in → its chart drawn"),
     ("trivial_load", "trivial: page load → its chart drawn"),
@@ -99,7 +109,7 @@ RATIOS = (("overview", "trivial", "Overview / trivial click"),
           ("overview", "trivial_load", "Overview / trivial page load"))
 
 # The page's state, evaluated in the page at every animation frame (see "Drawn" above).
-DRAWN_JS = """({path, charts, fold}) => {
+DRAWN_JS = """({path, charts, fold, keys = []}) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (path !== null && location.pathname !== path) return false;
@@ -121,6 +131,8 @@ DRAWN_JS = """({path, charts, fold}) => {
   };
   const shown = plots.filter(seen);
   if (fold ? (charts > 0 && shown.length === 0) : plots.length < charts) return false;
+  const keyed = k => main.querySelector(`.st-key-${k} [data-testid="stPlotlyChart"]`);
+  if (!fold && !keys.every(keyed)) return false;
   if (!shown.every(plotted)) return false;
   const tables = [...main.querySelectorAll('[data-testid="stDataFrame"]')].filter(seen);
   return tables.every(t => t.querySelector('canvas') !== null);
@@ -226,7 +238,7 @@ STATE_LOG_JS = """(() => {
 
 
 def wait_drawn(pg, *, path: str | None, charts: int, fold: bool = False,
-               timeout: float = 60) -> float:
+               keys: Sequence[str] = (), timeout: float = 60) -> float:
     """Wait until the page is drawn (or its first screen, ``fold``); return the moment
     (``time.perf_counter``). A navigation under way (the sign-in's page load) destroys the
     page's context: the wait starts again in the new document."""
@@ -237,7 +249,8 @@ def wait_drawn(pg, *, path: str | None, charts: int, fold: bool = False,
         if left <= 0:
             raise TimeoutError(f"page not drawn within {timeout:g} s: {pg.url}")
         try:
-            pg.wait_for_function(DRAWN_JS, arg={"path": path, "charts": charts, "fold": fold},
+            pg.wait_for_function(DRAWN_JS, arg={"path": path, "charts": charts, "fold": fold,
+                                                "keys": list(keys)},
                                  polling="raf", timeout=left * 1000)
             return time.perf_counter()
         except Error as exc:
@@ -246,7 +259,7 @@ def wait_drawn(pg, *, path: str | None, charts: int, fold: bool = False,
 
 
 def timed(pg, key: str, act: Callable[[], object], *, path: str, charts: int,
-          timeout: float, fold: bool = False) -> dict[str, float]:
+          timeout: float, fold: bool = False, keys: Sequence[str] = ()) -> dict[str, float]:
     """Time ``act`` (a click, a page asked for) to the page drawn, in seconds: ``key``,
     ``key.fold`` (the first screen, with ``fold``), and where the time went:
     ``key.request`` (when the new page was asked for, for a step that loads one),
@@ -258,7 +271,7 @@ def timed(pg, key: str, act: Callable[[], object], *, path: str, charts: int,
     if fold:
         out[f"{key}.fold"] = wait_drawn(pg, path=path, charts=charts, fold=True,
                                         timeout=timeout) - t0
-    out[key] = wait_drawn(pg, path=path, charts=charts, timeout=timeout) - t0
+    out[key] = wait_drawn(pg, path=path, charts=charts, keys=keys, timeout=timeout) - t0
     origin, states = pg.evaluate("() => [performance.timeOrigin, window.__benchStates || []]")
     if origin / 1000 > wall:
         out[f"{key}.request"] = origin / 1000 - wall
@@ -278,7 +291,8 @@ def wait_idle(pg) -> None:
 
 
 def app_pass(context, base: str, timeout: float, notes: list[str]) -> dict[str, float]:
-    """Sign in as the DPO (the Overview opens), then drill down from its clause chart."""
+    """Sign in as the DPO (the Overview opens), open another of its tabs and come back,
+    then drill down from its clause chart."""
     out: dict[str, float] = {}
     context.clear_cookies()                     # sign in afresh; the browser cache stays
     pg = context.new_page()
@@ -288,13 +302,23 @@ def app_pass(context, base: str, timeout: float, notes: list[str]) -> dict[str, 
         pg.get_by_label("Password", exact=True).fill(DPO[1])
         wait_idle(pg)
         out |= timed(pg, "overview", pg.get_by_role("button", name="Sign in").click,
-                     path="/", charts=OVERVIEW_CHARTS, timeout=timeout, fold=True)
+                     path="/", charts=OVERVIEW_CHARTS, keys=OVERVIEW_TABS[FIRST_TAB],
+                     timeout=timeout, fold=True)
         main = pg.get_by_test_id("stMain")
         if not main.get_by_role("heading", name="Compliance overview").is_visible():
             raise RuntimeError(f"the Overview did not open after the sign-in: {pg.url}")
         n = main.get_by_test_id("stPlotlyChart").count()
         if n != OVERVIEW_CHARTS:
             notes.append(f"the Overview showed {n} charts, not {OVERVIEW_CHARTS}")
+
+        keys = OVERVIEW_TABS[OTHER_TAB]
+        out |= timed(pg, "tab", main.get_by_role("tab", name=OTHER_TAB, exact=True).click,
+                     path="/", charts=len(keys), keys=keys, timeout=timeout)
+        if "tab=" not in pg.url:
+            notes.append(f"the tab {OTHER_TAB!r} is not in the address: {pg.url}")
+        main.get_by_role("tab", name=FIRST_TAB, exact=True).click()
+        wait_drawn(pg, path="/", charts=OVERVIEW_CHARTS, keys=OVERVIEW_TABS[FIRST_TAB],
+                   timeout=timeout)
 
         bars = pg.locator(".st-key-chart_clause .bars .point")
         values = [float(bars.nth(i).text_content().split()[0]) for i in range(bars.count())]

@@ -476,6 +476,20 @@ def due_groups(store, *, as_of: str) -> pd.DataFrame:
     return df
 
 
+# The Overview's tabs under its KPI cards, in order: label (also the value of its ``tab``
+# query parameter) -> the keys of the charts it draws. Only the open tab runs and is sent
+# to the browser (pages/overview.py), so a first visit draws the first tab's charts only
+# (bench/bench_browser.py counts them).
+OVERVIEW_TABS: dict[str, tuple[str, ...]] = {
+    "Scores": ("chart_article", "chart_clause"),
+    "Trend": ("chart_trend",),
+    "Findings and incidents": ("chart_rule", "chart_severity", "chart_incidents"),
+    "What falls due": ("chart_due",),
+    "Every rule": (),
+}
+OVERVIEW_TAB_PARAM = "tab"
+
+
 def incident_breakdown(store, *, as_of: str) -> pd.DataFrame:
     """Incidents detected by the as-of moment, by grade and (current) status.
     Columns: grade, status, incidents; grades most serious first."""

@@ -116,98 +116,117 @@ def chart(fig, caption: str, key: str) -> None:
             st.switch_page(PAGE_BY_KEY["incidents"].script)
 
 
-st.subheader("Scores", anchor=False)
-left, right = st.columns(2)
-with left:
-    chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"), level="article",
-                        title="Compliance score per policy article", axis_title="Article",
-                        target=target, warning=warning),
-          "Each article of the privacy policy (5 sharing, 6 storage, 7 security), worst first, "
-          "coloured by band. Click a bar to open the article's findings.", "chart_article")
-with right:
-    chart(CC.score_trend(trend, target=target, warning=warning),
-          "The overall score and each article's, one point per stored daily snapshot; the "
-          "last point is this view. Click an article's point to open its findings.",
-          "chart_trend")
-left, right = st.columns([3, 2])
-with left:
-    chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="clause"), level="clause",
-                        title="Compliance score per policy clause", axis_title="Clause",
-                        target=target, warning=warning),
-          "Each clause that a rule tests: the share of the entities its rules apply to that "
-          "break none of them, worst first. Click a bar to open the clause's findings.",
-          "chart_clause")
-with right:
-    chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="severity"),
-                              code="severity", chart="severity",
-                              title="Open findings by severity", axis_title="Severity"),
-          "High: act today; medium: plan a fix; low: a record-keeping lapse. Each bar is split "
-          "by remediation plan. Click a segment to open those findings.", "chart_severity")
+# Under the cards, one tab at a time: only the open tab's code runs (its data is read
+# and its charts are sent), so the first visit draws the cards and two charts, and the
+# rest comes when its tab is clicked. The open tab is in the address (?tab=Trend), for a
+# bookmark; the first tab is the default, without a parameter.
+tab = dict(zip(D.OVERVIEW_TABS, st.tabs(list(D.OVERVIEW_TABS), key=D.OVERVIEW_TAB_PARAM,
+                                       on_change="rerun", bind="query-params")))
 
-st.subheader("Open findings and incidents", anchor=False)
-left, right = st.columns([3, 2])
-with left:
-    chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of, by="rule_id"),
-                              code="rule_id", chart="rule", title="Open findings by rule",
-                              axis_title="Rule"),
-          "Open findings of each rule, most first, split by remediation plan: none yet, plan "
-          "overdue, planned. Click a segment to open those findings.", "chart_rule")
-with right:
-    chart(CC.incidents_by_grade(ui.cached(D.incident_breakdown, as_of=as_of)),
-          "Incidents detected so far, by grade and current status. Click a segment to open "
-          "the Incidents page filtered to it.", "chart_incidents")
+if tab["Scores"].open:
+    with tab["Scores"]:
+        left, right = st.columns([2, 3])
+        with left:
+            chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"),
+                                level="article", title="Compliance score per policy article",
+                                axis_title="Article", target=target, warning=warning),
+                  "Each article of the privacy policy (5 sharing, 6 storage, 7 security), "
+                  "worst first, coloured by band. Click a bar to open the article's findings.",
+                  "chart_article")
+        with right:
+            chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="clause"),
+                                level="clause", title="Compliance score per policy clause",
+                                axis_title="Clause", target=target, warning=warning),
+                  "Each clause that a rule tests: the share of the entities its rules apply "
+                  "to that break none of them, worst first. Click a bar to open the clause's "
+                  "findings.", "chart_clause")
 
-st.subheader("What falls due", anchor=False)
-left, right = st.columns([2, 3])
-with left:
-    chart(CC.due_bars(due),
-          f"Deadlines not missed yet, within {urgent} and within {soon} days: regulator and "
-          "summary reports, notices to users, agreements expiring, records due for deletion, "
-          "assessments and hold reviews. Click a bar to list them.", "chart_due")
-with right:
-    soonest = ui.cached(D.due_rows, as_of=as_of, within_days=urgent, limit=10)
-    st.markdown(f"**Falling due within {urgent} days** — the soonest ten")
-    if soonest.empty:
-        st.info(f"Nothing falls due within {urgent} days.", icon=":material/event_available:")
-    else:
-        st.dataframe(
-            soonest[["due_at", "rule_id", "entity_id", "detail"]], hide_index=True,
+if tab["Trend"].open:
+    with tab["Trend"]:
+        chart(CC.score_trend(trend, target=target, warning=warning),
+              "The overall score and each article's, one point per stored daily snapshot; "
+              "the last point is this view. Click an article's point to open its findings.",
+              "chart_trend")
+
+if tab["Findings and incidents"].open:
+    with tab["Findings and incidents"]:
+        left, right = st.columns([3, 2])
+        with left:
+            chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of,
+                                                by="rule_id"),
+                                      code="rule_id", chart="rule",
+                                      title="Open findings by rule", axis_title="Rule"),
+                  "Open findings of each rule, most first, split by remediation plan: none "
+                  "yet, plan overdue, planned. Click a segment to open those findings.",
+                  "chart_rule")
+        with right:
+            chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of,
+                                                by="severity"),
+                                      code="severity", chart="severity",
+                                      title="Open findings by severity", axis_title="Severity"),
+                  "High: act today; medium: plan a fix; low: a record-keeping lapse. Each bar "
+                  "is split by remediation plan. Click a segment to open those findings.",
+                  "chart_severity")
+            chart(CC.incidents_by_grade(ui.cached(D.incident_breakdown, as_of=as_of)),
+                  "Incidents detected so far, by grade and current status. Click a segment to "
+                  "open the Incidents page filtered to it.", "chart_incidents")
+
+if tab["What falls due"].open:
+    with tab["What falls due"]:
+        left, right = st.columns([2, 3])
+        with left:
+            chart(CC.due_bars(due),
+                  f"Deadlines not missed yet, within {urgent} and within {soon} days: "
+                  "regulator and summary reports, notices to users, agreements expiring, "
+                  "records due for deletion, assessments and hold reviews. Click a bar to "
+                  "list them.", "chart_due")
+        with right:
+            soonest = ui.cached(D.due_rows, as_of=as_of, within_days=urgent, limit=10)
+            st.markdown(f"**Falling due within {urgent} days** — the soonest ten")
+            if soonest.empty:
+                st.info(f"Nothing falls due within {urgent} days.",
+                        icon=":material/event_available:")
+            else:
+                st.dataframe(
+                    soonest[["due_at", "rule_id", "entity_id", "detail"]], hide_index=True,
+                    column_config={
+                        "due_at": st.column_config.DatetimeColumn(
+                            "Deadline", format="YYYY-MM-DD HH:mm", timezone=settings.timezone),
+                        "rule_id": st.column_config.TextColumn("Rule"),
+                        "entity_id": st.column_config.TextColumn("Entity"),
+                        "detail": st.column_config.TextColumn("What is due", width="large")})
+            st.page_link(nav.script("findings"), label=f"Everything due within {soon} days",
+                         icon=":material/event_upcoming:",
+                         query_params=D.url_params(as_of=link_as_of, view="due", within=soon))
+
+if tab["Every rule"].open:
+    with tab["Every rule"]:
+        rules = ui.cached(D.rule_table, as_of=as_of)
+        picked = st.dataframe(
+            rules[["rule_id", "title", "clause", "severity", "score_pct", "applicable",
+                   "failing", "unplanned", "planned", "overdue", "due", "link"]],
+            hide_index=True, key="rule_table", on_select="rerun",
+            selection_mode="single-row",
             column_config={
-                "due_at": st.column_config.DatetimeColumn("Deadline", format="YYYY-MM-DD HH:mm",
-                                                          timezone=settings.timezone),
                 "rule_id": st.column_config.TextColumn("Rule"),
-                "entity_id": st.column_config.TextColumn("Entity"),
-                "detail": st.column_config.TextColumn("What is due", width="large")})
-    st.page_link(nav.script("findings"), label=f"Everything due within {soon} days",
-                 icon=":material/event_upcoming:",
-                 query_params=D.url_params(as_of=link_as_of, view="due", within=soon))
-
-st.subheader("Every rule", anchor=False)
-rules = ui.cached(D.rule_table, as_of=as_of)
-picked = st.dataframe(
-    rules[["rule_id", "title", "clause", "severity", "score_pct", "applicable", "failing",
-           "unplanned", "planned", "overdue", "due", "link"]],
-    hide_index=True, key="rule_table", on_select="rerun", selection_mode="single-row",
-    column_config={
-        "rule_id": st.column_config.TextColumn("Rule"),
-        "title": st.column_config.TextColumn("What it checks", width="large"),
-        "clause": st.column_config.TextColumn("Clause"),
-        "severity": st.column_config.TextColumn("Severity"),
-        "score_pct": st.column_config.ProgressColumn("Score", format="%.1f %%", min_value=0,
-                                                     max_value=100),
-        "applicable": st.column_config.NumberColumn("Applies to", format="localized"),
-        "failing": st.column_config.NumberColumn("Findings", format="localized"),
-        "unplanned": st.column_config.NumberColumn("Unplanned", format="localized"),
-        "planned": st.column_config.NumberColumn("Planned", format="localized"),
-        "overdue": st.column_config.NumberColumn("Plan overdue", format="localized"),
-        "due": st.column_config.NumberColumn(f"Due ≤ {soon} d", format="localized"),
-        "link": st.column_config.LinkColumn("Link", display_text="Open findings"),
-    })
-st.caption("Every compliance rule with its score, its findings by plan state and its items "
-           "falling due. Select a row (or use its link, which can be shared) to open its "
-           "findings.")
-rows = picked.selection.rows if picked is not None else []
-if rows:
-    st.switch_page(nav.script("findings"),
-                   query_params=D.url_params(as_of=link_as_of,
-                                             rule=[rules.iloc[rows[0]]["rule_id"]]))
+                "title": st.column_config.TextColumn("What it checks", width="large"),
+                "clause": st.column_config.TextColumn("Clause"),
+                "severity": st.column_config.TextColumn("Severity"),
+                "score_pct": st.column_config.ProgressColumn("Score", format="%.1f %%",
+                                                             min_value=0, max_value=100),
+                "applicable": st.column_config.NumberColumn("Applies to", format="localized"),
+                "failing": st.column_config.NumberColumn("Findings", format="localized"),
+                "unplanned": st.column_config.NumberColumn("Unplanned", format="localized"),
+                "planned": st.column_config.NumberColumn("Planned", format="localized"),
+                "overdue": st.column_config.NumberColumn("Plan overdue", format="localized"),
+                "due": st.column_config.NumberColumn(f"Due ≤ {soon} d", format="localized"),
+                "link": st.column_config.LinkColumn("Link", display_text="Open findings"),
+            })
+        st.caption("Every compliance rule with its score, its findings by plan state and its "
+                   "items falling due. Select a row (or use its link, which can be shared) to "
+                   "open its findings.")
+        rows = picked.selection.rows if picked is not None else []
+        if rows:
+            st.switch_page(nav.script("findings"),
+                           query_params=D.url_params(as_of=link_as_of,
+                                                     rule=[rules.iloc[rows[0]]["rule_id"]]))

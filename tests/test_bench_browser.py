@@ -42,9 +42,9 @@ def test_summary_and_ratio():
 
 
 def _passes(overview: list[float], trivial: list[float]) -> list[dict[str, float]]:
-    return [{"overview": o, "overview.fold": o - 0.5, "drill": 1.0, "trivial": t,
-             "trivial_load": 2.0, "overview.run": 1.0, "overview.after": o - 1.0,
-             "overview.request": 0.25}
+    return [{"overview": o, "overview.fold": o - 0.5, "tab": 0.75, "tab.run": 0.5,
+             "tab.after": 0.25, "drill": 1.0, "trivial": t, "trivial_load": 2.0,
+             "overview.run": 1.0, "overview.after": o - 1.0, "overview.request": 0.25}
             for o, t in zip(overview, trivial)]
 
 
@@ -77,6 +77,14 @@ def test_breakdown_medians_of_the_parts():
     lines = B.breakdown({"demo": _passes([9.0, 2.0, 3.0, 4.0], [1.5, 2.0, 2.0, 2.0])})
     assert lines[2] == ("| demo | sign-in → Overview drawn | 0.25 s | 1.00 s | 3.00 s | "
                         "2.00 s |")
-    # steps without a page load or a visible run show a dash
-    assert lines[3] == "| demo | clause bar → Findings drawn | — | — | 1.00 s | — |"
+    # a rerun (a tab opened) has no page load; a step without a visible run, no parts
+    assert lines[3] == ("| demo | “What falls due” tab → its charts drawn | — | 0.50 s | "
+                        "0.75 s | 0.25 s |")
+    assert lines[4] == "| demo | clause bar → Findings drawn | — | — | 1.00 s | — |"
     assert len(lines) == 2 + len([k for k, _ in B.STEPS if "." not in k])
+
+
+def test_the_overview_steps_wait_for_the_charts_of_the_open_tab():
+    # read from dashboard.dashboards.OVERVIEW_TABS, the list pages/overview.py draws from
+    assert B.FIRST_TAB == "Scores" and B.OVERVIEW_CHARTS == 2
+    assert B.OVERVIEW_TABS[B.OTHER_TAB] == ("chart_due",)

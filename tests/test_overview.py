@@ -1,11 +1,14 @@
 """The Overview page under AppTest on the demo store: its numbers are the engine's, a DPO's
-visit stores today's snapshot (once), the as-of date changes the numbers, and a click on a
-chart segment or a rule lands on exactly the engine's findings for it."""
+visit stores today's snapshot (once), the as-of date changes the numbers, only the open
+tab's charts are read and drawn (a click on a tab, or its ``tab`` query parameter, opens
+another), and a click on a chart segment or a rule lands on exactly the engine's findings
+for it."""
 from __future__ import annotations
 
 import json
 
 import pytest
+from streamlit.proto.Block_pb2 import Block as BlockProto
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
@@ -56,6 +59,35 @@ def click_chart(at, key: str, customdata: list) -> AppTest:
     return at
 
 
+def open_tab(at, label: str) -> AppTest:
+    """Click the Overview's tab ``label``: the tabs' state as the browser sends it
+    (``st.tabs(on_change="rerun")``; the browser also puts it in the address)."""
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=_tabs_id(at._tree), string_value=label))
+    at._run(states)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _tabs_id(node) -> str | None:
+    """The widget id of the (only) ``st.tabs`` under ``node``."""
+    for child in getattr(node, "children", {}).values():
+        if isinstance(child.proto, BlockProto) and child.proto.HasField("tab_container"):
+            return child.proto.tab_container.id
+        if (found := _tabs_id(child)) is not None:
+            return found
+    return None
+
+
+def tab_of(key: str) -> str:
+    """The Overview tab that draws the chart ``key``."""
+    return next(label for label, keys in D.OVERVIEW_TABS.items() if key in keys)
+
+
+def chart_keys(at) -> list[str]:
+    return [c.key for c in at.get("plotly_chart")]
+
+
 def chart_custom(at, key: str) -> list[list]:
     """Every segment's customdata of a rendered chart (from its figure spec)."""
     chart = next(c for c in at.get("plotly_chart") if c.key == key)
@@ -82,15 +114,75 @@ def test_overview_renders_the_engines_numbers_for_each_role(demo_db, monkeypatch
     for days in (7, 30):
         due = engine.due_counts(s, as_of, by=None, within_days=days)["due"][0]
         assert n(m[f"Due ≤ {days} days"]) == due
-    keys = [c.key for c in at.get("plotly_chart")]
-    assert keys == ["chart_article", "chart_trend", "chart_clause", "chart_severity",
-                    "chart_rule", "chart_incidents", "chart_due"]
-    captions = [c.value for c in at.caption]
-    assert sum("Click" in c for c in captions) == len(keys)      # each chart says what it shows
+    # under the cards, the tabs; the first is open, with its two charts only
+    assert [t.label for t in at.tabs] == list(D.OVERVIEW_TABS) == [
+        "Scores", "Trend", "Findings and incidents", "What falls due", "Every rule"]
+    assert chart_keys(at) == ["chart_article", "chart_clause"] == \
+        list(D.OVERVIEW_TABS["Scores"])
+    assert not at.dataframe and "tab" not in at.query_params
+    s.close()
+
+
+def test_each_tab_draws_its_charts_when_clicked(demo_db, monkeypatch):
+    at = open_page(demo_db, DPO, monkeypatch)
+    drawn = []
+    for label in [*list(D.OVERVIEW_TABS)[1:], "Scores"]:
+        open_tab(at, label)
+        assert at.session_state["tab"] == label
+        assert chart_keys(at) == list(D.OVERVIEW_TABS[label]), label
+        captions = [c.value for c in at.caption]
+        assert sum("Click" in c for c in captions) == len(D.OVERVIEW_TABS[label])  # each
+        drawn += chart_keys(at)                                   # chart says what it shows
+        assert metrics(at)["Open findings"] == "204"                      # the cards stay
+    assert sorted(drawn) == sorted(["chart_article", "chart_trend", "chart_clause",
+                                    "chart_severity", "chart_rule", "chart_incidents",
+                                    "chart_due"])
+    open_tab(at, "What falls due")
+    assert [d.value.columns.tolist() for d in at.dataframe] == [
+        ["due_at", "rule_id", "entity_id", "detail"]]
+    assert at.get("page_link")[0].proto.label == "Everything due within 30 days"
+    open_tab(at, "Every rule")
     rules = at.dataframe[-1].value
     assert len(rules) == len(engine.load_rules())
     assert rules.set_index("rule_id").loc["PROC-PIA", "link"] == "findings?rule=PROC-PIA"
-    s.close()
+    assert any("Every compliance rule with its score" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("label", list(D.OVERVIEW_TABS))
+def test_a_tab_opens_from_the_address(demo_db, monkeypatch, label):
+    """``?tab=What falls due`` (a bookmark) opens that tab at once."""
+    at = open_page(demo_db, AUDITOR, monkeypatch, query={"tab": label})
+    assert chart_keys(at) == list(D.OVERVIEW_TABS[label])
+    assert at.query_params.get("tab") == (None if label == "Scores" else label)
+
+
+def test_an_unknown_tab_in_the_address_opens_the_first(demo_db, monkeypatch):
+    at = open_page(demo_db, AUDITOR, monkeypatch, query={"tab": "Nonsense"})
+    assert chart_keys(at) == list(D.OVERVIEW_TABS["Scores"])
+    assert "tab" not in at.query_params
+
+
+def test_the_tabs_not_open_are_not_read(demo_db, monkeypatch):
+    """The first visit reads the cards' data and the first tab's, nothing of the others
+    (their data is read when their tab opens)."""
+    from dashboard import ui
+    calls: list[str] = []
+    cached = ui.cached
+
+    def spy(fn, **kwargs):
+        if fn.__module__ == D.__name__:                  # the page's reads (not the app's)
+            calls.append(":".join([fn.__name__, *(str(kwargs[k]) for k in ("level", "by")
+                                                  if k in kwargs)]))
+        return cached(fn, **kwargs)
+
+    monkeypatch.setattr(ui, "cached", spy)
+    at = open_page(demo_db, DPO, monkeypatch)
+    assert sorted(set(calls)) == ["due_groups", "finding_stats", "previous_snapshot",
+                                  "scores:article", "scores:clause", "summary", "trend"]
+    calls.clear()
+    open_tab(at, "Every rule")
+    assert "rule_table" in calls and not any(c.startswith("scores") for c in calls)
+    assert "incident_breakdown" not in calls and "due_rows" not in calls
 
 
 def test_overview_on_an_empty_store(tmp_path, monkeypatch):
@@ -99,7 +191,13 @@ def test_overview_on_an_empty_store(tmp_path, monkeypatch):
     at = open_page(path, DPO, monkeypatch)
     m = metrics(at)
     assert m["Overall score"] == "n/a" and m["Open findings"] == "0"
-    assert len(at.get("plotly_chart")) == 7
+    drawn = 0
+    for label, keys in D.OVERVIEW_TABS.items():
+        open_tab(at, label)
+        assert chart_keys(at) == list(keys), label
+        drawn += len(keys)
+    assert drawn == 7
+    assert any("Nothing falls due" in i.value for i in open_tab(at, "What falls due").info)
 
 
 # -- snapshots ---------------------------------------------------------------------------
@@ -152,7 +250,7 @@ def test_change_since_the_last_snapshot(demo_db, monkeypatch):
         before = engine.check_summary(s, "2026-11-10")
         engine.save_snapshot(s, SYSTEM, before)
         now = engine.check_summary(s, engine.current_as_of(s))
-    at = open_page(demo_db, AUDITOR, monkeypatch)
+    at = open_page(demo_db, AUDITOR, monkeypatch, query={"tab": "Trend"})
     d = deltas(at)
     assert d["Overall score"] == f"{(now.overall - before.overall) * 100:+,.1f} pts"
     assert d["Open findings"] == f"{now.finding_total - before.finding_total:+,}"
@@ -166,7 +264,8 @@ def test_change_since_the_last_snapshot(demo_db, monkeypatch):
 
 
 def test_a_past_as_of_date_shows_that_day_and_stores_nothing(demo_db, monkeypatch):
-    at = open_page(demo_db, DPO, monkeypatch, query={"day": "2026-11-01"})
+    at = open_page(demo_db, DPO, monkeypatch,
+                   query={"day": "2026-11-01", "tab": "Every rule"})
     with engine_store(demo_db) as s:
         past = engine.check_summary(s, "2026-11-01")
         today = engine.check_summary(s, engine.current_as_of(s))
@@ -194,7 +293,7 @@ def _findings_total(at) -> int:
 ])
 def test_clicking_a_bar_opens_exactly_its_findings(demo_db, monkeypatch, key, pick,
                                                    engine_filter):
-    at = open_page(demo_db, MANAGER, monkeypatch)
+    at = open_tab(open_page(demo_db, MANAGER, monkeypatch), tab_of(key))
     custom = next(c for c in chart_custom(at, key) if pick(c))
     click_chart(at, key, custom)
     assert at.title[0].value == "Findings"
@@ -208,11 +307,11 @@ def test_clicking_a_bar_opens_exactly_its_findings(demo_db, monkeypatch, key, pi
     assert list(shown["rule_id"]) == list(first["rule_id"])
     param = {"chart_clause": "clause", "chart_article": "article", "chart_rule": "rule",
              "chart_severity": "severity"}[key]
-    assert param in at.query_params
+    assert param in at.query_params and "tab" not in at.query_params
 
 
 def test_clicking_a_due_bar_lists_what_falls_due(demo_db, monkeypatch):
-    at = open_page(demo_db, DPO, monkeypatch)
+    at = open_tab(open_page(demo_db, DPO, monkeypatch), "What falls due")
     custom = next(c for c in chart_custom(at, "chart_due") if c[1] == "deletion" and c[2] == 7)
     click_chart(at, "chart_due", custom)
     assert at.title[0].value == "Due soon"
@@ -224,7 +323,7 @@ def test_clicking_a_due_bar_lists_what_falls_due(demo_db, monkeypatch):
 
 
 def test_clicking_an_incident_segment_opens_the_incidents_page_filtered(demo_db, monkeypatch):
-    at = open_page(demo_db, DPO, monkeypatch)
+    at = open_tab(open_page(demo_db, DPO, monkeypatch), "Findings and incidents")
     custom = next(c for c in chart_custom(at, "chart_incidents") if c[1:] ==
                   ["general", "closed"])
     click_chart(at, "chart_incidents", custom)
@@ -234,7 +333,7 @@ def test_clicking_an_incident_segment_opens_the_incidents_page_filtered(demo_db,
 
 
 def test_selecting_a_rule_row_opens_its_findings(demo_db, monkeypatch):
-    at = open_page(demo_db, AUDITOR, monkeypatch)
+    at = open_tab(open_page(demo_db, AUDITOR, monkeypatch), "Every rule")
     table = at.dataframe[-1].value
     row = int(table.index[table["rule_id"] == "SHARE-CROSS-BORDER"][0])
     at.session_state["rule_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}

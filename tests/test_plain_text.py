@@ -197,7 +197,8 @@ def test_policy_page_shows_a_hostile_clause_from_the_url_plainly(seeded, monkeyp
 @pytest.mark.parametrize("page", ["overview", "processors", "sharing", "retention",
                                   "settings", "exports", "audit_log", "import"])
 def test_other_pages_with_hostile_query_parameters(seeded, monkeypatch, page):
-    query = {"q": HOSTILE, "search": HOSTILE, "entity": HOSTILE, "day": HOSTILE}
+    query = {"q": HOSTILE, "search": HOSTILE, "entity": HOSTILE, "day": HOSTILE,
+             "tab": HOSTILE}
     assert_plain(run_page(seeded["db"], monkeypatch, DPO, page, query), shown=None)
 
 

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from dashboard import dashboards as D
 from dashboard import engine, exports
 
 from .conftest import FROZEN_NOW, save_screenshot, wait_for_app
@@ -112,16 +113,34 @@ def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
     sign_in(pg, "dpo")
     expect(pg.get_by_role("heading", name="Compliance overview", exact=True)).to_be_visible()
 
-    # Every chart is drawn with marks, not an empty frame.
+    # Under the cards, the first tab ("Scores") and its charts only, drawn with marks, not
+    # an empty frame; each other tab draws its own charts when clicked, and is in the
+    # address: a reload (a bookmark) opens it again.
     plots = pg.get_by_test_id("stMain").locator(".js-plotly-plot")
-    plots.first.wait_for()
-    wait_for_app(pg)
-    # the charts are drawn one after another: wait until all seven are there
-    pg.wait_for_function("() => document.querySelectorAll("
-                         "'[data-testid=\"stMain\"] .js-plotly-plot').length >= 7")
-    assert plots.count() >= 7
-    for i in range(plots.count()):
-        plots.nth(i).locator(MARKS).first.wait_for(state="attached")
+
+    def charts_drawn(keys: tuple[str, ...]) -> None:
+        wait_for_app(pg)
+        for key in keys:
+            pg.locator(f".st-key-{key} .js-plotly-plot").locator(MARKS).first.wait_for(
+                state="attached")
+        expect(plots).to_have_count(len(keys))
+
+    charts_drawn(D.OVERVIEW_TABS["Scores"])
+    for label, keys in list(D.OVERVIEW_TABS.items())[1:]:
+        pg.get_by_role("tab", name=label, exact=True).click()
+        pg.wait_for_url(lambda url: url_view(url) == ("/", {"tab": [label]}))
+        expect(pg.get_by_role("tab", name=label, exact=True)).to_have_attribute(
+            "aria-selected", "true")
+        charts_drawn(keys)
+        if label == "What falls due":
+            pg.reload()
+            expect(pg.get_by_role("tab", name=label, exact=True)).to_have_attribute(
+                "aria-selected", "true")
+            charts_drawn(keys)
+    expect(pg.get_by_test_id("stMain").get_by_test_id("stDataFrame")).to_be_visible()
+    pg.get_by_role("tab", name="Scores", exact=True).click()
+    pg.wait_for_url(lambda url: url_view(url) == ("/", {}))
+    charts_drawn(D.OVERVIEW_TABS["Scores"])
     # The clause chart: one bar per clause that a rule tests, as the store says.
     clause_plot = plots.filter(has=pg.locator(".gtitle", has_text="per policy clause"))
     bars = clause_plot.locator(".bars .point")
