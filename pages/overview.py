@@ -36,7 +36,6 @@ s = ui.cached(D.summary, as_of=as_of)
 prev = ui.cached(D.previous_snapshot, as_of=as_of)
 stats = ui.cached(D.finding_stats, as_of=as_of)
 due = ui.cached(D.due_groups, as_of=as_of)
-trend = ui.cached(D.trend, as_of=as_of)
 
 st.title("Compliance overview", anchor=False)
 when = s["as_of"].strftime("%Y-%m-%d %H:%M") if live else f"the close of {as_of}"
@@ -64,12 +63,10 @@ def _unchanged(delta: str | None) -> dict:
 
 
 since = f"since {prev['snapshot_date']:%Y-%m-%d}" if prev else None
-sparkline = trend[trend["series"] == "overall"]["score_pct"].tolist()
 with st.container(horizontal=True):
     d_overall = _delta(s["overall"], prev["overall"] if prev else None, scale=100, unit=" pts")
     st.metric("Overall score", D.percent(s["overall"]), d_overall, **_unchanged(d_overall),
               delta_description=since, border=True,
-              chart_data=sparkline if len(sparkline) > 1 else None,
               help=f"Mean of the clause scores. On target at {target} % or more; needs action "
                    f"below {warning} % (settings score_target_percent, score_warning_percent).")
     d_findings = _delta(s["findings"], prev["findings"] if prev else None)
@@ -143,6 +140,9 @@ if tab["Scores"].open:
 
 if tab["Trend"].open:
     with tab["Trend"]:
+        # read only when the tab is open (the score card carries no sparkline: a second
+        # chart library to load before the first screen is drawn)
+        trend = ui.cached(D.trend, as_of=as_of)
         chart(CC.score_trend(trend, target=target, warning=warning),
               "The overall score and each article's, one point per stored daily snapshot; "
               "the last point is this view. Click an article's point to open its findings.",

@@ -178,11 +178,14 @@ def test_the_tabs_not_open_are_not_read(demo_db, monkeypatch):
     monkeypatch.setattr(ui, "cached", spy)
     at = open_page(demo_db, DPO, monkeypatch)
     assert sorted(set(calls)) == ["due_groups", "finding_stats", "previous_snapshot",
-                                  "scores:article", "scores:clause", "summary", "trend"]
+                                  "scores:article", "scores:clause", "summary"]
     calls.clear()
     open_tab(at, "Every rule")
     assert "rule_table" in calls and not any(c.startswith("scores") for c in calls)
     assert "incident_breakdown" not in calls and "due_rows" not in calls
+    assert "trend" not in calls            # the score card has no sparkline: no trend read
+    open_tab(at, "Trend")
+    assert "trend" in calls
 
 
 def test_overview_on_an_empty_store(tmp_path, monkeypatch):
