@@ -226,9 +226,6 @@ CREATE TABLE IF NOT EXISTS {CACHE_DB}.items (
     article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR,
     entity_id VARCHAR, entity_num BIGINT, detail VARCHAR, due_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.runs (run_id BIGINT PRIMARY KEY, as_of TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS {CACHE_DB}.moment_rows (
-    run_id BIGINT, rule_seq INTEGER, entity_id VARCHAR, entity_num BIGINT, failing BOOLEAN,
-    detail VARCHAR, due_at TIMESTAMPTZ);
 """
 
 
