@@ -1,7 +1,8 @@
 """Time ``check`` end to end next to the raw rule SQL in DuckDB, on a copy of the store.
 
     .venv/bin/python -m bench.bench_check [--db PATH] [--as-of DATE] [--repeat N]
-                                          [--rows N] [--parts full,stored] [--work DIR]
+                                          [--rows N] [--parts full,stored] [--profile]
+                                          [--work DIR]
 
 Run it on a store made by ``python -m dashboard seed --scale large`` (10,000,000
 retention records). The store given is never modified: it is copied with the files that go
@@ -58,14 +59,15 @@ engine recorded for each (``rule_state.seconds``), and each ``check``'s peak res
 the interpreter and the imports, no store) is printed beside it.
 
 Never a timed assertion: figures are for reading. ``check`` stores the day's compliance
-snapshot, as every ``check`` does (on the copy).
+snapshot, as every ``check`` does (on the copy). ``--profile`` runs the stored part's
+checks under cProfile and prints, for each, the dashboard's functions by cumulative time
+and every function by its own time (its figures then include the profiler's overhead).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -150,31 +152,60 @@ def api_parts(store: Store, as_of) -> dict[str, float]:
     return parts
 
 
-def _timed_child(args: list[str], what: str) -> tuple[float, float]:
-    """Run ``python -m ARGS`` in a fresh process (stdout to /dev/null): (seconds, its peak
-    resident memory in MiB)."""
-    with tempfile.TemporaryFile(mode="w+") as errors:
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL,
-                                stderr=errors, cwd=ROOT, text=True)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        if code not in (0, 1):
+# Starts the measured process and reports its wall time and peak resident memory. A child
+# started straight from this process would report this process's peak as its own (Linux
+# counts the memory of the image it replaced at exec, and this process holds DuckDB's
+# buffers of the raw runs): a small launcher in between keeps the figure the child's.
+_LAUNCHER = """\
+import resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    out.write(f"{code} {seconds} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+"""
+
+
+def _timed_child(args: list[str], what: str, profile: Path | None = None
+                 ) -> tuple[float, float]:
+    """Run ``python -m ARGS`` in a fresh process (stdout to /dev/null; under cProfile,
+    written to ``profile``, if given): (seconds, its peak resident memory in MiB)."""
+    cmd = [sys.executable, "-m", *args]
+    if profile is not None:
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", *args]
+    with tempfile.TemporaryFile(mode="w+") as errors, \
+            tempfile.NamedTemporaryFile(mode="r", suffix=".txt") as report:
+        subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, report.name, *cmd],
+                       stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT, check=True)
+        code, seconds, maxrss = report.read().split()
+        if int(code) not in (0, 1):
             errors.seek(0)
             raise SystemExit(f"{what} failed ({code}): {errors.read()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return float(seconds), int(maxrss) / 1024          # ru_maxrss: KiB on Linux
 
 
-def cli_check(path: Path, as_of: str | None = None, *, fresh: bool = False
-              ) -> tuple[float, float]:
+def cli_check(path: Path, as_of: str | None = None, *, fresh: bool = False,
+              profile: Path | None = None) -> tuple[float, float]:
     """``python -m dashboard check --format csv`` in a fresh process: (seconds, MiB)."""
     cmd = ["dashboard", "--db", str(path), "check", "--format", "csv"]
     if as_of is not None:
         cmd += ["--as-of", as_of]
     if fresh:
         cmd.append("--fresh")
-    return _timed_child(cmd, "check")
+    return _timed_child(cmd, "check", profile)
+
+
+def profile_text(path: Path) -> str:
+    """A check's cProfile: the dashboard's functions by cumulative time, then every
+    function by its own time (DuckDB's ``execute`` and the fetches among them)."""
+    import pstats
+    text = io.StringIO()
+    stats = pstats.Stats(str(path), stream=text)
+    text.write("-- the dashboard's functions, by cumulative time:\n")
+    stats.sort_stats("cumulative").print_stats(r"dashboard/", 30)
+    text.write("-- every function, by its own time:\n")
+    stats.sort_stats("tottime").print_stats(12)
+    return text.getvalue()
 
 
 def _ro(path: Path):
@@ -278,8 +309,17 @@ def part_full(path: Path, as_of: dt.datetime, as_of_text: str, repeat: int) -> N
     print(f"({load()})\n")
 
 
-def part_stored(path: Path, tz, rows: int, work: Path) -> None:
+def part_stored(path: Path, tz, rows: int, work: Path, profile: bool = False) -> None:
     rules = load_rules()
+    profiles: list[tuple[str, Path]] = []
+
+    def prof(key: str) -> Path | None:
+        if not profile:
+            return None
+        out = work / f"check-{key}.pstats"
+        profiles.append((key, out))
+        return out
+
     moment_ids = [r.rule_id for r in rules if r.refresh == "moment"]
     retention_ids = readers(path, "retention_records")
     startup, _rss = _timed_child(["dashboard", "check", "--help"], "check --help")
@@ -302,15 +342,17 @@ def part_stored(path: Path, tz, rows: int, work: Path) -> None:
         return row
 
     print(f"== stored, incremental evaluation: check at the moment of now "
-          f"(python -m dashboard check --format csv, fresh process each)", flush=True)
+          f"(python -m dashboard check --format csv, fresh process each"
+          f"{'; UNDER cProfile: the figures include its overhead' if profile else ''})",
+          flush=True)
     if not rule_states(path):
         print("  (no stored result yet: the first check stores them all)")
     s0 = rule_states(path)
-    t, rss = cli_check(path, fresh=True)
+    t, rss = cli_check(path, fresh=True, profile=prof("a"))
     s1 = rule_states(path)
     scenario("a. check --fresh (every rule re-run and stored)", t, rss, s0, s1, raw_all,
              raw_all)
-    t, rss = cli_check(path)
+    t, rss = cli_check(path, profile=prof("b"))
     s2 = rule_states(path)
     scenario("b. check, stored results current", t, rss, s1, s2, raw_all)
     store = Store(path, settings=load_settings())
@@ -318,13 +360,13 @@ def part_stored(path: Path, tz, rows: int, work: Path) -> None:
         pid = one_row_write(store)
     finally:
         store.close()
-    t, rss = cli_check(path)
+    t, rss = cli_check(path, profile=prof("c"))
     s3 = rule_states(path)
     scenario(f"c. check after a one-row write (processor {pid})", t, rss, s2, s3, raw_all)
     imported = None
     if rows > 0:
         imported = import_retention(path, rows, work)
-        t, rss = cli_check(path)
+        t, rss = cli_check(path, profile=prof("d"))
         s4 = rule_states(path)
         raw_after, _per, _n = raw_rules(path, _now(tz))
         row = scenario(f"d. check after importing {rows:,} retention records", t, rss, s3,
@@ -359,6 +401,8 @@ def part_stored(path: Path, tz, rows: int, work: Path) -> None:
     slowest = sorted(per_rule.items(), key=lambda kv: -kv[1])[:5]
     print("slowest raw rules at now (cold, before any write): "
           + ", ".join(f"{k} {v:.2f} s" for k, v in slowest))
+    for key, out in profiles:
+        print(f"\n=== profile of scenario {key}'s check\n{profile_text(out)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="retention records imported before scenario d (0: skip d)")
     parser.add_argument("--parts", default="full,stored",
                         help="comma-separated: full, stored (default both)")
+    parser.add_argument("--profile", action="store_true",
+                        help="run the stored part's checks under cProfile and print where "
+                             "their time goes (the figures then include its overhead)")
     parser.add_argument("--work", help="folder for the copy of the store (kept; default: a "
                                        "temporary folder, removed at the end)")
     args = parser.parse_args(argv)
@@ -418,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         if "full" in parts:
             part_full(copy, as_of, as_of_text, args.repeat)
         if "stored" in parts:
-            part_stored(copy, tz, args.rows, work)
+            part_stored(copy, tz, args.rows, work, args.profile)
         print(f"\npeak memory of this process: {peak_rss_mb():.0f} MiB; {load()}")
     finally:
         if not args.work:
