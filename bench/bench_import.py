@@ -30,8 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def generate(path: Path, rows: int) -> None:
-    """A deterministic retention_records Parquet, written by DuckDB (bounded memory)."""
+def generate(path: Path, rows: int, first_id: int = 1) -> None:
+    """A deterministic retention_records Parquet, written by DuckDB (bounded memory); its
+    record ids run from ``first_id`` (to append to a store that has records already)."""
     import duckdb
 
     sys.path.insert(0, str(ROOT))
@@ -43,7 +44,7 @@ def generate(path: Path, rows: int) -> None:
     con.execute(
         """
         COPY (
-          SELECT i + 1 AS record_id,
+          SELECT i + $first_id AS record_id,
                  'SUBJ-' || lpad(CAST(h % 30000000 AS VARCHAR), 8, '0') AS subject_ref,
                  $codes[1 + CAST((h >> 8) % len($codes) AS INTEGER)] AS category,
                  ['account-service', 'recruitment-portal', 'courier-dispatch', 'face-verify',
@@ -66,7 +67,7 @@ def generate(path: Path, rows: int) -> None:
           FROM (SELECT i, hash(i) AS h FROM range($rows) t(i))
         ) TO $path (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)
         """,
-        {"codes": codes, "rows": rows, "path": str(path)},
+        {"codes": codes, "rows": rows, "path": str(path), "first_id": first_id},
     )
     con.close()
 
