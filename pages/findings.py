@@ -35,7 +35,8 @@ COMPACT = {"findings": ["severity", "rule_id", "entity_id", "plan_state", "detai
 WIDGETS = (
     ("rule", "Rule", str, "Compliance rules (docs/RULES.md)."),
     ("clause", "Policy clause", str, "Clauses of the privacy policy that rules test."),
-    ("article", "Policy article", str, "5 sharing, 6 storage, 7 security, 8 access and control."),
+    ("article", "Policy article", str,
+     "5 sharing, 6 storage, 7 security, 8 access and control."),
     ("severity", "Severity", D.SEVERITY_LABELS.get, None),
     ("type", "Entity type", D.TYPE_LABELS.get, None),
     ("plan", "Remediation plan", D.PLAN_LABELS.get,

@@ -127,8 +127,9 @@ if tab["Scores"].open:
             chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"),
                                 level="article", title="Compliance score per policy article",
                                 axis_title="Article", target=target, warning=warning),
-                  "Each article of the privacy policy (5 sharing, 6 storage, 7 security, 8 access and control), "
-                  "worst first, coloured by band. Click a bar to open the article's findings.",
+                  "Each article of the privacy policy (5 sharing, 6 storage, 7 security, "
+                  "8 access and control), worst first, coloured by band. Click a bar to open "
+                  "the article's findings.",
                   "chart_article")
         with right:
             chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="clause"),
