@@ -77,7 +77,7 @@ def w_processor(store, clock, rnd):
         "agreement_expires_on = CAST(? AS DATE) - 1",
         "last_assessed_on = CAST(? AS DATE) - 400",
         "confidentiality_signed_on = NULL, nda_signed_on = NULL, pia_done_on = ?",
-        "agreement_terms = list_filter(agreement_terms, t -> t <> 'rights_obligations'), "
+        "agreement_terms = list_filter(agreement_terms, lambda t: t <> 'rights_obligations'), "
         "engaged_on = CAST(? AS DATE) - 10",
     ])
     with store.transaction() as cur:
