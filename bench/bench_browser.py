@@ -290,6 +290,15 @@ def wait_idle(pg) -> None:
     _helpers()[1].wait_for_app(pg)
 
 
+def fill_sign_in(pg, base: str) -> None:
+    """Open ``base`` and fill the DPO's name and password (the app's sign-in and the
+    trivial page's look-alike form have the same fields); the click is the timed step."""
+    pg.goto(base)
+    pg.get_by_role("textbox", name="Username").fill(DPO[0])
+    pg.get_by_label("Password", exact=True).fill(DPO[1])
+    wait_idle(pg)
+
+
 def app_pass(context, base: str, timeout: float, notes: list[str]) -> dict[str, float]:
     """Sign in as the DPO (the Overview opens), open another of its tabs and come back,
     then drill down from its clause chart."""
@@ -297,10 +306,7 @@ def app_pass(context, base: str, timeout: float, notes: list[str]) -> dict[str, 
     context.clear_cookies()                     # sign in afresh; the browser cache stays
     pg = context.new_page()
     try:
-        pg.goto(base)
-        pg.get_by_role("textbox", name="Username").fill(DPO[0])
-        pg.get_by_label("Password", exact=True).fill(DPO[1])
-        wait_idle(pg)
+        fill_sign_in(pg, base)
         out |= timed(pg, "overview", pg.get_by_role("button", name="Sign in").click,
                      path="/", charts=OVERVIEW_CHARTS, keys=OVERVIEW_TABS[FIRST_TAB],
                      timeout=timeout, fold=True)
@@ -349,10 +355,7 @@ def trivial_pass(context, base: str, timeout: float) -> dict[str, float]:
         pg.close()
     pg = context.new_page()
     try:
-        pg.goto(base)
-        pg.get_by_role("textbox", name="Username").fill(DPO[0])
-        pg.get_by_label("Password", exact=True).fill(DPO[1])
-        wait_idle(pg)
+        fill_sign_in(pg, base)
         out |= timed(pg, "trivial", pg.get_by_role("button", name="Sign in").click,
                      path="/", charts=1, timeout=timeout)
     finally:

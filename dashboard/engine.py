@@ -452,6 +452,19 @@ def _key_range(cur, entity_type: str) -> tuple[int, int] | None:
     return (lo, hi) if hi - lo + 1 <= BITMAP_MAX_BITS else None
 
 
+def _new_run_id(cur) -> int:
+    """A run id not in use. Ids are unique per DuckDB instance, whose in-memory results
+    outlive this module when Streamlit imports it afresh after a source file changed (a new
+    counter): never reuse an id still stored there."""
+    stored = cur.execute(f"SELECT max(run_id) FROM {CACHE_DB}.runs").fetchall()[0][0]
+    return max(next(_RUN_IDS), (stored or 0) + 1)
+
+
+def _reads_calendar(rule: Rule) -> bool:
+    """Whether the rule reads the working-day calendar (``_prepare_calendar``)."""
+    return "calendar_days" in rule.query
+
+
 def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
     """Run every rule; store findings and due items under a new run id; return it and, per
     entity type, {rule-set bitmask: (distinct applicable, distinct failing)}."""
@@ -462,13 +475,9 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
     counts: dict[str, dict[int, tuple]] = {}
     with store.cursor() as cur:
         _prepare(cur, rules)
-        if any(r.entity_type == "rights_request" for r in rules):
+        if any(_reads_calendar(r) for r in rules):
             _prepare_calendar(cur, store.settings, as_of)
-        # Ids are unique per DuckDB instance, whose in-memory results outlive this module
-        # when Streamlit imports it afresh after a source file changed (a new counter):
-        # never reuse an id still stored there.
-        stored = cur.execute(f"SELECT max(run_id) FROM {CACHE_DB}.runs").fetchone()[0]
-        run_id = max(next(_RUN_IDS), (stored or 0) + 1)
+        run_id = _new_run_id(cur)
         # One snapshot for every statement of the evaluation: a write committed meanwhile
         # (an import, an acknowledgement) is either wholly in it or wholly out, so the
         # findings stored and the counts behind the scores always agree.

@@ -123,11 +123,9 @@ def bump_versions(cur, tables: set[str]) -> None:
     """Count a change to each of ``tables`` (the register tables a write touched) in
     ``evaluation.table_versions``, inside the write's transaction: the stored evaluation of
     a rule is current only while the tables it reads keep the versions it was computed on
-    (dashboard/engine.py). A no-op before migration 0013."""
+    (dashboard/stored.py). Only on a store with migration 0013 (``Store.has_evaluation``)."""
     names = sorted(t for t in tables if "." not in t)
-    if not names or not cur.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'evaluation' AND table_name = 'table_versions'").fetchone()[0]:
+    if not names:
         return
     cur.executemany(f"INSERT INTO {VERSIONS_TABLE} VALUES (?, 1) ON CONFLICT (table_name) "
                     "DO UPDATE SET version = version + 1", [[n] for n in names])
@@ -245,6 +243,7 @@ class Store:
         self._key = str(self.path.resolve())
         self._ring = None
         self._keyed_columns = False
+        self._evaluation_schema = False
 
     @property
     def data_version(self) -> int:
@@ -284,6 +283,16 @@ class Store:
     def now(self) -> dt.datetime:
         return self.clock().astimezone(self.tz)
 
+    def has_evaluation(self, cur) -> bool:
+        """Whether the store has the evaluation schema (migration 0013); once it has, it
+        keeps it, so the answer is remembered."""
+        if not self._evaluation_schema:
+            self._evaluation_schema = cur.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'evaluation' AND table_name = 'table_versions'"
+            ).fetchall()[0][0] == 1
+        return self._evaluation_schema
+
     # -- writing ---------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -299,7 +308,8 @@ class Store:
             raw.execute("BEGIN TRANSACTION")
             try:
                 yield cur
-                bump_versions(raw, touched)
+                if touched and self.has_evaluation(raw):
+                    bump_versions(raw, touched)
             except BaseException:
                 raw.execute("ROLLBACK")
                 raise

@@ -57,16 +57,8 @@ FORMAT = 1          # bump when what is stored changes meaning: every state is t
 
 def available(store) -> bool:
     """Whether the store has the evaluation schema (migration 0013)."""
-    cached = getattr(store, "_evaluation_schema", None)
-    if cached:
-        return True
     with store.cursor() as cur:
-        found = cur.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            f"AND schema_name = '{SCHEMA}' AND table_name = 'rule_state'").fetchall()[0][0] == 1
-    if found:
-        store._evaluation_schema = True
-    return found
+        return store.has_evaluation(cur)
 
 
 # -- what a rule reads -------------------------------------------------------------------
@@ -99,7 +91,7 @@ def _fingerprint(rule: Rule, values: dict[str, Any], settings, calendar_key: str
     for part in (f"format {FORMAT}", rule.sql, macros_sql(), settings.timezone,
                  f"due_soon_days {settings.due_soon_days}",
                  *(f"{p}={values[p]!r}" for p in rule.params if p not in ("as_of", "as_of_date")),
-                 calendar_key if "calendar_days" in rule.query and calendar_key else ""):
+                 calendar_key if eng._reads_calendar(rule) and calendar_key else ""):
         h.update(str(part).encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -138,7 +130,7 @@ def _store_rule(store, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
     started = time.perf_counter()
     with store._write_lock, store.cursor() as cur:
         eng._prepare(cur, eng.load_rules())
-        if "calendar_days" in rule.query:
+        if eng._reads_calendar(rule):
             eng._prepare_calendar(cur, store.settings, as_of, store)
         cur.execute("BEGIN TRANSACTION")
         try:
@@ -214,7 +206,7 @@ def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any
     with store.cursor() as cur:
         eng._prepare(cur, rules)
         calendar = (eng._prepare_calendar(cur, store.settings, as_of, store)
-                    if any("calendar_days" in r.query for r in kept) else None)
+                    if any(eng._reads_calendar(r) for r in kept) else None)
         tables, views = _catalog(cur)
         versions = _versions(cur)
         states = {row[0]: row[1:] for row in cur.execute(
@@ -254,10 +246,9 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
     to_keep: list[tuple[str, str, dict]] = []
     with store.cursor() as cur:
         eng._prepare(cur, rules)
-        if any("calendar_days" in r.query for r in rules if r.refresh == "moment"):
+        if any(eng._reads_calendar(r) for r in rules if r.refresh == "moment"):
             eng._prepare_calendar(cur, store.settings, as_of, store)
-        stored_max = cur.execute(f"SELECT max(run_id) FROM {eng.CACHE_DB}.runs").fetchall()[0][0]
-        run_id = max(next(eng._RUN_IDS), (stored_max or 0) + 1)
+        run_id = eng._new_run_id(cur)
         # One snapshot: the stored results and the registers the moment rules read.
         cur.execute("BEGIN TRANSACTION")
         try:
