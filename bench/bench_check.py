@@ -39,7 +39,8 @@ process (interpreter start, imports, opening the store, the evaluation, the CSV 
 a. **fresh**: ``check --fresh``: every rule re-run and its result stored (the first check
    of the day costs about this: on a new date every stored result is stale);
 b. **current**: ``check`` when the stored results are current (what cron finds after the
-   pages or an earlier check ran today): only the "moment" rules run;
+   pages or an earlier check ran today): no rule runs, unless one of a "moment" rule's
+   deadlines passed since (an incident clock): then that rule runs;
 c. **one-row write**: one processor's ``last_assessed_on`` changed through ``store.write``
    (``bench.common.one_row_write``: audited, the tables' versions bumped), then ``check``:
    the rules that read ``processors`` run again;
@@ -51,7 +52,7 @@ d. **import**: ``--rows`` (default 1,000,000; 0 skips it) retention records impo
 Each is set against the raw rule SQL of every rule (as in part 3 above, cold: a fresh
 read-only connection, at the moment of now; for d after the import), and against the raw
 SQL of the rules that ran in that scenario: those whose ``evaluation.rule_state.gen``
-changed, plus the moment rules, which run at every check. For d it also gives the raw SQL of
+changed. For d it also gives the raw SQL of
 the rules that read ``retention_records`` (found in their SQL as ``dashboard.stored.reads``
 finds them), alone. The table names the rules each scenario renewed, with the seconds the
 engine recorded for each (``rule_state.seconds``), and each ``check``'s peak resident memory
@@ -320,7 +321,6 @@ def part_stored(path: Path, tz, rows: int, work: Path, profile: bool = False) ->
         profiles.append((key, out))
         return out
 
-    moment_ids = [r.rule_id for r in rules if r.refresh == "moment"]
     retention_ids = readers(path, "retention_records")
     startup, _rss = _timed_child(["dashboard", "check", "--help"], "check --help")
 
@@ -331,9 +331,9 @@ def part_stored(path: Path, tz, rows: int, work: Path, profile: bool = False) ->
                  raw_base: float, raw_ran: float | None = None) -> dict:
         ran = renewed(before, after)
         if raw_ran is None:
-            ids = set(ran) | set(moment_ids)
+            ids = set(ran)
             raw_ran = raw_all if len(ids) == len(rules) else \
-                raw_rules(path, _now(tz), only=ids)[0]
+                raw_rules(path, _now(tz), only=ids)[0] if ids else 0.0
         row = {"name": name, "check": seconds, "rss": rss, "raw": raw_base, "ran": ran,
                "raw_ran": raw_ran, "load": load()}
         rows_out.append(row)
@@ -376,14 +376,14 @@ def part_stored(path: Path, tz, rows: int, work: Path, profile: bool = False) ->
     print(f"\n{'scenario':<52}{'check s':>9}{'raw all s':>11}{'ratio':>8}"
           f"{'rules run':>11}{'raw run s':>11}{'ratio':>8}{'RSS MiB':>9}")
     for r in rows_out:
-        n_run = len(set(r["ran"]) | set(moment_ids))
+        ratio = f"{r['check'] / r['raw_ran']:>7.2f}x" if r["raw_ran"] else f"{'-':>8}"
         print(f"{r['name'][:51]:<52}{r['check']:>9.2f}{r['raw']:>11.2f}"
-              f"{r['check'] / r['raw']:>7.2f}x{n_run:>11}{r['raw_ran']:>11.2f}"
-              f"{r['check'] / r['raw_ran']:>7.2f}x{r['rss']:>9.0f}")
+              f"{r['check'] / r['raw']:>7.2f}x{len(r['ran']):>11}{r['raw_ran']:>11.2f}"
+              f"{ratio}{r['rss']:>9.0f}")
     print(f"\nraw all = the raw SQL of all {len(rules)} rules (fresh read-only connection, "
           "at the moment of now; for d after the import); raw run = the raw SQL of the rules "
-          "that ran: the stored rules renewed plus the moment rules "
-          f"({len(moment_ids)}: {', '.join(moment_ids)}), which run at every check.")
+          "that ran (the stored rules renewed; a \"moment\" rule runs again once one of its "
+          "deadlines has passed).")
     print(f"fresh process start (python -m dashboard check --help: interpreter and imports, "
           f"no store): {startup:.2f} s, included in every check figure")
     if rows > 0:

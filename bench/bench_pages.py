@@ -14,8 +14,8 @@ measures, each in a fresh process:
 - **app cold**: the first render of the page in a process that has imported everything
   but not opened the store: opening the store, every query (the compliance engine's
   evaluation included: on a store with migration 0013 the stored results of
-  ``dashboard/stored.py``, current since the run's start, and the "moment" rules run
-  afresh), Streamlit's script run, the charts and tables;
+  ``dashboard/stored.py``, current since the run's start unless a deadline passed
+  since), Streamlit's script run, the charts and tables;
 - **after write**: for the pages of ``--after-write`` (default: overview, findings,
   exports), the first render after a one-row write: in the measuring process, before the
   clock starts, one processor's ``last_assessed_on`` is changed through ``store.write``

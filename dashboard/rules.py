@@ -128,7 +128,7 @@ class Rule:
     law_beyond_policy: str = ""   # for a v2 rule: what the law asks that the policy's text
                                   # does not say (the Policy page's "policy vs law" view)
     refresh: str = "day"          # when its stored result is renewed (REFRESH_CLASSES)
-    changes_at: tuple[str, ...] = ()  # "data" rules: the table.column values it compares
+    changes_at: tuple[str, ...] = ()  # "data", "moment": the table.column values it compares
                                   # with $as_of (a later value is when the result may change)
 
     @property
@@ -237,41 +237,52 @@ REFRESH_CLASSES = {
     "data": "reads the check moment ($as_of) only to leave out what is recorded as happening "
             "later (changes_at): its result holds for the day, until the earliest such later "
             "value comes",
-    "moment": "counts hours to a deadline or states a time span: evaluated afresh at each "
-              "check moment (the incident clocks; cheap)",
+    "moment": "counts hours to a deadline (the incident clocks, the rights-request "
+              "deadline): as \"data\", and also until the earliest of its deadlines (due_at) "
+              "not yet passed; the time spans in its text (rule_live_span) are written afresh "
+              "at each read",
 }
-_COMPARED = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*<=\s*\$as_of\b")
+_COMPARED = re.compile(r'"?([A-Za-z_][A-Za-z0-9_.]*)"?\s*<=\s*\$as_of\b')
+# The other uses of $as_of a "moment" rule may make: a deadline passing (``$as_of >
+# deadline``: the rule's due_at wherever that decides, so the stored result holds until the
+# earliest due_at) and a time span in its text (``rule_live_span(x, $as_of)``).
+_MOMENT_USES = re.compile(r"\$as_of\s*>\s*[A-Za-z_][A-Za-z0-9_.]*\b(?!\s*[-+*/(])"
+                          r"|rule_live_span\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,\s*\$as_of\s*\)")
 
 
 def _refresh(where: str, entry: dict, params: tuple[str, ...], sql: str
              ) -> tuple[str, tuple[str, ...]]:
     """The rule's refresh class, checked against its SQL: "day" when it does not read
-    $as_of; else "moment" unless rules.toml declares "data" with ``changes_at`` naming
-    every column the SQL compares with $as_of (``column <= $as_of``, and nothing else)."""
+    $as_of; else "data" or "moment" as rules.toml declares (default "moment"), with
+    ``changes_at`` naming every column the SQL compares with $as_of as ``column <=
+    $as_of``. A "data" rule uses $as_of in no other way; a "moment" rule may also in
+    ``$as_of > deadline`` and ``rule_live_span(x, $as_of)`` (``_MOMENT_USES``)."""
     declared = entry.get("refresh")
     changes_at = tuple(entry.get("changes_at", ()))
     if "as_of" not in params:
         if declared not in (None, "day") or changes_at:
             raise RuleError(f"{where}: a rule that does not read $as_of is a \"day\" rule")
         return "day", ()
-    if declared in (None, "moment"):
-        if changes_at:
-            raise RuleError(f"{where}: changes_at is for \"data\" rules")
-        return "moment", ()
-    if declared != "data":
+    refresh = declared or "moment"
+    if refresh not in ("data", "moment"):
         raise RuleError(f"{where}: refresh {declared!r} is not one of "
                         f"{', '.join(REFRESH_CLASSES)}")
     if not changes_at or not all(re.fullmatch(r"[a-z_]+\.[a-z_]+", c) for c in changes_at):
-        raise RuleError(f"{where}: a \"data\" rule names the table.column values it compares "
-                        "with $as_of (changes_at)")
+        raise RuleError(f"{where}: a \"{refresh}\" rule names the table.column values it "
+                        "compares with $as_of (changes_at)")
     query = strip_sql(sql)
-    uses = len(re.findall(r"\$as_of\b", query))
-    compared = _COMPARED.findall(query)
     columns = {c.rsplit(".", 1)[-1] for c in changes_at}
-    if len(compared) != uses or any(c.rsplit(".", 1)[-1] not in columns for c in compared):
-        raise RuleError(f"{where}: a \"data\" rule may use $as_of only as `column <= $as_of` "
-                        f"with a column of changes_at ({', '.join(changes_at)})")
-    return "data", changes_at
+    compared = _COMPARED.findall(query)
+    rest = _COMPARED.sub("", query)
+    allowed = "`column <= $as_of` with a column of changes_at"
+    if refresh == "moment":
+        rest = _MOMENT_USES.sub("", rest)
+        allowed += ", `$as_of > deadline` and `rule_live_span(x, $as_of)`"
+    if re.search(r"\$as_of\b", rest) or any(c.rsplit(".", 1)[-1] not in columns
+                                             for c in compared):
+        raise RuleError(f"{where}: a \"{refresh}\" rule may use $as_of only as {allowed} "
+                        f"({', '.join(changes_at)})")
+    return refresh, changes_at
 
 
 def load_rules() -> list[Rule]:

@@ -29,12 +29,18 @@ When a rule runs again (the refresh classes of ``rules.REFRESH_CLASSES``, docs/R
   10 M retention rows;
 - a "data" rule (uses the check moment only as "recorded by then"): also once the earliest
   of its ``changes_at`` values later than its moment has come;
-- a "moment" rule (the incident clocks and the rights-request deadline: hours to a deadline,
-  time spans in its text): at every check moment; it is not stored, it is cheap.
+- a "moment" rule (the incident clocks and the rights-request deadline: hours to a
+  deadline, time spans in its text): as a "data" rule, and also once the earliest of its
+  deadlines (``due_at``) not yet passed at its moment has passed: until then no entity's
+  finding, due item or count can change (rules.py allows such a rule to use ``$as_of``
+  only in ``column <= $as_of`` with a column of ``changes_at``, in ``$as_of > deadline``
+  and in ``rule_live_span(x, $as_of)``). Its texts state time spans to the check moment
+  ("passed 3 h 5 min ago"): those spans are stored as markers (``_LIVE_SPAN``) and
+  written at each read for the moment read (``_RENDER``), so the text is the one a full
+  evaluation at that moment gives.
 
-A page's evaluation (``engine.check_summary``) at a moment of now then runs the moment
-rules and the rules whose stored result is stale, and assembles the run from the stored
-rest: the same run (``compliance_check.items``, the counts) the full evaluation makes, so
+A page's evaluation (``engine.check_summary``) at a moment of now then runs the rules
+whose stored result is stale, and assembles the run from the stored results: the same run (``compliance_check.items``, the counts) the full evaluation makes, so
 every page, export and ``check`` reads it the same way. A past moment (``check --as-of
 2026-11-20``), or a read-only store, is evaluated in full in memory
 (``engine._evaluate``); a test compares the two after random write sequences.
@@ -52,7 +58,19 @@ from . import engine as eng
 from .rules import ENTITY_REGISTER, ENTITY_TYPES, Rule, RuleError, macros_sql
 
 SCHEMA = "evaluation"
-FORMAT = 1          # bump when what is stored changes meaning: every state is then stale
+FORMAT = 2          # bump when what is stored changes meaning: every state is then stale
+
+# A "moment" rule's time spans to the check moment are stored as a marker holding the
+# other end (microseconds since the epoch, between two \x01), and written at each read.
+# The span is ``rule_span`` of the same two instants (in UTC, so exact to the microsecond):
+# the text equals a full evaluation's at the moment read (tests/test_stored_evaluation.py).
+_LIVE_SPAN = ("CREATE OR REPLACE TEMP MACRO rule_live_span(t, now) AS "
+              "chr(1) || CAST(epoch_us(t) AS VARCHAR) || chr(1)")
+_RENDER = ("CREATE OR REPLACE TEMP MACRO rule_live_render(detail, now) AS "
+           "CASE WHEN contains(detail, chr(1)) THEN array_to_string(list_transform("
+           "string_split(detail, chr(1)), lambda part, i: CASE WHEN i % 2 = 0 THEN "
+           "rule_span(make_timestamp(CAST(part AS BIGINT)), timezone('UTC', now)) "
+           "ELSE part END), '') ELSE detail END")
 
 
 def available(store) -> bool:
@@ -113,7 +131,7 @@ def _current(state: tuple | None, rule: Rule, fingerprint: str, inputs: str,
     _gen, fp, inp, st_as_of, st_date, valid_until = state
     if fp != fingerprint or inp != inputs or st_date != as_of.date():
         return False
-    if rule.refresh == "data":
+    if rule.refresh in ("data", "moment"):
         return st_as_of <= as_of and (valid_until is None or as_of < valid_until)
     return True
 
@@ -130,6 +148,8 @@ def _store_rule(store, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
     started = time.perf_counter()
     with store._write_lock, store.cursor() as cur:
         eng._prepare(cur, eng.load_rules())
+        if rule.refresh == "moment":
+            cur.execute(_LIVE_SPAN)          # this cursor only: its texts keep markers
         if eng._reads_calendar(rule):
             eng._prepare_calendar(cur, store.settings, as_of, store)
         cur.execute("BEGIN TRANSACTION")
@@ -166,7 +186,7 @@ def _store_rule(store, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
                 raise RuleError(f"{rule.rule_id} returned failing = NULL for {nulls} entities")
             if n != distinct:
                 raise RuleError(f"{rule.rule_id} returned the same entity more than once")
-            valid_until = _next_change(cur, rule, as_of)
+            valid_until = _next_change(cur, rule, as_of, params)
             gen = cur.execute(f"SELECT coalesce(max(gen), 0) + 1 FROM {SCHEMA}.rule_state"
                               ).fetchall()[0][0]
             cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.rule_state VALUES "
@@ -179,16 +199,24 @@ def _store_rule(store, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
         cur.execute("COMMIT")
 
 
-def _next_change(cur, rule: Rule, as_of: dt.datetime) -> dt.datetime | None:
-    """For a "data" rule, the earliest of its ``changes_at`` values later than ``as_of``
-    (something recorded as happening later: from then on the result may differ)."""
-    if rule.refresh != "data":
+def _next_change(cur, rule: Rule, as_of: dt.datetime, params: dict[str, Any]
+                 ) -> dt.datetime | None:
+    """Until when a "data" or "moment" rule's result at ``as_of`` holds: the earliest of its
+    ``changes_at`` values later than ``as_of`` (something recorded as happening later: from
+    then on the result may differ) and, for a "moment" rule, of its ``due_at`` values at or
+    after ``as_of`` (a deadline passing: ``$as_of > deadline`` turns true just after it)."""
+    if rule.refresh == "day":
         return None
-    best = None
+    found = []
     for ref in rule.changes_at:            # table.column, checked by rules.py
         table, column = ref.split(".")
-        value = cur.execute(f'SELECT min("{column}") FROM {table} WHERE "{column}" > ?',
-                            [as_of]).fetchall()[0][0]
+        found.append(cur.execute(f'SELECT min("{column}") FROM {table} WHERE "{column}" > ?',
+                                 [as_of]).fetchall()[0][0])
+    if rule.refresh == "moment":
+        found.append(cur.execute(f"SELECT min(due_at) FROM (\n{rule.query}\n) AS q "
+                                 "WHERE due_at >= $as_of", params).fetchall()[0][0])
+    best = None
+    for value in found:
         if value is None:
             continue
         if not isinstance(value, dt.datetime):
@@ -202,11 +230,10 @@ def _next_change(cur, rule: Rule, as_of: dt.datetime) -> dt.datetime | None:
 def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any],
              horizon: dt.datetime, fresh: bool) -> list[str]:
     """Renew every stored rule whose state does not hold for ``as_of``; the ids renewed."""
-    kept = [r for r in rules if r.refresh != "moment"]
     with store.cursor() as cur:
         eng._prepare(cur, rules)
         calendar = (eng._prepare_calendar(cur, store.settings, as_of, store)
-                    if any(eng._reads_calendar(r) for r in kept) else None)
+                    if any(eng._reads_calendar(r) for r in rules) else None)
         tables, views = _catalog(cur)
         versions = _versions(cur)
         states = {row[0]: row[1:] for row in cur.execute(
@@ -217,7 +244,7 @@ def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any
         key_ranges = {t: eng._key_range(cur, t) for t in ENTITY_TYPES
                       if eng._integer_key(t) is not None}
     renewed = []
-    for rule in kept:
+    for rule in rules:
         read = reads(rule.query, tables, views)
         fingerprint = _fingerprint(rule, values, store.settings, calendar)
         current = _current(states.get(rule.rule_id), rule, fingerprint,
@@ -233,71 +260,57 @@ def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any
 
 def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
              fresh: bool = False) -> tuple[int, dict]:
-    """``engine._evaluate`` for a moment of now: the same run id and counts, from the
-    stored results of the "day" and "data" rules (renewed first where stale) and the
-    "moment" rules run now."""
+    """``engine._evaluate`` for a moment of now: the same run id, items and counts, from
+    the stored results (renewed first where stale; the time spans of the "moment" rules'
+    texts written for ``as_of``)."""
     if len({r.seq for r in rules}) != len(rules) or max(r.seq for r in rules) > 62:
         raise RuleError("rules need distinct positions below 63 (one bit each)")
     values = eng.rule_parameters(store.settings, as_of)
     horizon = eng.due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
     _refresh(store, as_of, rules, values, horizon, fresh)
-    kept = [r for r in rules if r.refresh != "moment"]
     counts: dict[str, dict[int, tuple]] = {}
     to_keep: list[tuple[str, str, dict]] = []
     with store.cursor() as cur:
         eng._prepare(cur, rules)
-        if any(eng._reads_calendar(r) for r in rules if r.refresh == "moment"):
-            eng._prepare_calendar(cur, store.settings, as_of, store)
+        cur.execute(_RENDER)
         run_id = eng._new_run_id(cur)
-        # One snapshot: the stored results and the registers the moment rules read.
+        # One snapshot of the stored results.
         cur.execute("BEGIN TRANSACTION")
         try:
             gens = dict(cur.execute(f"SELECT rule_id, gen FROM {SCHEMA}.rule_state").fetchall())
-            missing = [r.rule_id for r in kept if r.rule_id not in gens]
+            missing = [r.rule_id for r in rules if r.rule_id not in gens]
             if missing:
                 raise RuleError(f"no stored result for {', '.join(missing)}")
             cur.execute(
                 f"INSERT INTO {eng.CACHE_DB}.items SELECT $run_id, e.kind, m.rule_seq, "
                 "m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
-                "e.entity_id, e.entity_num, e.detail, e.due_at "
+                "e.entity_id, e.entity_num, CASE WHEN list_contains($live, e.rule_id) "
+                "THEN rule_live_render(e.detail, $as_of) ELSE e.detail END, e.due_at "
                 f"FROM {SCHEMA}.items e JOIN {eng.CACHE_DB}.rules m ON m.rule_id = e.rule_id "
                 "WHERE list_contains($ids, e.rule_id)",
-                {"run_id": run_id, "ids": [r.rule_id for r in kept]})
+                {"run_id": run_id, "ids": [r.rule_id for r in rules], "as_of": as_of,
+                 "live": [r.rule_id for r in rules if r.refresh == "moment"]})
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
                 if not group:
                     continue
-                run = [r for r in group if r.refresh == "moment"]
-                from_store = [r for r in group if r.refresh != "moment"]
-                params = eng._branch_params(run, values, {})
-                key_range = eng._key_range(cur, entity_type)
-                # Moment rules run twice, as in the full evaluation: once for their findings
-                # and due items (texts only for those), once for the counts (entity and
-                # failing only). Materialising every row once with its text was slower
-                # (0.83 s against 0.55 s on the large store: the texts of 800,000 rows).
-                if run:
-                    cur.execute(eng._items_sql(run),
-                                {**params, "run_id": run_id, "horizon": horizon})
                 subsets = eng._subsets(rules, group)
                 state_key = json.dumps([sorted((r.rule_id, r.seq, gens[r.rule_id])
-                                               for r in from_store), subsets])
-                if not run:
-                    hit = cur.execute(f"SELECT counts FROM {SCHEMA}.group_counts "
-                                      "WHERE entity_type = ? AND state_key = ?",
-                                      [entity_type, state_key]).fetchall()
-                    if hit:
-                        hit = hit[0]
-                        counts[entity_type] = {int(k): tuple(v)
-                                               for k, v in json.loads(hit[0]).items()}
-                        continue
+                                               for r in group), subsets])
+                hit = cur.execute(f"SELECT counts FROM {SCHEMA}.group_counts "
+                                  "WHERE entity_type = ? AND state_key = ?",
+                                  [entity_type, state_key]).fetchall()
+                if hit:
+                    counts[entity_type] = {int(k): tuple(v)
+                                           for k, v in json.loads(hit[0][0]).items()}
+                    continue
+                key_range = eng._key_range(cur, entity_type)
                 if key_range is None:
-                    counts[entity_type] = eng._mask_counts(cur, group, params, subsets,
-                                                           stored=from_store)
+                    counts[entity_type] = eng._mask_counts(cur, group, {}, subsets, stored=group)
                 else:
-                    counts[entity_type] = eng._bitmap_counts(cur, group, params, subsets,
-                                                             *key_range, stored=from_store)
-                if not run:
-                    to_keep.append((entity_type, state_key, counts[entity_type]))
+                    counts[entity_type] = eng._bitmap_counts(cur, group, {}, subsets,
+                                                             *key_range, stored=group)
+                to_keep.append((entity_type, state_key, counts[entity_type]))
             cur.execute(f"INSERT INTO {eng.CACHE_DB}.runs VALUES (?, ?)", [run_id, as_of])
         except BaseException:
             cur.execute("ROLLBACK")

@@ -225,9 +225,13 @@ def test_nothing_re_runs_without_a_write_the_same_day_and_a_new_day_re_runs_the_
     store, clock = live
     engine.run_check(store)
     first = gens(store)
+    until = dict(store.rows("SELECT rule_id, valid_until FROM evaluation.rule_state"))
     clock.now = FROZEN_NOW.replace(hour=23, minute=30)          # same day, no write
     engine.run_check(store)
-    assert gens(store) == first
+    moment = {r.rule_id for r in load_rules() if r.refresh == "moment"}
+    # only a "moment" rule one of whose deadlines passed meanwhile re-runs
+    assert {r for r in first if gens(store)[r] != first[r]} == \
+        {r for r in moment if until[r] is not None and until[r] <= clock.now}
     assert_same_as_full(store)
     clock.now = FROZEN_NOW.replace(hour=0, minute=5) + dt.timedelta(days=1)   # a new day
     engine.run_check(store)
@@ -238,13 +242,45 @@ def test_nothing_re_runs_without_a_write_the_same_day_and_a_new_day_re_runs_the_
     assert_same_as_full(store)
 
 
-def test_moment_rules_are_run_at_each_moment_and_never_stored(live):
+def test_a_moment_rule_holds_until_its_next_deadline_and_its_spans_follow_the_clock(live):
     store, clock = live
-    engine.run_check(store)
-    kinds = {r.rule_id: r.refresh for r in load_rules()}
-    assert set(gens(store)) == {r for r, k in kinds.items() if k != "moment"}
-    assert {"INC-REGULATOR-DEADLINE", "DSR-DEADLINE"} <= {r for r, k in kinds.items()
-                                                          if k == "moment"}
+    rid = inc.log_incident(store, MANAGER, {
+        "title": "Clock", "description": "x", "incident_type": "data_leak",
+        "occurred_at": "2026-11-23 11:00", "detected_at": "2026-11-23 12:00",
+        "affected_subjects": "10", "data_categories": ["name"], "systems_affected": "CRM"}
+    ).incident_id
+    deadline = FROZEN_NOW.replace(hour=12)          # 24 h after detection: today at 12:00
+
+    def notice(result):
+        f, d = result.findings, result.due
+        rows = pd.concat([f.assign(kind="finding"), d.assign(kind="due")])
+        return rows.loc[(rows["rule_id"] == "INC-USER-NOTICE") & (rows["entity_id"] == rid),
+                        ["kind", "detail"]].iloc[0].tolist()
+
+    def due_text(now):
+        left = int((deadline - now).total_seconds() // 60)
+        return ["due", "10 people affected, detected 2026-11-23 12:00; notify users by "
+                       f"2026-11-24 12:00, in {left // 60} h {left % 60} min"]
+
+    assert notice(engine.run_check(store)) == due_text(FROZEN_NOW)
+    state = gens(store)
+    until = store.scalar("SELECT valid_until FROM evaluation.rule_state "
+                         "WHERE rule_id = 'INC-USER-NOTICE'")
+    assert FROZEN_NOW < until <= deadline          # this or an earlier incident's deadline
+    clock.now = FROZEN_NOW + (until - FROZEN_NOW) / 2
+    assert notice(assert_same_as_full(store, "before the next deadline")) == due_text(clock.now)
+    assert gens(store)["INC-USER-NOTICE"] == state["INC-USER-NOTICE"]    # stored, not re-run
+    clock.now = deadline + dt.timedelta(minutes=5)
+    assert notice(assert_same_as_full(store, "after the deadline")) == [
+        "finding", "10 people affected, detected 2026-11-23 12:00; users not notified; the "
+                   "24 h deadline of 2026-11-24 12:00 passed 5 min ago"]
+    assert gens(store)["INC-USER-NOTICE"] > state["INC-USER-NOTICE"]
+    assert store.scalar("SELECT valid_until FROM evaluation.rule_state "
+                        "WHERE rule_id = 'INC-USER-NOTICE'") > clock.now
+    kept = store.scalar("SELECT detail FROM evaluation.items WHERE rule_id = "
+                        "'INC-USER-NOTICE' AND entity_id = ?", [rid])
+    assert kept.endswith(" passed \x01%d\x01 ago" % (deadline.timestamp() * 1_000_000)), \
+        "the stored text keeps the span to the check moment as a marker"
 
 
 def test_a_future_completion_counts_only_once_its_time_has_come(live):
@@ -324,3 +360,50 @@ def test_check_fresh_on_the_command_line_re_runs_every_stored_rule(live):
     assert main(["--db", str(store.path), "check", "--fresh", "--no-snapshot", "--format",
                  "json"], out, err) == 0
     assert all(gens(store)[r] > before[r] for r in before)
+
+
+# -- the refresh classes, checked against the SQL (rules.py) -----------------------------
+
+def _klass(sql: str, **entry):
+    from dashboard.rules import _refresh
+    import re
+    params = tuple(p for p in ("as_of", "as_of_date") if re.search(rf"\${p}\b", sql))
+    return _refresh("TEST", entry, params, sql)
+
+
+MOMENT_SQL = ("SELECT incident_id AS entity_id, $as_of > deadline AS failing, "
+              "'passed ' || rule_live_span(deadline, $as_of) || ' ago' AS detail, "
+              "deadline AS due_at FROM (SELECT *, detected_at + INTERVAL 1 HOUR AS deadline "
+              "FROM incidents WHERE detected_at <= $as_of AND "
+              "NOT coalesce(\"resolved_at\" <= $as_of, false))")
+
+
+def test_the_refresh_classes_are_checked_against_the_sql():
+    from dashboard.rules import RuleError
+    cols = ["incidents.detected_at", "incidents.resolved_at"]
+    assert _klass("SELECT 1 WHERE x <= $as_of_date") == ("day", ())
+    assert _klass(MOMENT_SQL, changes_at=cols) == ("moment", tuple(cols))
+    assert _klass(MOMENT_SQL, refresh="moment", changes_at=cols)[0] == "moment"
+    refused = [
+        (MOMENT_SQL, {}),                                           # no changes_at
+        (MOMENT_SQL, {"changes_at": cols[:1]}),                     # resolved_at not named
+        (MOMENT_SQL, {"refresh": "data", "changes_at": cols}),      # "data": <= only
+        (MOMENT_SQL.replace("rule_live_span", "rule_span"), {"changes_at": cols}),
+        (MOMENT_SQL.replace("$as_of > deadline", "$as_of > deadline + INTERVAL 1 DAY"),
+         {"changes_at": cols}),
+        (MOMENT_SQL.replace("$as_of > deadline", "$as_of - deadline > INTERVAL 1 DAY"),
+         {"changes_at": cols}),
+        ("SELECT 1 WHERE x <= $as_of_date", {"refresh": "moment"}),
+        (MOMENT_SQL, {"refresh": "hourly", "changes_at": cols}),
+    ]
+    for sql, entry in refused:
+        with pytest.raises(RuleError):
+            _klass(sql, **entry)
+
+
+def test_every_moment_rule_states_its_deadline_as_due_at():
+    """The stored result of a "moment" rule holds until its earliest due_at ahead: each
+    such rule compares the moment with its deadline only where due_at is that deadline."""
+    for rule in load_rules():
+        if rule.refresh == "moment":
+            assert rule.changes_at and "due_at" in rule.query, rule.rule_id

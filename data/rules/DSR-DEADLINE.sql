@@ -68,7 +68,7 @@ SELECT
             THEN CASE WHEN status IN ('completed', 'refused')
                       THEN 'marked ' || status || ' but no completed_at recorded, and the deadline passed '
                       ELSE 'not answered (' || status || '), the deadline passed ' END
-                 || rule_span(deadline, $as_of) || ' ago'
+                 || rule_live_span(deadline, $as_of) || ' ago'
         ELSE 'not answered yet (' || status || ')'
     END
     || ' (deadline ' || rule_date(deadline) || ', ' || CAST($dsr_response_working_days AS VARCHAR)

@@ -55,9 +55,9 @@ SELECT
         WHEN $as_of > deadline
             THEN 'no authority protecting personal information notified; the '
                  || CAST($pi_authority_notice_hours AS VARCHAR) || ' h deadline of '
-                 || rule_time(deadline) || ' passed ' || rule_span(deadline, $as_of) || ' ago'
+                 || rule_time(deadline) || ' passed ' || rule_live_span(deadline, $as_of) || ' ago'
         ELSE 'notify the authority protecting personal information by ' || rule_time(deadline)
-             || ', in ' || rule_span($as_of, deadline)
+             || ', in ' || rule_live_span(deadline, $as_of)
     END AS detail,
     CASE WHEN notified_at IS NULL OR notified_at > deadline THEN deadline END AS due_at
 FROM i

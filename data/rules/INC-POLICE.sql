@@ -51,9 +51,9 @@ SELECT
                  || rule_span(detected_at, reported_at) || ' after detection'
         WHEN $as_of > deadline
             THEN 'not reported to the police; the ' || clock || ' deadline of '
-                 || rule_time(deadline) || ' passed ' || rule_span(deadline, $as_of) || ' ago'
+                 || rule_time(deadline) || ' passed ' || rule_live_span(deadline, $as_of) || ' ago'
         ELSE 'report to the police by ' || rule_time(deadline) || ' (' || clock || '), in '
-             || rule_span($as_of, deadline)
+             || rule_live_span(deadline, $as_of)
     END AS detail,
     CASE WHEN reported_at IS NULL OR reported_at > deadline THEN deadline END AS due_at
 FROM i

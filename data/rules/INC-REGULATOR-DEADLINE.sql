@@ -52,9 +52,9 @@ SELECT
                  || rule_span(detected_at, reported_at) || ' after detection'
         WHEN $as_of > deadline
             THEN 'not reported to the regulator; the ' || clock
-                 || ' deadline of ' || rule_time(deadline) || ' passed ' || rule_span(deadline, $as_of) || ' ago'
+                 || ' deadline of ' || rule_time(deadline) || ' passed ' || rule_live_span(deadline, $as_of) || ' ago'
         ELSE 'report to the regulator by ' || rule_time(deadline) || ' (' || clock || '), in '
-             || rule_span($as_of, deadline)
+             || rule_live_span(deadline, $as_of)
     END AS detail,
     CASE WHEN reported_at IS NULL OR reported_at > deadline THEN deadline END AS due_at
 FROM i

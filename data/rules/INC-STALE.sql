@@ -29,7 +29,7 @@ i AS (
     LEFT JOIN last_event e ON e.incident_id = i.incident_id
     WHERE i.detected_at <= $as_of
       AND NOT coalesce(i.resolved_at <= $as_of, false)
-      AND (i.status NOT IN ('resolved', 'closed') OR i.resolved_at > $as_of)
+      AND (i.status NOT IN ('resolved', 'closed') OR NOT (i.resolved_at <= $as_of))
 ),
 d AS (
     SELECT *, last_activity + to_days(CAST($incident_stale_days AS INTEGER)) AS deadline FROM i
@@ -38,7 +38,7 @@ SELECT
     incident_id AS entity_id,
     $as_of > deadline AS failing,
     'unresolved, detected ' || rule_time(detected_at) || '; last activity ' || rule_time(last_activity)
-        || ', ' || rule_span(last_activity, $as_of) || ' ago' || CASE
+        || ', ' || rule_live_span(last_activity, $as_of) || ' ago' || CASE
         WHEN $as_of > deadline
             THEN '; no step recorded for more than ' || CAST($incident_stale_days AS VARCHAR) || ' days'
         ELSE '; record a step by ' || rule_time(deadline)

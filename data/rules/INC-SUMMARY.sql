@@ -34,8 +34,8 @@ SELECT
             THEN 'summary report filed ' || rule_time(filed_at)
         WHEN $as_of > deadline
             THEN 'no summary report filed; the ' || CAST($summary_report_days AS VARCHAR) || '-day deadline of '
-                 || rule_time(deadline) || ' passed ' || rule_span(deadline, $as_of) || ' ago'
-        ELSE 'file the summary report by ' || rule_time(deadline) || ', in ' || rule_span($as_of, deadline)
+                 || rule_time(deadline) || ' passed ' || rule_live_span(deadline, $as_of) || ' ago'
+        ELSE 'file the summary report by ' || rule_time(deadline) || ', in ' || rule_live_span(deadline, $as_of)
     END AS detail,
     CASE WHEN filed_at IS NULL OR filed_at > deadline THEN deadline END AS due_at
 FROM i

@@ -42,8 +42,8 @@ SELECT
                  || ' after detection'
         WHEN $as_of > deadline
             THEN 'users not notified; the ' || CAST($user_notice_hours AS VARCHAR) || ' h deadline of '
-                 || rule_time(deadline) || ' passed ' || rule_span(deadline, $as_of) || ' ago'
-        ELSE 'notify users by ' || rule_time(deadline) || ', in ' || rule_span($as_of, deadline)
+                 || rule_time(deadline) || ' passed ' || rule_live_span(deadline, $as_of) || ' ago'
+        ELSE 'notify users by ' || rule_time(deadline) || ', in ' || rule_live_span(deadline, $as_of)
     END AS detail,
     CASE WHEN notified_at IS NULL OR notified_at > deadline THEN deadline END AS due_at
 FROM i

@@ -30,6 +30,12 @@ CREATE OR REPLACE TEMP MACRO rule_span(a, b) AS
              || CAST(CAST(floor((abs(epoch(b - a)) % 86400) / 3600) AS BIGINT) AS VARCHAR) || ' h'
     END;
 
+-- The span between a timestamp and the check moment, for a text that changes as time
+-- passes ("passed 3 h 5 min ago", "in 40 min"): rule_live_span(deadline, $as_of) is
+-- rule_span(deadline, $as_of). The stored evaluation (dashboard/stored.py) keeps such a
+-- rule's result while no deadline passes and writes this span afresh at each read.
+CREATE OR REPLACE TEMP MACRO rule_live_span(t, now) AS rule_span(t, now);
+
 -- A list as text: "name, phone"; an empty or missing list as "none".
 CREATE OR REPLACE TEMP MACRO rule_list(l) AS
     CASE WHEN l IS NULL OR len(l) = 0 THEN 'none' ELSE array_to_string(l, ', ') END;
