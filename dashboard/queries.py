@@ -589,7 +589,8 @@ def retention_summary(store, *, as_of: Any, filters: Mapping[str, Any] | None = 
         ORDER BY dimension, sum(records) OVER (PARTITION BY dimension, value) DESC, value,
                  records DESC, overdue_month
     """
-    df = _frame(store, sql, {**_horizon(store, _as_of(as_of)), **params})
+    from . import stored        # kept in the store until the records change (issue 15)
+    df = stored.summary(store, sql, {**_horizon(store, _as_of(as_of)), **params})
     total = df[df["dimension"] == "total"]
     by_status = dict(zip(df.loc[df["dimension"] == "status", "status"],
                          df.loc[df["dimension"] == "status", "records"]))

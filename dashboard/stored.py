@@ -49,10 +49,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import re
 import time
 from typing import Any
+
+import pandas as pd
 
 from . import engine as eng
 from .rules import ENTITY_REGISTER, ENTITY_TYPES, Rule, RuleError, macros_sql
@@ -327,10 +330,68 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
     return run_id, counts
 
 
-def forget(store) -> None:
-    """Drop every stored result (``check --fresh`` re-runs them all): derived data only."""
+# -- stored page summaries (migration 0014) ------------------------------------------------
+
+SUMMARY_DAYS = 2     # a summary computed longer ago than this is dropped when another is kept
+
+
+def summaries_available(store) -> bool:
+    """Whether the store keeps page summaries: writable, with migration 0014."""
+    if store.read_only:
+        return False
+    with store.cursor() as cur:
+        if not store.has_evaluation(cur):
+            return False
+        return cur.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                           "current_database() AND schema_name = ? AND table_name = "
+                           "'summaries'", [SCHEMA]).fetchall()[0][0] == 1
+
+
+def summary(store, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    """``sql``'s result, as ``store.df`` gives it, kept in the store until a table it reads
+    changes: the first page that asks computes it (one scan of the register), the next
+    reads it back. Its key is the query and its parameters (the check date among them, so
+    a new day computes it afresh). A read-only store, or one without migration 0014,
+    computes it each time."""
+    if not summaries_available(store):
+        return store.df(sql, params)
+    key = hashlib.sha256(json.dumps([FORMAT, sql, sorted(params.items())], default=str)
+                         .encode()).hexdigest()
+    started = time.perf_counter()
+    with store.cursor() as cur:
+        tables, views = _catalog(cur)
+        read = reads(sql, tables, views)
+        cur.execute("BEGIN TRANSACTION")        # the versions and the result: one snapshot
+        try:
+            inputs = _inputs(read, _versions(cur))
+            hit = cur.execute(f"SELECT frame FROM {SCHEMA}.summaries WHERE key = ? AND "
+                              "inputs = ?", [key, inputs]).fetchall()
+            frame = None if hit else cur.execute(sql, params).df()
+        finally:
+            cur.execute("COMMIT")
+    if hit:
+        return pd.read_parquet(io.BytesIO(hit[0][0]))
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
     with store._write_lock, store.cursor() as cur:
         cur.execute("BEGIN TRANSACTION")
-        for table in ("rule_state", "items", "entities", "bitmaps", "group_counts"):
+        cur.execute(f"DELETE FROM {SCHEMA}.summaries WHERE computed_at < ?",
+                    [store.now() - dt.timedelta(days=SUMMARY_DAYS)])
+        cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.summaries VALUES (?, ?, ?, ?, ?)",
+                    [key, inputs, store.now(), time.perf_counter() - started,
+                     buffer.getvalue()])
+        cur.execute("COMMIT")
+    return frame
+
+
+def forget(store) -> None:
+    """Drop every stored result (``check --fresh`` re-runs them all) and page summary:
+    derived data only."""
+    tables = ["rule_state", "items", "entities", "bitmaps", "group_counts"]
+    if summaries_available(store):
+        tables.append("summaries")
+    with store._write_lock, store.cursor() as cur:
+        cur.execute("BEGIN TRANSACTION")
+        for table in tables:
             cur.execute(f"DELETE FROM {SCHEMA}.{table}")
         cur.execute("COMMIT")

@@ -407,3 +407,53 @@ def test_every_moment_rule_states_its_deadline_as_due_at():
     for rule in load_rules():
         if rule.refresh == "moment":
             assert rule.changes_at and "due_at" in rule.query, rule.rule_id
+
+
+# -- stored page summaries (migration 0014) ------------------------------------------------
+
+def _retention_frames(store):
+    from dashboard import queries as Q
+    got = Q.retention_summary(store, as_of=store.now().date())
+    return got["kpis"], got["breakdown"].reset_index(drop=True), \
+        got["overdue_trend"].reset_index(drop=True)
+
+
+def test_a_page_summary_is_kept_until_what_it_reads_changes(live, monkeypatch):
+    store, clock = live
+    assert stored.summaries_available(store)
+    kpis, breakdown, trend = _retention_frames(store)
+    assert store.scalar("SELECT count(*) FROM evaluation.summaries") == 1
+    read_back = []
+    real = stored.pd.read_parquet
+    monkeypatch.setattr(stored.pd, "read_parquet",
+                        lambda *a, **k: read_back.append(1) or real(*a, **k))
+    inputs = store.scalar("SELECT inputs FROM evaluation.summaries")
+    again = _retention_frames(store)                         # read back, not computed
+    assert read_back == [1] and again[0] == kpis
+    pd.testing.assert_frame_equal(again[1], breakdown)
+    pd.testing.assert_frame_equal(again[2], trend)
+    rid = store.scalar("SELECT min(record_id) FROM retention_records WHERE deleted_on IS NULL "
+                       "AND hold_reason IS NULL")
+    with store.transaction() as cur:                          # a write to what it reads
+        cur.execute("UPDATE retention_records SET deleted_on = ? WHERE record_id = ?",
+                    [clock().date(), rid])
+    after = _retention_frames(store)
+    assert read_back == [1], "the write made the page compute its summary again"
+    assert after[0]["deleted"] == kpis["deleted"] + 1
+    assert store.scalar("SELECT inputs FROM evaluation.summaries") != inputs
+    with store.transaction() as cur:                          # a write to another register
+        cur.execute("UPDATE processors SET name = name || ' Ltd' WHERE processor_id = "
+                    "(SELECT min(processor_id) FROM processors)")
+    assert _retention_frames(store)[0] == after[0] and read_back == [1, 1]
+
+
+def test_a_read_only_store_computes_its_summaries(live, demo_db):
+    store, clock = live
+    kpis = _retention_frames(store)[0]
+    store.close()
+    ro = Store(demo_db, read_only=True, settings=Settings(), clock=clock)
+    try:
+        assert not stored.summaries_available(ro)
+        assert _retention_frames(ro)[0] == kpis
+    finally:
+        ro.close()
