@@ -8,8 +8,8 @@ Run it on a store made by ``python -m dashboard seed --scale large`` (10,000,000
 retention records). The store given is never modified: it is copied with the files that go
 with it (``<name>.wal``, ``<name>.audit-key``, ``<name>.audit-head``) to ``--work``
 (default: a temporary folder, removed at the end), and the copy is migrated with
-``python -m dashboard --db COPY init`` if it lacks migration 0013 (the stored evaluation's
-schema). Every measurement below runs on the copy. It prints the machine (cores, DuckDB
+``python -m dashboard --db COPY init`` if migrations are pending (0013 and 0014 hold the
+stored evaluation). Every measurement below runs on the copy. It prints the machine (cores, DuckDB
 threads, load averages), the registers' sizes, and two parts.
 
 **full** - the full evaluation in memory (``engine._evaluate``): ``--as-of DATE``, a past
@@ -47,7 +47,11 @@ c. **one-row write**: one processor's ``last_assessed_on`` changed through ``sto
 d. **import**: ``--rows`` (default 1,000,000; 0 skips it) retention records imported with
    ``python -m dashboard import retention_records FILE`` (the Parquet file of
    ``bench.bench_import.generate``, record ids after the store's; the import is not timed),
-   then ``check``: a full re-evaluation of the rules that read ``retention_records``.
+   then ``check``: a full re-evaluation of the rules that read ``retention_records``;
+e. **the re-evaluation alone**: as d (another ``--rows`` records imported), then, in a
+   fresh process with the store open, ``dashboard.stored.evaluate`` timed alone (the rules
+   renewed and the run assembled: no interpreter start, no CSV, no snapshot; RSS not
+   measured).
 
 Each is set against the raw rule SQL of every rule (as in part 3 above, cold: a fresh
 read-only connection, at the moment of now; for d after the import), and against the raw
@@ -213,17 +217,6 @@ def _ro(path: Path):
     return duckdb.connect(str(path), read_only=True)
 
 
-def has_stored_schema(path: Path) -> bool:
-    con = _ro(path)
-    try:
-        return con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            f"AND schema_name = '{stored.SCHEMA}' AND table_name = 'rule_state'"
-        ).fetchone()[0] == 1
-    finally:
-        con.close()
-
-
 def rule_states(path: Path) -> dict[str, tuple[int, float]]:
     """Each stored rule's generation and the seconds its last renewal took."""
     con = _ro(path)
@@ -269,6 +262,30 @@ def import_retention(path: Path, rows: int, work: Path) -> float:
     finally:
         parquet.unlink(missing_ok=True)
     return seconds
+
+
+_EVALUATE = """\
+import sys, time
+from dashboard import stored
+from dashboard.rules import load_rules
+from dashboard.settings import load_settings
+from dashboard.store import Store
+store = Store(sys.argv[1], settings=load_settings())
+rules = load_rules()
+started = time.perf_counter()
+stored.evaluate(store, store.now(), rules)
+print(time.perf_counter() - started)
+store.close()
+"""
+
+
+def child_evaluation(path: Path) -> float:
+    """The evaluation alone (``dashboard.stored.evaluate`` at the moment of now: the stale
+    rules renewed and the run assembled), timed inside a fresh process after the store is
+    open: the re-evaluation without the interpreter, the CSV or the snapshot."""
+    out = subprocess.run([sys.executable, "-c", _EVALUATE, str(path)], cwd=ROOT, check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def _now(tz) -> dt.datetime:
@@ -372,6 +389,13 @@ def part_stored(path: Path, tz, rows: int, work: Path, profile: bool = False) ->
         row = scenario(f"d. check after importing {rows:,} retention records", t, rss, s3,
                        s4, raw_after)
         raw_ret = raw_rules(path, _now(tz), only=set(retention_ids))[0]
+        # e. the re-evaluation alone, after a second import of the same size
+        import_retention(path, rows, work)
+        seconds = child_evaluation(path)
+        s5 = rule_states(path)
+        raw_after2, _per, _n = raw_rules(path, _now(tz))
+        scenario(f"e. evaluation alone after importing {rows:,} more", seconds, 0.0, s4, s5,
+                 raw_after2)
 
     print(f"\n{'scenario':<52}{'check s':>9}{'raw all s':>11}{'ratio':>8}"
           f"{'rules run':>11}{'raw run s':>11}{'ratio':>8}{'RSS MiB':>9}")
@@ -379,7 +403,7 @@ def part_stored(path: Path, tz, rows: int, work: Path, profile: bool = False) ->
         ratio = f"{r['check'] / r['raw_ran']:>7.2f}x" if r["raw_ran"] else f"{'-':>8}"
         print(f"{r['name'][:51]:<52}{r['check']:>9.2f}{r['raw']:>11.2f}"
               f"{r['check'] / r['raw']:>7.2f}x{len(r['ran']):>11}{r['raw_ran']:>11.2f}"
-              f"{ratio}{r['rss']:>9.0f}")
+              f"{ratio}" + (f"{r['rss']:>9.0f}" if r["rss"] else f"{'-':>9}"))
     print(f"\nraw all = the raw SQL of all {len(rules)} rules (fresh read-only connection, "
           "at the moment of now; for d after the import); raw run = the raw SQL of the rules "
           "that ran (the stored rules renewed; a \"moment\" rule runs again once one of its "
@@ -445,11 +469,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-check-"))
     try:
-        copy = copy_store(path, work / path.name)
-        if not has_stored_schema(copy):
-            print(f"migrating the copy: python -m dashboard --db {copy} init", flush=True)
-            subprocess.run([sys.executable, "-m", "dashboard", "--db", str(copy), "init"],
-                           cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        copy = copy_store(path, work / path.name)       # migrated if behind
         con = _ro(copy)
         sizes = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]   # literal names
                  for t in ("processors", "sharing_agreements", "retention_records",

@@ -56,7 +56,30 @@ def copy_store(source: Path, target: Path) -> Path:
     for side in (".wal", ".audit-key", ".audit-head", ".secret"):
         target.with_name(target.name + side).unlink(missing_ok=True)
     audit.copy_store(source, target)
+    migrate_if_behind(target)
     return target
+
+
+def migrate_if_behind(path: Path) -> None:
+    """Bring a store (a benchmark's copy) to the current schema with ``python -m dashboard
+    --db PATH init``, as its user would, if migrations are pending (a store made by an
+    earlier version: the app and ``check`` refuse a store behind)."""
+    import subprocess
+    import sys
+
+    import duckdb
+    from dashboard.store import migrations
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        have = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
+    finally:
+        con.close()
+    if have is not None and have < migrations()[-1].version:
+        print(f"migrating {path}: python -m dashboard --db {path} init", flush=True)
+        subprocess.run([sys.executable, "-m", "dashboard", "--db", str(path), "init"],
+                       cwd=Path(__file__).resolve().parent.parent, check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 def one_row_write(store) -> str:

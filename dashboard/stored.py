@@ -16,10 +16,13 @@ exported, rebuilt by ``check --fresh``)
 - ``rule_state``: per rule, its *fingerprint* (its SQL, the macros, the parameter values
   from the settings, the working-day calendar for the rules that read it), its *inputs*
   (the versions of the tables and views it reads, found in its SQL), the moment and day it
-  was computed for and, for a "data" rule, until when it holds.
+  was computed for and, for a "data" or "moment" rule, until when it holds.
 - ``items`` (findings and due items), ``entities`` / ``bitmaps`` (every entity the rule
   applies to and whether it fails, for the distinct-entity counts behind clause and article
-  scores) and ``group_counts`` (those counts per entity type).
+  scores) and ``group_counts`` (those counts per entity type);
+- ``summaries`` (migration 0014): a register page's counts over the whole register (the
+  Retention page's, over 10 M records), kept with the versions of the tables they read
+  (``summary``).
 
 When a rule runs again (the refresh classes of ``rules.REFRESH_CLASSES``, docs/RULES.md)
 ---------------------------------------------------------------------------------------
