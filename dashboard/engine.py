@@ -239,7 +239,10 @@ def _prepare(cur, rules: list[Rule]) -> None:
     known = cur.execute(f"SELECT * FROM {CACHE_DB}.rules ORDER BY rule_seq").fetchall()
     if known != wanted:
         cur.execute(f"DELETE FROM {CACHE_DB}.rules")
-        cur.executemany(f"INSERT INTO {CACHE_DB}.rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)", wanted)
+        # one statement (executemany runs one per row: 0.02 s for 34 rules)
+        cur.execute(f"INSERT INTO {CACHE_DB}.rules VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(wanted)),
+                    [v for row in wanted for v in row])
     cur.execute(macros_sql())
 
 

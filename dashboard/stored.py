@@ -144,65 +144,60 @@ def _current(state: tuple | None, rule: Rule, fingerprint: str, inputs: str,
 
 # -- computing and storing one rule ------------------------------------------------------
 
-def _store_rule(store, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
+def _store_rule(store, cur, rule: Rule, values: dict[str, Any], as_of: dt.datetime,
                 horizon: dt.datetime, fingerprint: str, read: set[str]) -> None:
     """Run ``rule`` and replace its stored result, in one transaction of its own (its
-    snapshot of the registers is the one its inputs' versions are read from)."""
+    snapshot of the registers is the one its inputs' versions are read from), on ``cur``:
+    the cursor ``_refresh`` prepared, the store's write lock held."""
     params = {p: values[p] for p in rule.params}
     integer = eng._integer_key(rule.entity_type)
     numeric = "CAST(entity_id AS BIGINT)" if integer else "CAST(NULL AS BIGINT)"
     started = time.perf_counter()
-    with store._write_lock, store.cursor() as cur:
-        eng._prepare(cur, eng.load_rules())
-        if rule.refresh == "moment":
-            cur.execute(_LIVE_SPAN)          # this cursor only: its texts keep markers
-        if eng._reads_calendar(rule):
-            eng._prepare_calendar(cur, store.settings, as_of, store)
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            inputs = _inputs(read, _versions(cur))
-            for table in ("items", "entities", "bitmaps"):
-                cur.execute(f"DELETE FROM {SCHEMA}.{table} WHERE rule_id = ?", [rule.rule_id])
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        inputs = _inputs(read, _versions(cur))
+        for table in ("items", "entities", "bitmaps"):
+            cur.execute(f"DELETE FROM {SCHEMA}.{table} WHERE rule_id = ?", [rule.rule_id])
+        cur.execute(
+            f"INSERT INTO {SCHEMA}.items SELECT $rule_id, CASE WHEN failing THEN "
+            f"'{eng.FINDING}' ELSE '{eng.DUE}' END, CAST(entity_id AS VARCHAR), {numeric}, "
+            f"detail, due_at FROM (\n{rule.query}\n) AS q "
+            "WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)",
+            {**params, "rule_id": rule.rule_id, "horizon": horizon})
+        key_range = eng._key_range(cur, rule.entity_type)
+        if key_range is not None:
+            lo, hi = key_range
             cur.execute(
-                f"INSERT INTO {SCHEMA}.items SELECT $rule_id, CASE WHEN failing THEN "
-                f"'{eng.FINDING}' ELSE '{eng.DUE}' END, CAST(entity_id AS VARCHAR), {numeric}, "
-                f"detail, due_at FROM (\n{rule.query}\n) AS q "
-                "WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)",
-                {**params, "rule_id": rule.rule_id, "horizon": horizon})
-            key_range = eng._key_range(cur, rule.entity_type)
-            if key_range is not None:
-                lo, hi = key_range
-                cur.execute(
-                    f"INSERT INTO {SCHEMA}.bitmaps SELECT $rule_id, $lo, $hi, "
-                    "bitstring_agg(entity_id, $lo, $hi), "
-                    "bitstring_agg(entity_id, $lo, $hi) FILTER (WHERE failing), "
-                    f"count(*), coalesce(count_if(failing IS NULL), 0) FROM (\n{rule.query}\n) AS q",
-                    {**params, "rule_id": rule.rule_id, "lo": lo, "hi": hi})
-                n, nulls, distinct = cur.execute(
-                    f"SELECT n, nulls, coalesce(bit_count(applies), 0) FROM {SCHEMA}.bitmaps "
-                    "WHERE rule_id = ?", [rule.rule_id]).fetchall()[0]
-            else:
-                cur.execute(f"INSERT INTO {SCHEMA}.entities SELECT $rule_id, "
-                            f"CAST(entity_id AS VARCHAR), failing FROM (\n{rule.query}\n) AS q",
-                            {**params, "rule_id": rule.rule_id})
-                n, nulls, distinct = cur.execute(
-                    f"SELECT count(*), count_if(failing IS NULL), count(DISTINCT entity_id) "
-                    f"FROM {SCHEMA}.entities WHERE rule_id = ?", [rule.rule_id]).fetchall()[0]
-            if nulls:
-                raise RuleError(f"{rule.rule_id} returned failing = NULL for {nulls} entities")
-            if n != distinct:
-                raise RuleError(f"{rule.rule_id} returned the same entity more than once")
-            valid_until = _next_change(cur, rule, as_of, params)
-            gen = cur.execute(f"SELECT coalesce(max(gen), 0) + 1 FROM {SCHEMA}.rule_state"
-                              ).fetchall()[0][0]
-            cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.rule_state VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [rule.rule_id, gen, fingerprint, inputs, as_of, as_of.date(),
-                         valid_until, store.now(), time.perf_counter() - started])
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+                f"INSERT INTO {SCHEMA}.bitmaps SELECT $rule_id, $lo, $hi, "
+                "bitstring_agg(entity_id, $lo, $hi), "
+                "bitstring_agg(entity_id, $lo, $hi) FILTER (WHERE failing), "
+                f"count(*), coalesce(count_if(failing IS NULL), 0) FROM (\n{rule.query}\n) AS q",
+                {**params, "rule_id": rule.rule_id, "lo": lo, "hi": hi})
+            n, nulls, distinct = cur.execute(
+                f"SELECT n, nulls, coalesce(bit_count(applies), 0) FROM {SCHEMA}.bitmaps "
+                "WHERE rule_id = ?", [rule.rule_id]).fetchall()[0]
+        else:
+            cur.execute(f"INSERT INTO {SCHEMA}.entities SELECT $rule_id, "
+                        f"CAST(entity_id AS VARCHAR), failing FROM (\n{rule.query}\n) AS q",
+                        {**params, "rule_id": rule.rule_id})
+            n, nulls, distinct = cur.execute(
+                f"SELECT count(*), count_if(failing IS NULL), count(DISTINCT entity_id) "
+                f"FROM {SCHEMA}.entities WHERE rule_id = ?", [rule.rule_id]).fetchall()[0]
+        if nulls:
+            raise RuleError(f"{rule.rule_id} returned failing = NULL for {nulls} entities")
+        if n != distinct:
+            raise RuleError(f"{rule.rule_id} returned the same entity more than once")
+        valid_until = _next_change(cur, rule, as_of, params)
+        gen = cur.execute(f"SELECT coalesce(max(gen), 0) + 1 FROM {SCHEMA}.rule_state"
+                          ).fetchall()[0][0]
+        cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.rule_state VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [rule.rule_id, gen, fingerprint, inputs, as_of, as_of.date(),
+                     valid_until, store.now(), time.perf_counter() - started])
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
 
 
 def _next_change(cur, rule: Rule, as_of: dt.datetime, params: dict[str, Any]
@@ -249,7 +244,7 @@ def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any
             f"SELECT rule_id, lo, hi FROM {SCHEMA}.bitmaps").fetchall()}
         key_ranges = {t: eng._key_range(cur, t) for t in ENTITY_TYPES
                       if eng._integer_key(t) is not None}
-    renewed = []
+    stale = []
     for rule in rules:
         read = reads(rule.query, tables, views)
         fingerprint = _fingerprint(rule, values, store.settings, calendar)
@@ -259,9 +254,20 @@ def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any
         if current and key_range is not None and ranges.get(rule.rule_id) != key_range:
             current = False             # the bitmaps must share the register's key range
         if fresh or not current:
-            _store_rule(store, rule, values, as_of, horizon, fingerprint, read)
-            renewed.append(rule.rule_id)
-    return renewed
+            stale.append((rule, fingerprint, read))
+    if stale:
+        # One cursor, prepared once, for every renewal (each in its own transaction).
+        with store._write_lock, store.cursor() as cur:
+            eng._prepare(cur, rules)
+            # The "moment" rules' texts keep their spans to the check moment as markers.
+            # Only they call rule_live_span (rules.py: the others use $as_of otherwise or
+            # not at all), so the macro is redefined on this cursor for all.
+            cur.execute(_LIVE_SPAN)
+            if any(eng._reads_calendar(rule) for rule, _f, _r in stale):
+                eng._prepare_calendar(cur, store.settings, as_of, store)
+            for rule, fingerprint, read in stale:
+                _store_rule(store, cur, rule, values, as_of, horizon, fingerprint, read)
+    return [rule.rule_id for rule, _f, _r in stale]
 
 
 def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
