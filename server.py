@@ -12,6 +12,10 @@ Every response carries the security headers of `dashboard/web.py` (Content-Secur
 Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy), and `/_stcore/metrics`
 answers 404 without the metrics token (`COMPLIANCE_METRICS_TOKEN`).
 
+The store the app opens gets a renewer thread (`dashboard/stored.py`, `start_renewer`):
+once a minute it renews the stored evaluation's stale results (a new day, a write, an
+incident deadline passed), so that pages find them current.
+
 Streamlit's main script is `dashboard/app.py`, not this file: `pages/` beside this file
 is not beside the main script, so Streamlit never enters its legacy multipage mode
 (see dashboard/navigation.py, APP_SCRIPT).
@@ -19,7 +23,7 @@ is not beside the main script, so Streamlit never enters its legacy multipage mo
 from starlette.routing import Route
 from streamlit.starlette import App
 
-from dashboard import sessions, stream, web
+from dashboard import sessions, stored, stream, web
 from dashboard.navigation import APP_SCRIPT
 
 EXPORT_PATH = stream.route_path()   # /export/csv, below server.baseUrlPath when set
@@ -30,3 +34,4 @@ app = App(APP_SCRIPT, routes=[Route(EXPORT_PATH, stream.export_csv, methods=["GE
           middleware=web.middleware())
 stream.serve_at(EXPORT_PATH)        # the Exports page offers streamed links from now on
 sessions.serve_at(SESSION_PATH)     # a sign-in is kept in the session cookie from now on
+stored.enable_renewer()             # the store's evaluation is renewed between page views

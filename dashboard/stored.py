@@ -230,7 +230,16 @@ def _next_change(cur, rule: Rule, as_of: dt.datetime, params: dict[str, Any]
 
 def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any],
              horizon: dt.datetime, fresh: bool) -> list[str]:
-    """Renew every stored rule whose state does not hold for ``as_of``; the ids renewed."""
+    """Renew every stored rule whose state does not hold for ``as_of``; the ids renewed.
+    The states are read under the store's write lock: a page and the renewer thread
+    (``start_renewer``) arriving together renew a rule once, the second finding it
+    current."""
+    with store._write_lock:
+        return _refresh_locked(store, as_of, rules, values, horizon, fresh)
+
+
+def _refresh_locked(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any],
+                    horizon: dt.datetime, fresh: bool) -> list[str]:
     with store.cursor() as cur:
         eng._prepare(cur, rules)
         calendar = (eng._prepare_calendar(cur, store.settings, as_of, store)
@@ -337,6 +346,66 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
                              for t, key, c in to_keep])
             cur.execute("COMMIT")
     return run_id, counts
+
+
+# -- the renewer: stored results kept current between page views ---------------------------
+
+RENEW_EVERY = 60.0      # seconds between two looks at the stored results (server only)
+_RENEWER: dict[str, Any] = {"enabled": False, "threads": {}}
+
+
+def enable_renewer() -> None:
+    """Record that this process is the app's server (``server.py`` calls it): the store the
+    app opens gets a renewer thread (``start_renewer``). Tests of pages (AppTest) and the
+    command line never start one."""
+    _RENEWER["enabled"] = True
+
+
+def renew(store, as_of: dt.datetime | None = None) -> list[str]:
+    """Renew the stored results that do not hold for ``as_of`` (default: now), without
+    assembling a run: the ids renewed."""
+    as_of = as_of or store.now()
+    rules = eng.load_rules()
+    values = eng.rule_parameters(store.settings, as_of)
+    horizon = eng.due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
+    return _refresh(store, as_of, rules, values, horizon, False)
+
+
+def start_renewer(store, every: float = RENEW_EVERY) -> "threading.Event | None":
+    """On a server (``enable_renewer``), a daemon thread that renews ``store``'s stale
+    results now and then every ``every`` seconds: at a new day (every rule), after a write
+    (the rules that read it) or once an incident deadline has passed, the work is done
+    between page views, so that a page finds the results current. At most one thread per
+    store file; it ends when the store is closed. Returns the event that stops it (None
+    when not a server or already running, or the store is read-only or has no stored
+    evaluation)."""
+    import logging
+    import threading
+    key = str(store.path)
+    if not _RENEWER["enabled"] or store.read_only or key in _RENEWER["threads"]:
+        return None
+    if not available(store):
+        return None
+    stop = threading.Event()
+    log = logging.getLogger(__name__)
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    renew(store)
+                except Exception as exc:           # a closed store ends the thread
+                    if getattr(store, "_con", None) is None or "closed" in str(exc).lower():
+                        return
+                    log.warning("renewing the stored evaluation failed: %s", exc)
+                stop.wait(every)
+        finally:
+            _RENEWER["threads"].pop(key, None)
+
+    thread = threading.Thread(target=run, name="evaluation-renewer", daemon=True)
+    _RENEWER["threads"][key] = (thread, stop)
+    thread.start()
+    return stop
 
 
 # -- stored page summaries (migration 0014) ------------------------------------------------

@@ -30,6 +30,8 @@ def _open_store(path: str, frozen_now: str | None) -> Store:
         clock = lambda: fixed  # noqa: E731
     store = Store(path, clock=clock)
     store.require_current()
+    from . import stored
+    stored.start_renewer(store)     # on the server only: results kept current in between
     return store
 
 

@@ -457,3 +457,41 @@ def test_a_read_only_store_computes_its_summaries(live, demo_db):
         assert _retention_frames(ro)[0] == kpis
     finally:
         ro.close()
+
+
+# -- the renewer thread (server only) ------------------------------------------------------
+
+def _wait(predicate, seconds: float = 60.0) -> bool:
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_the_renewer_keeps_the_stored_results_current_between_page_views(live, monkeypatch):
+    store, clock = live
+    assert stored.start_renewer(store) is None, "only a server starts a renewer"
+    monkeypatch.setitem(stored._RENEWER, "enabled", True)
+    engine.run_check(store)
+    before = gens(store)
+    w_processor(store, clock, random.Random(5))          # a write: the PROC rules are stale
+    stop = stored.start_renewer(store, every=0.1)
+    assert stop is not None
+    try:
+        assert stored.start_renewer(store) is None, "one renewer per store"
+        proc = [r.rule_id for r in load_rules() if r.rule_id.startswith("PROC-")]
+        assert _wait(lambda: all(gens(store)[r] != before[r] for r in proc))
+        renewed = gens(store)
+        assert not any(renewed[r] != before[r] for r in renewed if r.startswith("RET-"))
+        clock.now = clock.now + dt.timedelta(days=1)      # a new day: every rule, by the thread
+        assert _wait(lambda: all(gens(store)[r] > renewed[r] for r in renewed))
+        _wait(lambda: stored.renew(store) == [])          # settled
+        settled = gens(store)
+        assert_same_as_full(store, "the page finds them current")
+        assert gens(store) == settled, "the page renewed nothing: the thread had"
+    finally:
+        stop.set()
+    assert _wait(lambda: str(store.path) not in stored._RENEWER["threads"], 10)
