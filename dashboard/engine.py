@@ -421,11 +421,11 @@ def _bitmap_counts(cur, group: list[Rule], params: dict, subsets: list[int],
     in every union cost 0.05 s each (1 s a count on the large store)."""
     empty: set[tuple[int, str]] = set()
     if stored:
+        seqs = {r.rule_id: r.seq for r in stored}
         for rule_id, no_a, no_f in cur.execute(
                 "SELECT rule_id, applies IS NULL, fails IS NULL FROM evaluation.bitmaps "
-                "WHERE list_contains(?, rule_id)", [[r.rule_id for r in stored]]).fetchall():
-            seq = next(r.seq for r in stored if r.rule_id == rule_id)
-            empty |= {(seq, k) for k, none in (("a", no_a), ("f", no_f)) if none}
+                "WHERE list_contains(?, rule_id)", [list(seqs)]).fetchall():
+            empty |= {(seqs[rule_id], k) for k, none in (("a", no_a), ("f", no_f)) if none}
     computed = [r for r in group if r not in stored]
     ctes = ["z AS MATERIALIZED (SELECT bitstring('0', CAST($hi - $lo + 1 AS INTEGER)) AS zero)"
             ] if computed else []

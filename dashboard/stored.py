@@ -187,7 +187,7 @@ def _store_rule(store, cur, rule: Rule, values: dict[str, Any], as_of: dt.dateti
             raise RuleError(f"{rule.rule_id} returned failing = NULL for {nulls} entities")
         if n != distinct:
             raise RuleError(f"{rule.rule_id} returned the same entity more than once")
-        valid_until = _next_change(cur, rule, as_of, params)
+        valid_until = _next_change(cur, rule, as_of)
         gen = cur.execute(f"SELECT coalesce(max(gen), 0) + 1 FROM {SCHEMA}.rule_state"
                           ).fetchall()[0][0]
         cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.rule_state VALUES "
@@ -200,8 +200,7 @@ def _store_rule(store, cur, rule: Rule, values: dict[str, Any], as_of: dt.dateti
     cur.execute("COMMIT")
 
 
-def _next_change(cur, rule: Rule, as_of: dt.datetime, params: dict[str, Any]
-                 ) -> dt.datetime | None:
+def _next_change(cur, rule: Rule, as_of: dt.datetime) -> dt.datetime | None:
     """Until when a "data" or "moment" rule's result at ``as_of`` holds: the earliest of its
     ``changes_at`` values later than ``as_of`` (something recorded as happening later: from
     then on the result may differ) and, for a "moment" rule, of its ``due_at`` values at or
@@ -214,8 +213,12 @@ def _next_change(cur, rule: Rule, as_of: dt.datetime, params: dict[str, Any]
         found.append(cur.execute(f'SELECT min("{column}") FROM {table} WHERE "{column}" > ?',
                                  [as_of]).fetchall()[0][0])
     if rule.refresh == "moment":
-        found.append(cur.execute(f"SELECT min(due_at) FROM (\n{rule.query}\n) AS q "
-                                 "WHERE due_at >= $as_of", params).fetchall()[0][0])
+        # From the items just stored, not by running the rule again: an item leaves out
+        # only rows neither failing nor due by the horizon, the close of a day after
+        # as_of's; such a deadline comes after the date has changed, which renews the rule.
+        found.append(cur.execute(f"SELECT min(due_at) FROM {SCHEMA}.items "
+                                 "WHERE rule_id = ? AND due_at >= ?",
+                                 [rule.rule_id, as_of]).fetchall()[0][0])
     best = None
     for value in found:
         if value is None:
@@ -233,14 +236,9 @@ def _refresh(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any
     """Renew every stored rule whose state does not hold for ``as_of``; the ids renewed.
     The states are read under the store's write lock: a page and the renewer thread
     (``start_renewer``) arriving together renew a rule once, the second finding it
-    current."""
-    with store._write_lock:
-        return _refresh_locked(store, as_of, rules, values, horizon, fresh)
-
-
-def _refresh_locked(store, as_of: dt.datetime, rules: list[Rule], values: dict[str, Any],
-                    horizon: dt.datetime, fresh: bool) -> list[str]:
-    with store.cursor() as cur:
+    current. One cursor, prepared once, serves the look and every renewal (each renewal
+    in its own transaction)."""
+    with store._write_lock, store.cursor() as cur:
         eng._prepare(cur, rules)
         calendar = (eng._prepare_calendar(cur, store.settings, as_of, store)
                     if any(eng._reads_calendar(r) for r in rules) else None)
@@ -253,30 +251,36 @@ def _refresh_locked(store, as_of: dt.datetime, rules: list[Rule], values: dict[s
             f"SELECT rule_id, lo, hi FROM {SCHEMA}.bitmaps").fetchall()}
         key_ranges = {t: eng._key_range(cur, t) for t in ENTITY_TYPES
                       if eng._integer_key(t) is not None}
-    stale = []
-    for rule in rules:
-        read = reads(rule.query, tables, views)
-        fingerprint = _fingerprint(rule, values, store.settings, calendar)
-        current = _current(states.get(rule.rule_id), rule, fingerprint,
-                           _inputs(read, versions), as_of)
-        key_range = key_ranges.get(rule.entity_type)
-        if current and key_range is not None and ranges.get(rule.rule_id) != key_range:
-            current = False             # the bitmaps must share the register's key range
-        if fresh or not current:
-            stale.append((rule, fingerprint, read))
-    if stale:
-        # One cursor, prepared once, for every renewal (each in its own transaction).
-        with store._write_lock, store.cursor() as cur:
-            eng._prepare(cur, rules)
+        stale = []
+        for rule in rules:
+            read = reads(rule.query, tables, views)
+            fingerprint = _fingerprint(rule, values, store.settings, calendar)
+            current = _current(states.get(rule.rule_id), rule, fingerprint,
+                               _inputs(read, versions), as_of)
+            key_range = key_ranges.get(rule.entity_type)
+            if current and key_range is not None and ranges.get(rule.rule_id) != key_range:
+                current = False         # the bitmaps must share the register's key range
+            if fresh or not current:
+                stale.append((rule, fingerprint, read))
+        if stale:
             # The "moment" rules' texts keep their spans to the check moment as markers.
             # Only they call rule_live_span (rules.py: the others use $as_of otherwise or
             # not at all), so the macro is redefined on this cursor for all.
             cur.execute(_LIVE_SPAN)
-            if any(eng._reads_calendar(rule) for rule, _f, _r in stale):
-                eng._prepare_calendar(cur, store.settings, as_of, store)
             for rule, fingerprint, read in stale:
                 _store_rule(store, cur, rule, values, as_of, horizon, fingerprint, read)
     return [rule.rule_id for rule, _f, _r in stale]
+
+
+def renew(store, as_of: dt.datetime | None = None, rules: list[Rule] | None = None, *,
+          fresh: bool = False) -> list[str]:
+    """Renew the stored results that do not hold for ``as_of`` (default: now; every one
+    with ``fresh``), without assembling a run: the ids renewed."""
+    as_of = as_of or store.now()
+    rules = rules if rules is not None else eng.load_rules()
+    values = eng.rule_parameters(store.settings, as_of)
+    horizon = eng.due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
+    return _refresh(store, as_of, rules, values, horizon, fresh)
 
 
 def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
@@ -286,9 +290,7 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
     texts written for ``as_of``)."""
     if len({r.seq for r in rules}) != len(rules) or max(r.seq for r in rules) > 62:
         raise RuleError("rules need distinct positions below 63 (one bit each)")
-    values = eng.rule_parameters(store.settings, as_of)
-    horizon = eng.due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
-    _refresh(store, as_of, rules, values, horizon, fresh)
+    renew(store, as_of, rules, fresh=fresh)
     counts: dict[str, dict[int, tuple]] = {}
     to_keep: list[tuple[str, str, dict]] = []
     with store.cursor() as cur:
@@ -361,16 +363,6 @@ def enable_renewer() -> None:
     _RENEWER["enabled"] = True
 
 
-def renew(store, as_of: dt.datetime | None = None) -> list[str]:
-    """Renew the stored results that do not hold for ``as_of`` (default: now), without
-    assembling a run: the ids renewed."""
-    as_of = as_of or store.now()
-    rules = eng.load_rules()
-    values = eng.rule_parameters(store.settings, as_of)
-    horizon = eng.due_horizon(as_of, int(store.settings.due_soon_days), store.tz)
-    return _refresh(store, as_of, rules, values, horizon, False)
-
-
 def start_renewer(store, every: float = RENEW_EVERY) -> "threading.Event | None":
     """On a server (``enable_renewer``), a daemon thread that renews ``store``'s stale
     results now and then every ``every`` seconds: at a new day (every rule), after a write
@@ -395,7 +387,7 @@ def start_renewer(store, every: float = RENEW_EVERY) -> "threading.Event | None"
                 try:
                     renew(store)
                 except Exception as exc:           # a closed store ends the thread
-                    if getattr(store, "_con", None) is None or "closed" in str(exc).lower():
+                    if "closed" in str(exc).lower():
                         return
                     log.warning("renewing the stored evaluation failed: %s", exc)
                 stop.wait(every)
