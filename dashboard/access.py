@@ -6,7 +6,10 @@ keeps the two in step), so the documentation cannot drift from the code.
 from __future__ import annotations
 
 import getpass
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Iterator
 
 ROLES = ("dpo", "manager", "auditor", "admin")
 SYSTEM_ROLE = "system"   # the command line and scheduled jobs
@@ -39,6 +42,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user.manage": frozenset({"admin", "system"}),
     "settings.manage": frozenset({"dpo", "admin", "system"}),
     "store.admin": frozenset({"admin", "system"}),
+    # Issue 16: the REST API. Reading the check's summary and findings is open to every
+    # role (every role sees the Overview and Findings pages); admins create and revoke
+    # the API tokens; every call a token makes is audited (api.use: any role's token).
+    "check.read": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
+    "token.manage": frozenset({"admin", "system"}),
+    "api.use": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
     # Internal: the sign-in service records each attempt (counts, lockout, last
     # sign-in) on the users row; no user holds this role.
     "account.sign_in": frozenset({AUTH_ROLE}),
@@ -58,6 +67,9 @@ ACTION_TITLES = {
     "user.manage": "Manage user accounts",
     "settings.manage": "Change settings",
     "store.admin": "Initialise, migrate and seed the store",
+    "check.read": "Read the check's scores and findings",
+    "token.manage": "Create and revoke API tokens",
+    "api.use": "Call the REST API with a token (each call audited)",
     "account.sign_in": "Record a sign-in attempt",
 }
 
@@ -92,8 +104,27 @@ def require(actor: Actor | None, action: str) -> Actor:
     return actor
 
 
+# A command run for an API caller (``python -m dashboard --server URL ...``, see
+# dashboard/api.py) acts as the caller's token, not as the server's operating-system user.
+_ACTING: ContextVar[Actor | None] = ContextVar("acting_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    """Within the block (this thread or task), ``cli_actor()`` is ``actor``."""
+    token = _ACTING.set(actor)
+    try:
+        yield actor
+    finally:
+        _ACTING.reset(token)
+
+
 def cli_actor() -> Actor:
-    """The named system user the command line acts as: ``cli:<os user>``."""
+    """The named system user the command line acts as: ``cli:<os user>`` (or, for a
+    command an API caller runs on the server, the caller's token: ``acting_as``)."""
+    acting = _ACTING.get()
+    if acting is not None:
+        return acting
     try:
         user = getpass.getuser()
     except Exception:  # no login name in some containers

@@ -43,10 +43,11 @@ _DATA_VERSIONS: dict[str, int] = {}
 _NEUTRAL_COMMITS: dict[str, int] = {}
 
 # Writes that never change what the compliance rules (data/rules/) read: results stored
-# from a check, remediation plans, exports' and sign-ins' audit entries, user accounts.
+# from a check, remediation plans, exports' and sign-ins' audit entries, user accounts,
+# API tokens and the audit entries of API calls.
 # ``Store.input_version`` leaves them out, so the engine keeps its evaluation across them.
 RULE_NEUTRAL_ACTIONS = frozenset({"check.snapshot", "finding.acknowledge", "export.download",
-                                  "account.sign_in", "user.manage"})
+                                  "account.sign_in", "user.manage", "token.manage", "api.use"})
 
 
 def _write_lock_for(path: Path) -> threading.RLock:
@@ -234,9 +235,11 @@ class Store:
                 raise StoreLocked(
                     f"The store {self.path} is in use by another process"
                     f"{' (' + holder.group(1).strip().rstrip('.') + ')' if holder else ''}. "
-                    "DuckDB lets only one process open it: stop the app (or the other command) "
-                    "and try again, or point --db / COMPLIANCE_DB at another store. "
-                    "Nothing was written."
+                    "DuckDB lets only one process open it. If it is the app: run check, audit "
+                    "verify, export or user enable|disable through it with --server URL and "
+                    "an API token in COMPLIANCE_API_TOKEN (docs/API.md); otherwise stop the "
+                    "app (or the other command) and try again, or point --db / COMPLIANCE_DB "
+                    "at another store. Nothing was written."
                 ) from None
             raise StoreError(f"cannot open the store {self.path}: {text}") from None
         self._write_lock = _write_lock_for(self.path)

@@ -91,6 +91,7 @@ def _state() -> Any:
         fresh.tickets = {}      # sha256(token) -> Ticket
         fresh.spent = {}        # sha256(token) -> when to forget it (used or expired)
         fresh.route = None      # the mounted route's path, set by server.py
+        fresh.receipts = {}     # sha256(token) -> (forget at, receipt) of a complete download
         state = sys.modules.setdefault(_STATE_NAME, fresh)
     return state
 
@@ -213,6 +214,32 @@ def revoke(token: str | None) -> None:
 
 
 AGAIN = "Open the Exports page and prepare the download again."
+
+
+def _keep_receipt(ticket: Ticket, receipt: dict) -> None:
+    state = _state()
+    with state.lock:
+        receipts = state.__dict__.setdefault("receipts", {})
+        receipts[_key(ticket.token)] = (_clock() + FORGET_AFTER_SECONDS, ticket.actor, receipt)
+
+
+def receipt(token: str | None, actor: Actor) -> dict | None:
+    """What a complete streamed download of ``token`` sent (rows, bytes, SHA-256 and its
+    audit entry), for the actor it was issued to; ``None`` if it is not complete (yet),
+    or was another's. The command line's ``export --server`` prints it (dashboard/remote.py)."""
+    if not token or len(token) > _MAX_TOKEN:
+        return None
+    state = _state()
+    with state.lock:
+        receipts = state.__dict__.setdefault("receipts", {})
+        now = _clock()
+        for key, (forget, _a, _r) in list(receipts.items()):
+            if forget <= now:
+                del receipts[key]
+        hit = receipts.get(_key(token))
+    if hit is None or hit[1].name != actor.name:
+        return None
+    return dict(hit[2])
 
 
 def redeem(token: str | None) -> Ticket:
@@ -387,9 +414,11 @@ class _ExportJob:
         t = self.ticket
         result = exports.ExportResult(t.dataset, t.filters, t.file_name, stats.rows,
                                       stats.bytes, stats.sha256)
-        exports._log(t.store, t.actor, "export.download", "export", t.dataset,
-                     {**result.summary(), "delivery": "stream", "complete": True})
+        seq = exports._log(t.store, t.actor, "export.download", "export", t.dataset,
+                           {**result.summary(), "delivery": "stream", "complete": True})
         self.logged = True
+        _keep_receipt(t, {"dataset": t.dataset, "file": t.file_name, "rows": stats.rows,
+                          "bytes": stats.bytes, "sha256": stats.sha256, "audit_seq": seq})
 
     def log_incomplete(self, reason: str) -> None:
         t = self.ticket

@@ -1,9 +1,11 @@
 """Users (administrators): list accounts, add one, disable or enable, unlock (lift the
-sign-in pauses after failed sign-ins), reset a password, change a role. Every change goes through dashboard.accounts,
-the same functions the `python -m dashboard user ...` commands call."""
+sign-in pauses after failed sign-ins), reset a password, change a role; and the REST API's
+tokens (create one per integration, shown once; revoke). Every change goes through
+dashboard.accounts and dashboard.tokens, the same functions the `python -m dashboard user ...`
+and `token ...` commands call."""
 import streamlit as st
 
-from dashboard import accounts, ui
+from dashboard import accounts, tokens, ui
 from dashboard.access import ROLE_TITLES, ROLES, PermissionDenied
 from dashboard.accounts import AccountError
 
@@ -57,7 +59,7 @@ st.dataframe(
     },
 )
 
-add_tab, change_tab = st.tabs(["Add a user", "Change a user"])
+add_tab, change_tab, token_tab = st.tabs(["Add a user", "Change a user", "API tokens"])
 
 with add_tab:
     with st.form("add_user", clear_on_submit=False):
@@ -158,3 +160,62 @@ with change_tab:
                 else:
                     _done(f"The password of {chosen} was reset (and the account unlocked); "
                           "their open sessions end.")
+
+with token_tab:
+    st.caption("One bearer token per integration (a SIEM, a web form, cron through "
+               "`--server`), bound to a role: it may do what a person with that role may. "
+               "Only a hash is kept: the token is shown once, when it is created. Every call "
+               "it makes is in the audit log. See docs/API.md.")
+    once = st.session_state.pop("users_token_once", None)
+    if once:
+        st.warning("Copy this token now: it is not shown again.", icon=":material/key:")
+        st.code(once, language=None)
+    listed = tokens.list_tokens(store, actor)
+    if listed:
+        st.dataframe(
+            [{**t, "status": "revoked" if t["revoked_at"] else "active"} for t in listed],
+            hide_index=True, width="stretch",
+            column_order=["name", "role", "status", "note", "created_at", "created_by",
+                          "last_used_at", "revoked_at"],
+            column_config={
+                "name": st.column_config.TextColumn("Name"),
+                "role": st.column_config.TextColumn("Role"),
+                "status": st.column_config.TextColumn("Status"),
+                "note": st.column_config.TextColumn("What it is for"),
+                "created_at": st.column_config.DatetimeColumn("Created",
+                                                              format="YYYY-MM-DD HH:mm"),
+                "created_by": st.column_config.TextColumn("Created by"),
+                "last_used_at": st.column_config.DatetimeColumn("Last used",
+                                                                format="YYYY-MM-DD HH:mm"),
+                "revoked_at": st.column_config.DatetimeColumn("Revoked",
+                                                              format="YYYY-MM-DD HH:mm"),
+            })
+    else:
+        st.info("No API tokens yet.")
+    with st.form("add_token", clear_on_submit=True):
+        c1, c2 = st.columns(2)
+        token_name = c1.text_input("Name of the integration", key="token_name",
+                                   help="2–40 characters: lower-case letters, digits, '.', '_' "
+                                        "or '-', e.g. siem, cron, web-form")
+        token_role = c2.selectbox("Role", ROLES, format_func=_role_label, key="token_role")
+        token_note = st.text_input("What it is for (optional)", key="token_note")
+        create = st.form_submit_button("Create token", type="primary", icon=":material/key:")
+    if create:
+        try:
+            made_token = tokens.create_token(store, actor, token_name, token_role, token_note)
+        except (tokens.TokenError, PermissionDenied) as exc:
+            st.error(f"{ui.plain(exc)}. Nothing was saved.", icon=":material/error:")
+        else:
+            st.session_state["users_token_once"] = made_token.token
+            _done(f"Created the token {made_token.name} ({_role_label(made_token.role)}).")
+    active = [t["name"] for t in listed if not t["revoked_at"]]
+    if active:
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        to_revoke = c1.selectbox("Token to revoke", active, key="token_revoke_name")
+        if c2.button("Revoke", key="token_revoke", icon=":material/key_off:"):
+            try:
+                tokens.revoke_token(store, actor, to_revoke)
+            except (tokens.TokenError, PermissionDenied) as exc:
+                st.error(f"{ui.plain(exc)}.", icon=":material/error:")
+            else:
+                _done(f"Revoked the token {to_revoke}: it is refused from now on.")
