@@ -197,6 +197,10 @@ SPECS: tuple[Setting, ...] = (
             "Project default (import safety)", "P",
             "The longest cell an imported file may hold; a longer one is refused, named by "
             "line and column. Each text column has its own, lower limit (at most 10,000)."),
+    Setting("clock_refresh_seconds", 30, "seconds",
+            "Project default (issue 16: clocks that tick without a click)", "P",
+            "An incident page redraws its legal clocks this often while it is open, without "
+            "a click (0: only when the page runs)."),
     Setting("timezone", "Asia/Shanghai", "IANA zone",
             "Data contract: a timestamp with no offset is Asia/Shanghai time", "C",
             "Zone for times without an offset, for 'today', and for display."),

@@ -121,27 +121,46 @@ COLORS = {clk.OVERDUE: "red", clk.DUE: "orange", clk.MET: "green", clk.LATE: "vi
           clk.EXEMPT: "blue", clk.NOT_APPLICABLE: "gray"}
 DONE_BY = {"regulator_reported_at": " (the regulator report)",
            "pi_authority_notified_at": " (the PI authority's notice)"}
-all_clocks = clk.incident_clocks(row, settings, now)
-for start in range(0, len(all_clocks), 3):
-    columns = st.columns(3)
-    for column, c in zip(columns, all_clocks[start:start + 3]):
-        with column, st.container(border=True, key=f"clock_{c.key}"):
-            st.markdown(f"**{c.title}**", help=help_text[c.key])
-            st.markdown(f":{COLORS[c.state]}-badge[{ICONS[c.state]} {c.label}] "
-                        + (f"**{clk.countdown(c)}**"
-                           if c.state not in (clk.NOT_APPLICABLE, clk.EXEMPT) else ""))
-            if c.deadline is not None:
-                st.markdown(f"Deadline: **{clk.format_time(c.deadline, tz)}**")
-            if c.done_at is not None:
-                st.markdown(f"Done: {clk.format_time(c.done_at, tz)}"
-                            + (DONE_BY.get(c.done_by, "") if c.key == "pi_authority" else ""))
-            if c.detail is not None:
-                st.markdown(f"Reason recorded: {ui.plain(c.detail)}")
-            st.caption(f"{c.why} Source: {c.source}; rule {c.rule_id}.")
 
-flags = clk.incident_flags(row, settings, now, record.last_event_at)
-for f in flags:
-    st.warning(f"**{f.rule_id}** — {ui.plain(f.message)}", icon=":material/flag:")
+
+def _clock_card(c) -> None:
+    with st.container(border=True, key=f"clock_{c.key}"):
+        st.markdown(f"**{c.title}**", help=help_text[c.key])
+        st.markdown(f":{COLORS[c.state]}-badge[{ICONS[c.state]} {c.label}] "
+                    + (f"**{clk.countdown(c)}**"
+                       if c.state not in (clk.NOT_APPLICABLE, clk.EXEMPT) else ""))
+        if c.deadline is not None:
+            st.markdown(f"Deadline: **{clk.format_time(c.deadline, tz)}**")
+        if c.done_at is not None:
+            st.markdown(f"Done: {clk.format_time(c.done_at, tz)}"
+                        + (DONE_BY.get(c.done_by, "") if c.key == "pi_authority" else ""))
+        if c.detail is not None:
+            st.markdown(f"Reason recorded: {ui.plain(c.detail)}")
+        st.caption(f"{c.why} Source: {c.source}; rule {c.rule_id}.")
+
+
+# The clocks tick without a click: this part alone re-runs every clock_refresh_seconds,
+# at the store's clock, with the incident as recorded now (another user's step shows).
+TICK = int(settings.clock_refresh_seconds) or None
+
+
+@st.fragment(run_every=TICK)
+def _clocks() -> None:
+    at = store.now()
+    current = ui.cached(inc.incident_record, incident_id=incident_id) or record
+    st.caption(f"Clocks as of {at.astimezone(store.tz):%Y-%m-%d %H:%M:%S} ({tz} time)"
+               + (f", redrawn every {TICK} s while this page is open." if TICK else "."),
+               help="The setting clock_refresh_seconds sets how often (Settings page).")
+    shown_clocks = clk.incident_clocks(current.row, settings, at)
+    for start in range(0, len(shown_clocks), 3):
+        for column, c in zip(st.columns(3), shown_clocks[start:start + 3]):
+            with column:
+                _clock_card(c)
+    for f in clk.incident_flags(current.row, settings, at, current.last_event_at):
+        st.warning(f"**{f.rule_id}** — {ui.plain(f.message)}", icon=":material/flag:")
+
+
+_clocks()
 
 
 # -- record a step ------------------------------------------------------------------------
