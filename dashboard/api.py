@@ -10,7 +10,7 @@ docs/API.md documents every endpoint with examples (``tests/test_api.py`` runs t
 - **Every use audited.** Each call made with a valid token appends one ``api.call``
   audit entry (token, method, path, status; for ``cli`` the command), and the token's
   ``last_used_at`` is set, in one transaction. A call with a known token that is
-  revoked or has a wrong secret appends ``api.refused``. Unknown tokens are only logged
+  revoked or has a wrong secret appends ``api.refused`` (at most once a minute per token). Unknown tokens are only logged
   (a scanner cannot fill the audit log). What an endpoint writes (an incident, a
   rights request, a snapshot, an export's entry) has its own entry besides.
 - **Errors** are JSON ``{"error": "...", "fields": {...}}`` with 400 (the body is not
@@ -49,6 +49,8 @@ import json
 import logging
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -278,7 +280,20 @@ def _audit(store, principal, action: str, call: Call, status: int, extra: dict) 
                        "path": call.path, "status": status, **extra})
 
 
+# A refused call with a known token is audited at most once a minute per token: someone
+# who knows a token's id (it is not secret) cannot fill the audit log with wrong secrets.
+REFUSED_AUDIT_SECONDS = 60.0
+_REFUSED_AT: dict[str, float] = {}
+_REFUSED_LOCK = threading.Lock()
+
+
 def _audit_refused(store, refused: tokens.TokenRefused, call: Call) -> None:
+    now = time.monotonic()
+    with _REFUSED_LOCK:
+        last = _REFUSED_AT.get(refused.token_id)
+        if last is not None and now - last < REFUSED_AUDIT_SECONDS:
+            return
+        _REFUSED_AT[refused.token_id] = now
     principal = tokens.Principal(refused.token_id, refused.name,
                                  tokens.actor_for(refused.name, refused.role))
     _audit(store, principal, "api.refused", call, 401, {"reason": refused.message})

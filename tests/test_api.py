@@ -119,7 +119,8 @@ def test_bad_tokens_get_401_json_and_write_nothing(served, header, words):
     assert head(served.store) == before        # an unknown token is not audited
 
 
-def test_a_wrong_secret_or_a_revoked_token_is_refused_and_audited(served):
+def test_a_wrong_secret_or_a_revoked_token_is_refused_and_audited(served, monkeypatch):
+    monkeypatch.setattr(api, "_REFUSED_AT", {})
     store = served.store
     token = served.tokens["auditor"]
     token_id = token.split("_")[1]
@@ -132,8 +133,11 @@ def test_a_wrong_secret_or_a_revoked_token_is_refused_and_audited(served):
     assert resp.status_code == 401
     assert "revoked on" in resp.json()["error"] and "Beijing time" in resp.json()["error"]
     actions = [(r[1], r[3]) for r in audit_rows(store, before)]
-    assert actions == [("api:it-auditor", "api.refused"), (SYSTEM.name, "token.revoke"),
-                       ("api:it-auditor", "api.refused")]
+    # the second refusal came within the minute: logged by the server, not audited again
+    assert actions == [("api:it-auditor", "api.refused"), (SYSTEM.name, "token.revoke")]
+    monkeypatch.setattr(api, "REFUSED_AUDIT_SECONDS", 0.0)
+    assert call(served, "GET", "/check", "auditor").status_code == 401
+    assert [r[3] for r in audit_rows(store, before)][-1] == "api.refused"
 
 
 # -- reading: check and findings ------------------------------------------------------------
