@@ -9,7 +9,7 @@ formatted in):
 
 1. the rows that matter - failing ones (findings) and open ones whose ``due_at`` falls
    within ``settings.due_soon_days`` (due items) - go into an in-memory DuckDB table
-   (``compliance_check.items``, an attached ``:memory:`` database shared by every cursor
+   (``compliance_check.run_items``, an attached ``:memory:`` database shared by every cursor
    of the store's connection; nothing is written to the store file);
 2. the counts behind the scores, over distinct entities: for every rule, clause,
    article and all rules, how many entities at least one of the rules applies to and how
@@ -217,16 +217,49 @@ def _lock_for(store) -> threading.RLock:
         return _STORE_LOCKS.setdefault(_store_key(store), threading.RLock())
 
 
+# A run's findings and due items (``run_items``) come from two places: blocks of rows
+# in memory (a full evaluation's, one block per run; the "moment" rules' of a stored run,
+# their texts written for its moment) and, for the other rules of a stored run
+# (dashboard/stored.py), the stored items of the rule's generation, read in place with
+# the rule's metadata as the run found it (``run_stored``). So a stored run copies no
+# rows but the moment rules': after a write, or in a fresh process, the million findings
+# of the 10 M-record rules are not copied again.
 _CACHE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.rules (
     rule_seq INTEGER PRIMARY KEY, rule_id VARCHAR, clause VARCHAR, article VARCHAR,
     severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR, title VARCHAR);
-CREATE TABLE IF NOT EXISTS {CACHE_DB}.items (
-    run_id BIGINT, kind VARCHAR, rule_seq INTEGER, rule_id VARCHAR, clause VARCHAR,
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.block_items (
+    block_id BIGINT, kind VARCHAR, rule_seq INTEGER, rule_id VARCHAR, clause VARCHAR,
     article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR,
     entity_id VARCHAR, entity_num BIGINT, detail VARCHAR, due_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.run_blocks (run_id BIGINT, block_id BIGINT);
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.run_stored (
+    run_id BIGINT, rule_id VARCHAR, gen BIGINT, rule_seq INTEGER, clause VARCHAR,
+    article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR);
+CREATE SEQUENCE IF NOT EXISTS {CACHE_DB}.block_ids;
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.runs (run_id BIGINT PRIMARY KEY, as_of TIMESTAMPTZ);
 """
+
+_ITEM_COLUMNS = ("kind, rule_seq, rule_id, clause, article, severity, severity_rank, "
+                 "entity_type, entity_id, entity_num, detail, due_at")
+
+
+def run_items(store) -> str:
+    """The SQL of every run's findings and due items, as a parenthesised subquery to
+    select from with ``WHERE run_id = ?``: columns ``run_id`` and ``_ITEM_COLUMNS``."""
+    blocks = (f"SELECT r.run_id, {', '.join('b.' + c.strip() for c in _ITEM_COLUMNS.split(','))} "
+              f"FROM {CACHE_DB}.run_blocks r JOIN {CACHE_DB}.block_items b "
+              "ON b.block_id = r.block_id")
+    if not stored.available(store):
+        return f"({blocks})"
+    return (f"({blocks} UNION ALL SELECT s.run_id, e.kind, s.rule_seq, s.rule_id, s.clause, "
+            "s.article, s.severity, s.severity_rank, s.entity_type, e.entity_id, e.entity_num, "
+            f"e.detail, e.due_at FROM {CACHE_DB}.run_stored s JOIN {stored.SCHEMA}.items e "
+            "ON e.rule_id = s.rule_id AND e.gen = s.gen)")
+
+
+def new_block_id(cur) -> int:
+    return cur.execute(f"SELECT nextval('{CACHE_DB}.block_ids')").fetchall()[0][0]
 
 
 def _prepare(cur, rules: list[Rule]) -> None:
@@ -332,8 +365,8 @@ def _items_sql(rules: list[Rule]) -> str:
             f"WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)")
     union = "\nUNION ALL\n".join(branches)
     return (
-        f"INSERT INTO {CACHE_DB}.items\n"
-        f"SELECT $run_id, CASE WHEN u.failing THEN '{FINDING}' ELSE '{DUE}' END, u.rule_seq, "
+        f"INSERT INTO {CACHE_DB}.block_items\n"
+        f"SELECT $block_id, CASE WHEN u.failing THEN '{FINDING}' ELSE '{DUE}' END, u.rule_seq, "
         f"m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
         f"u.entity_id, u.entity_num, u.detail, u.due_at\n"
         f"FROM (\n{union}\n) AS u JOIN {CACHE_DB}.rules m ON m.rule_seq = u.rule_seq")
@@ -498,17 +531,20 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
         if any(_reads_calendar(r) for r in rules):
             _prepare_calendar(cur, store.settings, as_of)
         run_id = _new_run_id(cur)
+        block_id = new_block_id(cur)
         # One snapshot for every statement of the evaluation: a write committed meanwhile
         # (an import, an acknowledgement) is either wholly in it or wholly out, so the
         # findings stored and the counts behind the scores always agree.
         cur.execute("BEGIN TRANSACTION")
         try:
+            cur.execute(f"INSERT INTO {CACHE_DB}.run_blocks VALUES (?, ?)", [run_id, block_id])
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
                 if not group:
                     continue
                 params = _branch_params(group, values, {})
-                cur.execute(_items_sql(group), {**params, "run_id": run_id, "horizon": horizon})
+                cur.execute(_items_sql(group), {**params, "block_id": block_id,
+                                                "horizon": horizon})
                 subsets = _subsets(rules, group)
                 key_range = _key_range(cur, entity_type)
                 if key_range is None:
@@ -547,12 +583,12 @@ def _summarise(store, as_of: dt.datetime, rules: list[Rule], run_id: int,
     with store.cursor() as cur:
         per_rule = dict(
             ((seq, kind), n) for seq, kind, n in cur.execute(
-                f"SELECT rule_seq, kind, count(*) FROM {CACHE_DB}.items WHERE run_id = ? "
+                f"SELECT rule_seq, kind, count(*) FROM {run_items(store)} WHERE run_id = ? "
                 "GROUP BY ALL", [run_id]).fetchall())
         due_by = {}
         for level in ("clause", "article"):
             due_by[level] = dict(cur.execute(
-                f"SELECT {level}, count(DISTINCT (entity_type, entity_id)) FROM {CACHE_DB}.items "
+                f"SELECT {level}, count(DISTINCT (entity_type, entity_id)) FROM {run_items(store)} "
                 f"WHERE run_id = ? AND kind = '{DUE}' GROUP BY ALL", [run_id]).fetchall())
     rule_rows = []
     for r in rules:
@@ -627,12 +663,20 @@ def _calendar_stamp(settings: Settings) -> Any:
 
 
 def _drop_run(store, run_id: int) -> None:
+    """Forget a run and its blocks (called under ``_lock_for``)."""
     with store.cursor() as cur:
         try:
-            cur.execute(f"DELETE FROM {CACHE_DB}.items WHERE run_id = ?", [run_id])
-            cur.execute(f"DELETE FROM {CACHE_DB}.runs WHERE run_id = ?", [run_id])
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute(f"DELETE FROM {CACHE_DB}.block_items WHERE block_id IN (SELECT "
+                        f"block_id FROM {CACHE_DB}.run_blocks WHERE run_id = ?)", [run_id])
+            for table in ("run_blocks", "run_stored", "runs"):
+                cur.execute(f"DELETE FROM {CACHE_DB}.{table} WHERE run_id = ?", [run_id])
+            cur.execute("COMMIT")
         except duckdb.Error:       # the instance was reopened: nothing left to drop
-            pass
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
 
 
 def _remember(store, key: tuple, summary: Summary) -> None:
@@ -731,7 +775,7 @@ def _items_frame(store, run_id: int, kind: str, *, per_rule: int | None = None,
     columns = FINDING_COLUMNS if kind == FINDING else DUE_COLUMNS
     order = ("severity_rank DESC, rule_seq, entity_num, entity_id" if kind == FINDING
              else "due_at, rule_seq, entity_num, entity_id")
-    sql = f"SELECT {', '.join(columns)} FROM {CACHE_DB}.items WHERE run_id = ? AND kind = ?"
+    sql = f"SELECT {', '.join(columns)} FROM {run_items(store)} WHERE run_id = ? AND kind = ?"
     params: list[Any] = [run_id, kind]
     if per_rule is not None:
         sql += f" QUALIFY row_number() OVER (PARTITION BY rule_seq ORDER BY {order}) <= ?"
@@ -794,7 +838,7 @@ def items_query(store, as_of=None, kind: str = FINDING, **filters) -> tuple[str,
     summary = check_summary(store, as_of)
     where, params = _filters(**filters)
     sql = (f"SELECT rule_id, clause, article, severity, severity_rank, entity_type, entity_id, "
-           f"entity_num, detail, due_at, rule_seq FROM {CACHE_DB}.items "
+           f"entity_num, detail, due_at, rule_seq FROM {run_items(store)} "
            f"WHERE run_id = ? AND kind = ?" + "".join(f" AND {w}" for w in where))
     return sql, [summary.run_id, kind] + params
 
@@ -1064,7 +1108,7 @@ def cmd_check(args, out: TextIO, err: TextIO) -> int:
             due = _items_frame(store, summary.run_id, DUE, limit=limit)
             due_by_rule = store.df(
                 f"SELECT rule_id, count(*) AS due, min(due_at) AS next_due_at "
-                f"FROM {CACHE_DB}.items WHERE run_id = ? AND kind = ? "
+                f"FROM {run_items(store)} WHERE run_id = ? AND kind = ? "
                 "GROUP BY rule_id ORDER BY next_due_at, rule_id", [summary.run_id, DUE])
         else:
             findings = _items_frame(store, summary.run_id, FINDING)

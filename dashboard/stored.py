@@ -43,7 +43,7 @@ When a rule runs again (the refresh classes of ``rules.REFRESH_CLASSES``, docs/R
   evaluation at that moment gives.
 
 A page's evaluation (``engine.check_summary``) at a moment of now then runs the rules
-whose stored result is stale, and assembles the run from the stored results: the same run (``compliance_check.items``, the counts) the full evaluation makes, so
+whose stored result is stale, and assembles the run from the stored results: the same run (``compliance_check.run_items``, the counts) the full evaluation makes, so
 every page, export and ``check`` reads it the same way. A past moment (``check --as-of
 2026-11-20``), or a read-only store, is evaluated in full in memory
 (``engine._evaluate``); a test compares the two after random write sequences.
@@ -64,7 +64,7 @@ from . import engine as eng
 from .rules import ENTITY_REGISTER, ENTITY_TYPES, Rule, RuleError, macros_sql
 
 SCHEMA = "evaluation"
-FORMAT = 2          # bump when what is stored changes meaning: every state is then stale
+FORMAT = 3          # bump when what is stored changes meaning: every state is then stale
 
 # A "moment" rule's time spans to the check moment are stored as a marker holding the
 # other end (microseconds since the epoch, between two \x01), and written at each read.
@@ -156,14 +156,20 @@ def _store_rule(store, cur, rule: Rule, values: dict[str, Any], as_of: dt.dateti
     cur.execute("BEGIN TRANSACTION")
     try:
         inputs = _inputs(read, _versions(cur))
+        # Never a number used before, even after ``forget`` emptied rule_state: a run of
+        # the engine reads a rule's items by (rule, generation) (engine.run_items).
+        gen = cur.execute(f"SELECT greatest(coalesce(max(gen), 0) + 1, "
+                          f"epoch_us(get_current_timestamp())) FROM {SCHEMA}.rule_state"
+                          ).fetchall()[0][0]
         for table in ("items", "entities", "bitmaps"):
             cur.execute(f"DELETE FROM {SCHEMA}.{table} WHERE rule_id = ?", [rule.rule_id])
         cur.execute(
-            f"INSERT INTO {SCHEMA}.items SELECT $rule_id, CASE WHEN failing THEN "
+            f"INSERT INTO {SCHEMA}.items (rule_id, kind, entity_id, entity_num, detail, due_at, "
+            "gen) SELECT $rule_id, CASE WHEN failing THEN "
             f"'{eng.FINDING}' ELSE '{eng.DUE}' END, CAST(entity_id AS VARCHAR), {numeric}, "
-            f"detail, due_at FROM (\n{rule.query}\n) AS q "
+            f"detail, due_at, $gen FROM (\n{rule.query}\n) AS q "
             "WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)",
-            {**params, "rule_id": rule.rule_id, "horizon": horizon})
+            {**params, "rule_id": rule.rule_id, "horizon": horizon, "gen": gen})
         key_range = eng._key_range(cur, rule.entity_type)
         if key_range is not None:
             lo, hi = key_range
@@ -188,8 +194,6 @@ def _store_rule(store, cur, rule: Rule, values: dict[str, Any], as_of: dt.dateti
         if n != distinct:
             raise RuleError(f"{rule.rule_id} returned the same entity more than once")
         valid_until = _next_change(cur, rule, as_of)
-        gen = cur.execute(f"SELECT coalesce(max(gen), 0) + 1 FROM {SCHEMA}.rule_state"
-                          ).fetchall()[0][0]
         cur.execute(f"INSERT OR REPLACE INTO {SCHEMA}.rule_state VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [rule.rule_id, gen, fingerprint, inputs, as_of, as_of.date(),
@@ -300,19 +304,14 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
         # One snapshot of the stored results.
         cur.execute("BEGIN TRANSACTION")
         try:
-            gens = dict(cur.execute(f"SELECT rule_id, gen FROM {SCHEMA}.rule_state").fetchall())
+            states = {row[0]: row[1:] for row in cur.execute(
+                f"SELECT rule_id, gen, fingerprint, inputs, as_of FROM {SCHEMA}.rule_state"
+            ).fetchall()}
+            gens = {rule_id: state[0] for rule_id, state in states.items()}
             missing = [r.rule_id for r in rules if r.rule_id not in gens]
             if missing:
                 raise RuleError(f"no stored result for {', '.join(missing)}")
-            cur.execute(
-                f"INSERT INTO {eng.CACHE_DB}.items SELECT $run_id, e.kind, m.rule_seq, "
-                "m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
-                "e.entity_id, e.entity_num, CASE WHEN list_contains($live, e.rule_id) "
-                "THEN rule_live_render(e.detail, $as_of) ELSE e.detail END, e.due_at "
-                f"FROM {SCHEMA}.items e JOIN {eng.CACHE_DB}.rules m ON m.rule_id = e.rule_id "
-                "WHERE list_contains($ids, e.rule_id)",
-                {"run_id": run_id, "ids": [r.rule_id for r in rules], "as_of": as_of,
-                 "live": [r.rule_id for r in rules if r.refresh == "moment"]})
+            _assemble_items(cur, rules, states, run_id, as_of)
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
                 if not group:
@@ -348,6 +347,33 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
                              for t, key, c in to_keep])
             cur.execute("COMMIT")
     return run_id, counts
+
+
+def _assemble_items(cur, rules: list[Rule], states: dict[str, tuple], run_id: int,
+                    as_of: dt.datetime) -> None:
+    """The run's findings and due items (``engine.run_items``): a rule's stored items are
+    read in place, by its generation, with the rule's metadata as it is now
+    (``run_stored``): nothing is copied, so a run over 10 M records costs no more after a
+    write than before. A "moment" rule's texts are written for ``as_of``: its items are
+    copied, rendered, into a block of the run's own (a few thousand rows)."""
+    live = [r for r in rules if r.refresh == "moment"]
+    cur.execute(
+        f"INSERT INTO {eng.CACHE_DB}.run_stored SELECT $run_id, m.rule_id, s.gen, m.rule_seq, "
+        "m.clause, m.article, m.severity, m.severity_rank, m.entity_type "
+        f"FROM {eng.CACHE_DB}.rules m JOIN (SELECT unnest($ids) AS rule_id, unnest($gens) "
+        "AS gen) s ON s.rule_id = m.rule_id",
+        {"run_id": run_id, "ids": [r.rule_id for r in rules if r not in live],
+         "gens": [states[r.rule_id][0] for r in rules if r not in live]})
+    if live:
+        block = eng.new_block_id(cur)
+        cur.execute(f"INSERT INTO {eng.CACHE_DB}.run_blocks VALUES (?, ?)", [run_id, block])
+        cur.execute(
+            f"INSERT INTO {eng.CACHE_DB}.block_items SELECT $block, e.kind, m.rule_seq, "
+            "m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
+            "e.entity_id, e.entity_num, rule_live_render(e.detail, $as_of), e.due_at "
+            f"FROM {SCHEMA}.items e JOIN {eng.CACHE_DB}.rules m ON m.rule_id = e.rule_id "
+            "WHERE list_contains($ids, e.rule_id)",
+            {"block": block, "as_of": as_of, "ids": [r.rule_id for r in live]})
 
 
 # -- the renewer: stored results kept current between page views ---------------------------

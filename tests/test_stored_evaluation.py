@@ -4,6 +4,7 @@ every rule at the same moment; a write re-runs only the rules that read what it 
 a new day re-runs the date rules."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -219,6 +220,44 @@ def test_a_processor_edit_re_runs_the_rules_that_read_processors_only(live):
     assert not any(r.startswith(("RET-", "INC-", "DSR-")) for r in renewed), renewed
     assert all(r in renewed for r in rules if r.startswith("PROC-")), renewed
     assert_same_as_full(store)
+
+
+def test_a_run_reads_the_stored_items_in_place_and_copies_only_the_moment_rules(live,
+                                                                               monkeypatch):
+    """A stored run copies no rows but the moment rules' (their texts are written for its
+    moment): the others are read from the stored items of their generation, with the
+    rule's metadata as the run found it. A changed severity (metadata, not SQL) shows in
+    the next run; a dropped run leaves nothing in memory."""
+    store, clock = live
+    first = engine.run_check(store)
+    rules = {r.rule_id: r for r in load_rules()}
+    copied = dict(store.rows(
+        f"SELECT b.rule_id, count(*) FROM {engine.CACHE_DB}.run_blocks r JOIN "
+        f"{engine.CACHE_DB}.block_items b USING (block_id) WHERE r.run_id = ? GROUP BY ALL",
+        [first.run_id]))
+    assert copied and all(rules[r].refresh == "moment" for r in copied)
+    read_in_place = store.scalar(f"SELECT count(*) FROM {engine.CACHE_DB}.run_stored "
+                                 "WHERE run_id = ?", [first.run_id])
+    assert read_in_place == sum(1 for r in rules.values() if r.refresh != "moment")
+    assert first.findings["rule_id"].eq("RET-OVERDUE").sum() > 0
+    w_processor(store, clock, random.Random(5))
+    second = engine.run_check(store)
+    assert_same_as_full(store)
+    # a severity changed in rules.toml: the SQL, hence the stored result, is the same
+    changed = [dataclasses.replace(r, severity="high") if r.rule_id == "RET-OVERDUE" else r
+               for r in load_rules()]
+    monkeypatch.setattr(engine, "load_rules", lambda: changed)
+    third = engine._fresh_summary(store, store.now())
+    severities = store.rows(f"SELECT DISTINCT severity FROM {engine.run_items(store)} "
+                            "WHERE run_id = ? AND rule_id = 'RET-OVERDUE'", [third.run_id])
+    assert severities == [("high",)]
+    before = store.rows(f"SELECT DISTINCT severity FROM {engine.run_items(store)} "
+                        "WHERE run_id = ? AND rule_id = 'RET-OVERDUE'", [first.run_id])
+    assert before == [(rules["RET-OVERDUE"].severity,)]     # an older run keeps its own
+    for run in (first, second, third):
+        engine._drop_run(store, run.run_id)
+        assert not store.rows(f"SELECT 1 FROM {engine.run_items(store)} WHERE run_id = ?",
+                              [run.run_id])
 
 
 def test_nothing_re_runs_without_a_write_the_same_day_and_a_new_day_re_runs_the_date_rules(live):
