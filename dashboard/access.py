@@ -39,6 +39,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user.manage": frozenset({"admin", "system"}),
     "settings.manage": frozenset({"dpo", "admin", "system"}),
     "store.admin": frozenset({"admin", "system"}),
+    # Issue 16: reminders are queued in the outbox and delivered by the scheduler (the
+    # system role); a DPO may run a scan or a delivery by hand.
+    "notify.queue": frozenset({"dpo", "system"}),
     # Internal: the sign-in service records each attempt (counts, lockout, last
     # sign-in) on the users row; no user holds this role.
     "account.sign_in": frozenset({AUTH_ROLE}),
@@ -58,6 +61,7 @@ ACTION_TITLES = {
     "user.manage": "Manage user accounts",
     "settings.manage": "Change settings",
     "store.admin": "Initialise, migrate and seed the store",
+    "notify.queue": "Queue and deliver reminders (the scheduler)",
     "account.sign_in": "Record a sign-in attempt",
 }
 

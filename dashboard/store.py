@@ -43,10 +43,11 @@ _DATA_VERSIONS: dict[str, int] = {}
 _NEUTRAL_COMMITS: dict[str, int] = {}
 
 # Writes that never change what the compliance rules (data/rules/) read: results stored
-# from a check, remediation plans, exports' and sign-ins' audit entries, user accounts.
+# from a check, remediation plans, exports' and sign-ins' audit entries, user accounts,
+# the notification outbox (reminders queued and delivered).
 # ``Store.input_version`` leaves them out, so the engine keeps its evaluation across them.
 RULE_NEUTRAL_ACTIONS = frozenset({"check.snapshot", "finding.acknowledge", "export.download",
-                                  "account.sign_in", "user.manage"})
+                                  "account.sign_in", "user.manage", "notify.queue"})
 
 
 def _write_lock_for(path: Path) -> threading.RLock:
