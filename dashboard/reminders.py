@@ -293,9 +293,13 @@ def _request_reminders(store, now: dt.datetime) -> list[Reminder]:
 def _remediation_reminders(store, now: dt.datetime) -> list[Reminder]:
     from . import engine
     today = now.astimezone(store.tz).date()
-    if not store.scalar("SELECT count(*) FROM remediation_plans WHERE target_date < ?",
-                        [today]):
-        return []                 # nothing late: no need to evaluate the rules
+    late = store.rows(
+        "SELECT p.rule_id, p.entity_type, p.entity_id, p.revision FROM remediation_plans p "
+        "WHERE p.target_date < ?", [today])
+    keys = [f"remediation:{r}:{t}:{e}:{n}" for r, t, e, n in late]
+    if not keys or store.scalar("SELECT count(*) FROM outbox WHERE list_contains(?, "
+                                "dedupe_key)", [keys]) == len(keys):
+        return []                 # nothing late, or reminded already: no need to evaluate
     sql, params = engine.items_query(store, now, engine.FINDING)
     rows = store.rows(
         "SELECT p.rule_id, p.entity_type, p.entity_id, p.revision, p.owner, p.target_date, "
