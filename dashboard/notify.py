@@ -93,7 +93,11 @@ def redact_url(url: str) -> str:
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     """``text`` with every URL in it redacted (``redact_url``) and every known secret
     (parts of the configured channel addresses) replaced by ``***``."""
-    out = _URL.sub(lambda m: redact_url(m.group(0)), str(text))
+    def one(m: re.Match) -> str:
+        url = m.group(0)
+        tail = len(url) - len(url.rstrip(".:;)]}!?"))
+        return redact_url(url[:len(url) - tail]) + url[len(url) - tail:]
+    out = _URL.sub(one, str(text))
     for secret in sorted(set(secrets), key=len, reverse=True):
         if secret and len(secret) >= 4:
             out = out.replace(secret, "***")
