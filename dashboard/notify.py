@@ -65,7 +65,9 @@ class NotifyConfigError(ValueError):
 
 
 # -- redaction -----------------------------------------------------------------------------
-_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s'\"<>,]+)")
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s'\"<>]+)")
+# Between two addresses in one setting: a comma before the next scheme, or white space.
+_BETWEEN = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)|\s+")
 
 
 def redact_url(url: str) -> str:
@@ -95,7 +97,7 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     (parts of the configured channel addresses) replaced by ``***``."""
     def one(m: re.Match) -> str:
         url = m.group(0)
-        tail = len(url) - len(url.rstrip(".:;)]}!?"))
+        tail = len(url) - len(url.rstrip(".,:;)]}!?"))
         return redact_url(url[:len(url) - tail]) + url[len(url) - tail:]
     out = _URL.sub(one, str(text))
     for secret in sorted(set(secrets), key=len, reverse=True):
@@ -147,7 +149,7 @@ class ChannelConfig:
 def _urls(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    items = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", str(value))
+    items = value if isinstance(value, (list, tuple)) else _BETWEEN.split(str(value).strip())
     urls = []
     for item in items:
         url = str(item).strip()

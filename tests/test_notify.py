@@ -289,6 +289,11 @@ def test_channel_configuration_from_secrets_and_environment():
     assert cfg.roles["dpo"] == ("wecombot://KEY1234567", "json://hooks.example.com/in")
     assert cfg.roles["manager"] == ("dingtalk://SECRET55@TOKEN66/",)
     assert cfg.accounts == {"li.na": ("feishu://TOKEN987654",)}
+    two = notify.load_config({"notify": {"dpo": "mailtos://u:p@smtp.example.com?from=a@example.com"
+                                                "&to=b@example.com,c@example.com, json://h/x"}},
+                             environ={})
+    assert two.roles["dpo"] == ("mailtos://u:p@smtp.example.com?from=a@example.com"
+                                "&to=b@example.com,c@example.com", "json://h/x")
     shown = json.dumps(cfg.describe())
     for secret in ("KEY1234567", "TOKEN987654", "hunter22", "SECRET55", "TOKEN66"):
         assert secret not in shown
