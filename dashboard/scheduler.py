@@ -18,7 +18,8 @@ failure is logged (``dashboard.scheduler``); the scheduler keeps going.
 the first), ``stop()`` stops them; ``lifespan(app)`` is an async context manager for
 ``streamlit.starlette.App(..., lifespan=lifespan)``: it opens the app's store
 (``dashboard.ui.get_store``, the ``COMPLIANCE_DB`` path) and starts the scheduler at
-start-up, and stops it at shutdown.
+start-up (a store that cannot be opened is logged, and the server serves without the
+scheduler), and stops it at shutdown.
 """
 from __future__ import annotations
 
@@ -130,10 +131,15 @@ def stop(store=None, *, wait: bool = True) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app):
     """For ``App(..., lifespan=lifespan)``: the scheduler runs while the server does."""
-    from .ui import get_store
-    store = get_store()
-    start(store)
+    store = None
+    try:
+        from .ui import get_store
+        store = get_store()
+        start(store)
+    except Exception:          # a store that cannot open must not stop the server serving
+        log.exception("the scheduler could not start; no reminders will be sent")
     try:
         yield None
     finally:
-        stop(store)
+        if store is not None:
+            stop(store)

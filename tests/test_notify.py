@@ -389,6 +389,15 @@ def test_start_is_once_per_store_and_the_lifespan_stops_it(tmp_path, monkeypatch
                 assert running.running
             return running
         assert not asyncio.run(serve()).running
+
+        def no_store():
+            raise RuntimeError("the store is 2 migrations behind")
+        monkeypatch.setattr(ui, "get_store", no_store)
+
+        async def serve_without():
+            async with scheduler.lifespan(object()) as state:    # the server still serves
+                return state, dict(scheduler._SCHEDULERS)
+        assert asyncio.run(serve_without()) == (None, {})
     finally:
         scheduler.stop()
         store.close()

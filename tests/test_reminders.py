@@ -151,6 +151,9 @@ def test_every_reminder_arrives_once_with_its_recipients(tmp_path, receivers):
     # The in-app notifications: one per recipient role and account.
     bell = reminders.notifications_for(store, "li.na", "dpo", limit=500)
     assert len(bell) == store.scalar("SELECT count(*) FROM outbox")
+    # Every outbox write went through the audited write path: the chain verifies.
+    from dashboard import audit
+    assert audit.verify(store).ok
     store.close()
 
 
