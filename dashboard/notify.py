@@ -106,19 +106,25 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     return out
 
 
+_SECRET_KEYS = re.compile(r"(key|token|secret|pass|sign|auth)", re.IGNORECASE)
+
+
 def _secret_parts(url: str) -> list[str]:
-    """The parts of a channel address that may be secret: user info, a token scheme's
-    host and path, query values."""
+    """The parts of a channel address that are or may be secret, to mask in free text: the
+    password; a token scheme's whole address; a path segment that looks like a token (8+
+    characters with a digit); the values of query keys such as key, token, secret."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
         return [url]
-    found = [p for p in (parts.password, parts.username) if p]
+    found = [parts.password] if parts.password else []
     if parts.scheme.lower() in TOKEN_SCHEMES:
         found += [s for s in re.split(r"[/@:]", parts.netloc + parts.path) if s]
     else:
-        found += [s for s in parts.path.split("/") if s]
-    found += [kv.split("=", 1)[1] for kv in parts.query.split("&") if "=" in kv]
+        found += [s for s in parts.path.split("/")
+                  if len(s) >= 8 and any(c.isdigit() for c in s)]
+    found += [kv.split("=", 1)[1] for kv in parts.query.split("&")
+              if "=" in kv and _SECRET_KEYS.search(kv.split("=", 1)[0])]
     return found
 
 

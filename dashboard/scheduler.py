@@ -6,7 +6,8 @@ process, since DuckDB lets one process open the store) runs, acting as the syste
 
 - **daily check** at ``daily_check_time`` (08:30): the check ``python -m dashboard check``
   makes, as of now, and its snapshot stored (``engine.save_snapshot``); on failure the
-  error is logged and ``reminders.record_check_failure`` queues an alert;
+  error is logged and ``reminders.record_check_failure`` queues an alert. A server started
+  after that time on a day with no snapshot yet runs it once, 30 s after start;
 - **reminder scan** every ``reminder_scan_minutes`` (5): ``reminders.scan``;
 - **delivery** every minute: ``notify.deliver``.
 
@@ -98,7 +99,20 @@ def build(store):
     sched.add_job(deliver_job, IntervalTrigger(minutes=1, timezone=TIMEZONE), args=[store],
                   id="deliver", name="outbox delivery",
                   next_run_time=first + dt.timedelta(seconds=5))
+    if _check_missed(store, hh, mm):
+        sched.add_job(daily_check, "date", run_date=first + dt.timedelta(seconds=20),
+                      args=[store], id="catch_up_check", name="today's missed daily check")
     return sched
+
+
+def _check_missed(store, hh: int, mm: int) -> bool:
+    """Whether today's check time has passed with no snapshot for today (the server was
+    down at 08:30): then the check runs once shortly after start."""
+    now = store.now().astimezone(store.tz)
+    if now.time() < dt.time(hh, mm):
+        return False
+    return not store.scalar("SELECT count(*) FROM compliance_snapshots WHERE snapshot_date = ?",
+                            [now.date()])
 
 
 def start(store):

@@ -356,19 +356,23 @@ def test_send_a_test_says_what_happened_and_needs_settings_manage(tmp_path, http
 
 
 # -- the scheduler ----------------------------------------------------------------------------
-def test_the_scheduler_has_three_jobs_one_instance_each(tmp_path):
+def test_the_scheduler_has_three_jobs_one_instance_each_and_catches_up_a_missed_check(
+        tmp_path):
     store = make_store(tmp_path / "s.duckdb", settings=Settings({"daily_check_time": "07:45",
                                                                 "reminder_scan_minutes": 10}))
     sched = scheduler.build(store)
     sched.start(paused=True)                 # the job defaults apply once it is started
     jobs = {job.id: job for job in sched.get_jobs()}
     sched.shutdown(wait=False)
-    assert set(jobs) == {"daily_check", "reminder_scan", "deliver"}
+    assert set(jobs) == {"daily_check", "reminder_scan", "deliver", "catch_up_check"}
     assert str(jobs["daily_check"].trigger) == "cron[hour='7', minute='45']"
     assert jobs["reminder_scan"].trigger.interval == dt.timedelta(minutes=10)
     assert jobs["deliver"].trigger.interval == dt.timedelta(minutes=1)
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
     assert str(sched.timezone) == "Asia/Shanghai"
+    # Once today's snapshot is stored (or before the check time) there is nothing to catch up.
+    scheduler.daily_check(store)
+    assert "catch_up_check" not in {job.id for job in scheduler.build(store).get_jobs()}
     store.close()
 
 
