@@ -329,3 +329,15 @@ def test_a_failed_check_is_alerted_once_a_day(tmp_path):
     roles = store.scalar("SELECT recipient_roles FROM outbox WHERE id = ?", [first.id])
     assert sorted(roles) == ["admin", "dpo"]
     store.close()
+
+
+def test_a_reseed_clears_the_outbox_so_new_items_of_the_same_ids_are_reminded(tmp_path):
+    from conftest import DEMO_AS_OF
+
+    from dashboard import demo
+    store = make_store(tmp_path / "r.duckdb")
+    reminders.record_check_failure(store, "boom")
+    demo.seed(store, SYSTEM, scale="demo", as_of=DEMO_AS_OF, retention_records=0)
+    assert [store.scalar(f"SELECT count(*) FROM {t}")
+            for t in ("outbox", "outbox_attempts", "notifications")] == [0, 0, 0]
+    store.close()
