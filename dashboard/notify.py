@@ -333,7 +333,8 @@ def _record(store, actor: Actor, row_id: int, attempt: int, now: dt.datetime, ok
                   "delivered_targets = ?, next_attempt_at = CASE WHEN ? = 'pending' "
                   "THEN next_attempt_at END WHERE id = ?",
                   [status, now if ok else None, None if ok else error, done, status, row_id])
-        w.audit(f"notify.{status}", "outbox", row_id,
+        w.audit({"sent": "notify.sent", "failed": "notify.failed",
+                 "pending": "notify.retry"}[status], "outbox", row_id,
                 after={"attempt": attempt, "status": status, "targets": tried,
                        **({"error": error} if error else {})})
     return status

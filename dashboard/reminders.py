@@ -481,12 +481,16 @@ def record_check_failure(store, error_text: str, now: dt.datetime | None = None,
                          actor: Actor = SYSTEM) -> Queued | None:
     """Queue the alert that the scheduled check failed (once per day; the error text is
     redacted of any secret). Called by the scheduler. None if today's is queued already."""
-    from .notify import redact
+    from .notify import NotifyConfigError, load_config, redact
     require(actor, ACTION)
     now = now or store.now()
     day = now.astimezone(store.tz).date().isoformat()
     key = f"check_failed:{day}"
-    error = _one_line(redact(str(error_text)), 500) or "(no error text)"
+    try:
+        known = load_config().secrets          # mask the channels' secrets too, if readable
+    except (NotifyConfigError, OSError):
+        known = ()
+    error = _one_line(redact(str(error_text), known), 500) or "(no error text)"
     body = "\n".join([
         f"The scheduled compliance check of {day} failed at {format_time(now, store.tz)} "
         "(Beijing time).",
