@@ -95,6 +95,11 @@ def _one_line(text: Any, limit: int = MAX_TITLE) -> str:
     return words if len(words) <= limit else words[:limit - 1] + "…"
 
 
+def _days(n: int, unit: str = "day") -> str:
+    """``1 day``, ``3 days``, ``2 working days``."""
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
+
 def _footer(key: str) -> str:
     return f"Reminder id: {key}"
 
@@ -205,19 +210,21 @@ def _agreement_reminders(store, now: dt.datetime) -> list[Reminder]:
                 continue
             key = f"agreement:{agreement_id}:{d}"
             who = _one_line(counterparty)
+            end = dt.datetime.combine(expires_on, workdays.END_OF_DAY, tzinfo=store.tz)
             if left > 0:
-                head = f"{agreement_id}: agreement with {who} expires in {left} days"
+                head = f"{agreement_id}: agreement with {who} expires in {_days(left)}"
                 status = (f"it expires on {expires_on.isoformat()} (the end of that day, "
-                          f"Beijing time): {left} day{'s' if left != 1 else ''} left")
+                          f"Beijing time): {_days(left)} left")
             elif left == 0:
                 head = f"{agreement_id}: agreement with {who} expires today"
-                status = (f"it expires today, {expires_on.isoformat()} (at the end of the day, "
-                          f"Beijing time)")
+                status = (f"it expires today, {expires_on.isoformat()}, at the end of the day "
+                          f"(Beijing time): {format_duration(end - now)} left")
             else:
-                head = f"{agreement_id}: agreement with {who} expired {-left} days ago"
-                status = (f"it expired on {expires_on.isoformat()}, {-left} "
-                          f"day{'s' if left != -1 else ''} ago, and is still recorded as "
-                          f"active (finding SHARE-EXPIRED-ACTIVE)")
+                head = (f"{agreement_id}: agreement with {who} expired on "
+                        f"{expires_on.isoformat()}, still active")
+                status = (f"it expired at the end of {expires_on.isoformat()} (Beijing time), "
+                          f"{format_duration(now - end)} ago, and is still recorded as active "
+                          f"(finding SHARE-EXPIRED-ACTIVE)")
             body = "\n".join([
                 f"Sharing agreement {agreement_id} ({kind}) with {who}.",
                 f"As of {format_time(now, store.tz)}: {status}.",
@@ -260,15 +267,13 @@ def _request_reminders(store, now: dt.datetime) -> list[Reminder]:
             if now > due_at:
                 head = f"{request_id}: rights request overdue"
                 status = (f"the deadline, {due_words}, has passed: overdue by "
-                          f"{format_duration(now - due_at)} ({-left} working "
-                          f"day{'s' if left != -1 else ''})")
+                          f"{format_duration(now - due_at)} ({_days(-left, 'working day')})")
             elif left == 0:
                 head = f"{request_id}: rights request due today"
                 status = f"due today, by {due_words}: {format_duration(due_at - now)} left"
             else:
-                head = f"{request_id}: rights request due in {left} working days"
-                status = (f"due by {due_words}: {left} working "
-                          f"day{'s' if left != 1 else ''} left")
+                head = f"{request_id}: rights request due in {_days(left, 'working day')}"
+                status = f"due by {due_words}: {_days(left, 'working day')} left"
             provisional = (" The deadline is provisional: the calendar does not know that "
                            "year's official holiday arrangement yet." if row.get("provisional")
                            else "")
@@ -311,12 +316,12 @@ def _remediation_reminders(store, now: dt.datetime) -> list[Reminder]:
     for rule_id, entity_type, entity_id, revision, owner, target, comment, detail in rows:
         late = (today - target).days
         key = f"remediation:{rule_id}:{entity_type}:{entity_id}:{revision}"
-        head = f"{rule_id} on {entity_id}: remediation plan overdue by {late} days"
+        head = f"{rule_id} on {entity_id}: remediation plan overdue by {_days(late)}"
         body = "\n".join([
             f"The remediation plan (revision {revision}) for finding {rule_id} on "
-            f"{entity_type} {entity_id} had its target date {target.isoformat()}; as of "
-            f"{format_time(now, store.tz)} the finding is still open, {late} "
-            f"day{'s' if late != 1 else ''} after it.",
+            f"{entity_type.replace('_', ' ')} {entity_id} had its target date "
+            f"{target.isoformat()}; as of {format_time(now, store.tz)} the finding is still "
+            f"open, {_days(late)} after it.",
             f"Owner: {_one_line(owner)}. Plan: {_one_line(comment, 300)}",
             f"Finding: {_one_line(detail, 300)}",
             "Fix the finding, or revise the plan with a new target date, on the Findings page.",

@@ -196,6 +196,7 @@ def test_reminder_texts_say_what_when_how_long_and_why(tmp_path, receivers):
     assert "SHARE-EXPIRED-ACTIVE" in text
     title, text = body_of(http, "agreement:SHA-0001:0")
     assert "expires today" in title and "expired" not in text.split("Legal source")[0]
+    assert "at the end of the day (Beijing time): 14 h 59 min left" in text
 
     title, text = body_of(http, "request:REQ-2026-0001:5")
     assert "due in 5 working days" in title
@@ -205,7 +206,9 @@ def test_reminder_texts_say_what_when_how_long_and_why(tmp_path, receivers):
     assert "due today" in title and "14 h 59 min left" in text
 
     title, text = body_of(http, "remediation:SHARE-CROSS-BORDER:sharing_agreement:SHA-0001:1")
-    assert "overdue by 1 days" in title or "overdue by 1 day" in title
+    assert title.startswith("SHARE-CROSS-BORDER on SHA-0001: remediation plan overdue by "
+                            "1 day [")
+    assert "finding SHARE-CROSS-BORDER on sharing agreement SHA-0001" in text
     assert "target date 2026-11-30" in text and "Owner: li.na" in text
 
     store.close()
@@ -340,4 +343,21 @@ def test_a_reseed_clears_the_outbox_so_new_items_of_the_same_ids_are_reminded(tm
     demo.seed(store, SYSTEM, scale="demo", as_of=DEMO_AS_OF, retention_records=0)
     assert [store.scalar(f"SELECT count(*) FROM {t}")
             for t in ("outbox", "outbox_attempts", "notifications")] == [0, 0, 0]
+    store.close()
+
+
+def test_an_agreement_past_its_date_and_still_active_says_so_exactly(tmp_path):
+    clock = Clock(at("2026-11-24 10:00"))
+    store = make_store(tmp_path / "r.duckdb", clock=clock, settings=NO_DIGEST)
+    with store.write(SYSTEM, "register.import") as w:
+        w.execute("INSERT INTO sharing_agreements (agreement_id, counterparty, kind, legal_basis, "
+                  "expires_on, status) VALUES ('SHA-0009', 'Old Partner', 'share', "
+                  "'explicit_consent', DATE '2026-11-22', 'active')")
+        w.audit("register.import", "sharing_agreements")
+    [queued] = [q for q in reminders.scan(store, SYSTEM) if q.status == "pending"]
+    subject, body = store.rows("SELECT subject, body FROM outbox WHERE id = ?", [queued.id])[0]
+    assert subject == ("SHA-0009: agreement with Old Partner expired on 2026-11-22, still active "
+                       "[agreement:SHA-0009:0]")
+    assert ("it expired at the end of 2026-11-22 (Beijing time), 1 d 10 h ago, and is still "
+            "recorded as active (finding SHARE-EXPIRED-ACTIVE)") in body
     store.close()
