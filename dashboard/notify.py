@@ -42,7 +42,6 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
 

@@ -267,8 +267,7 @@ def test_settings_are_validated_with_a_clear_message():
     with pytest.raises(SettingsError, match="reminder_agreement_days from environment "
                                             "COMPLIANCE_REMINDER_AGREEMENT_DAYS: '30, x' is not "
                                             "a list of whole numbers"):
-        load_settings("/nonexistent-but-unused.toml" if False else None,
-                      environ={"COMPLIANCE_REMINDER_AGREEMENT_DAYS": "30, x"})
+        load_settings(environ={"COMPLIANCE_REMINDER_AGREEMENT_DAYS": "30, x"})
     with pytest.raises(SettingsError, match="repeats a value"):
         Settings({"reminder_request_working_days": [5, 5]})
     with pytest.raises(SettingsError, match="daily_check_time .* not a time of day as HH:MM"):
@@ -312,7 +311,8 @@ def test_channel_configuration_from_secrets_and_environment():
     ("wecombot://KEY1234567", "wecombot://***"),
     ("dingtalk://SECRET55@TOKEN66/", "dingtalk://***"),
     ("feishu://TOKEN987654", "feishu://***"),
-    ("json://bot:pw@hooks.example.com:8080/in/TOKEN?:x=1", "json://***@hooks.example.com:8080/***?:x=***"),
+    ("json://bot:pw@hooks.example.com:8080/in/TOKEN?:x=1",
+     "json://***@hooks.example.com:8080/***?:x=***"),
     ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd",
      "https://qyapi.weixin.qq.com/***?key=***"),
 ])
