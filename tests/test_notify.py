@@ -420,3 +420,32 @@ def test_the_daily_check_stores_a_snapshot_or_alerts(tmp_path, monkeypatch):
     body = store.scalar("SELECT body FROM outbox WHERE kind = 'check_failed'")
     assert "disk full" in body and "hunter22" not in body
     store.close()
+
+
+def test_two_threads_scanning_and_delivering_at_once_send_each_message_once(tmp_path, http):
+    import threading
+    store = make_store(tmp_path / "c.duckdb", settings=Settings(QUIET))
+    add_agreements(store, 5)
+    cfg = config(dpo=http.url("dpo"))
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def work():
+        try:
+            barrier.wait()
+            reminders.scan(store, SYSTEM)
+            barrier.wait()
+            notify.deliver(store, config=cfg)
+        except Exception as exc:                     # reported below, not swallowed
+            errors.append(exc)
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ids = Counter(p.payload["dedupe_id"] for p in http.received())
+    assert ids == Counter({f"agreement:SHA-{i:04d}:7": 1 for i in range(1, 6)})
+    assert store.scalar("SELECT count(*) FROM outbox") == 10          # 5 sent, 5 superseded
+    assert store.scalar("SELECT count(*) FROM outbox_attempts") == 5
+    store.close()
