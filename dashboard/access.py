@@ -48,6 +48,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "check.read": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
     "token.manage": frozenset({"admin", "system"}),
     "api.use": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
+    # Issue 16: reminders are queued in the outbox and delivered by the scheduler (the
+    # system role); a DPO may run a scan or a delivery by hand.
+    "notify.queue": frozenset({"dpo", "system"}),
     # Internal: the sign-in service records each attempt (counts, lockout, last
     # sign-in) on the users row; no user holds this role.
     "account.sign_in": frozenset({AUTH_ROLE}),
@@ -70,6 +73,7 @@ ACTION_TITLES = {
     "check.read": "Read the check's scores and findings",
     "token.manage": "Create and revoke API tokens",
     "api.use": "Call the REST API with a token (each call audited)",
+    "notify.queue": "Queue and deliver reminders (the scheduler)",
     "account.sign_in": "Record a sign-in attempt",
 }
 

@@ -65,8 +65,11 @@ TABLES = ("processors", "sharing_agreements", "retention_records", "incidents",
 
 # Rows other modules keep beside incidents and events, keyed on their ids (the incident
 # tracker's event metadata and idempotency tokens): a re-seed reuses those ids, so stale
-# rows would attach to the new incidents and events. Cleared with them when present.
-SATELLITE_TABLES = ("incident_event_meta", "incident_requests")
+# rows would attach to the new incidents and events. Cleared with them when present. The
+# notification outbox (migration 0016) too: its keys name items by id, so a stale reminder
+# would stop the new item of the same id from being reminded.
+SATELLITE_TABLES = ("incident_event_meta", "incident_requests", "notifications",
+                    "outbox_attempts", "outbox")
 
 # The seed's "now" on as_of: every timestamp it writes is at or before this moment.
 SEED_TIME_OF_DAY = dt.time(10, 0)

@@ -29,6 +29,9 @@ class Setting:
     confidence: str
     help: str
     choices: tuple[str, ...] = ()       # the allowed values of a text setting
+    minimum: int | None = None          # bounds of a number, or of each number of a list
+    maximum: int | None = None
+    kind: str = ""                      # "" (from the default's type) or "time" (HH:MM)
 
 
 GRADE_CHOICES = ("general", "relatively_major", "major", "particularly_major")
@@ -201,6 +204,42 @@ SPECS: tuple[Setting, ...] = (
             "Project default (issue 16: clocks that tick without a click)", "P",
             "An incident page redraws its legal clocks this often while it is open, without "
             "a click (0: only when the page runs)."),
+    Setting("reminder_incident_percents", (50, 80, 100), "percent of the time allowed",
+            "Project default (P); the deadlines are the incident clocks' own (CAC Measures "
+            "(2025) Arts. 4 and 8, PIPL Art. 57: see the clock settings above)", "P",
+            "Remind of an incident clock still to do (due or overdue) when this share of the "
+            "time from detection (summary report: from resolution) to its deadline has gone; "
+            "100 is sent at the deadline itself, never before. Comma-separated, 1-100.",
+            minimum=1, maximum=100),
+    Setting("reminder_agreement_days", (30, 7, 0), "days before expiry",
+            "Project default (P); policy 5 and data contract SHARE-EXPIRED-ACTIVE (an "
+            "agreement still active after expires_on)", "P",
+            "Remind the DPO of an active sharing agreement this many days before its "
+            "expires_on date (0: on the day, and after it while still active). "
+            "Comma-separated, 0-3650.", minimum=0, maximum=3650),
+    Setting("reminder_request_working_days", (5, 2, 0), "working days left",
+            "Project default (P); the deadline is DSR-DEADLINE's (App violation "
+            "identification method (2019), V2: 15 working days)", "P",
+            "Remind of an open rights request when this many working days (mainland "
+            "calendar, as the Requests page counts them) are left before its deadline "
+            "(0: on the due day, and after it while still open). Comma-separated, 0-60.",
+            minimum=0, maximum=60),
+    Setting("reminder_scan_minutes", 5, "minutes",
+            "Project default (notifications)", "P",
+            "How often the scheduler looks for reminders that have fallen due "
+            "(docs/NOTIFICATIONS.md). 1-1440.", minimum=1, maximum=1440),
+    Setting("daily_check_time", "08:30", "HH:MM (Asia/Shanghai)",
+            "Project default (notifications)", "P",
+            "When the scheduler runs the daily check and stores its snapshot; the daily "
+            "digest goes out at the first reminder scan after it.", kind="time"),
+    Setting("notify_max_attempts", 6, "attempts",
+            "Project default (notifications)", "P",
+            "Delivery attempts of one message before it is marked failed. 1-100.",
+            minimum=1, maximum=100),
+    Setting("notify_retry_base_seconds", 60, "seconds",
+            "Project default (notifications)", "P",
+            "The wait after a failed delivery attempt; it doubles with each further failure "
+            "(60 s, 2 min, 4 min, ...). 1-86400.", minimum=1, maximum=86400),
     Setting("timezone", "Asia/Shanghai", "IANA zone",
             "Data contract: a timestamp with no offset is Asia/Shanghai time", "C",
             "Zone for times without an offset, for 'today', and for display."),
@@ -213,8 +252,54 @@ class SettingsError(ValueError):
     """A settings file or variable holds a value of the wrong kind."""
 
 
+def _bounded(spec: Setting, number: int, origin: str, value: Any) -> int:
+    low = 0 if spec.minimum is None else spec.minimum
+    if number < low or (spec.maximum is not None and number > spec.maximum):
+        bounds = (f"from {low} to {spec.maximum}" if spec.maximum is not None
+                  else f"at least {low}")
+        raise SettingsError(f"setting {spec.name} from {origin}: {value!r}: {number} is out "
+                            f"of range (each value must be {bounds} {spec.unit})")
+    return number
+
+
+def _int_list(spec: Setting, value: Any, origin: str) -> tuple[int, ...]:
+    """A list of whole numbers: a TOML array or a comma-separated text (``50, 80, 100``);
+    each within the setting's bounds, no repeats; kept in descending order of urgency is
+    the caller's business, so returned sorted ascending."""
+    items = list(value) if isinstance(value, (list, tuple)) else str(value).split(",")
+    numbers = []
+    for item in items:
+        text = str(item).strip().replace("_", "")
+        if isinstance(item, bool) or not text.lstrip("-").isdigit():
+            raise SettingsError(
+                f"setting {spec.name} from {origin}: {value!r} is not a list of whole "
+                f"numbers ({spec.unit}), e.g. "
+                f"{', '.join(str(d) for d in spec.default)}")
+        numbers.append(_bounded(spec, int(text), origin, value))
+    if not numbers:
+        raise SettingsError(f"setting {spec.name} from {origin}: the list is empty; give at "
+                            f"least one value, e.g. {', '.join(str(d) for d in spec.default)}")
+    if len(set(numbers)) != len(numbers):
+        raise SettingsError(f"setting {spec.name} from {origin}: {value!r} repeats a value")
+    return tuple(sorted(numbers))
+
+
+def _time_of_day(spec: Setting, value: Any, origin: str) -> str:
+    text = str(value).strip()
+    parts = text.split(":")
+    if (len(parts) == 2 and all(p.isdigit() and len(p) == 2 for p in parts)
+            and int(parts[0]) < 24 and int(parts[1]) < 60):
+        return text
+    raise SettingsError(f"setting {spec.name} from {origin}: {value!r} is not a time of day "
+                        f"as HH:MM (24-hour clock), e.g. {spec.default}")
+
+
 def _coerce(spec: Setting, value: Any, origin: str) -> Any:
     kind = type(spec.default)
+    if kind is tuple:
+        return _int_list(spec, value, origin)
+    if spec.kind == "time":
+        return _time_of_day(spec, value, origin)
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -231,8 +316,11 @@ def _coerce(spec: Setting, value: Any, origin: str) -> Any:
             number = int(str(value).replace("_", ""))
             if number < 0:
                 raise ValueError
-            return number
+            return _bounded(spec, number, origin, value) if (
+                spec.minimum is not None or spec.maximum is not None) else number
         text = str(value).strip()
+    except SettingsError:
+        raise
     except (TypeError, ValueError):
         raise SettingsError(
             f"setting {spec.name} from {origin}: {value!r} is not a valid {spec.unit} value"
@@ -281,11 +369,17 @@ class Settings:
     def rows(self) -> list[dict[str, Any]]:
         """One row per setting, for the docs and the settings page."""
         return [
-            {"setting": s.name, "value": self._values[s.name], "default": s.default,
+            {"setting": s.name, "value": _shown(self._values[s.name]),
+             "default": _shown(s.default),
              "unit": s.unit, "source": s.source, "confidence": s.confidence,
              "from": self.origin[s.name], "meaning": s.help}
             for s in SPECS
         ]
+
+
+def _shown(value: Any) -> Any:
+    """A list setting as text (``50, 80, 100``), for tables; other values as they are."""
+    return ", ".join(str(v) for v in value) if isinstance(value, tuple) else value
 
 
 def load_settings(path: str | os.PathLike | None = None,
@@ -318,7 +412,8 @@ def settings_table_markdown() -> str:
     lines = ["| setting | default | unit | legal source | confidence |", "|---|---|---|---|---|"]
     for s in SPECS:
         default = str(s.default).lower() if isinstance(s.default, bool) else (
-            f"{s.default:,}" if isinstance(s.default, int) else (s.default or "(none)"))
+            f"{s.default:,}" if isinstance(s.default, int) else (
+                _shown(s.default) if isinstance(s.default, tuple) else (s.default or "(none)")))
         lines.append(f"| `{s.name}` | {default} | {s.unit} | {s.source} | "
                      f"{conf.get(s.confidence, s.confidence)} |")
     return "\n".join(lines) + "\n"

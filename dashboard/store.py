@@ -44,10 +44,12 @@ _NEUTRAL_COMMITS: dict[str, int] = {}
 
 # Writes that never change what the compliance rules (data/rules/) read: results stored
 # from a check, remediation plans, exports' and sign-ins' audit entries, user accounts,
-# API tokens and the audit entries of API calls.
+# API tokens and the audit entries of API calls, the notification outbox (reminders
+# queued and delivered).
 # ``Store.input_version`` leaves them out, so the engine keeps its evaluation across them.
 RULE_NEUTRAL_ACTIONS = frozenset({"check.snapshot", "finding.acknowledge", "export.download",
-                                  "account.sign_in", "user.manage", "token.manage", "api.use"})
+                                  "account.sign_in", "user.manage", "token.manage", "api.use",
+                                  "notify.queue"})
 
 
 def _write_lock_for(path: Path) -> threading.RLock:
