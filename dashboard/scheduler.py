@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import threading
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +37,8 @@ from . import notify, reminders
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 SYSTEM = reminders.SYSTEM
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
+FIRST_SCAN_SECONDS = 10          # after start-up: the first reminder scan
+FIRST_DELIVERY_AFTER_SCAN = 30   # then the first delivery (every minute after that)
 _SCHEDULERS: dict[str, Any] = {}
 _GUARD = threading.Lock()
 log = logging.getLogger(__name__)
@@ -92,13 +95,13 @@ def build(store):
     sched = BackgroundScheduler(timezone=TIMEZONE, job_defaults=JOB_DEFAULTS)
     sched.add_job(daily_check, CronTrigger(hour=hh, minute=mm, timezone=TIMEZONE),
                   args=[store], id="daily_check", name="daily check and snapshot")
-    first = dt.datetime.now(TIMEZONE) + dt.timedelta(seconds=10)
+    first = dt.datetime.now(TIMEZONE) + dt.timedelta(seconds=FIRST_SCAN_SECONDS)
     sched.add_job(scan_job, IntervalTrigger(minutes=settings.reminder_scan_minutes,
                                             timezone=TIMEZONE),
                   args=[store], id="reminder_scan", name="reminder scan", next_run_time=first)
     sched.add_job(deliver_job, IntervalTrigger(minutes=1, timezone=TIMEZONE), args=[store],
                   id="deliver", name="outbox delivery",
-                  next_run_time=first + dt.timedelta(seconds=5))
+                  next_run_time=first + dt.timedelta(seconds=FIRST_DELIVERY_AFTER_SCAN))
     if _check_missed(store, hh, mm):
         sched.add_job(daily_check, "date", run_date=first + dt.timedelta(seconds=20),
                       args=[store], id="catch_up_check", name="today's missed daily check")
@@ -125,11 +128,23 @@ def start(store):
         running = _SCHEDULERS.get(key)
         if running is not None and running.running:
             return running
+        _log_to_server_output()
         sched = build(store)
         sched.start()
         _SCHEDULERS[key] = sched
         log.info("scheduler started for %s", key)
         return sched
+
+
+def _log_to_server_output() -> None:
+    """The jobs' log lines (what was queued, sent, what failed) in the server's output,
+    where an operator looks: Streamlit configures only its own loggers."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
+                                               "%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
 
 def stop(store=None, *, wait: bool = True) -> None:
@@ -142,10 +157,24 @@ def stop(store=None, *, wait: bool = True) -> None:
                 sched.shutdown(wait=wait)
 
 
+SWITCH_ENV = "COMPLIANCE_SCHEDULER"     # "off": the server runs no scheduled job
+
+
+def enabled() -> bool:
+    """Whether the server runs the scheduled jobs: yes unless ``COMPLIANCE_SCHEDULER`` is
+    ``off`` (the test suite's served apps and the benchmarks, which must not have reminders
+    written behind their backs; a second server on a copy of the store)."""
+    return os.environ.get(SWITCH_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     """For ``App(..., lifespan=lifespan)``: the scheduler runs while the server does."""
     store = None
+    if not enabled():
+        log.info("%s=off: no scheduled jobs in this server", SWITCH_ENV)
+        yield None
+        return
     try:
         from .ui import get_store
         store = get_store()

@@ -57,7 +57,10 @@ def served(script: str, *, env: dict[str, str], log: Path, port: int | None = No
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
              "--server.runOnSave", "false", *args],
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            # No scheduled jobs unless the test asks for them (dashboard/scheduler.py):
+            # reminders and a daily check written behind a test's back would change it.
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", "COMPLIANCE_SCHEDULER": "off",
+                           **env},
             stdout=out, stderr=subprocess.STDOUT)
     server = Server(base, proc)
     try:
