@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Issue 16: reminders are queued in the outbox and delivered by the scheduler (the
     # system role); a DPO may run a scan or a delivery by hand.
     "notify.queue": frozenset({"dpo", "system"}),
+    # Everyone reads their own notifications (the bell); marking them read is recorded.
+    "notification.read": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
     # Internal: the sign-in service records each attempt (counts, lockout, last
     # sign-in) on the users row; no user holds this role.
     "account.sign_in": frozenset({AUTH_ROLE}),
@@ -74,6 +76,7 @@ ACTION_TITLES = {
     "token.manage": "Create and revoke API tokens",
     "api.use": "Call the REST API with a token (each call audited)",
     "notify.queue": "Queue and deliver reminders (the scheduler)",
+    "notification.read": "Read one's notifications (the bell)",
     "account.sign_in": "Record a sign-in attempt",
 }
 

@@ -10,10 +10,27 @@ script puts the process in Streamlit's legacy multipage mode, where the first re
 Navigation lists only the pages the signed-in user's role may open
 (`dashboard/navigation.py`); each page re-checks on the server side.
 """
-import streamlit as st
+import sys
+from pathlib import Path
 
-from dashboard import ui
-from dashboard.navigation import PAGE_ICON, pages_for
+# Streamlit puts the main script's folder (dashboard/) first on sys.path, where its modules
+# would shadow installed packages of the same name for every later import: Apprise's
+# plugins, loaded on first use, would import dashboard/requests.py as `requests` and stop
+# half-way (every channel address "unparseable"). The app imports its modules as
+# dashboard.* from the repository root, so that folder comes off the path, and a module
+# already imported from it under a bare name is forgotten.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
+for _name, _module in list(sys.modules.items()):
+    _file = getattr(_module, "__file__", None)
+    if _file and "." not in _name and not _name.startswith("_") and \
+            Path(_file).resolve().parent == _HERE:
+        del sys.modules[_name]
+
+import streamlit as st  # noqa: E402
+
+from dashboard import ui  # noqa: E402
+from dashboard.navigation import PAGE_ICON, pages_for  # noqa: E402
 
 st.set_page_config(page_title="Privacy compliance", page_icon=str(PAGE_ICON),
                    layout="wide")

@@ -59,6 +59,7 @@ _SEND_LOCK = threading.Lock()       # Apprise's log capture is process-wide: one
 log = logging.getLogger(__name__)
 
 
+
 class NotifyConfigError(ValueError):
     """The channel configuration is wrong (the message names it, redacted)."""
 

@@ -114,31 +114,45 @@ def _aware(value: Any, tz) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-def _accounts(store, names: Iterable[Any]) -> tuple[str, ...]:
+def _active_users(store) -> frozenset[str]:
+    """Every enabled account's username: read once per scan, not once per item."""
+    return frozenset(r[0] for r in store.rows("SELECT username FROM users WHERE NOT disabled"))
+
+
+def _pick(users: frozenset[str], names: Iterable[Any]) -> tuple[str, ...]:
     """The names that are enabled user accounts (lower-cased, as usernames are stored)."""
-    wanted = sorted({str(n).strip().lower() for n in names if n and str(n).strip()})
-    if not wanted:
-        return ()
-    rows = store.rows("SELECT username FROM users WHERE list_contains(?, username) "
-                      "AND NOT disabled ORDER BY username", [wanted])
-    return tuple(r[0] for r in rows)
+    return tuple(sorted({str(n).strip().lower() for n in names if n and str(n).strip()}
+                        & users))
 
 
 # -- incidents ----------------------------------------------------------------------------
 def _incident_reminders(store, now: dt.datetime) -> list[Reminder]:
     settings, tz = store.settings, store.tz
     percents = settings.reminder_incident_percents
-    df = store.df("SELECT * FROM incidents WHERE detected_at IS NOT NULL ORDER BY incident_id")
+    lookback = dt.timedelta(days=settings.reminder_lookback_days)
+    # Only incidents with a threshold inside the look-back: every clock but the summary
+    # ends within the longest of the hour clocks after detection; the summary report's
+    # within summary_report_days after resolution.
+    longest = max(settings.regulator_report_hours, settings.regulator_report_hours_cii,
+                  settings.user_notice_hours, settings.pi_authority_notice_hours,
+                  settings.police_report_hours, settings.police_report_hours_cii)
+    df = store.df(
+        "SELECT * FROM incidents WHERE detected_at IS NOT NULL AND (detected_at >= ? OR "
+        "resolved_at >= ?) ORDER BY incident_id",
+        [now - lookback - dt.timedelta(hours=longest),
+         now - lookback - dt.timedelta(days=settings.summary_report_days)])
     if df.empty:
         return []
     loggers = dict(store.rows(
         "SELECT incident_id, arg_min(actor, event_id) FROM incident_events "
-        "WHERE kind = 'logged' GROUP BY incident_id"))
+        "WHERE kind = 'logged' AND list_contains(?, incident_id) GROUP BY incident_id",
+        [[str(i) for i in df["incident_id"]]]))
+    users = _active_users(store)
     out = []
     for row in df.to_dict("records"):
         incident_id = str(row["incident_id"])
         title = _one_line(row.get("title"))
-        accounts = _accounts(store, [loggers.get(incident_id)])
+        accounts = _pick(users, [loggers.get(incident_id)])
         for clock in clocks.incident_clocks(row, settings, now, tz):
             if not clock.pending or clock.deadline is None:
                 continue
@@ -148,7 +162,7 @@ def _incident_reminders(store, now: dt.datetime) -> list[Reminder]:
             allowed = deadline - start
             for pct in percents:
                 moment = deadline if pct >= 100 else start + allowed * (pct / 100)
-                if now < moment:
+                if now < moment or now - moment > lookback:
                     continue
                 key = f"incident:{incident_id}:{clock.key}:{pct}"
                 out.append(_incident_text(key, incident_id, title, clock, pct, start,
@@ -198,10 +212,13 @@ AGREEMENT_SOURCE = ("Policy 5 (sharing, transfer, disclosure) and data contract 
 def _agreement_reminders(store, now: dt.datetime) -> list[Reminder]:
     days = store.settings.reminder_agreement_days
     today = now.astimezone(store.tz).date()
+    lookback = store.settings.reminder_lookback_days
+    # a reminder day d falls on expires_on - d: within the look-back, not later than today
     rows = store.rows(
         "SELECT agreement_id, counterparty, kind, expires_on FROM sharing_agreements "
         "WHERE status = 'active' AND expires_on IS NOT NULL AND expires_on <= ? "
-        "ORDER BY agreement_id", [today + dt.timedelta(days=max(days))])
+        "AND expires_on >= ? ORDER BY agreement_id",
+        [today + dt.timedelta(days=max(days)), today - dt.timedelta(days=lookback)])
     out = []
     for agreement_id, counterparty, kind, expires_on in rows:
         left = (expires_on - today).days
@@ -249,15 +266,19 @@ REQUEST_SOURCE = ("App violation identification method (2019) [V2]: answer withi
 def _request_reminders(store, now: dt.datetime) -> list[Reminder]:
     from . import requests as rights
     levels = store.settings.reminder_request_working_days
+    lookback = dt.timedelta(days=store.settings.reminder_lookback_days)
     df = rights.list_requests(store, statuses=rights.OPEN, now=now, limit=None)
+    users = _active_users(store)
     out = []
     for row in df.to_dict("records"):
         if row.get("due_at") is None:
             continue
         request_id = str(row["request_id"])
         due_at = _aware(row["due_at"], store.tz)
+        if now - due_at > lookback:
+            continue          # overdue for long: the digest and DSR-DEADLINE say so
         left = workdays.working_days_left(now, due_at, store.settings)
-        accounts = _accounts(store, [row.get("handler")])
+        accounts = _pick(users, [row.get("handler")])
         kind = rights.KIND_LABELS.get(row["kind"], row["kind"])
         for w in levels:
             if left > w:
@@ -312,6 +333,7 @@ def _remediation_reminders(store, now: dt.datetime) -> list[Reminder]:
         f"JOIN ({sql}) f ON f.rule_id = p.rule_id AND f.entity_type = p.entity_type "
         "AND f.entity_id = p.entity_id WHERE p.target_date < ? "
         "ORDER BY p.target_date, p.rule_id, p.entity_id", params + [today])
+    users = _active_users(store)
     out = []
     for rule_id, entity_type, entity_id, revision, owner, target, comment, detail in rows:
         late = (today - target).days
@@ -331,7 +353,7 @@ def _remediation_reminders(store, now: dt.datetime) -> list[Reminder]:
         ])
         out.append(Reminder(
             key, "remediation_overdue", "remediation_plan", f"{rule_id}|{entity_id}",
-            target.isoformat(), ("dpo",), _accounts(store, [owner]), _subject(head, key), body,
+            target.isoformat(), ("dpo",), _pick(users, [owner]), _subject(head, key), body,
             {"rule_id": rule_id, "entity_type": entity_type, "entity_id": entity_id,
              "revision": int(revision), "target_date": target.isoformat(), "days_late": late},
             group=key, urgency=0))
@@ -523,14 +545,43 @@ def outbox(store, *, status: str | None = None, limit: int = 100):
         params + [int(limit)])
 
 
+_MINE = ("FROM notifications n JOIN outbox o ON o.id = n.outbox_id "
+         "WHERE ((n.recipient_kind = 'role' AND n.recipient = $role) OR "
+         "(n.recipient_kind = 'account' AND n.recipient = $user))")
+_UNREAD = (" AND n.read_at IS NULL AND NOT EXISTS (SELECT 1 FROM notification_reads r "
+           "WHERE r.outbox_id = o.id AND r.username = $user)")
+
+
 def notifications_for(store, username: str | None, role: str, *, unread_only: bool = True,
                       limit: int = 50):
-    """The in-app notifications of an account and its role, newest first: for a bell."""
+    """The in-app notifications of an account and its role, newest first: for the bell.
+    Unread: not read by this account (a role's notification is read by each person)."""
     return store.df(
-        "SELECT DISTINCT o.id, o.subject, o.body, o.created_at, o.kind "
-        "FROM notifications n JOIN outbox o ON o.id = n.outbox_id "
-        "WHERE ((n.recipient_kind = 'role' AND n.recipient = ?) OR "
-        "(n.recipient_kind = 'account' AND n.recipient = ?)) "
-        + ("AND n.read_at IS NULL " if unread_only else "")
-        + "ORDER BY o.id DESC LIMIT ?",
-        [role, (username or "").lower(), int(limit)])
+        f"SELECT DISTINCT o.id, o.subject, o.body, o.created_at, o.kind {_MINE}"
+        + (_UNREAD if unread_only else "") + " ORDER BY o.id DESC LIMIT $limit",
+        {"role": role, "user": (username or "").lower(), "limit": int(limit)})
+
+
+def unread_count(store, username: str | None, role: str) -> int:
+    """How many notifications this account has not read (the bell's number)."""
+    return int(store.scalar(f"SELECT count(DISTINCT o.id) {_MINE}{_UNREAD}",
+                            {"role": role, "user": (username or "").lower()}) or 0)
+
+
+def mark_read(store, actor: Actor, username: str, ids: Iterable[int] | None = None) -> int:
+    """Mark this account's notifications read (``ids``; all unread if None): one write,
+    one audit entry (permission ``notification.read``). How many were marked."""
+    require(actor, "notification.read")
+    user = (username or "").lower()
+    if not user:
+        raise ValueError("mark_read needs the account's username")
+    with store.write(actor, "notification.read") as w:
+        unread = [r[0] for r in w.execute(
+            f"SELECT DISTINCT o.id {_MINE}{_UNREAD}",
+            {"role": actor.role, "user": user}).fetchall()]
+        chosen = unread if ids is None else [i for i in unread if i in set(ids)]
+        if chosen:
+            w.cur.executemany("INSERT INTO notification_reads VALUES (?, ?, ?)",
+                              [[i, user, w.at] for i in chosen])
+        w.audit("notification.read", "account", user, after={"read": chosen})
+    return len(chosen)

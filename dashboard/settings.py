@@ -224,6 +224,12 @@ SPECS: tuple[Setting, ...] = (
             "calendar, as the Requests page counts them) are left before its deadline "
             "(0: on the due day, and after it while still open). Comma-separated, 0-60.",
             minimum=0, maximum=60),
+    Setting("reminder_lookback_days", 7, "days",
+            "Project default (notifications)", "P",
+            "A threshold crossed longer ago than this is not reminded any more (a server "
+            "started on a store with years of history does not send its old deadlines); the "
+            "daily digest and the findings still count every overdue item. 1-3650.",
+            minimum=1, maximum=3650),
     Setting("reminder_scan_minutes", 5, "minutes",
             "Project default (notifications)", "P",
             "How often the scheduler looks for reminders that have fallen due "

@@ -450,6 +450,7 @@ def sidebar_account(actor: Actor) -> None:
     who = shown if shown == actor.name else f"{shown} ({actor.name})"
     with st.sidebar:
         st.caption(f"Signed in as **{plain(who)}** · {ROLE_TITLES.get(actor.role, actor.role)}")
+        notification_bell(actor)
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             via_sso = account.get("method") == "sso"
             sign_out("You signed out.")
@@ -459,6 +460,33 @@ def sidebar_account(actor: Actor) -> None:
                 # redirect before it reaches the browser).
                 st.logout()
                 st.stop()
+            st.rerun()
+
+
+def notification_bell(actor: Actor) -> None:
+    """The bell: how many reminders this user has not read, and the latest of them
+    (dashboard/reminders.py); "Mark all as read" records it (audited)."""
+    from . import reminders
+    store = get_store()
+    count = reminders.unread_count(store, actor.name, actor.role)
+    label = f"{count} unread" if count else "Notifications"
+    with st.popover(label, icon=":material/notifications_active:" if count
+                    else ":material/notifications:", width="stretch"):
+        items = reminders.notifications_for(store, actor.name, actor.role, limit=20)
+        if items.empty:
+            st.caption("Nothing unread. Reminders of deadlines (incident clocks, expiring "
+                       "agreements, rights requests, overdue plans) and the daily digest "
+                       "show here.")
+            return
+        if count > len(items):
+            st.caption(f"The latest {len(items)} of {count}.")
+        for item in items.itertuples(index=False):
+            st.markdown(f"**{plain(item.subject)}**")
+            st.caption(f"{item.created_at.astimezone(store.tz):%Y-%m-%d %H:%M} Beijing time")
+            with st.expander("Details"):
+                st.text(item.body)
+        if st.button("Mark all as read", key="bell_mark_read", icon=":material/done_all:"):
+            reminders.mark_read(store, actor, actor.name)
             st.rerun()
 
 

@@ -1,9 +1,11 @@
 """Settings: every deadline and threshold with its value, default, unit, legal source and
-confidence, and the policy catalog (data categories, purposes, retention rules). Read-only."""
+confidence; the notification channels of each role (redacted), with "Send a test" for DPOs
+and admins; and the policy catalog (data categories, purposes, retention rules)."""
 import streamlit as st
 
+from dashboard import notify, ui
 from dashboard import queries as Q
-from dashboard import ui
+from dashboard.access import ROLE_TITLES, ROLES, PermissionDenied
 from dashboard.settings import DATA_DIR
 
 actor = ui.page_guard("settings")
@@ -11,7 +13,7 @@ store = ui.get_store()
 
 st.title("Settings", anchor=False)
 st.caption("The numbers behind every check and deadline, where each comes from, and the "
-           "reference data the retention and minimum-data rules use. This page is read-only.")
+           "reference data the retention and minimum-data rules use.")
 
 table = Q.settings_table(store.settings)
 changed = int(table["changed"].sum())
@@ -50,6 +52,34 @@ with st.expander("How to change a setting", icon=":material/edit_note:"):
     st.code("COMPLIANCE_DUE_SOON_DAYS=14 make run", language="bash")
     st.markdown("A value of the wrong kind stops the app with a message naming the setting. "
                 "Numbers are whole and not negative; true/false for switches.")
+
+st.subheader("Notification channels", anchor=False)
+st.caption("Where reminders go (incident clocks, expiring agreements, rights-request "
+           "deadlines, overdue plans, the daily digest): set in .streamlit/secrets.toml "
+           "[notify] or COMPLIANCE_NOTIFY_<ROLE> on the server (docs/NOTIFICATIONS.md). "
+           "Addresses are shown without their passwords and tokens.")
+try:
+    channels = notify.load_config()
+except notify.NotifyConfigError as exc:
+    channels = None
+    st.error(f"The channel configuration is wrong: {ui.plain(exc)}", icon=":material/error:")
+if channels is not None:
+    for role in ROLES:
+        urls = channels.roles.get(role, ())
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.markdown(f"**{ROLE_TITLES[role]}** — "
+                    + (", ".join(ui.plain(notify.redact_url(u)) for u in urls) if urls
+                       else "no channel: reminders reach this role in the app only"))
+        if actor.may("settings.manage") and urls and \
+                c2.button("Send a test", key=f"notify_test_{role}", icon=":material/send:"):
+            try:
+                result = notify.send_test(store, actor, role)
+            except (PermissionDenied, ValueError) as exc:
+                st.error(ui.plain(exc), icon=":material/error:")
+            else:
+                (st.success if result.ok else st.error)(
+                    ui.plain(result.message),
+                    icon=":material/check_circle:" if result.ok else ":material/error:")
 
 st.subheader("Policy catalog", anchor=False)
 st.caption("From `data/policy/catalog.toml`, kept as data so a DPO can read and change it; "

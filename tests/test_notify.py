@@ -449,3 +449,54 @@ def test_two_threads_scanning_and_delivering_at_once_send_each_message_once(tmp_
     assert store.scalar("SELECT count(*) FROM outbox") == 10          # 5 sent, 5 superseded
     assert store.scalar("SELECT count(*) FROM outbox_attempts") == 5
     store.close()
+
+
+# -- the Settings page: channels shown redacted, "Send a test" ----------------------------------
+
+def test_the_settings_page_sends_a_test_and_hides_secrets(demo_db, monkeypatch, http):
+    from conftest import AUDITOR, DPO, app_test
+    monkeypatch.setenv("COMPLIANCE_NOTIFY_DPO", http.url("dpo-hook", auth="bot:s3cr3tpass99@"))
+    at = app_test(demo_db, DPO, monkeypatch, page="settings")
+    shown = " ".join(m.value for m in at.markdown)
+    assert "s3cr3tpass99" not in shown, shown
+    assert "Data protection officer" in shown, [e.value for e in at.error]
+    assert "no channel: reminders reach this role in the app only" in shown
+    at.button(key="notify_test_dpo").click().run()
+    assert any("dpo" in s.value.lower() or "sent" in s.value.lower() for s in at.success), \
+        [e.value for e in at.error]
+    (post,) = http.received("/dpo-hook")
+    assert "test" in post.payload["title"].lower()
+    auditor = app_test(demo_db, AUDITOR, monkeypatch, page="settings")
+    assert not [b for b in auditor.button if b.key == "notify_test_dpo"]
+    monkeypatch.setenv("COMPLIANCE_NOTIFY_DPO", "smtp://nope")
+    broken = app_test(demo_db, DPO, monkeypatch, page="settings")
+    assert any("channel configuration is wrong" in e.value for e in broken.error)
+
+
+def test_channels_parse_in_a_fresh_app_process_where_dashboard_modules_could_shadow(demo_db,
+                                                                                      http):
+    """Streamlit puts dashboard/ on sys.path, where dashboard/requests.py would be imported
+    as `requests` by Apprise's plugins (loaded on first use, in the page): app.py takes the
+    folder off. Run in a fresh process, so that nothing has loaded Apprise before."""
+    import subprocess
+    import sys as _sys
+    from conftest import ROOT
+    script = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from conftest import DPO, FROZEN_NOW\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "from dashboard.navigation import PAGE_BY_KEY\n"
+        "at = AppTest.from_file('dashboard/app.py', default_timeout=120)\n"
+        "at.session_state['actor'] = DPO\n"
+        "at.switch_page(PAGE_BY_KEY['settings'].script)\n"
+        "at.run()\n"
+        "import requests\n"
+        "print('ERRORS', [e.value for e in at.error])\n"
+        "print('REQUESTS', requests.__file__)\n")
+    env = {**__import__("os").environ, "COMPLIANCE_DB": str(demo_db),
+           "COMPLIANCE_FROZEN_NOW": "2026-11-24T10:00:00+08:00",
+           "COMPLIANCE_NOTIFY_DPO": http.url("dpo-hook", auth="bot:s3cr3tpass99@")}
+    done = subprocess.run([_sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert "ERRORS []" in done.stdout, done.stdout + done.stderr
+    assert "site-packages" in done.stdout.split("REQUESTS", 1)[1]

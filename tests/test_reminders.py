@@ -13,7 +13,7 @@ from receivers import HttpReceiver, SmtpServer
 
 from dashboard import incidents, notify, reminders, remediation
 from dashboard import requests as rights
-from dashboard.access import PermissionDenied
+from dashboard.access import Actor, PermissionDenied
 from dashboard.settings import Settings
 
 
@@ -361,3 +361,47 @@ def test_an_agreement_past_its_date_and_still_active_says_so_exactly(tmp_path):
     assert ("it expired at the end of 2026-11-22 (Beijing time), 1 d 10 h ago, and is still "
             "recorded as active (finding SHARE-EXPIRED-ACTIVE)") in body
     store.close()
+
+
+# -- the bell: in-app notifications, read per person -----------------------------------------
+
+def test_each_person_reads_a_role_notification_for_themselves(demo_store):
+    queued = reminders.scan(demo_store, SYSTEM)
+    assert queued
+    for_managers = reminders.unread_count(demo_store, "manager.wang", "manager")
+    assert for_managers > 0
+    other = reminders.unread_count(demo_store, "manager.li", "manager")
+    assert other == for_managers
+    marked = reminders.mark_read(demo_store, MANAGER, MANAGER.name)
+    assert marked == for_managers
+    assert reminders.unread_count(demo_store, MANAGER.name, "manager") == 0
+    assert reminders.unread_count(demo_store, "manager.li", "manager") == for_managers
+    entry = demo_store.rows("SELECT actor, action FROM audit_log ORDER BY seq DESC LIMIT 1")
+    assert entry == [(MANAGER.name, "notification.read")]
+    with pytest.raises(PermissionDenied):
+        reminders.mark_read(demo_store, Actor("x", "intruder"), "x")
+
+
+def test_the_bell_shows_the_unread_count_and_marks_them_read(demo_db, monkeypatch):
+    from conftest import app_test
+    from dashboard.store import Store
+    from dashboard.settings import Settings as S
+    from conftest import FROZEN_NOW
+    store = Store(demo_db, settings=S(), clock=lambda: FROZEN_NOW)
+    reminders.scan(store, SYSTEM)
+    unread = reminders.unread_count(store, DPO.name, "dpo")
+    store.close()
+    assert unread > 0
+    at = app_test(demo_db, DPO, monkeypatch)
+
+    def bell():
+        (popover,) = at.sidebar.get("popover")
+        return popover.proto.popover.label, popover
+
+    label, popover = bell()
+    assert label == f"{unread} unread"
+    subjects = [m.value for m in popover.markdown]
+    assert len(subjects) == min(unread, 20) and all(s.startswith("**") for s in subjects)
+    popover.button(key="bell_mark_read").click().run()
+    assert bell()[0] == "Notifications"
+    assert any("Nothing unread" in c.value for c in bell()[1].caption)

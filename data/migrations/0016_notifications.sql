@@ -49,12 +49,21 @@ CREATE TABLE outbox_attempts (
     PRIMARY KEY (outbox_id, attempt)
 );
 
--- In-app notifications, for a notification bell: one row per recipient (a role or an
--- account) of each queued message; read_at is set when that recipient has read it.
+-- In-app notifications, for the notification bell: one row per recipient (a role or an
+-- account) of each queued message. read_at: an account's own notification read.
 CREATE TABLE notifications (
     outbox_id BIGINT NOT NULL,
     recipient_kind VARCHAR NOT NULL CHECK (recipient_kind IN ('role', 'account')),
     recipient VARCHAR NOT NULL,
     read_at TIMESTAMPTZ,
     PRIMARY KEY (outbox_id, recipient_kind, recipient)
+);
+
+-- Who has read a notification addressed to a role: each person of the role reads it for
+-- themselves (the bell counts what the signed-in user has not read).
+CREATE TABLE notification_reads (
+    outbox_id BIGINT NOT NULL,
+    username VARCHAR NOT NULL,
+    read_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (outbox_id, username)
 );
