@@ -428,38 +428,65 @@ class _Exists(Exception):
     pass
 
 
+QUEUE_CHUNK = 500      # reminders per transaction (and audit entry) of a scan
+
+
 def _queue(store, actor: Actor, r: Reminder, status: str, now: dt.datetime) -> Queued | None:
-    """One reminder: its outbox row, its in-app notifications (pending ones only) and one
-    audit entry, in one transaction; None if the key is in the outbox already."""
-    try:
+    """One reminder (``_queue_many``); None if its key is in the outbox already."""
+    done = _queue_many(store, actor, [(r, status)], now)
+    return done[0] if done else None
+
+
+def _queue_many(store, actor: Actor, batch: list[tuple[Reminder, str]],
+                now: dt.datetime) -> list[Queued]:
+    """Reminders, with their outbox rows, their in-app notifications (pending ones only)
+    and one audit entry listing them, in one transaction per ``QUEUE_CHUNK``: a scan's
+    reminders are written together, as the scan that found them (the first scan of a
+    large store queues thousands). A key in the outbox already is left out (another scan
+    queued it meanwhile); a chunk left empty writes nothing."""
+    queued: list[Queued] = []
+    for at in range(0, len(batch), QUEUE_CHUNK):
+        chunk = batch[at:at + QUEUE_CHUNK]
+        known = {row[0] for row in store.rows(
+            "SELECT dedupe_key FROM outbox WHERE list_contains(?, dedupe_key)",
+            [[r.key for r, _s in chunk]])}
+        chunk = [(r, status) for r, status in chunk if r.key not in known]
+        if not chunk:
+            continue
         with store.write(actor, ACTION) as w:
-            if w.execute("SELECT count(*) FROM outbox WHERE dedupe_key = ?",
-                         [r.key]).fetchone()[0]:
-                raise _Exists
-            new_id = int(w.execute("SELECT coalesce(max(id), 0) + 1 FROM outbox"
-                                   ).fetchone()[0])
-            seq = w.audit(ACTION, "outbox", new_id, after={
-                "key": r.key, "kind": r.kind, "item": f"{r.item_type} {r.item_id}",
-                "threshold": r.threshold, "status": status, "roles": list(r.roles),
-                "accounts": list(r.accounts)})
-            w.execute(
-                "INSERT INTO outbox (id, dedupe_key, kind, item_type, item_id, threshold, "
-                "recipient_roles, recipient_accounts, subject, body, data, created_at, status, "
-                "attempts, next_attempt_at, audit_seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                [new_id, r.key, r.kind, r.item_type, r.item_id, r.threshold, list(r.roles),
-                 list(r.accounts), r.subject, r.body, json.dumps(r.data, default=str),
-                 now, status, now if status == "pending" else None, seq])
-            if status == "pending":
-                rows = ([[new_id, "role", role] for role in r.roles]
-                        + [[new_id, "account", a] for a in r.accounts])
-                if rows:
-                    w.cur.executemany(
-                        "INSERT INTO notifications (outbox_id, recipient_kind, recipient) "
-                        "VALUES (?, ?, ?)", rows)
-    except _Exists:
-        return None
-    return Queued(new_id, r.key, r.kind, status)
+            taken = {row[0] for row in w.execute(
+                "SELECT dedupe_key FROM outbox WHERE list_contains(?, dedupe_key)",
+                [[r.key for r, _s in chunk]]).fetchall()}
+            chunk = [(r, status) for r, status in chunk if r.key not in taken]
+            first = int(w.execute("SELECT coalesce(max(id), 0) + 1 FROM outbox"
+                                  ).fetchone()[0])
+            seq = w.audit(ACTION, "outbox", first if len(chunk) == 1 else None, after={
+                "queued": [{"id": first + i, "key": r.key, "kind": r.kind,
+                            "status": status, "roles": list(r.roles),
+                            "accounts": list(r.accounts)}
+                           for i, (r, status) in enumerate(chunk)]})
+            rows, notes = [], []
+            for i, (r, status) in enumerate(chunk):
+                new_id = first + i
+                rows.append([new_id, r.key, r.kind, r.item_type, r.item_id, r.threshold,
+                             list(r.roles), list(r.accounts), r.subject, r.body,
+                             json.dumps(r.data, default=str), now, status,
+                             now if status == "pending" else None, seq])
+                if status == "pending":
+                    notes += ([[new_id, "role", role] for role in r.roles]
+                              + [[new_id, "account", a] for a in r.accounts])
+                queued.append(Queued(new_id, r.key, r.kind, status))
+            if rows:
+                w.cur.executemany(
+                    "INSERT INTO outbox (id, dedupe_key, kind, item_type, item_id, threshold, "
+                    "recipient_roles, recipient_accounts, subject, body, data, created_at, "
+                    "status, attempts, next_attempt_at, audit_seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", rows)
+            if notes:
+                w.cur.executemany(
+                    "INSERT INTO notifications (outbox_id, recipient_kind, recipient) "
+                    "VALUES (?, ?, ?)", notes)
+    return queued
 
 
 def due_reminders(store, now: dt.datetime | None = None) -> list[Reminder]:
@@ -480,8 +507,8 @@ def due_reminders(store, now: dt.datetime | None = None) -> list[Reminder]:
 
 def scan(store, actor: Actor, now: dt.datetime | None = None) -> list[Queued]:
     """Queue every reminder due at ``now`` (default: the store clock) that is not in the
-    outbox yet, each in its own transaction with its audit entry (permission
-    ``notify.queue``). Of several new thresholds of one item, the most urgent is queued
+    outbox yet, together (``_queue_many``: one transaction and audit entry per 500;
+    permission ``notify.queue``). Of several new thresholds of one item, the most urgent is queued
     ``pending`` and the others ``superseded``. Returns what was queued, in order."""
     require(actor, ACTION)
     now = now or store.now()
@@ -495,13 +522,9 @@ def scan(store, actor: Actor, now: dt.datetime | None = None) -> list[Queued]:
     for r in fresh:
         if r.group not in top or r.urgency > top[r.group].urgency:
             top[r.group] = r
-    queued = []
-    for r in sorted(fresh, key=lambda r: (r is top[r.group], r.key)):   # superseded first
-        status = "pending" if r is top[r.group] else "superseded"
-        done = _queue(store, actor, r, status, now)
-        if done is not None:
-            queued.append(done)
-    return queued
+    ordered = sorted(fresh, key=lambda r: (r is top[r.group], r.key))   # superseded first
+    return _queue_many(store, actor, [(r, "pending" if r is top[r.group] else "superseded")
+                                      for r in ordered], now)
 
 
 def record_check_failure(store, error_text: str, now: dt.datetime | None = None,
