@@ -24,8 +24,8 @@ sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
 for _name, _module in list(sys.modules.items()):
     _file = getattr(_module, "__file__", None)
     if _file and "." not in _name and not _name.startswith("_") and \
-            Path(_file).resolve().parent == _HERE:
-        del sys.modules[_name]
+            Path(_file).name != "__init__.py" and Path(_file).resolve().parent == _HERE:
+        del sys.modules[_name]        # e.g. "requests" from dashboard/requests.py, not "dashboard"
 
 import streamlit as st  # noqa: E402
 

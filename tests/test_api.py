@@ -395,3 +395,32 @@ def test_the_examples_of_docs_api_md_work(served):
         assert set(shown) <= set(got), (first, set(shown) - set(got))
         if "fields" in shown:
             assert set(shown["fields"]) <= set(got["fields"]), first
+
+
+# -- every endpoint x every role: allowed exactly as access.PERMISSIONS says -------------------
+
+ENDPOINT_CALLS = [
+    ("GET", "/check", None, "check.read"),
+    ("GET", "/findings", None, "check.read"),
+    ("POST", "/incidents", {"json": facts()}, "incident.log"),
+    ("POST", "/requests", {"json": GOOD_REQUEST}, "request.log"),
+    ("POST", "/exports", {"json": {"table": "processors"}}, "export.download"),
+    ("POST", "/cli", {"json": {"argv": ["audit", "verify"]}}, "audit.read"),
+    ("POST", "/cli", {"json": {"argv": ["user", "enable", "nobody"]}}, "user.manage"),
+]
+
+
+@pytest.mark.parametrize("role", ["dpo", "manager", "auditor", "admin"])
+def test_every_endpoint_allows_exactly_the_roles_of_its_permission(served, role):
+    from dashboard.access import PERMISSIONS
+    store = served.store
+    for method, path, kw, permission in ENDPOINT_CALLS:
+        before = (count(store, "incidents"), count(store, "rights_requests"))
+        resp = call(served, method, path, role, **(kw or {}))
+        allowed = role in PERMISSIONS[permission]
+        if allowed:
+            assert resp.status_code in (200, 201), (role, path, resp.text)
+        else:
+            assert resp.status_code == 403, (role, path, resp.text)
+            assert f"whose role is {role}" in resp.json()["error"]
+            assert (count(store, "incidents"), count(store, "rights_requests")) == before

@@ -500,3 +500,13 @@ def test_channels_parse_in_a_fresh_app_process_where_dashboard_modules_could_sha
                           capture_output=True, text=True, timeout=180)
     assert "ERRORS []" in done.stdout, done.stdout + done.stderr
     assert "site-packages" in done.stdout.split("REQUESTS", 1)[1]
+
+
+def test_the_app_leaves_the_dashboard_package_in_place(demo_db, monkeypatch):
+    """app.py forgets only bare-named modules imported from dashboard/ (the shadowing
+    above), never the ``dashboard`` package itself."""
+    import sys as _sys
+    from conftest import DPO, app_test
+    before = _sys.modules["dashboard"]
+    app_test(demo_db, DPO, monkeypatch)
+    assert _sys.modules["dashboard"] is before and hasattr(before, "store")
