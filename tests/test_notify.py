@@ -376,6 +376,14 @@ def test_the_scheduler_has_three_jobs_one_instance_each_and_catches_up_a_missed_
     store.close()
 
 
+def _run_async(coroutine_function):
+    """Run a coroutine in a thread of its own: an earlier test of the session may have left
+    this thread marked as running an event loop, where asyncio.run refuses."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_function())).result(timeout=60)
+
+
 def test_start_is_once_per_store_and_the_lifespan_stops_it(tmp_path, monkeypatch):
     store = make_store(tmp_path / "s.duckdb", settings=Settings(QUIET))
     try:
@@ -392,7 +400,7 @@ def test_start_is_once_per_store_and_the_lifespan_stops_it(tmp_path, monkeypatch
                 running = scheduler._SCHEDULERS[str(store.path.resolve())]
                 assert running.running
             return running
-        assert not asyncio.run(serve()).running
+        assert not _run_async(serve).running
 
         def no_store():
             raise RuntimeError("the store is 2 migrations behind")
@@ -401,7 +409,7 @@ def test_start_is_once_per_store_and_the_lifespan_stops_it(tmp_path, monkeypatch
         async def serve_without():
             async with scheduler.lifespan(object()) as state:    # the server still serves
                 return state, dict(scheduler._SCHEDULERS)
-        assert asyncio.run(serve_without()) == (None, {})
+        assert _run_async(serve_without) == (None, {})
     finally:
         scheduler.stop()
         store.close()
