@@ -697,14 +697,8 @@ def read_new_password(err: TextIO) -> str:
 
 
 def _open(args):
-    from pathlib import Path
-
-    from .cli import open_store, served_store
-    from .store import default_db_path
-    path = default_db_path(args.db)
-    if served_store() is None and not Path(path).exists():
-        raise AccountError(f"no store at {path}: run `python -m dashboard init` first")
-    return open_store(args)
+    from .cli import open_store
+    return open_store(args, must_exist=True)
 
 
 def _refuse_password_argument(args) -> None:

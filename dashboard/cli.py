@@ -70,15 +70,20 @@ class _Served:
         return None
 
 
-def served_store() -> Store | None:
-    """The server's store while a command runs for an API caller (``run_served``)."""
-    return _SERVED.get()
-
-
-def open_store(args, *, read_only: bool = False, migrate: bool = False) -> Store:
+def open_store(args, *, read_only: bool = False, migrate: bool = False,
+               must_exist: bool = False) -> Store:
+    """The store a command works on: the server's, when the command runs for an API caller
+    (``run_served``), else ``--db``'s. ``must_exist``: refuse to create a missing file."""
     served = _SERVED.get()
     if served is not None:
         return _Served(served)      # type: ignore[return-value]
+    if must_exist:
+        from pathlib import Path
+
+        from .store import default_db_path
+        path = default_db_path(args.db)
+        if not Path(path).exists():
+            raise StoreError(f"no store at {path}: run `python -m dashboard init` first")
     store = Store(args.db, read_only=read_only, settings=load_settings())
     if migrate:
         store.migrate(cli_actor())

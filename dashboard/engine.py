@@ -9,8 +9,9 @@ formatted in):
 
 1. the rows that matter - failing ones (findings) and open ones whose ``due_at`` falls
    within ``settings.due_soon_days`` (due items) - go into an in-memory DuckDB table
-   (``compliance_check.run_items``, an attached ``:memory:`` database shared by every cursor
-   of the store's connection; nothing is written to the store file);
+   (``compliance_check.run_rows``, an attached ``:memory:`` database shared by every cursor
+   of the store's connection; nothing is written to the store file; a stored run reads
+   them from the stored evaluation instead, ``run_items``);
 2. the counts behind the scores, over distinct entities: for every rule, clause,
    article and all rules, how many entities at least one of the rules applies to and how
    many fail at least one. For a register keyed by integers (retention records) each rule
@@ -217,49 +218,38 @@ def _lock_for(store) -> threading.RLock:
         return _STORE_LOCKS.setdefault(_store_key(store), threading.RLock())
 
 
-# A run's findings and due items (``run_items``) come from two places: blocks of rows
-# in memory (a full evaluation's, one block per run; the "moment" rules' of a stored run,
-# their texts written for its moment) and, for the other rules of a stored run
-# (dashboard/stored.py), the stored items of the rule's generation, read in place with
-# the rule's metadata as the run found it (``run_stored``). So a stored run copies no
-# rows but the moment rules': after a write, or in a fresh process, the million findings
-# of the 10 M-record rules are not copied again.
+# A run's findings and due items (``run_items``) come from two places: rows in memory
+# (``run_rows``: a full evaluation's, and the "moment" rules' of a stored run, their texts
+# written for its moment) and, for the other rules of a stored run (dashboard/stored.py),
+# the stored items of the rule's generation, read in place with the rule's metadata as
+# the run found it (``run_stored``). So a stored run copies no rows but the moment rules':
+# after a write, or in a fresh process, the million findings of the 10 M-record rules are
+# not copied again.
 _CACHE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.rules (
     rule_seq INTEGER PRIMARY KEY, rule_id VARCHAR, clause VARCHAR, article VARCHAR,
     severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR, title VARCHAR);
-CREATE TABLE IF NOT EXISTS {CACHE_DB}.block_items (
-    block_id BIGINT, kind VARCHAR, rule_seq INTEGER, rule_id VARCHAR, clause VARCHAR,
+CREATE TABLE IF NOT EXISTS {CACHE_DB}.run_rows (
+    run_id BIGINT, kind VARCHAR, rule_seq INTEGER, rule_id VARCHAR, clause VARCHAR,
     article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR,
     entity_id VARCHAR, entity_num BIGINT, detail VARCHAR, due_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS {CACHE_DB}.run_blocks (run_id BIGINT, block_id BIGINT);
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.run_stored (
     run_id BIGINT, rule_id VARCHAR, gen BIGINT, rule_seq INTEGER, clause VARCHAR,
     article VARCHAR, severity VARCHAR, severity_rank INTEGER, entity_type VARCHAR);
-CREATE SEQUENCE IF NOT EXISTS {CACHE_DB}.block_ids;
 CREATE TABLE IF NOT EXISTS {CACHE_DB}.runs (run_id BIGINT PRIMARY KEY, as_of TIMESTAMPTZ);
 """
-
-_ITEM_COLUMNS = ("kind, rule_seq, rule_id, clause, article, severity, severity_rank, "
-                 "entity_type, entity_id, entity_num, detail, due_at")
 
 
 def run_items(store) -> str:
     """The SQL of every run's findings and due items, as a parenthesised subquery to
-    select from with ``WHERE run_id = ?``: columns ``run_id`` and ``_ITEM_COLUMNS``."""
-    blocks = (f"SELECT r.run_id, {', '.join('b.' + c.strip() for c in _ITEM_COLUMNS.split(','))} "
-              f"FROM {CACHE_DB}.run_blocks r JOIN {CACHE_DB}.block_items b "
-              "ON b.block_id = r.block_id")
+    select from with ``WHERE run_id = ?``: the columns of ``run_rows``."""
+    rows = f"SELECT * FROM {CACHE_DB}.run_rows"
     if not stored.available(store):
-        return f"({blocks})"
-    return (f"({blocks} UNION ALL SELECT s.run_id, e.kind, s.rule_seq, s.rule_id, s.clause, "
+        return f"({rows})"
+    return (f"({rows} UNION ALL SELECT s.run_id, e.kind, s.rule_seq, s.rule_id, s.clause, "
             "s.article, s.severity, s.severity_rank, s.entity_type, e.entity_id, e.entity_num, "
             f"e.detail, e.due_at FROM {CACHE_DB}.run_stored s JOIN {stored.SCHEMA}.items e "
             "ON e.rule_id = s.rule_id AND e.gen = s.gen)")
-
-
-def new_block_id(cur) -> int:
-    return cur.execute(f"SELECT nextval('{CACHE_DB}.block_ids')").fetchall()[0][0]
 
 
 def _prepare(cur, rules: list[Rule]) -> None:
@@ -365,8 +355,8 @@ def _items_sql(rules: list[Rule]) -> str:
             f"WHERE failing OR (due_at IS NOT NULL AND due_at <= $horizon)")
     union = "\nUNION ALL\n".join(branches)
     return (
-        f"INSERT INTO {CACHE_DB}.block_items\n"
-        f"SELECT $block_id, CASE WHEN u.failing THEN '{FINDING}' ELSE '{DUE}' END, u.rule_seq, "
+        f"INSERT INTO {CACHE_DB}.run_rows\n"
+        f"SELECT $run_id, CASE WHEN u.failing THEN '{FINDING}' ELSE '{DUE}' END, u.rule_seq, "
         f"m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
         f"u.entity_id, u.entity_num, u.detail, u.due_at\n"
         f"FROM (\n{union}\n) AS u JOIN {CACHE_DB}.rules m ON m.rule_seq = u.rule_seq")
@@ -531,20 +521,17 @@ def _evaluate(store, as_of: dt.datetime, rules: list[Rule]) -> tuple[int, dict]:
         if any(_reads_calendar(r) for r in rules):
             _prepare_calendar(cur, store.settings, as_of)
         run_id = _new_run_id(cur)
-        block_id = new_block_id(cur)
         # One snapshot for every statement of the evaluation: a write committed meanwhile
         # (an import, an acknowledgement) is either wholly in it or wholly out, so the
         # findings stored and the counts behind the scores always agree.
         cur.execute("BEGIN TRANSACTION")
         try:
-            cur.execute(f"INSERT INTO {CACHE_DB}.run_blocks VALUES (?, ?)", [run_id, block_id])
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
                 if not group:
                     continue
                 params = _branch_params(group, values, {})
-                cur.execute(_items_sql(group), {**params, "block_id": block_id,
-                                                "horizon": horizon})
+                cur.execute(_items_sql(group), {**params, "run_id": run_id, "horizon": horizon})
                 subsets = _subsets(rules, group)
                 key_range = _key_range(cur, entity_type)
                 if key_range is None:
@@ -663,13 +650,11 @@ def _calendar_stamp(settings: Settings) -> Any:
 
 
 def _drop_run(store, run_id: int) -> None:
-    """Forget a run and its blocks (called under ``_lock_for``)."""
+    """Forget a run and its rows (called under ``_lock_for``)."""
     with store.cursor() as cur:
         try:
             cur.execute("BEGIN TRANSACTION")
-            cur.execute(f"DELETE FROM {CACHE_DB}.block_items WHERE block_id IN (SELECT "
-                        f"block_id FROM {CACHE_DB}.run_blocks WHERE run_id = ?)", [run_id])
-            for table in ("run_blocks", "run_stored", "runs"):
+            for table in ("run_rows", "run_stored", "runs"):
                 cur.execute(f"DELETE FROM {CACHE_DB}.{table} WHERE run_id = ?", [run_id])
             cur.execute("COMMIT")
         except duckdb.Error:       # the instance was reopened: nothing left to drop

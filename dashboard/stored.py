@@ -304,14 +304,11 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
         # One snapshot of the stored results.
         cur.execute("BEGIN TRANSACTION")
         try:
-            states = {row[0]: row[1:] for row in cur.execute(
-                f"SELECT rule_id, gen, fingerprint, inputs, as_of FROM {SCHEMA}.rule_state"
-            ).fetchall()}
-            gens = {rule_id: state[0] for rule_id, state in states.items()}
+            gens = dict(cur.execute(f"SELECT rule_id, gen FROM {SCHEMA}.rule_state").fetchall())
             missing = [r.rule_id for r in rules if r.rule_id not in gens]
             if missing:
                 raise RuleError(f"no stored result for {', '.join(missing)}")
-            _assemble_items(cur, rules, states, run_id, as_of)
+            _assemble_items(cur, rules, gens, run_id, as_of)
             for entity_type in ENTITY_TYPES:
                 group = [r for r in rules if r.entity_type == entity_type]
                 if not group:
@@ -349,13 +346,13 @@ def evaluate(store, as_of: dt.datetime, rules: list[Rule], *,
     return run_id, counts
 
 
-def _assemble_items(cur, rules: list[Rule], states: dict[str, tuple], run_id: int,
+def _assemble_items(cur, rules: list[Rule], gens: dict[str, int], run_id: int,
                     as_of: dt.datetime) -> None:
     """The run's findings and due items (``engine.run_items``): a rule's stored items are
     read in place, by its generation, with the rule's metadata as it is now
     (``run_stored``): nothing is copied, so a run over 10 M records costs no more after a
     write than before. A "moment" rule's texts are written for ``as_of``: its items are
-    copied, rendered, into a block of the run's own (a few thousand rows)."""
+    copied, rendered, into the run's rows (a few thousand)."""
     live = [r for r in rules if r.refresh == "moment"]
     cur.execute(
         f"INSERT INTO {eng.CACHE_DB}.run_stored SELECT $run_id, m.rule_id, s.gen, m.rule_seq, "
@@ -363,17 +360,15 @@ def _assemble_items(cur, rules: list[Rule], states: dict[str, tuple], run_id: in
         f"FROM {eng.CACHE_DB}.rules m JOIN (SELECT unnest($ids) AS rule_id, unnest($gens) "
         "AS gen) s ON s.rule_id = m.rule_id",
         {"run_id": run_id, "ids": [r.rule_id for r in rules if r not in live],
-         "gens": [states[r.rule_id][0] for r in rules if r not in live]})
+         "gens": [gens[r.rule_id] for r in rules if r not in live]})
     if live:
-        block = eng.new_block_id(cur)
-        cur.execute(f"INSERT INTO {eng.CACHE_DB}.run_blocks VALUES (?, ?)", [run_id, block])
         cur.execute(
-            f"INSERT INTO {eng.CACHE_DB}.block_items SELECT $block, e.kind, m.rule_seq, "
+            f"INSERT INTO {eng.CACHE_DB}.run_rows SELECT $run_id, e.kind, m.rule_seq, "
             "m.rule_id, m.clause, m.article, m.severity, m.severity_rank, m.entity_type, "
             "e.entity_id, e.entity_num, rule_live_render(e.detail, $as_of), e.due_at "
             f"FROM {SCHEMA}.items e JOIN {eng.CACHE_DB}.rules m ON m.rule_id = e.rule_id "
             "WHERE list_contains($ids, e.rule_id)",
-            {"block": block, "as_of": as_of, "ids": [r.rule_id for r in live]})
+            {"run_id": run_id, "as_of": as_of, "ids": [r.rule_id for r in live]})
 
 
 # -- the renewer: stored results kept current between page views ---------------------------

@@ -468,11 +468,14 @@ def notification_bell(actor: Actor) -> None:
     (dashboard/reminders.py); "Mark all as read" records it (audited)."""
     from . import reminders
     store = get_store()
-    count = reminders.unread_count(store, actor.name, actor.role)
+    # cached on the store's data version: a rerun without a write (a widget, a fragment)
+    # does not query again; a reminder queued or read bumps it
+    count = cached(reminders.unread_count, username=actor.name, role=actor.role)
     label = f"{count} unread" if count else "Notifications"
     with st.popover(label, icon=":material/notifications_active:" if count
                     else ":material/notifications:", width="stretch"):
-        items = reminders.notifications_for(store, actor.name, actor.role, limit=20)
+        items = cached(reminders.notifications_for, username=actor.name, role=actor.role,
+                       limit=20)
         if items.empty:
             st.caption("Nothing unread. Reminders of deadlines (incident clocks, expiring "
                        "agreements, rights requests, overdue plans) and the daily digest "

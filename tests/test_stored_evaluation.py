@@ -232,8 +232,8 @@ def test_a_run_reads_the_stored_items_in_place_and_copies_only_the_moment_rules(
     first = engine.run_check(store)
     rules = {r.rule_id: r for r in load_rules()}
     copied = dict(store.rows(
-        f"SELECT b.rule_id, count(*) FROM {engine.CACHE_DB}.run_blocks r JOIN "
-        f"{engine.CACHE_DB}.block_items b USING (block_id) WHERE r.run_id = ? GROUP BY ALL",
+        f"SELECT rule_id, count(*) FROM {engine.CACHE_DB}.run_rows WHERE run_id = ? "
+        "GROUP BY ALL",
         [first.run_id]))
     assert copied and all(rules[r].refresh == "moment" for r in copied)
     read_in_place = store.scalar(f"SELECT count(*) FROM {engine.CACHE_DB}.run_stored "
