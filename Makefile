@@ -9,9 +9,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8501
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# The translation catalogs (locale/*/LC_MESSAGES/*.po, in git) compiled to .mo (not in git).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+
 .PHONY: setup run test test-fast bench demo-store chromium clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(MO_FILES)
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -19,6 +22,9 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
+
+$(MO_FILES): %.mo: %.po $(VENV)/.installed
+	$(PY) -m dashboard.i18n compile
 
 # The demo store is created only when no store exists at $(DB): real data is never overwritten.
 demo-store: setup

@@ -53,6 +53,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notify.queue": frozenset({"dpo", "system"}),
     # Everyone reads their own notifications (the bell); marking them read is recorded.
     "notification.read": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
+    # Issue 17: each user's own preferences (the language), remembered on the account.
+    "account.preference": frozenset({"dpo", "manager", "auditor", "admin", "system"}),
     # Internal: the sign-in service records each attempt (counts, lockout, last
     # sign-in) on the users row; no user holds this role.
     "account.sign_in": frozenset({AUTH_ROLE}),
@@ -77,6 +79,7 @@ ACTION_TITLES = {
     "api.use": "Call the REST API with a token (each call audited)",
     "notify.queue": "Queue and deliver reminders (the scheduler)",
     "notification.read": "Read one's notifications (the bell)",
+    "account.preference": "Change one's own preferences (language)",
     "account.sign_in": "Record a sign-in attempt",
 }
 

@@ -390,6 +390,36 @@ def set_role(store, actor: Actor, username: str, role: str) -> dict[str, Any]:
     return changed
 
 
+def preferred_locale(store, username: str) -> str | None:
+    """The language the account chose last (``zh_CN``, ``en``), or None."""
+    rows = store.rows("SELECT locale FROM users WHERE username = ?",
+                      [normalize_username(username)])
+    return rows[0][0] if rows else None
+
+
+def set_locale(store, actor: Actor, username: str, locale: str) -> str:
+    """Remember ``username``'s language (the sidebar's choice). A user sets only their own
+    (an administrator anyone's); audited as ``user.set_locale``. Sessions are not ended:
+    the language is not part of the session binding."""
+    from .i18n import LOCALES, normalize
+    name = normalize_username(username)
+    value = normalize(locale)
+    if value not in LOCALES:
+        raise AccountError(f"unknown language {locale!r}: choose one of {', '.join(LOCALES)}")
+    action = "account.preference" if name == actor.name else "user.manage"
+    with store.write(actor, action) as w:
+        rows = w.execute("SELECT locale FROM users WHERE username = ?", [name]).fetchall()
+        if not rows:
+            raise AccountError(f"no user {name!r}")
+        before = rows[0][0]
+        if before == value:
+            return value
+        w.execute("UPDATE users SET locale = ? WHERE username = ?", [value, name])
+        w.audit("user.set_locale", "user", name, before={"locale": before},
+                after={"locale": value})
+    return value
+
+
 def ensure_demo_accounts(store, actor: Actor) -> list[tuple[str, str, str, bool]]:
     """Create the demo accounts that do not exist yet.
 

@@ -29,7 +29,7 @@ for _name, _module in list(sys.modules.items()):
 
 import streamlit as st  # noqa: E402
 
-from dashboard import ui  # noqa: E402
+from dashboard import i18n, ui  # noqa: E402
 from dashboard.navigation import PAGE_ICON, pages_for  # noqa: E402
 
 st.set_page_config(page_title="Privacy compliance", page_icon=str(PAGE_ICON),
@@ -37,6 +37,8 @@ st.set_page_config(page_title="Privacy compliance", page_icon=str(PAGE_ICON),
 
 # Idle timeout, account re-check and single sign-on, before any page runs.
 actor = ui.enforce_session()
+# The language of this run: the session's choice, the account's, the browser's, English.
+i18n.set_locale(ui.session_locale(actor))
 
 if actor is None:
     # The sign-in form, also at every page's address: a shared link survives sign-in.
@@ -44,12 +46,13 @@ if actor is None:
 else:
     sections: dict[str, list] = {}
     for spec in pages_for(actor.role):
-        sections.setdefault(spec.section, []).append(
-            st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.key,
+        sections.setdefault(i18n._(spec.section), []).append(
+            st.Page(spec.script, title=i18n._(spec.title), icon=spec.icon, url_path=spec.key,
                     default=spec.default))
     nav = st.navigation(sections)
     ui.sidebar_account(actor)
     ui.refused_link(actor)   # signed in from a link to a page outside the role
 
+ui.language_switcher(actor)   # 语言 / Language, in the sidebar on every page
 ui.demo_banner()   # red, on every page, while a demo account (published password) is enabled
 nav.run()

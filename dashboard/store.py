@@ -49,7 +49,8 @@ _NEUTRAL_COMMITS: dict[str, int] = {}
 # ``Store.input_version`` leaves them out, so the engine keeps its evaluation across them.
 RULE_NEUTRAL_ACTIONS = frozenset({"check.snapshot", "finding.acknowledge", "export.download",
                                   "account.sign_in", "user.manage", "token.manage", "api.use",
-                                  "notify.queue", "notification.read"})
+                                  "notify.queue", "notification.read",
+                                  "account.preference"})
 
 
 def _write_lock_for(path: Path) -> threading.RLock:

@@ -443,6 +443,68 @@ def format_columns(df: pd.DataFrame, register) -> dict[str, Any]:
     return config
 
 
+# -- the language (dashboard/i18n.py) ------------------------------------------------------
+def _browser_locale() -> str | None:
+    from . import i18n
+    try:
+        value = st.context.locale
+    except Exception:  # noqa: BLE001 - no script context
+        value = None
+    found = i18n.normalize(value if isinstance(value, str) else None)
+    if found:
+        return found
+    try:
+        header = st.context.headers.get("Accept-Language")
+    except Exception:  # noqa: BLE001
+        header = None
+    return i18n.from_accept_language(header if isinstance(header, str) else None)
+
+
+def session_locale(actor: Actor | None) -> str:
+    """This session's language: chosen in the sidebar (``locale`` in session state), else the
+    signed-in account's remembered choice, else the browser's language, else English."""
+    from . import i18n
+    chosen = i18n.normalize(st.session_state.get("locale"))
+    if chosen:
+        return chosen
+    remembered = None
+    if actor is not None:
+        from .accounts import preferred_locale
+        remembered = cached(preferred_locale, username=actor.name)
+    locale = i18n.normalize(remembered) or _browser_locale() or i18n.DEFAULT_LOCALE
+    st.session_state["locale"] = locale
+    return locale
+
+
+def language_switcher(actor: Actor | None) -> None:
+    """The sidebar's language choice; a signed-in local account remembers it."""
+    from . import i18n
+    codes = list(i18n.LOCALES)
+    current = i18n.get_locale()
+
+    def changed() -> None:
+        new = st.session_state.get("language_choice")
+        if not new or new == st.session_state.get("locale"):
+            return
+        st.session_state["locale"] = new
+        who = callback_actor_any()
+        if who is not None:
+            from .accounts import AccountError, set_locale
+            try:
+                set_locale(get_store(), who, who.name, new)
+            except AccountError:
+                pass    # a single sign-on identity has no account row: this session only
+
+    st.session_state["language_choice"] = current
+    st.sidebar.selectbox("语言 / Language", codes, key="language_choice",
+                         format_func=i18n.LOCALES.get, on_change=changed)
+
+
+def callback_actor_any() -> Actor | None:
+    """The signed-in actor in a widget callback on any page (session rules applied)."""
+    return enforce_session()
+
+
 def sidebar_account(actor: Actor) -> None:
     from .access import ROLE_TITLES
     account = st.session_state.get("account") or {}

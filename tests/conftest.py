@@ -81,11 +81,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | None = None,
-             query: dict | None = None, frozen_now: dt.datetime = FROZEN_NOW):
+             query: dict | None = None, frozen_now: dt.datetime = FROZEN_NOW,
+             locale: str | None = None):
     """An AppTest of app.py on ``db_path``, signed in as ``actor``, run once on ``page``
     (a key of ``dashboard.navigation.PAGE_BY_KEY``; the default page if None) with
     ``query`` in the URL, as a browser opening ``/<page>?<query>`` does: the page's
-    first run sees the query, so URL-bound widgets start from it.
+    first run sees the query, so URL-bound widgets start from it. ``locale`` ("zh_CN",
+    "en") is the language chosen in the sidebar; None: the app's default (English, as
+    AppTest's browser names no language).
     """
     from streamlit.testing.v1 import AppTest
 
@@ -96,6 +99,8 @@ def app_test(db_path: Path, actor: Actor | None, monkeypatch, *, page: str | Non
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     if actor is not None:
         at.session_state["actor"] = actor
+    if locale is not None:
+        at.session_state["locale"] = locale
     at.query_params.update(query or {})
     if page is not None:
         at.switch_page(PAGE_BY_KEY[page].script)
