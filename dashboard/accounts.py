@@ -43,7 +43,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from . import passwords, throttle
-from .access import ROLE_TITLES, ROLES, Actor
+from .access import ROLE_TITLES, ROLES, Actor, require
 
 PASSWORD_MIN_LENGTH = passwords.MIN_LENGTH
 PASSWORD_MAX_LENGTH = passwords.MAX_LENGTH
@@ -407,13 +407,14 @@ def set_locale(store, actor: Actor, username: str, locale: str) -> str:
     if value not in LOCALES:
         raise AccountError(f"unknown language {locale!r}: choose one of {', '.join(LOCALES)}")
     action = "account.preference" if name == actor.name else "user.manage"
+    require(actor, action)
+    if preferred_locale(store, name) == value:
+        return value                      # nothing to change, nothing to record
     with store.write(actor, action) as w:
         rows = w.execute("SELECT locale FROM users WHERE username = ?", [name]).fetchall()
         if not rows:
             raise AccountError(f"no user {name!r}")
         before = rows[0][0]
-        if before == value:
-            return value
         w.execute("UPDATE users SET locale = ? WHERE username = ?", [value, name])
         w.audit("user.set_locale", "user", name, before={"locale": before},
                 after={"locale": value})

@@ -32,13 +32,13 @@ import streamlit as st  # noqa: E402
 from dashboard import i18n, ui  # noqa: E402
 from dashboard.navigation import PAGE_ICON, pages_for  # noqa: E402
 
-st.set_page_config(page_title="Privacy compliance", page_icon=str(PAGE_ICON),
-                   layout="wide")
-
 # Idle timeout, account re-check and single sign-on, before any page runs.
 actor = ui.enforce_session()
 # The language of this run: the session's choice, the account's, the browser's, English.
 i18n.set_locale(ui.session_locale(actor))
+# (Streamlit 1.67 takes the page config at any point of the run: set here, in the language.)
+st.set_page_config(page_title=i18n._("Privacy compliance"), page_icon=str(PAGE_ICON),
+                   layout="wide")
 
 if actor is None:
     # The sign-in form, also at every page's address: a shared link survives sign-in.

@@ -474,8 +474,10 @@ def extract():
     """The messages the code marks, as a Babel catalog (``babel.cfg``'s method map)."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
     catalog = Catalog(project="privacy-compliance", charset="utf-8")
-    method_map = [("dashboard/**.py", "python"), ("pages/**.py", "python")]
+    with BABEL_CFG.open() as fh:
+        method_map, _options = parse_mapping_cfg(fh)
     for filename, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map=method_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
             strip_comment_tags=True):
