@@ -421,8 +421,22 @@ def labels(kind: str) -> dict[str, str]:
 
 
 def formatter(kind: str):
-    """A ``format_func`` for ``st.selectbox``/``st.multiselect`` over codes of ``kind``."""
-    return lambda code: label(kind, code)
+    """A ``format_func`` for ``st.selectbox``/``st.multiselect`` over codes of ``kind``.
+
+    It keeps the locale of the run that drew the widget: Streamlit may call it again
+    outside a script run (AppTest sets a widget's value from the test's own thread)."""
+    return in_locale(lambda code: label(kind, code))
+
+
+def in_locale(fn, locale: str | None = None):
+    """``fn`` made to run in ``locale`` (default: this run's), wherever it is called from:
+    for ``format_func`` callables that translate."""
+    fixed = locale or get_locale()
+
+    def call(*args, **kwargs):
+        with using(fixed):
+            return fn(*args, **kwargs)
+    return call
 
 
 def label_list(kind: str, codes: Iterable[Any] | None) -> str:
