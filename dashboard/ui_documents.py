@@ -78,12 +78,13 @@ def render(actor: Actor, incident_id: str) -> None:
 
 def _actor(name: str, role: str | None) -> str:
     who = i18n.actor_label(name)
-    return f"{who} ({i18n.label('role', role)})" if role else who
+    return _("{name} ({role})").format(name=who, role=i18n.label("role", role)) if role else who
 
 
 def _headings(row: dict) -> str:
-    """The headings of the items still to be completed, in the document's language."""
-    words = [docs.text(f"item.{m['item']}", row["locale"]) for m in row["missing"]
+    """The headings of the items still to be completed, in the page's language."""
+    locale = "zh_CN" if i18n.is_chinese() else "en"
+    words = [docs.text(f"item.{m['item']}", locale) for m in row["missing"]
              if f"item.{m['item']}" in docs.TEXTS]
     return ("、" if i18n.is_chinese() else "; ").join(words)
 
