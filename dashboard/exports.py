@@ -1162,6 +1162,9 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
                     "columns": list(stats.columns), "filters": clean,
                     "command": cli_command(dataset, clean, name),
                 })
+            # The incident documents (dashboard/documents.py) of the incidents the pack
+            # covers, as generated and audited: documents/<incident>/<doc id>_<name>.docx
+            documents = _pack_documents(zf, cur, resolved, stamp, len(files))
         except BaseException:
             cur.execute("ROLLBACK")
             raise
@@ -1179,13 +1182,57 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
                           "empty = null; cells starting with = + - @ TAB CR carry a leading "
                           "single quote (CSV-injection guard)",
             "files": files,
+            "documents": documents,
         }
         body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         zf.writestr(zipfile.ZipInfo("manifest.json", stamp), body, zipfile.ZIP_DEFLATED)
-        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files).encode("ascii")
+        sums = "".join(f"{f['sha256']}  {f['name']}\n"
+                       for f in [*files, *documents]).encode("ascii")
         zf.writestr(zipfile.ZipInfo("SHA256SUMS", stamp), sums, zipfile.ZIP_DEFLATED)
     manifest["manifest_sha256"] = hashlib.sha256(body).hexdigest()
     return manifest
+
+
+# The datasets whose rows name incidents: a pack holding one of them covers those incidents,
+# and carries the documents generated for them (dashboard/documents.py).
+_INCIDENT_DATASETS = ("incidents", "incident_events")
+
+
+def _pack_documents(zf: zipfile.ZipFile, cur, resolved: list[tuple[str, dict]], stamp,
+                    n_files: int) -> list[dict]:
+    """Write the stored documents of the incidents the pack's incident datasets select
+    (under their filters) into the pack; their manifest entries (name, SHA-256, bytes, and
+    what each is: incident, kind, language, when and by whom, its audit entry)."""
+    parts, params = [], []
+    for dataset, clean in resolved:
+        if dataset in _INCIDENT_DATASETS:
+            ds = get_dataset(dataset)
+            where, p = _where(ds, clean)
+            parts.append(f"SELECT incident_id FROM {_ident(ds.table)}{where}")
+            params.extend(p)
+    if not parts:
+        return []
+    from . import documents
+    docs = documents.pack_documents(cur, " UNION ".join(parts), params)
+    if n_files + len(docs) + 2 > PACK_MAX_MEMBERS:
+        raise ExportError(f"the pack would hold {len(docs):,} incident documents, more than "
+                          f"an audit pack may ({PACK_MAX_MEMBERS:,} files): narrow the "
+                          "incidents' filters")
+    out = []
+    for doc in docs:
+        name = documents.pack_member(doc)
+        content = bytes(doc["content"])
+        info = zipfile.ZipInfo(name, stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, content)
+        out.append({
+            "name": name, "incident_id": doc["incident_id"], "kind": doc["kind"],
+            "locale": doc["locale"], "bytes": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(), "recorded_sha256": doc["sha256"],
+            "generated_at": doc["generated_at"].isoformat(timespec="seconds"),
+            "generated_by": doc["generated_by"], "audit_seq": int(doc["audit_seq"]),
+        })
+    return out
 
 
 def _log_pack(store, actor: Actor, name: str, manifest: dict, digest: str) -> int:
@@ -1194,6 +1241,8 @@ def _log_pack(store, actor: Actor, name: str, manifest: dict, digest: str) -> in
         "audit_chain": manifest["audit_chain"],
         "files": [{k: f[k] for k in ("dataset", "name", "filters", "rows", "sha256")}
                   for f in manifest["files"]],
+        "documents": [{k: d[k] for k in ("name", "incident_id", "kind", "locale", "sha256")}
+                      for d in manifest.get("documents", [])],
     })
 
 
@@ -1306,6 +1355,20 @@ def _manifest_files(manifest: Any) -> list[dict]:
     return files
 
 
+def _manifest_documents(manifest: dict) -> list[dict]:
+    """The manifest's incident documents (checked by SHA-256 and size; no rows)."""
+    documents = manifest.get("documents", [])
+    if not isinstance(documents, list):
+        raise PackRefused("manifest.json: \"documents\" is not a list")
+    for i, d in enumerate(documents, 1):
+        if not (isinstance(d, dict) and isinstance(d.get("name"), str)
+                and isinstance(d.get("sha256"), str) and isinstance(d.get("bytes"), int)
+                and not isinstance(d.get("bytes"), bool)):
+            raise PackRefused(f"manifest.json: document entry {i} needs a name, a sha256 and "
+                              "a whole number of bytes")
+    return documents
+
+
 def check_pack(path: str | os.PathLike) -> PackCheck:
     """Check each file of an audit pack against its manifest (SHA-256 and rows), reading
     every member as a stream under the ``PACK_MAX_*`` limits. Needs no store.
@@ -1356,7 +1419,27 @@ def check_pack(path: str | os.PathLike) -> PackCheck:
                          f"sha256 {digest}"
                          + ("" if good else f" (manifest: {f['rows']} rows, "
                                             f"sha256 {f['sha256']})"))
-        extra = set(by_name) - {f["name"] for f in files} - {"manifest.json", "SHA256SUMS"}
+        documents = _manifest_documents(manifest)
+        for d in documents:
+            member = by_name.get(d["name"])
+            if member is None:
+                ok = False
+                lines.append(f"MISSING  {d['name']}")
+                continue
+            budget = min(PACK_MAX_MEMBER_BYTES, PACK_MAX_TOTAL_BYTES - total)
+            digest, size = hashlib.sha256(), 0
+            for chunk in _read_capped(zf, member, budget, d["name"]):
+                digest.update(chunk)
+                size += len(chunk)
+            total += size
+            good = digest.hexdigest() == d["sha256"] and size == d["bytes"]
+            ok &= good
+            lines.append(f"{'OK      ' if good else 'MISMATCH'} {d['name']}: {size} bytes, "
+                         f"sha256 {digest.hexdigest()}"
+                         + ("" if good else f" (manifest: {d['bytes']} bytes, "
+                                            f"sha256 {d['sha256']})"))
+        extra = (set(by_name) - {f["name"] for f in files} - {d["name"] for d in documents}
+                 - {"manifest.json", "SHA256SUMS"})
         for member in sorted(extra):
             ok = False
             lines.append(f"UNLISTED {member}")
