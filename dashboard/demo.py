@@ -67,9 +67,10 @@ TABLES = ("processors", "sharing_agreements", "retention_records", "incidents",
 # tracker's event metadata and idempotency tokens): a re-seed reuses those ids, so stale
 # rows would attach to the new incidents and events. Cleared with them when present. The
 # notification outbox (migration 0016) too: its keys name items by id, so a stale reminder
-# would stop the new item of the same id from being reminded.
+# would stop the new item of the same id from being reminded. The incident documents
+# (migration 0019) too: a document names its incident by id.
 SATELLITE_TABLES = ("incident_event_meta", "incident_requests", "notifications",
-                    "outbox_attempts", "outbox")
+                    "outbox_attempts", "outbox", "incident_documents")
 
 # The seed's "now" on as_of: every timestamp it writes is at or before this moment.
 SEED_TIME_OF_DAY = dt.time(10, 0)
