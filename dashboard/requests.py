@@ -359,7 +359,7 @@ def event_detail(kind: str, detail: str, data: Any) -> str:
             subject=values.get("subject_ref") or "", received=fmt_datetime(received))
         due = _parse_time(payload.get("due_at"))
         if due is not None:
-            text += " " + (_("Due {due} (provisional: the calendar does not know that year "
+            text += (_("Due {due} (provisional: the calendar does not know that year "
                              "yet).") if payload.get("provisional") else _("Due {due}.")
                            ).format(due=fmt_datetime(due))
         return text

@@ -12,8 +12,8 @@ from dashboard import requests as rq
 from dashboard import ui
 from dashboard import workdays
 from dashboard.access import PermissionDenied
-from dashboard.i18n import (_, actor_label, fmt_date, fmt_datetime, fmt_number, label,
-                            label_frame, ngettext, zone_name)
+from dashboard.i18n import (_, actor_label, fmt_date, fmt_datetime, fmt_number, is_chinese,
+                            label, label_frame, ngettext, zone_name)
 from dashboard.registers import RETENTION_RECORDS
 
 actor = ui.page_guard("request")
@@ -77,6 +77,7 @@ if flash:
     st.success(ui.plain(flash), icon=":material/check_circle:")
 
 deadline = rq.deadline_of(row, settings)
+gap = "" if is_chinese() else " "        # between sentences: none in Chinese
 with st.container(border=True, key="request_deadline"):
     st.markdown(_("**Reply deadline:** {deadline}").format(
         deadline=fmt_datetime(deadline.due_at))
@@ -102,9 +103,9 @@ with st.container(border=True, key="request_deadline"):
                  "counted), on the mainland calendar: weekends and statutory holidays off, "
                  "make-up working days on.").format(n=deadline.working_days,
                                                     received=fmt_date(deadline.received_on))
-               + (" " + _("The calendar does not know that year's official arrangement yet: "
+               + (gap + _("The calendar does not know that year's official arrangement yet: "
                           "computed from weekends and statutory holidays.")
-                  if deadline.provisional else "") + " " + _("Rule DSR-DEADLINE."))
+                  if deadline.provisional else "") + gap + _("Rule DSR-DEADLINE."))
 not_yet = _("not yet")
 facts = [(_("Identity verified"), fmt_datetime(row.get("identity_verified_at"))
           if row.get("identity_verified_at") else not_yet),
