@@ -40,6 +40,7 @@ import pandas as pd
 
 from . import clocks as clk
 from . import workdays
+from .i18n import N_, _, actor_label, fmt_datetime, fmt_number, is_chinese, label, ngettext
 from .access import Actor, require
 from .audit import to_json
 from .incidents import _Form, _check_token, _tz_for, form_token  # noqa: F401 (re-exported)
@@ -51,11 +52,16 @@ from .settings import Settings
 
 # -- vocabulary ---------------------------------------------------------------------------
 LABELS = {
-    "received_at": "Received", "channel": "Channel", "kind": "Kind of request",
-    "subject_ref": "Subject", "handler": "Handler", "notes": "Notes", "at": "When",
-    "refusal_reason": "Reason for refusing", "text": "Note", "request_id": "Request",
-    "step": "Step", "token": "Submit token", "timezone": "Time zone",
+    "received_at": N_("Received"), "channel": N_("Channel"), "kind": N_("Kind of request"),
+    "subject_ref": N_("Subject"), "handler": N_("Handler"), "notes": N_("Notes"),
+    "at": N_("When"), "refusal_reason": N_("Reason for refusing"), "text": N_("Note"),
+    "request_id": N_("Request"), "step": N_("Step"), "token": N_("Submit token"),
+    "timezone": N_("Time zone"),
 }
+# The English words of the stored history (``request_events.detail``, written in English
+# whatever the writer's language: it is the record) and of the e-mail reminders. The
+# screen shows the codes' words in the reader's language: ``kind_label``, ``channel_label``,
+# ``status_label`` (``dashboard.i18n.label``).
 KIND_LABELS = {
     "access": "Access (8.1)", "copy": "Copy (8.1)", "correct": "Correction (8.1)",
     "delete": "Deletion (8.2)", "withdraw_consent": "Withdraw consent (8.5)",
@@ -68,6 +74,35 @@ CHANNEL_LABELS = {
 }
 STATUS_LABELS = {"received": "Received", "in_progress": "In progress",
                  "completed": "Completed", "refused": "Refused", "withdrawn": "Withdrawn"}
+# The clause of the policy each kind answers (shown after the kind's words)
+KIND_CLAUSES = {"access": "8.1", "copy": "8.1", "correct": "8.1", "delete": "8.2",
+                "withdraw_consent": "8.5", "cancel_account": "8.5", "explain": "10",
+                "complaint": "10"}
+
+
+def kind_label(code: str) -> str:
+    """A kind's words in the reader's language with its policy clause: ``Deletion (8.2)`` /
+    ``删除（8.2）``; an unknown code as it is."""
+    clause = KIND_CLAUSES.get(str(code))
+    if clause is None:
+        return label("request_kind", code)
+    return _("{kind} ({clause})").format(kind=label("request_kind", code), clause=clause)
+
+
+def channel_label(code: str) -> str:
+    return label("request_channel", code)
+
+
+def status_label(code: str) -> str:
+    return label("request_status", code)
+
+
+def field_label(name: str) -> str:
+    """A form field's name in the reader's language (``LABELS``)."""
+    words = LABELS.get(name)
+    return _(words) if words else str(name)
+
+
 OPEN = ("received", "in_progress")
 FINAL = ("completed", "refused", "withdrawn")
 TRANSITIONS = {"received": ("in_progress", *FINAL), "in_progress": FINAL}
@@ -84,7 +119,7 @@ class ValidationError(_IncidentValidationError):
 
     def __init__(self, errors: Mapping[str, str]):
         self.errors = dict(errors)
-        ValueError.__init__(self, "; ".join(f"{LABELS.get(k, k)}: {v}"
+        ValueError.__init__(self, "; ".join(f"{field_label(k)}: {v}"
                                             for k, v in self.errors.items()))
 
 
@@ -98,24 +133,34 @@ class Step:
     help: str
 
 
+# ``title`` and ``help`` are English (the stored history uses the titles); the page shows
+# them translated: ``_(step.title)``, ``_(step.help)``.
 STEPS: dict[str, Step] = {s.kind: s for s in (
-    Step("identity_verified", "Identity verified", None, OPEN, "identity_verified_at",
-         "Policy 8.3: the requester's identity is verified before the request is handled "
-         "(DSR-IDENTITY flags a completed access, copy, deletion or cancellation without it)."),
-    Step("in_progress", "In progress", "in_progress", ("received",), None,
-         "Handling has started. Moves the status from received to in progress."),
-    Step("completed", "Completed", "completed", OPEN, "completed_at",
-         "The reply was sent and the request carried out. Final: the deadline clock stops."),
-    Step("refused", "Refused", "refused", OPEN, "completed_at",
-         "The request is refused and the reply sent, with the reason (PIPL Art. 50: a refusal "
-         "states its reason). Final."),
-    Step("withdrawn", "Withdrawn", "withdrawn", OPEN, None,
-         "The individual withdrew the request. Final: DSR-DEADLINE no longer applies."),
-    Step("note", "Note", None, REQUEST_STATUSES, None,
-         "Anything worth keeping in the history. Notes can be added in every status."),
+    Step("identity_verified", N_("Identity verified"), None, OPEN, "identity_verified_at",
+         N_("Policy 8.3: the requester's identity is verified before the request is handled "
+            "(DSR-IDENTITY flags a completed access, copy, deletion or cancellation without "
+            "it).")),
+    Step("in_progress", N_("In progress"), "in_progress", ("received",), None,
+         N_("Handling has started. Moves the status from received to in progress.")),
+    Step("completed", N_("Completed"), "completed", OPEN, "completed_at",
+         N_("The reply was sent and the request carried out. Final: the deadline clock "
+            "stops.")),
+    Step("refused", N_("Refused"), "refused", OPEN, "completed_at",
+         N_("The request is refused and the reply sent, with the reason (PIPL Art. 50: a "
+            "refusal states its reason). Final.")),
+    Step("withdrawn", N_("Withdrawn"), "withdrawn", OPEN, None,
+         N_("The individual withdrew the request. Final: DSR-DEADLINE no longer applies.")),
+    Step("note", N_("Note"), None, REQUEST_STATUSES, None,
+         N_("Anything worth keeping in the history. Notes can be added in every status.")),
 )}
 STEP_ORDER = tuple(STEPS)
-EVENT_LABELS = {"logged": "Logged", **{k: s.title for k, s in STEPS.items()}}
+EVENT_LABELS = {"logged": N_("Logged"), **{k: s.title for k, s in STEPS.items()}}
+
+
+def step_title(kind: str) -> str:
+    """A step's (or history event's) title in the reader's language."""
+    words = EVENT_LABELS.get(str(kind))
+    return _(words) if words else str(kind)
 
 
 @dataclass(frozen=True)
@@ -139,12 +184,14 @@ class _ReqForm(_Form):
         value = self.raw(name)
         if value is None:
             if required:
-                self.fail(name, message or f"Enter the {LABELS.get(name, name).lower()}.")
+                self.fail(name, message or _("Enter the {field}.").format(
+                    field=field_label(name).lower()))
             return None
         value = str(value)
         cap = _CAPS.get(name, TEXT_CAP)
         if len(value) > cap:
-            self.fail(name, f"At most {cap:,} characters; this has {len(value):,}.")
+            self.fail(name, _("At most {cap} characters; this has {length}.").format(
+                cap=fmt_number(cap), length=fmt_number(len(value))))
             return None
         return value
 
@@ -153,11 +200,12 @@ class _ReqForm(_Form):
         value = self.raw(name)
         if value is None:
             if required:
-                self.fail(name, f"Choose the {LABELS.get(name, name).lower()}.")
+                self.fail(name, _("Choose the {field}.").format(
+                    field=field_label(name).lower()))
             return None
         if value not in options:
-            self.fail(name, f"Unknown value {str(value)[:40]!r}; choose one of: "
-                            f"{', '.join(options)}.")
+            self.fail(name, _("Unknown value {value}; choose one of: {options}.").format(
+                value=repr(str(value)[:40]), options=", ".join(options)))
             return None
         return value
 
@@ -179,14 +227,15 @@ def validate_request(values: Mapping[str, Any], settings: Settings,
         "channel": f.choice("channel", REQUEST_CHANNELS, required=True),
         "kind": f.choice("kind", REQUEST_KINDS, required=True),
         "subject_ref": f.text("subject_ref", required=True,
-                              message="Enter the subject: the pseudonymous id the retention "
-                                      "records use (subject_ref)."),
+                              message=_("Enter the subject: the pseudonymous id the "
+                                        "retention records use (subject_ref).")),
         "handler": f.text("handler"),
         "notes": f.text("notes"),
     }
     unknown = sorted(set(values) - set(clean) - {"timezone"})
     for name in unknown:
-        f.fail(name, f"A new request has no field {str(name)[:40]!r}.")
+        f.fail(name, _("A new request has no field {name}.").format(
+            name=repr(str(name)[:40])))
     if f.errors:
         raise ValidationError(f.errors)
     return clean
@@ -196,15 +245,17 @@ def step_refusal(row: Mapping[str, Any], kind: str) -> str | None:
     """Why ``kind`` cannot be recorded on a request in this state, or None."""
     step = STEPS.get(kind)
     if step is None:
-        return f"Unknown step {str(kind)[:40]!r}; the steps are: {', '.join(STEP_ORDER)}."
+        return _("Unknown step {step}; the steps are: {steps}.").format(
+            step=repr(str(kind)[:40]), steps=", ".join(STEP_ORDER))
     status = row["status"]
     if status not in step.statuses:
         if status in FINAL:
-            return (f"The request is {STATUS_LABELS[status].lower()}: that is final, only "
-                    "notes can be added.")
-        return f"Already {STATUS_LABELS[status].lower()}: the status only moves forward."
+            return _("The request is {status}: that is final, only notes can be "
+                     "added.").format(status=status_label(status).lower())
+        return _("Already {status}: the status only moves forward.").format(
+            status=status_label(status).lower())
     if kind == "identity_verified" and row.get("identity_verified_at") is not None:
-        return "The identity is already verified."
+        return _("The identity is already verified.")
     return None
 
 
@@ -230,22 +281,22 @@ def validate_step(row: Mapping[str, Any], kind: str, values: Mapping[str, Any],
     if kind == "refused":
         clean["refusal_reason"] = f.text(
             "refusal_reason", required=True,
-            message="State the reason for refusing: PIPL Art. 50 requires it in the reply.")
+            message=_("State the reason for refusing: PIPL Art. 50 requires it in the reply."))
     if kind == "note":
-        clean["text"] = f.text("text", required=True, message="Write the note.")
+        clean["text"] = f.text("text", required=True, message=_("Write the note."))
     at = clean.get("at")
     received = row.get("received_at")
     if at is not None and received is not None and at < received:
-        f.fail("at", "Cannot be before the request was received "
-                     f"({clk.format_time(received, tz)}).")
+        f.fail("at", _("Cannot be before the request was received ({time}).").format(
+            time=fmt_datetime(received)))
     if (kind in ("completed", "refused") and at is not None
             and row.get("identity_verified_at") is not None
             and at < row["identity_verified_at"]):
-        f.fail("at", "Cannot be before the identity was verified "
-                     f"({clk.format_time(row['identity_verified_at'], tz)}).")
+        f.fail("at", _("Cannot be before the identity was verified ({time}).").format(
+            time=fmt_datetime(row["identity_verified_at"])))
     unknown = sorted(set(values) - {"at", "refusal_reason", "text", "timezone"})
     for name in unknown:
-        f.fail(name, f"The step has no field {str(name)[:40]!r}.")
+        f.fail(name, _("The step has no field {name}.").format(name=repr(str(name)[:40])))
     if f.errors:
         raise ValidationError(f.errors)
     return clean
@@ -270,10 +321,71 @@ def request_record(store, request_id: str) -> dict[str, Any] | None:
 
 def request_history(store, request_id: str) -> pd.DataFrame:
     """The request's events in recording order: when, when recorded, who, role, step,
-    what was recorded."""
+    what was recorded (and the event's JSON ``data``, from which ``history_display``
+    words it in the reader's language)."""
     return store.df(
-        'SELECT event_id, "at", recorded_at, actor, role, kind, detail FROM request_events '
-        "WHERE request_id = ? ORDER BY event_id", [str(request_id)])
+        'SELECT event_id, "at", recorded_at, actor, role, kind, detail, data '
+        "FROM request_events WHERE request_id = ? ORDER BY event_id", [str(request_id)])
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def event_detail(kind: str, detail: str, data: Any) -> str:
+    """What an event recorded, in the reader's language. The stored ``detail`` is the
+    English record; in Chinese it is worded again from the event's ``data`` (its values,
+    the deadline computed when it was logged), and falls back to the stored text when the
+    data does not say enough. A note is the writer's own text."""
+    if not is_chinese() or kind == "note":
+        return detail
+    try:
+        payload = json.loads(data) if isinstance(data, str) and data else (data or {})
+        values = payload.get("values") or {}
+    except (ValueError, AttributeError):
+        return detail
+    when = fmt_datetime(_parse_time(values.get("at")))
+    if kind == "logged":
+        received = _parse_time(values.get("received_at"))
+        if not (values.get("kind") and values.get("channel") and received):
+            return detail
+        text = _("Logged: {kind} by {channel}, subject {subject}. Received {received}.").format(
+            kind=kind_label(values["kind"]), channel=channel_label(values["channel"]).lower(),
+            subject=values.get("subject_ref") or "", received=fmt_datetime(received))
+        due = _parse_time(payload.get("due_at"))
+        if due is not None:
+            text += (_("Due {due} (provisional: the calendar does not know that year "
+                             "yet).") if payload.get("provisional") else _("Due {due}.")
+                           ).format(due=fmt_datetime(due))
+        return text
+    if kind not in STEPS or not when:
+        return detail
+    if kind == "refused":
+        reason = values.get("refusal_reason")
+        if reason:
+            return _("Refused ({when}). Reason: {reason}").format(when=when, reason=reason)
+        return _("Refused ({when}). No reason recorded.").format(when=when)
+    return _("{step} ({when}).").format(step=step_title(kind), when=when)
+
+
+def history_display(history: pd.DataFrame) -> pd.DataFrame:
+    """The history as the page shows it: the step, the role and the actor in words, what
+    was recorded in the reader's language. Display only (the data keeps the codes)."""
+    out = history.copy()
+    if out.empty:
+        return out
+    out["detail"] = [event_detail(k, d, j) for k, d, j in zip(
+        out["kind"], out["detail"],
+        out["data"] if "data" in out.columns else [None] * len(out))]
+    out["kind"] = [step_title(k) for k in out["kind"]]
+    out["role"] = [label("role", r) for r in out["role"]]
+    out["actor"] = [actor_label(a) for a in out["actor"]]
+    return out
 
 
 def deadline_of(row: Mapping[str, Any], settings: Settings) -> "workdays.Deadline":
@@ -300,8 +412,8 @@ def _find_token(cur, token: str, action: str, request_id: str | None) -> tuple |
     if hit is None:
         return None
     if hit[2] != action or (request_id is not None and hit[0] != request_id):
-        raise ValidationError({"token": "This form's token was already used for another "
-                                        "submit; reload the form."})
+        raise ValidationError({"token": _("This form's token was already used for another "
+                                          "submit; reload the form.")})
     return hit
 
 
@@ -407,7 +519,8 @@ def record_step(store, actor: Actor, request_id: str, kind: str, values: Mapping
     settings = store.settings
     row = request_record(store, request_id)
     if row is None:
-        raise ValidationError({"request_id": f"No request {str(request_id)[:80]!r}."})
+        raise ValidationError({"request_id": _("No request {id}.").format(
+            id=repr(str(request_id)[:80]))})
     validate_step(row, kind, values, settings, store.now())
     step = STEPS[kind]
     tz = ZoneInfo(settings.timezone)
@@ -569,27 +682,30 @@ def queue_display(df: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
             shown.append("")
             continue
         due = pd.Timestamp(due).to_pydatetime()
-        shown.append(clk.format_time(due, now.tzinfo)
-                     + (" (provisional)" if rec.get("provisional") else ""))
+        shown.append(_("{deadline} (provisional)").format(deadline=fmt_datetime(due))
+                     if rec.get("provisional") else fmt_datetime(due))
         if rec["status"] not in OPEN:
-            left.append("answered late" if rec.get("answered_late") else
-                        ("answered in time" if rec["status"] != "withdrawn" else "withdrawn"))
+            left.append(_("answered late") if rec.get("answered_late") else
+                        (_("answered in time") if rec["status"] != "withdrawn"
+                         else _("withdrawn")))
         elif now > due:
-            left.append("⚠ OVERDUE")
+            left.append(_("⚠ OVERDUE"))
         else:
             n = workdays.working_days_left(now, due)
-            left.append(f"{n} working day{'s' if n != 1 else ''} left")
+            left.append(ngettext("{n} working day left", "{n} working days left", n).format(
+                n=fmt_number(n)))
     out["deadline"] = shown
     out["left"] = left
-    out["kind_label"] = [KIND_LABELS.get(k, k) for k in df["kind"]]
-    out["status_label"] = [STATUS_LABELS.get(s, s) for s in df["status"]]
-    out["channel_label"] = [CHANNEL_LABELS.get(c, c) for c in df["channel"]]
+    out["kind_label"] = [kind_label(k) for k in df["kind"]]
+    out["status_label"] = [status_label(s) for s in df["status"]]
+    out["channel_label"] = [channel_label(c) for c in df["channel"]]
     return out
 
 
-def request_choices(store, *, limit: int = 500) -> list[tuple[str, str]]:
-    """(request_id, kind and subject) for a picker: open first, newest first."""
-    return [(r[0], f"{KIND_LABELS.get(r[1], r[1])}, {r[2]}") for r in store.rows(
+def request_choices(store, *, limit: int = 500) -> list[tuple[str, str, str]]:
+    """(request_id, kind, subject) for a picker: open first, newest first (the page words
+    the kind: ``kind_label``)."""
+    return [(r[0], r[1], r[2]) for r in store.rows(
         "SELECT request_id, kind, subject_ref FROM rights_requests "
         "ORDER BY status NOT IN ('received', 'in_progress'), received_at DESC, request_id "
         "LIMIT ?", [int(limit)])]
@@ -619,11 +735,13 @@ def deletion_proof(store, request_id: str, *, limit: int = 200) -> DeletionProof
     if row is None:
         return DeletionProof(False, f"No request {str(request_id)[:80]!r}.", None, 0, empty)
     if row["kind"] not in DELETION_KINDS:
-        return DeletionProof(False, "Only deletion and account-cancellation requests have a "
-                                    "deletion proof.", None, 0, empty)
+        # N_: the page translates the reason it shows (the result is cached for every
+        # language)
+        return DeletionProof(False, N_("Only deletion and account-cancellation requests have "
+                                       "a deletion proof."), None, 0, empty)
     if row["status"] != "completed" or row.get("completed_at") is None:
-        return DeletionProof(False, "The request is not completed: the proof is taken on "
-                                    "the completion date.", None, 0, empty)
+        return DeletionProof(False, N_("The request is not completed: the proof is taken on "
+                                       "the completion date."), None, 0, empty)
     tz = ZoneInfo(store.settings.timezone)
     as_of = row["completed_at"].astimezone(tz).date()
     # the same conditions as DSR-DELETION-DONE: records collected after the completion

@@ -11,22 +11,22 @@ from dashboard import navigation as nav
 from dashboard import requests as rq
 from dashboard import ui
 from dashboard.access import PermissionDenied
+from dashboard.i18n import _, fmt_number, zone_name
 from dashboard.registers import REQUEST_CHANNELS, REQUEST_KINDS, REQUEST_STATUSES
 
 actor = ui.page_guard("requests")
 store = ui.get_store()
 settings = store.settings
-tz = settings.timezone
 state = st.session_state
 n_days = settings.dsr_response_working_days
 
-st.title("Rights requests", anchor=False)
-st.caption(f"Requests from individuals: access, copy, correction, deletion, withdrawal of "
-           f"consent, account cancellation (policy 8) and complaints or questions (policy 10). "
-           f"Each is answered by the end of the {n_days}th working day after the day of "
-           f"receipt, on the mainland-China calendar (weekends and statutory holidays off, the "
-           f"make-up working days on). Open requests come first, the nearest deadline on top. "
-           f"Times are {tz} time.")
+st.title(_("Rights requests"), anchor=False)
+st.caption(_("Requests from individuals: access, copy, correction, deletion, withdrawal of "
+             "consent, account cancellation (policy 8; PIPL Art. 44 to 50) and complaints or "
+             "questions (policy 10). Each is answered by the end of the {n}th working day "
+             "after the day of receipt, on the mainland-China calendar (weekends and statutory "
+             "holidays off, the make-up working days on). Open requests come first, the "
+             "nearest deadline on top. Times are {zone}.").format(n=n_days, zone=zone_name()))
 
 flash = state.pop("requests_flash", None)
 if flash:
@@ -56,7 +56,7 @@ def _log() -> None:
     state["log_errors"] = {}
     for key in [k for k in state if str(k).startswith("log_")]:
         del state[key]
-    state["requests_flash"] = f"Logged {result.request_id}."
+    state["requests_flash"] = _("Logged {id}.").format(id=result.request_id)
     state["requests_logged"] = result.request_id
 
 
@@ -67,72 +67,80 @@ def _error(errors: dict, name: str) -> None:
 
 if actor.may("request.log"):
     errors = state.get("log_errors") or {}
-    with st.expander("Log a request", icon=":material/add_task:", expanded=bool(errors)):
+    with st.expander(_("Log a request"), icon=":material/add_task:", expanded=bool(errors)):
         _error(errors, "step")
         _error(errors, "token")
         c1, c2 = st.columns(2)
         with c1, st.container(key="log_field_received_at"):
-            st.datetime_input("Received", key="log_received_at", step=60, format="YYYY-MM-DD",
+            st.datetime_input(_("Received"), key="log_received_at", step=60,
+                              format="YYYY-MM-DD",
                               value=store.now().replace(tzinfo=None, second=0, microsecond=0),
-                              help=f"When the request reached the company ({tz} time): the "
-                                   "clock starts here. Not in the future.")
+                              help=_("When the request reached the company ({zone}): the "
+                                     "clock starts here. Not in the future.").format(
+                                  zone=zone_name()))
             _error(errors, "received_at")
         with c2, st.container(key="log_field_channel"):
-            st.selectbox("Channel", REQUEST_CHANNELS, key="log_channel", index=None,
-                         format_func=rq.CHANNEL_LABELS.get, placeholder="How it came in")
+            st.selectbox(_("Channel"), REQUEST_CHANNELS, key="log_channel", index=None,
+                         format_func=rq.channel_label, placeholder=_("How it came in"))
             _error(errors, "channel")
         c1, c2 = st.columns(2)
         with c1, st.container(key="log_field_kind"):
-            st.selectbox("Kind of request", REQUEST_KINDS, key="log_kind", index=None,
-                         format_func=rq.KIND_LABELS.get, placeholder="What is asked")
+            st.selectbox(_("Kind of request"), REQUEST_KINDS, key="log_kind", index=None,
+                         format_func=rq.kind_label, placeholder=_("What is asked"))
             _error(errors, "kind")
         with c2, st.container(key="log_field_subject_ref"):
-            st.text_input("Subject", key="log_subject_ref", max_chars=rq._CAPS["subject_ref"],
-                          help="The pseudonymous id the retention records use (subject_ref).")
+            st.text_input(_("Subject"), key="log_subject_ref",
+                          max_chars=rq._CAPS["subject_ref"],
+                          help=_("The pseudonymous id the retention records use "
+                                 "(subject_ref)."))
             _error(errors, "subject_ref")
         with st.container(key="log_field_handler"):
-            st.text_input("Handler (optional)", key="log_handler", max_chars=rq._CAPS["handler"])
+            st.text_input(_("Handler (optional)"), key="log_handler",
+                          max_chars=rq._CAPS["handler"])
             _error(errors, "handler")
         with st.container(key="log_field_notes"):
-            st.text_area("Notes (optional)", key="log_notes")
+            st.text_area(_("Notes (optional)"), key="log_notes")
             _error(errors, "notes")
-        st.button("Log the request", key="log_save", type="primary", on_click=_log)
+        st.button(_("Log the request"), key="log_save", type="primary", on_click=_log)
 
 logged = state.pop("requests_logged", None)
 if logged:
-    st.page_link(nav.script("request"), label=f"Open {ui.plain(logged)}",
+    st.page_link(nav.script("request"), label=_("Open {id}").format(id=ui.plain(logged)),
                  icon=":material/assignment:", query_params={"id": logged})
 
 # -- the queue ---------------------------------------------------------------------------
 with st.container(key="request_filters"):
     c1, c2, c3 = st.columns(3)
-    statuses = c1.multiselect("Status", REQUEST_STATUSES, key="rq_status",
-                              default=list(rq.OPEN), format_func=rq.STATUS_LABELS.get,
-                              placeholder="All statuses")
-    kinds = c2.multiselect("Kind", REQUEST_KINDS, key="rq_kind",
-                           format_func=rq.KIND_LABELS.get, placeholder="All kinds")
-    channels = c3.multiselect("Channel", REQUEST_CHANNELS, key="rq_channel",
-                              format_func=rq.CHANNEL_LABELS.get, placeholder="All channels")
+    statuses = c1.multiselect(_("Status"), REQUEST_STATUSES, key="rq_status",
+                              default=list(rq.OPEN), format_func=rq.status_label,
+                              placeholder=_("All statuses"))
+    kinds = c2.multiselect(_("Kind"), REQUEST_KINDS, key="rq_kind",
+                           format_func=rq.kind_label, placeholder=_("All kinds"))
+    channels = c3.multiselect(_("Channel"), REQUEST_CHANNELS, key="rq_channel",
+                              format_func=rq.channel_label, placeholder=_("All channels"))
 
 moment = store.now().replace(second=0, microsecond=0).isoformat()
 query = dict(kinds=kinds, statuses=statuses, channels=channels, now=moment)
 counts = ui.cached(rq.queue_summary, **query)
 k1, k2, k3, k4 = st.columns(4)
-k1.metric("Shown", f"{counts['shown']:,}", help="Requests matching the filters.")
-k2.metric("Open", f"{counts['open']:,}", help="Received or in progress.")
-k3.metric("Overdue", f"{counts['overdue']:,}", help="Open past the working-day deadline.")
-k4.metric("Due within 7 days", f"{counts['due_soon']:,}",
-          help="Open, not overdue, with the deadline in the next 7 days.")
+k1.metric(_("Shown"), fmt_number(counts["shown"]), help=_("Requests matching the filters."))
+k2.metric(_("Open"), fmt_number(counts["open"]), help=_("Received or in progress."))
+k3.metric(_("Overdue"), fmt_number(counts["overdue"]),
+          help=_("Open past the working-day deadline."))
+k4.metric(_("Due within 7 days"), fmt_number(counts["due_soon"]),
+          help=_("Open, not overdue, with the deadline in the next 7 days."))
 
 if counts["shown"] == 0:
-    st.info("No request matches the filters.", icon=":material/info:")
+    st.info(_("No request matches the filters."), icon=":material/info:")
 else:
     PAGE_SIZE = 100
     pages = (counts["shown"] + PAGE_SIZE - 1) // PAGE_SIZE
     page = 1
     if pages > 1:
-        page = st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} requests each)", min_value=1,
-                               max_value=pages, value=1, step=1, key="rq_page")
+        page = st.number_input(
+            _("Page (of {pages}, {size} requests each)").format(pages=fmt_number(pages),
+                                                                size=PAGE_SIZE),
+            min_value=1, max_value=pages, value=1, step=1, key="rq_page")
     table = rq.queue_display(
         ui.cached(rq.list_requests, **query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
         dt.datetime.fromisoformat(moment))
@@ -143,53 +151,54 @@ else:
                       "channel_label", "subject_ref", "received_at", "identity_verified_at",
                       "completed_at", "handler"],
         column_config={
-            "request_id": st.column_config.TextColumn("Request"),
+            "request_id": st.column_config.TextColumn(_("Request")),
             "left": st.column_config.TextColumn(
-                "Working days left", help="Working days on the mainland calendar until the "
-                                          "deadline, today not counted."),
+                _("Working days left"), help=_("Working days on the mainland calendar until "
+                                               "the deadline, today not counted.")),
             "deadline": st.column_config.TextColumn(
-                "Deadline", help=f"End of the {n_days}th working day after the day of "
-                                 "receipt; provisional in a year the calendar does not know."),
-            "status_label": st.column_config.TextColumn("Status"),
-            "kind_label": st.column_config.TextColumn("Kind"),
-            "channel_label": st.column_config.TextColumn("Channel"),
-            "subject_ref": st.column_config.TextColumn("Subject"),
-            "received_at": st.column_config.DatetimeColumn("Received",
+                _("Deadline"), help=_("End of the {n}th working day after the day of receipt; "
+                                      "provisional in a year the calendar does not "
+                                      "know.").format(n=n_days)),
+            "status_label": st.column_config.TextColumn(_("Status")),
+            "kind_label": st.column_config.TextColumn(_("Kind")),
+            "channel_label": st.column_config.TextColumn(_("Channel")),
+            "subject_ref": st.column_config.TextColumn(_("Subject")),
+            "received_at": st.column_config.DatetimeColumn(_("Received"),
                                                            format="YYYY-MM-DD HH:mm"),
             "identity_verified_at": st.column_config.DatetimeColumn(
-                "Identity verified", format="YYYY-MM-DD HH:mm"),
-            "completed_at": st.column_config.DatetimeColumn("Answered",
+                _("Identity verified"), format="YYYY-MM-DD HH:mm"),
+            "completed_at": st.column_config.DatetimeColumn(_("Answered"),
                                                             format="YYYY-MM-DD HH:mm"),
-            "handler": st.column_config.TextColumn("Handler"),
+            "handler": st.column_config.TextColumn(_("Handler")),
         })
-    st.caption("Select a row to open the request.")
+    st.caption(_("Select a row to open the request."))
     rows = event.selection.rows if event is not None else []
     if rows:
         st.switch_page(nav.script("request"),
                        query_params={"id": table.iloc[rows[0]]["request_id"]})
     ids = list(table["request_id"])
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    picked = left.selectbox("Open a request", ids, key="open_request", index=None,
-                            placeholder="Choose a request in the list")
+    picked = left.selectbox(_("Open a request"), ids, key="open_request", index=None,
+                            placeholder=_("Choose a request in the list"))
     if picked:
-        right.page_link(nav.script("request"), label=f"Open {ui.plain(picked)}",
+        right.page_link(nav.script("request"), label=_("Open {id}").format(id=ui.plain(picked)),
                         icon=":material/assignment:", query_params={"id": picked})
 
 # -- the register as CSV --------------------------------------------------------------------
 if actor.may("export.download"):
-    st.subheader("Download the register", anchor=False)
+    st.subheader(_("Download the register"), anchor=False)
     clean = exports.normalize_filters("rights_requests", {"status": statuses, "kind": kinds,
                                                           "channel": channels})
     rows_in_file = ui.cached(exports.count_rows, dataset="rights_requests", filters=clean)
     name = exports.file_name("rights_requests", clean, store.now())
     st.download_button(
-        f"Download {name} ({rows_in_file:,} rows)",
+        _("Download {name} ({n} rows)").format(name=name, n=fmt_number(rows_in_file)),
         data=lambda f=clean, n=name: exports.download_bytes(store, actor, "rights_requests",
                                                             f, name=n),
         file_name=name, mime=exports.CSV_MIME, on_click="ignore", icon=":material/download:",
         key="rq_download", disabled=rows_in_file == 0)
-    st.caption("The rights-requests register with the filters above, as contract CSV (the "
-               "Exports page's writer). The download is recorded in the audit log with the "
-               "file's SHA-256.")
+    st.caption(_("The rights-requests register with the filters above, as contract CSV (the "
+                 "Exports page's writer). The download is recorded in the audit log with the "
+                 "file's SHA-256."))
 elif actor.role == "manager":
-    st.caption("Downloads of the register are for the DPO and auditors (Exports).")
+    st.caption(_("Downloads of the register are for the DPO and auditors (Exports)."))

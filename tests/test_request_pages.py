@@ -55,8 +55,8 @@ def test_a_manager_logs_a_request_and_sees_it_in_the_queue_with_its_deadline(db,
     table = at.dataframe[0].value
     assert list(table["request_id"]) == ["REQ-2026-0001"]
     due = workdays.request_deadline(row["received_at"], store.settings)
-    assert table["deadline"][0] == "2026-12-14 23:59 +08:00" == \
-        due.due_at.strftime("%Y-%m-%d %H:%M +08:00")
+    assert table["deadline"][0] == "14 Dec 2026 23:59 Beijing time" == \
+        due.due_at.strftime("%-d %b %Y %H:%M Beijing time")
     left = workdays.working_days_left(store.now(), due.due_at, store.settings)
     assert table["left"][0] == f"{left} working days left"
     # A manager logs and follows, but does not download the register.
@@ -100,7 +100,7 @@ def test_a_dpo_records_the_steps_and_the_history_shows_them(db, monkeypatch):
     at = app_test(path, DPO, monkeypatch, page="request", query={"id": rid})
     assert not at.exception, at.exception
     deadline = at.get_by_key("request_deadline").markdown
-    assert deadline[0].value == "**Reply deadline:** 2026-12-11 23:59 +08:00"
+    assert deadline[0].value == "**Reply deadline:** 11 Dec 2026 23:59 Beijing time"
     assert "13 working days left" in deadline[1].value
     for n, (kind, when) in enumerate([("identity_verified", (2026, 11, 20, 11, 0)),
                                       ("in_progress", (2026, 11, 21, 9, 0)),
