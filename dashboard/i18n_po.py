@@ -20,7 +20,9 @@ def update(name: str, pairs: dict[str, str], *, locale: str = CHINESE) -> Path:
     else:
         catalog = Catalog(locale=locale, project="privacy-compliance", charset="utf-8")
     for msgid, msgstr in pairs.items():
-        catalog[msgid] = Message(msgid, msgstr)     # adds or replaces
+        if msgid in catalog:
+            catalog.delete(msgid)         # (setting an existing id keeps its old string)
+        catalog[msgid] = Message(msgid, msgstr)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
         write_po(fh, catalog, width=100, sort_output=True, omit_header=False)
