@@ -621,7 +621,7 @@ def test_manager_logs_a_request_dpo_completes_it_auditor_downloads_the_register(
     wait_for_app(pg)
     pg.get_by_text("Log a request", exact=True).click()
     pg.locator(".st-key-log_field_channel").get_by_role("combobox", name="Channel").click()
-    pg.get_by_role("option", name="Email", exact=True).click()
+    pg.get_by_role("option", name="E-mail", exact=True).click()
     pg.locator(".st-key-log_field_kind").get_by_role("combobox").click()
     pg.get_by_role("option", name="Deletion (8.2)", exact=True).click()
     box = pg.locator(".st-key-log_field_subject_ref").get_by_role("textbox")
@@ -633,7 +633,7 @@ def test_manager_logs_a_request_dpo_completes_it_auditor_downloads_the_register(
     wait_for_app(pg)
     pg.get_by_test_id("stMain").get_by_role("link", name=f"Open {new_id}").click()
     deadline = pg.locator(".st-key-request_deadline")
-    expect(deadline).to_contain_text("Reply deadline: 2026-12-15 23:59 +08:00")
+    expect(deadline).to_contain_text("Reply deadline: 15 Dec 2026 23:59 Beijing time")
     expect(deadline).to_contain_text("15 working days left")
     wait_for_app(pg)
     url = pg.url
@@ -649,10 +649,11 @@ def test_manager_logs_a_request_dpo_completes_it_auditor_downloads_the_register(
     dpo.get_by_role("button", name="Record: completed").click()
     expect(dpo.get_by_text(re.compile(r"^Recorded: Completed \(history event #\d+\)\.$"))).to_be_visible()
     expect(dpo.locator(".st-key-request_deadline")).to_contain_text(
-        "Reply deadline: 2026-12-15 23:59 +08:00")
+        "Reply deadline: 15 Dec 2026 23:59 Beijing time")
     expect(dpo.locator(".st-key-request_deadline")).to_contain_text("Answered in time")
     expect(dpo.locator(".st-key-request_history")).to_contain_text(
-        "2 events; the latest: Completed by dpo (dpo), 2026-11-24 10:00 +08:00.")
+        "2 events; the latest: Completed by dpo (Data protection officer), "
+        "24 Nov 2026 10:00 Beijing time.")
     expect(dpo.locator(".st-key-deletion_proof")).to_contain_text("Carried out")
 
     # The auditor downloads the register with the completed requests.
