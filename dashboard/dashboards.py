@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
@@ -172,6 +173,30 @@ def due_group_label(group: str) -> str:
 
 def window_label(days: int) -> str:
     return _("Within {days} days").format(days=int(days))
+
+
+# The codes a rule's SQL writes into its English ``detail`` (grades, request statuses, legal
+# bases, hold reasons ...), shown in words in Chinese.
+_DETAIL_KINDS = ("grade", "request_status", "legal_basis", "hold_reason", "request_kind",
+                 "incident_type", "incident_status", "sharing_kind")
+_DETAIL_CODES = re.compile(r"\b(?:[a-z]+(?:_[a-z]+)+|major|general|in_progress)\b")
+
+
+def detail_text(text: Any) -> Any:
+    """A finding's ``detail`` (the rule SQL's English text, a contract) for the screen: in
+    Chinese, the codes it names (``graded relatively_major``, ``not answered (in_progress)``,
+    ``on explicit_consent``) become their words (较大, 处理中, 明示同意); in English it is
+    shown as it is."""
+    if not isinstance(text, str) or not i18n.is_chinese():
+        return text
+
+    def words(m: "re.Match[str]") -> str:
+        code = m.group(0)
+        for kind in _DETAIL_KINDS:
+            if code in i18n.LABELS[kind] and (kind == "grade" or "_" in code):
+                return i18n.label(kind, code)
+        return code
+    return _DETAIL_CODES.sub(words, text)
 
 
 def rule_title(rule_id: str, english: str = "") -> str:

@@ -211,6 +211,7 @@ with table_slot:
         shown = rows.copy()          # display only: the codes in words, in the locale
         shown["severity"] = [D.severity_label(x) for x in shown["severity"]]
         shown["entity_type"] = [D.type_label(x) for x in shown["entity_type"]]
+        shown["detail"] = [D.detail_text(x) for x in shown["detail"]]
         config = {
             "severity": st.column_config.TextColumn(_("Severity")),
             "rule_id": st.column_config.TextColumn(_("Rule")),
@@ -313,14 +314,14 @@ def detail(rule_id: str, entity_id: str) -> None:
         st.success(flash, icon=":material/check_circle:")
     if d["finding"] is not None:
         callout = {"high": st.error, "medium": st.warning}.get(rule["severity"], st.info)
-        callout(_("**Finding:** {detail}").format(detail=ui.plain(d["finding"]["detail"])),
+        callout(_("**Finding:** {detail}").format(detail=ui.plain(D.detail_text(d["finding"]["detail"]))),
                 icon=SEVERITY_ICON[rule["severity"]])
     elif d["due"] is not None:
         due_at = d["due"]["due_at"]
         due_text = (fmt_datetime(due_at, zone=False) if is_chinese()
                     else f"{due_at.astimezone(store.tz):%Y-%m-%d %H:%M}")
         st.warning(_("**Not a finding yet — due by {due}:** {detail}").format(
-            due=due_text, detail=ui.plain(d["due"]["detail"])), icon=":material/hourglass_top:")
+            due=due_text, detail=ui.plain(D.detail_text(d["due"]["detail"]))), icon=":material/hourglass_top:")
     else:
         st.success(_("{rule} finds nothing on {entity} as of {when}: resolved, or never "
                      "broken. Its record, history and any plan stay below.").format(
@@ -355,7 +356,7 @@ def detail(rule_id: str, entity_id: str) -> None:
         if len(others):
             st.markdown(_("**{entity} also breaks**").format(entity=ui.plain(entity_id)))
             for r in others.itertuples(index=False):
-                st.button(f"{r.rule_id} — {ui.plain(r.detail)}", key=f"other_{r.rule_id}",
+                st.button(f"{r.rule_id} — {ui.plain(D.detail_text(r.detail))}", key=f"other_{r.rule_id}",
                           on_click=_open, args=(D.finding_key(r.rule_id, entity_id),),
                           icon=SEVERITY_ICON.get(r.severity), type="tertiary")
     with record:

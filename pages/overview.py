@@ -207,6 +207,7 @@ if tab["What falls due"].open:
                 st.info(_("Nothing falls due within {days} days.").format(days=urgent),
                         icon=":material/event_available:")
             else:
+                soonest = soonest.assign(detail=[D.detail_text(x) for x in soonest["detail"]])
                 st.dataframe(
                     soonest[["due_at", "rule_id", "entity_id", "detail"]], hide_index=True,
                     column_config={
