@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard import dashboards as D
+from dashboard import i18n
 from dashboard import navigation as nav
 from dashboard import remediation as rem
 from dashboard import ui
@@ -49,6 +50,29 @@ WIDGETS = (
      N_("Unplanned: not acknowledged; planned: a plan with a target date ahead; plan overdue: "
         "its target date has passed.")),
 )
+
+
+def _other_language_links() -> None:
+    """A link written in the other language (``?severity=High`` opened in Chinese: the bound
+    multiselects' words are their URL values) still filters: its words become the codes
+    before the widgets read the address. (``view``, a segmented control with a default,
+    cannot be set so: a link's ``view`` in the other language shows the findings.)"""
+    words = {"severity": (D.SEVERITY_LABELS, D.severity_label),
+             "type": (D.TYPE_LABELS, D.type_label), "plan": (D.PLAN_LABELS, D.plan_label)}
+    for key, (english, shown) in words.items():
+        values = st.query_params.get_all(key)
+        if not values or key in state:
+            continue
+        known = {}
+        for locale in i18n.LOCALES:
+            with i18n.using(locale):
+                known.update({shown(code): code for code in english})
+        codes = [known[v] for v in values if v in known]
+        if codes and any(v != shown(c) for v, c in zip(values, codes)):
+            state[key] = list(dict.fromkeys(codes))
+
+
+_other_language_links()
 
 
 def clear_filters() -> None:

@@ -300,6 +300,15 @@ def test_finding_details_name_grades_in_words(demo_db, monkeypatch):
     assert_no_raw_codes(at)
 
 
+def test_a_link_in_the_other_language_still_filters(demo_db, monkeypatch):
+    zh = open_zh(demo_db, DPO, monkeypatch, "findings", {"severity": "High"})
+    assert [m.value for m in zh.metric if m.label in ("发现项", "高")] == ["52", "52"]
+    en = app_test(demo_db, DPO, monkeypatch, page="findings", query={"plan": "未计划",
+                                                                     "severity": "高"})
+    assert not en.exception and [m.value for m in en.metric if m.label == "Findings"] == ["52"]
+    assert not en.warning
+
+
 def test_due_view_in_chinese(demo_db, monkeypatch):
     at = open_zh(demo_db, MANAGER, monkeypatch, "findings", {"view": "即将到期", "within": "7"})
     assert at.title[0].value == "即将到期"
