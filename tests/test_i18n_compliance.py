@@ -240,7 +240,7 @@ def test_overview_in_chinese(demo_db, monkeypatch, role):
     at = open_zh(demo_db, ACTORS[role], monkeypatch, "overview")
     assert at.title[0].value == "合规概览"
     labels = {m.label for m in at.metric}
-    assert {"总体得分", "未关闭的发现项", "高严重程度", "未计划", "已计划", "计划逾期"} <= labels
+    assert {"总体得分", "未关闭的发现项", "严重程度为高", "未计划", "已计划", "计划逾期"} <= labels
     assert "北京时间" in page_texts(at)
     assert [t.label for t in at.tabs][:2] == ["得分", "趋势"]
     assert_no_raw_codes(at)
