@@ -1,8 +1,8 @@
 """Charts: pure functions DataFrame -> ``plotly.graph_objects.Figure``, tested without Streamlit.
 
 Each builder takes the frame a ``dashboard.queries`` function returned and draws it as
-is (no aggregation here): the figure's data equals the frame, codes shown as English
-labels (``queries.label``). Every figure has a title and labelled axes, uses plotly's
+is (no aggregation here): the figure's data equals the frame, codes shown as labels in
+the page's locale (``queries.label``), titles and axes through ``_()``. Every figure has a title and labelled axes, uses plotly's
 default template (no forced background, so pages render it with
 ``st.plotly_chart(fig, theme="streamlit")`` in light and dark themes), and carries the
 codes of each bar in ``customdata`` so a page can turn a click into a filter.
@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from .queries import AGREEMENT_STATES, RETENTION_STATES, REVIEW_STATES, label
 from . import registers as R
+from .i18n import N_, _
 
 # Colours with meaning, readable on white and on Streamlit's dark background.
 BLUE, GREEN, AMBER, RED, PURPLE, GREY = (
@@ -36,7 +37,7 @@ ORDERS: dict[str, Sequence[str]] = {
     "agreement": AGREEMENT_STATES,
     "review_state": REVIEW_STATES,
 }
-EMPTY_TEXT = "Nothing matches the filters"
+EMPTY_TEXT = N_("Nothing matches the filters")
 
 
 def chart_text(value: str) -> str:
@@ -140,7 +141,7 @@ def monthly_bars(df: pd.DataFrame, *, month: str, value: str, title: str, value_
     if not df.empty:
         first, last = months.min(), months.max()
         span = (last.year - first.year) * 12 + last.month - first.month
-    fig.update_xaxes(title_text="Month", tickformat="%Y-%m",
+    fig.update_xaxes(title_text=_("Month"), tickformat="%Y-%m",
                      dtick="M1" if span <= 12 else "M3" if span <= 36 else None)
     tallest: dict = {}
     for m, n in zip(df[month], df[value]):
@@ -172,7 +173,7 @@ def _finish(fig: go.Figure, title: str, *, empty: bool, height: int, legend: boo
         margin=dict(l=10, r=10, t=100 if legend else 50, b=10),
     )
     if empty:
-        fig.add_annotation(text=EMPTY_TEXT, showarrow=False, xref="paper", yref="paper",
+        fig.add_annotation(text=_(EMPTY_TEXT), showarrow=False, xref="paper", yref="paper",
                            x=0.5, y=0.5, font=dict(size=14))
 
 
@@ -181,32 +182,32 @@ def processors_by_region(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(processor_breakdown(...), "region")`` — value, status, processors."""
     return stacked_bars(df, category="value", value="processors", stack="status",
                         stack_family="processor_status", category_family="region",
-                        title="Processors by storage region", category_title="Storage region",
-                        value_title="Processors")
+                        title=_("Processors by storage region"), category_title=_("Storage region"),
+                        value_title=_("Processors"))
 
 
 def processors_by_kind(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(processor_breakdown(...), "kind")``."""
     return stacked_bars(df, category="value", value="processors", stack="status",
                         stack_family="processor_status", category_family="kind",
-                        title="Processors by kind", category_title="Kind",
-                        value_title="Processors")
+                        title=_("Processors by kind"), category_title=_("Kind"),
+                        value_title=_("Processors"))
 
 
 def processors_by_agreement(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(processor_breakdown(...), "agreement")``."""
     return stacked_bars(df, category="value", value="processors", stack="status",
                         stack_family="processor_status", category_family="agreement",
-                        title="Processors by agreement status", category_title="Agreement",
-                        value_title="Processors", horizontal=False,
+                        title=_("Processors by agreement status"), category_title=_("Agreement"),
+                        value_title=_("Processors"), horizontal=False,
                         category_order=AGREEMENT_STATES)
 
 
 def agreement_expiries(df: pd.DataFrame) -> go.Figure:
     """``df``: ``processor_expiries(...)`` — month, processors."""
     return monthly_bars(df, month="month", value="processors",
-                        title="Processor agreements expiring, next 12 months",
-                        value_title="Agreements expiring")
+                        title=_("Processor agreements expiring, next 12 months"),
+                        value_title=_("Agreements expiring"))
 
 
 # -- sharing ---------------------------------------------------------------------------
@@ -214,16 +215,16 @@ def sharing_by_basis(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(sharing_breakdown(...), "legal_basis")`` — value, status, agreements."""
     return stacked_bars(df, category="value", value="agreements", stack="status",
                         stack_family="sharing_status", category_family="legal_basis",
-                        title="Agreements by legal basis", category_title="Legal basis",
-                        value_title="Agreements")
+                        title=_("Agreements by legal basis"), category_title=_("Legal basis"),
+                        value_title=_("Agreements"))
 
 
 def sharing_by_kind(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(sharing_breakdown(...), "kind")``."""
     return stacked_bars(df, category="value", value="agreements", stack="status",
                         stack_family="sharing_status", category_family="sharing_kind",
-                        title="Agreements by kind", category_title="Kind",
-                        value_title="Agreements", horizontal=False,
+                        title=_("Agreements by kind"), category_title=_("Kind"),
+                        value_title=_("Agreements"), horizontal=False,
                         category_order=R.SHARING_KINDS)
 
 
@@ -231,8 +232,8 @@ def sharing_by_consent(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(sharing_breakdown(...), "consent_code")``."""
     return stacked_bars(df, category="value", value="agreements", stack="status",
                         stack_family="sharing_status", category_family="consent",
-                        title="Agreements by consent type", category_title="Consent",
-                        value_title="Agreements", horizontal=False,
+                        title=_("Agreements by consent type"), category_title=_("Consent"),
+                        value_title=_("Agreements"), horizontal=False,
                         category_order=R.CONSENT_TYPES)
 
 
@@ -242,8 +243,8 @@ def retention_by_status(df: pd.DataFrame) -> go.Figure:
     records."""
     return stacked_bars(df, category="value", value="records", stack="status",
                         stack_family="retention_status", category_family="retention_status",
-                        title="Records by retention status", category_title="Status",
-                        value_title="Records", horizontal=False,
+                        title=_("Records by retention status"), category_title=_("Status"),
+                        value_title=_("Records"), horizontal=False,
                         category_order=RETENTION_STATES, legend=False)
 
 
@@ -251,32 +252,32 @@ def retention_by_category(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(retention_summary(...)["breakdown"], "category")``."""
     return stacked_bars(df, category="value", value="records", stack="status",
                         stack_family="retention_status", category_family="category",
-                        title="Records by data category", category_title="Data category",
-                        value_title="Records")
+                        title=_("Records by data category"), category_title=_("Data category"),
+                        value_title=_("Records"))
 
 
 def retention_by_system(df: pd.DataFrame) -> go.Figure:
     """``df``: ``pick(retention_summary(...)["breakdown"], "system")``."""
     return stacked_bars(df, category="value", value="records", stack="status",
                         stack_family="retention_status", category_family="system",
-                        title="Records by source system", category_title="System",
-                        value_title="Records")
+                        title=_("Records by source system"), category_title=_("System"),
+                        value_title=_("Records"))
 
 
 def overdue_over_time(df: pd.DataFrame) -> go.Figure:
     """``df``: ``retention_summary(...)["overdue_trend"]`` — month, records, cumulative."""
     return monthly_bars(df, month="month", value="records",
-                        title="Overdue records by due month",
-                        value_title="Overdue records", cumulative="cumulative",
-                        cumulative_title="Overdue backlog (running total)")
+                        title=_("Overdue records by due month"),
+                        value_title=_("Overdue records"), cumulative="cumulative",
+                        cumulative_title=_("Overdue backlog (running total)"))
 
 
 def holds_by_reason(df: pd.DataFrame) -> go.Figure:
     """``df``: ``retention_holds(...)["by_reason"]`` — hold_reason, review_state, records."""
     return stacked_bars(df, category="hold_reason", value="records", stack="review_state",
                         stack_family="review_state", category_family="hold_reason",
-                        title="Records on hold by reason (policy 6.2)",
-                        category_title="Hold reason", value_title="Records on hold",
+                        title=_("Records on hold by reason (policy 6.2)"),
+                        category_title=_("Hold reason"), value_title=_("Records on hold"),
                         category_order=R.HOLD_REASONS)
 
 
@@ -284,8 +285,8 @@ def holds_by_review_month(df: pd.DataFrame) -> go.Figure:
     """``df``: ``retention_holds(...)["by_review_month"]`` — month, review_state, records."""
     return monthly_bars(df, month="month", value="records", stack="review_state",
                         stack_family="review_state",
-                        title="Records on hold by review month",
-                        value_title="Records on hold")
+                        title=_("Records on hold by review month"),
+                        value_title=_("Records on hold"))
 
 
 def figure_points(fig: go.Figure) -> list[tuple[str, object, object]]:

@@ -6,6 +6,10 @@ has a title and labelled axes, uses plotly's default template (no forced backgro
 ``st.plotly_chart(fig, theme="streamlit")`` draws it in the light and the dark theme),
 and carries in ``customdata`` the codes of each bar, which ``dashboards.drill_params``
 turns into the Findings page's query parameters when a DPO clicks the bar.
+
+Words are in the page's locale (``i18n.get_locale()``): titles, axes, legends and hover
+text through ``_()``; the frames' labels (English, cached for every reader) are drawn as they
+are in English and rebuilt from their codes in Chinese (``dashboards.score_label`` …).
 """
 from __future__ import annotations
 
@@ -15,12 +19,13 @@ from typing import Any, Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import dashboards as D
 from .charts import AMBER, BLUE, GREEN, GREY, PURPLE, RED
+from .i18n import N_, _, is_chinese, label
 
 TEAL = "#3DA89F"
 from .clocks import GRADE_LABELS
-from .dashboards import BAND_LABELS, BANDS, PLAN_LABELS, percent
-from .incidents import STATUS_LABELS
+from .dashboards import BANDS, percent
 from .remediation import PLAN_STATES
 
 BAND_COLORS = {"target": GREEN, "warning": AMBER, "action": RED, "none": GREY}
@@ -28,7 +33,7 @@ PLAN_COLORS = {"unplanned": RED, "overdue": AMBER, "planned": BLUE}
 STATUS_COLORS = {"open": RED, "contained": AMBER, "resolved": BLUE, "closed": GREY}
 WINDOW_COLORS = (AMBER, BLUE)
 SERIES_COLORS = [PURPLE, TEAL, AMBER, GREY]      # the articles' lines beside the overall one
-EMPTY_TEXT = "Nothing to show"
+EMPTY_TEXT = N_("Nothing to show")
 
 
 def _layout(fig: go.Figure, title: str, *, height: int, legend: bool, empty: bool,
@@ -44,7 +49,7 @@ def _layout(fig: go.Figure, title: str, *, height: int, legend: bool, empty: boo
     if barmode:
         fig.update_layout(barmode=barmode)
     if empty:
-        fig.add_annotation(text=EMPTY_TEXT, showarrow=False, xref="paper", yref="paper",
+        fig.add_annotation(text=_(EMPTY_TEXT), showarrow=False, xref="paper", yref="paper",
                            x=0.5, y=0.5, font=dict(size=14))
     return fig
 
@@ -56,8 +61,9 @@ TOTALS_GROUP = "totals"             # text-only traces writing a bar's total
 def _threshold_lines(fig: go.Figure, *, target: float, warning: float, axis: str) -> None:
     """Dashed lines at the score bands' limits (settings score_target_percent and
     score_warning_percent), named in the legend (traces with no points)."""
-    for value, name, color in ((target, f"Target {target:g} %", GREEN),
-                               (warning, f"Action < {warning:g} %", RED)):
+    for value, name, color in (
+            (target, _("Target {value} %").format(value=f"{target:g}"), GREEN),
+            (warning, _("Action < {value} %").format(value=f"{warning:g}"), RED)):
         line = dict(color=color, dash="dash", width=1.5)
         if axis == "x":
             fig.add_vline(x=value, line=line, opacity=0.9)
@@ -73,7 +79,14 @@ def score_bars(df: pd.DataFrame, *, level: str, title: str, axis_title: str,
     top (``dashboards.scores``: worst first), coloured by ``df.band``. A row where nothing
     applies shows "n/a" at 0. ``customdata``: ``[level, code, applicable, failing]``."""
     fig = go.Figure()
+    df = df.copy()
+    if is_chinese():
+        df["label"] = [D.score_label(level, c, t) for c, t in
+                       zip(df["code"], df["title"] if "title" in df else df["label"])]
     labels = df["label"].tolist()
+    hover = ("%{y}<br>" + _("Score: %{text}") + "<br>" +
+             _("%{customdata[3]:,} failing of %{customdata[2]:,} applicable") +
+             "<extra></extra>")
     for b in BANDS:
         part = df[df["band"] == b]
         if part.empty:
@@ -81,16 +94,15 @@ def score_bars(df: pd.DataFrame, *, level: str, title: str, axis_title: str,
         none = b == "none"
         fig.add_trace(go.Bar(
             x=[0.0 if none else float(v) for v in part["score_pct"]], y=part["label"].tolist(),
-            orientation="h", name=BAND_LABELS[b], marker_color=BAND_COLORS[b],
+            orientation="h", name=D.band_label(b), marker_color=BAND_COLORS[b],
             customdata=[[level, c, int(a), int(f)] for c, a, f in
                         zip(part["code"], part["applicable"], part["failing"])],
-            text=["n/a" if none else percent(v / 100) for v in part["score_pct"]],
+            text=[_("n/a") if none else percent(v / 100) for v in part["score_pct"]],
             textposition="outside" if none else "auto", cliponaxis=False,
-            hovertemplate=("%{y}<br>Score: %{text}<br>%{customdata[3]:,} failing of "
-                           "%{customdata[2]:,} applicable<extra></extra>")))
+            hovertemplate=hover))
     fig.update_yaxes(title_text=axis_title, type="category", categoryorder="array",
                      categoryarray=labels, autorange="reversed", automargin=True)
-    fig.update_xaxes(title_text="Score (%)", range=[0, 104], ticksuffix=" %")
+    fig.update_xaxes(title_text=_("Score (%)"), range=[0, 104], ticksuffix=" %")
     _threshold_lines(fig, target=target, warning=warning, axis="x")
     return _layout(fig, title, height=170 + 34 * max(len(labels), 3), legend=True,
                    empty=df.empty)
@@ -101,30 +113,36 @@ def score_trend(df: pd.DataFrame, *, target: float, warning: float) -> go.Figure
     ``dashboards.trend``); the as-of day's point is this evaluation (``live``)."""
     fig = go.Figure()
     article_colors = iter(SERIES_COLORS * 4)
+    zh = is_chinese()
     for code, part in df.groupby("series", sort=False):
         overall = code == "overall"
+        name = part["label"].iloc[0]
+        if zh:
+            name = _("Overall") if overall else D.score_label("trend", code)
         fig.add_trace(go.Scatter(
             x=pd.to_datetime(part["day"]).tolist(), y=part["score_pct"].astype(float).tolist(),
-            name=part["label"].iloc[0], mode="lines+markers",
+            name=name, mode="lines+markers",
             line=dict(width=3.5 if overall else 1.5, dash=None if overall else "dot",
                       color=BLUE if overall else next(article_colors)),
             marker=dict(size=[10 if live else 6 for live in part["live"]]),
             customdata=[["overall" if overall else "article", code, "now" if live else
                          "snapshot"] for live in part["live"]],
-            hovertemplate="%{x|%Y-%m-%d}<br>" + part["label"].iloc[0] +
-                          ": %{y:.1f} %<br>%{customdata[2]}<extra></extra>"))
+            text=[_("now") if live else _("snapshot") for live in part["live"]],
+            hovertemplate="%{x|%Y-%m-%d}<br>" + name +
+                          ": %{y:.1f} %<br>%{text}<extra></extra>"))
     days = pd.to_datetime(df["day"]) if not df.empty else pd.Series([], dtype="datetime64[ns]")
     span = (days.max() - days.min()).days if len(days) else 0
-    xaxis: dict[str, Any] = dict(title_text=None, tickformat="%b %d", tickangle=0)
+    xaxis: dict[str, Any] = dict(title_text=None, tickformat="%m月%d日" if zh else "%b %d",
+                                 tickangle=0)
     if len(days) and span <= 14:
         xaxis.update(dtick=86_400_000 * (1 if span <= 7 else 2),
                      range=[days.min() - pd.Timedelta(days=max(1, 7 - span)),
                             days.max() + pd.Timedelta(days=0.5)])
     fig.update_xaxes(**xaxis)
     low = min([warning - 5, *df["score_pct"].astype(float).tolist()])
-    fig.update_yaxes(title_text="Score (%)", ticksuffix=" %", range=[max(0, low - 2), 101])
+    fig.update_yaxes(title_text=_("Score (%)"), ticksuffix=" %", range=[max(0, low - 2), 101])
     _threshold_lines(fig, target=target, warning=warning, axis="y")
-    _layout(fig, "Compliance score over time", height=440, legend=True, empty=df.empty)
+    _layout(fig, _("Compliance score over time"), height=440, legend=True, empty=df.empty)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0),
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
@@ -138,29 +156,36 @@ def findings_by_plan(df: pd.DataFrame, *, code: str, title: str, axis_title: str
     ``customdata``: ``[chart, code, plan_state, title]`` (``chart``: rule or severity;
     ``title`` is ``df.title`` when the frame has one, else the label: shown on hover)."""
     fig = go.Figure()
+    df = df.copy()
+    if is_chinese():
+        if chart == "severity":
+            df["label"] = [D.severity_label(c) for c in df[code]]
+        elif "title" in df:
+            df["title"] = [D.rule_title(c, t) for c, t in zip(df[code], df["title"])]
     labels = list(dict.fromkeys(df["label"].tolist()))
     for state in PLAN_STATES:
         part = df[df["plan_state"] == state]
         if part.empty:
             continue
+        name = D.plan_label(state)
         fig.add_trace(go.Bar(
             x=part["findings"].astype(int).tolist(), y=part["label"].tolist(), orientation="h",
-            name=PLAN_LABELS[state], marker_color=PLAN_COLORS[state],
+            name=name, marker_color=PLAN_COLORS[state],
             customdata=[[chart, c, state, h] for c, h in
                         zip(part[code], part["title"] if "title" in part else part["label"])],
-            hovertemplate=f"%{{y}}<br>%{{customdata[3]}}<br>{PLAN_LABELS[state]}: "
+            hovertemplate=f"%{{y}}<br>%{{customdata[3]}}<br>{name}: "
                           f"%{{x:,}}<extra></extra>"))
     totals = df.groupby("label", sort=False)["findings"].sum()
     if labels:      # each bar's total written at its end (one text trace: no legend entry)
         fig.add_trace(go.Scatter(
             x=[int(totals[lab]) for lab in labels], y=labels, mode="text",
             text=[f"  {int(totals[lab]):,}" for lab in labels], textposition="middle right",
-            showlegend=False, hoverinfo="skip", legendgroup=TOTALS_GROUP, name="Total",
+            showlegend=False, hoverinfo="skip", legendgroup=TOTALS_GROUP, name=_("Total"),
             cliponaxis=False))
     fig.update_yaxes(title_text=axis_title, type="category", categoryorder="array",
                      categoryarray=labels, autorange="reversed", automargin=True)
     top = int(totals.max()) if len(totals) else 0
-    fig.update_xaxes(title_text="Open findings", tickformat=",d", rangemode="tozero",
+    fig.update_xaxes(title_text=_("Open findings"), tickformat=",d", rangemode="tozero",
                      range=[0, top * 1.15 + 1])
     return _layout(fig, title, height=170 + 30 * max(len(labels), 3), legend=True,
                    empty=df.empty, barmode="stack")
@@ -171,6 +196,10 @@ def due_bars(df: pd.DataFrame) -> go.Figure:
     ``due_urgent_days`` and within ``due_soon_days``). ``customdata``:
     ``["due", group, horizon, rules as JSON]``."""
     fig = go.Figure()
+    df = df.copy()
+    if is_chinese():
+        df["label"] = [D.due_group_label(g) for g in df["group"]]
+        df["window"] = [D.window_label(h) for h in df["horizon"]]
     labels = list(dict.fromkeys(df["label"].tolist()))
     for i, (window, part) in enumerate(df.groupby("window", sort=False)):
         fig.add_trace(go.Bar(
@@ -181,12 +210,12 @@ def due_bars(df: pd.DataFrame) -> go.Figure:
             customdata=[["due", g, int(h), json.dumps(list(r))] for g, h, r in
                         zip(part["group"], part["horizon"], part["rules"])],
             hovertemplate=f"%{{y}}<br>{window}: %{{x:,}}<extra></extra>"))
-    fig.update_yaxes(title_text="Deadline", type="category", categoryorder="array",
+    fig.update_yaxes(title_text=_("Deadline"), type="category", categoryorder="array",
                      categoryarray=labels, autorange="reversed", automargin=True)
     top = int(df["due"].max()) if not df.empty else 0
-    fig.update_xaxes(title_text="Items falling due (not late yet)", tickformat=",d",
+    fig.update_xaxes(title_text=_("Items falling due (not late yet)"), tickformat=",d",
                      range=[0, top * 1.2 + 1])
-    return _layout(fig, "What falls due", height=170 + 48 * max(len(labels), 3),
+    return _layout(fig, _("What falls due"), height=170 + 48 * max(len(labels), 3),
                    legend=True, empty=df.empty or top == 0, barmode="group")
 
 
@@ -195,26 +224,32 @@ def incidents_by_grade(df: pd.DataFrame) -> go.Figure:
     (``dashboards.incident_breakdown``). ``customdata``: ``["incident", grade, status]``."""
     fig = go.Figure()
     grades = list(dict.fromkeys(df["grade"].tolist()))
-    labels = [GRADE_LABELS.get(g, g) for g in grades]
+    labels = [_grade(g) for g in grades]
     for status in dict.fromkeys(["open", "contained", "resolved", "closed",
                                  *df["status"].tolist()]):
         part = df[df["status"] == status]
         if part.empty:
             continue
-        name = STATUS_LABELS.get(status, status)
+        name = label("incident_status", status)
         fig.add_trace(go.Bar(
-            x=[GRADE_LABELS.get(g, g) for g in part["grade"]],
+            x=[_grade(g) for g in part["grade"]],
             y=part["incidents"].astype(int).tolist(), name=name,
             marker_color=STATUS_COLORS.get(status, GREY),
             customdata=[["incident", g, status] for g in part["grade"]],
             hovertemplate=f"%{{x}}<br>{name}: %{{y:,}}<extra></extra>"))
-    fig.update_xaxes(title_text="Grade (national emergency plan)", type="category",
+    fig.update_xaxes(title_text=_("Grade (national emergency plan)"), type="category",
                      categoryorder="array", categoryarray=labels)
     tallest = df.groupby("grade")["incidents"].sum().max() if not df.empty else 0
-    fig.update_yaxes(title_text="Incidents", tickformat=",d", rangemode="tozero",
+    fig.update_yaxes(title_text=_("Incidents"), tickformat=",d", rangemode="tozero",
                      **({"dtick": 1} if tallest <= 5 else {}))
-    return _layout(fig, "Incidents by grade and status", height=400, legend=True,
+    return _layout(fig, _("Incidents by grade and status"), height=400, legend=True,
                    empty=df.empty, barmode="stack")
+
+
+def _grade(code: Any) -> str:
+    """A grade in words: the Incidents page's English words, the statutory term in
+    Chinese (特别重大 / 重大 / 较大 / 一般)."""
+    return label("grade", code) if is_chinese() else GRADE_LABELS.get(code, code)
 
 
 def points(fig: go.Figure) -> list[tuple[str, Any, Any]]:

@@ -17,8 +17,9 @@ Findings filters (also the Findings page's URL query parameters):
 ``rule``              rule ids (``PROC-PIA``)
 ``clause``            policy clauses (``5.1.4``)
 ``article``           policy articles (``5``)
-``severity``          ``high`` ``medium`` ``low`` (URL: the label, ``High``)
-``type``              entity types (URL: the label, ``Sharing agreement``)
+``severity``          ``high`` ``medium`` ``low`` (URL: the label in the page's locale,
+                      ``High`` / ``高``)
+``type``              entity types (URL: the label, ``Sharing agreement`` / ``共享协议``)
 ``plan``              ``unplanned`` ``planned`` ``overdue`` (findings only)
 ``entity``            one entity id, exact (``PRC-0007``, a retention record number)
 ``search``            text in the entity id or the finding's detail (case-insensitive; not
@@ -31,12 +32,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 import pandas as pd
 
 from . import engine
+from . import i18n
+from .i18n import N_, _
 from . import remediation as rem
 from .access import Actor
 from .reference import clause_map
@@ -45,35 +49,36 @@ from .rules import ENTITY_REGISTER, ENTITY_TYPES, SEVERITIES, load_rules
 
 LEVELS = ("rule", "clause", "article")
 SEVERITY_ORDER = ("high", "medium", "low")          # most severe first, for display
-SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
-TYPE_LABELS = {"processor": "Processor", "sharing_agreement": "Sharing agreement",
-               "retention_record": "Retention record", "incident": "Incident",
-               "rights_request": "Rights request"}
+# English words (msgids): shown with ``_()``, or in the locale by ``severity_label`` etc.
+SEVERITY_LABELS = {"high": N_("High"), "medium": N_("Medium"), "low": N_("Low")}
+TYPE_LABELS = {"processor": N_("Processor"), "sharing_agreement": N_("Sharing agreement"),
+               "retention_record": N_("Retention record"), "incident": N_("Incident"),
+               "rights_request": N_("Rights request")}
 PLAN_LABELS = {k: rem.PLAN_LABELS[k] for k in rem.PLAN_STATES}
 BANDS = ("action", "warning", "target", "none")
-BAND_LABELS = {"target": "On target", "warning": "Below target", "action": "Needs action",
-               "none": "Nothing applies"}
+BAND_LABELS = {"target": N_("On target"), "warning": N_("Below target"),
+               "action": N_("Needs action"), "none": N_("Nothing applies")}
 FILTER_KEYS = ("rule", "clause", "article", "severity", "type", "plan", "entity", "search")
 SORTS: dict[str, tuple[str, str]] = {
-    "severity": ("Most severe first", "severity_rank DESC, rule_seq, entity_num, entity_id"),
-    "deadline": ("Deadline (earliest first)",
+    "severity": (N_("Most severe first"), "severity_rank DESC, rule_seq, entity_num, entity_id"),
+    "deadline": (N_("Deadline (earliest first)"),
                  "due_at NULLS LAST, severity_rank DESC, rule_seq, entity_num, entity_id"),
-    "target": ("Plan target date (earliest first)",
+    "target": (N_("Plan target date (earliest first)"),
                "target_date NULLS LAST, severity_rank DESC, rule_seq, entity_num, entity_id"),
-    "entity": ("Entity", "entity_type, entity_num, entity_id, rule_seq"),
+    "entity": (N_("Entity"), "entity_type, entity_num, entity_id, rule_seq"),
 }
 # What falls due, grouped as a DPO plans the week. Rules not named are "Other deadlines".
 DUE_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("regulator", "Reports to the regulator, the PI authority and the police",
+    ("regulator", N_("Reports to the regulator, the PI authority and the police"),
      ("INC-REGULATOR-DEADLINE", "INC-PI-AUTHORITY", "INC-POLICE", "INC-SUMMARY")),
-    ("notices", "Notices to users", ("INC-USER-NOTICE", "SHARE-MERGER-NOTICE",
+    ("notices", N_("Notices to users"), ("INC-USER-NOTICE", "SHARE-MERGER-NOTICE",
                                      "SHARE-LEGAL-NOTICE")),
-    ("agreements", "Agreements expiring", ("PROC-AGREEMENT-EXPIRED", "SHARE-EXPIRED-ACTIVE")),
-    ("deletion", "Records due for deletion", ("RET-OVERDUE",)),
-    ("requests", "Rights requests", ("DSR-DEADLINE",)),
-    ("reviews", "Assessments and hold reviews", ("PROC-ASSESSMENT", "SHARE-PIA",
+    ("agreements", N_("Agreements expiring"), ("PROC-AGREEMENT-EXPIRED", "SHARE-EXPIRED-ACTIVE")),
+    ("deletion", N_("Records due for deletion"), ("RET-OVERDUE",)),
+    ("requests", N_("Rights requests"), ("DSR-DEADLINE",)),
+    ("reviews", N_("Assessments and hold reviews"), ("PROC-ASSESSMENT", "SHARE-PIA",
                                                  "RET-HOLD-INVALID")),
-    ("other", "Other deadlines", ()),
+    ("other", N_("Other deadlines"), ()),
 )
 INCIDENT_STATUS_ORDER = ("open", "contained", "resolved", "closed")
 GRADE_ORDER = ("particularly_major", "major", "relatively_major", "general")
@@ -111,6 +116,12 @@ def percent(score: float | None) -> str:
     return f"{math.floor(score * 1000 + 1e-9) / 10:.1f} %"
 
 
+def percent_text(score: float | None) -> str:
+    """``percent`` for the screen: ``n/a`` in the page's locale."""
+    text = percent(score)
+    return _("n/a") if text == "n/a" else text
+
+
 def band(score: float | None, settings) -> str:
     """The score band: ``target`` (at or above ``score_target_percent``), ``warning``,
     ``action`` (below ``score_warning_percent``), ``none`` (nothing applies)."""
@@ -129,6 +140,89 @@ def _short(text: str, limit: int = 48) -> str:
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+# -- words in the page's locale (display only: the cached frames keep English and codes) -----
+
+def severity_label(code: Any) -> str:
+    return _(SEVERITY_LABELS[code]) if code in SEVERITY_LABELS else i18n.label("severity", code)
+
+
+def type_label(code: Any) -> str:
+    return _(TYPE_LABELS[code]) if code in TYPE_LABELS else i18n.label("entity_type", code)
+
+
+def plan_label(code: Any) -> str:
+    return _(PLAN_LABELS[code]) if code in PLAN_LABELS else i18n.label("plan_state", code)
+
+
+def band_label(code: Any) -> str:
+    return _(BAND_LABELS[code]) if code in BAND_LABELS else str(code)
+
+
+def sort_label(code: str) -> str:
+    return _(SORTS[code][0])
+
+
+def due_group_label(group: str) -> str:
+    for key, title, _rules in DUE_GROUPS:
+        if key == group:
+            return _(title)
+    return str(group)
+
+
+def window_label(days: int) -> str:
+    return _("Within {days} days").format(days=int(days))
+
+
+# The codes a rule's SQL writes into its English ``detail`` (grades, request statuses, legal
+# bases, hold reasons ...), shown in words in Chinese.
+_DETAIL_KINDS = ("grade", "request_status", "legal_basis", "hold_reason", "request_kind",
+                 "incident_type", "incident_status", "sharing_kind")
+_DETAIL_CODES = re.compile(r"\b(?:[a-z]+(?:_[a-z]+)+|major|general|in_progress)\b")
+
+
+def detail_text(text: Any) -> Any:
+    """A finding's ``detail`` (the rule SQL's English text, a contract) for the screen: in
+    Chinese, the codes it names (``graded relatively_major``, ``not answered (in_progress)``,
+    ``on explicit_consent``) become their words (较大, 处理中, 明示同意); in English it is
+    shown as it is."""
+    if not isinstance(text, str) or not i18n.is_chinese():
+        return text
+
+    def words(m: "re.Match[str]") -> str:
+        code = m.group(0)
+        for kind in _DETAIL_KINDS:
+            if code in i18n.LABELS[kind] and (kind == "grade" or "_" in code):
+                return i18n.label(kind, code)
+        return code
+    return _DETAIL_CODES.sub(words, text)
+
+
+def rule_title(rule_id: str, english: str = "") -> str:
+    """A rule's title in the page's locale (``rules.toml``'s ``title_zh``)."""
+    from .rules import rule_map, text
+    r = rule_map().get(str(rule_id))
+    return text(r, "title") if r is not None else english
+
+
+def score_label(level: str, code: Any, title: str = "") -> str:
+    """The axis label of a score bar or trend line in the page's locale: ``Art. 5 · How
+    will we share…`` / ``第5条 · 我们如何共享…``, ``5.1.4 · We may entrust…``, ``PROC-PIA ·
+    Personal information entrusted…``. ``title`` is the English one (the frames')."""
+    code = str(code)
+    zh = i18n.is_chinese()
+    if level == "overall" or code == "overall" and level == "trend":
+        return _("Overall")
+    if level == "rule":
+        shown = rule_title(code, title)
+    else:
+        from .policy_law import clause_title
+        shown = clause_title(code, title)
+    if level in ("article", "trend"):
+        limit = (34 if level == "article" else 32) // (2 if zh else 1)
+        return _("Art. {article} · {title}").format(article=code, title=_short(shown, limit))
+    return f"{code} · {_short(shown, 20 if zh else 40)}"
 
 
 # -- the overview ------------------------------------------------------------------------------
@@ -468,7 +562,7 @@ def due_groups(store, *, as_of: str) -> pd.DataFrame:
         for key, title, _rules in DUE_GROUPS:
             g = by_group.get(key, {"due": 0, "next": None, "rules": []})
             rows.append({"group": key, "label": title, "horizon": days,
-                         "window": f"Within {days} days", "due": g["due"],
+                         "window": f"Within {days} days", "due": g["due"],  # English
                          "next_due_at": g["next"], "rules": sorted(g["rules"])})
     df = pd.DataFrame(rows, columns=["group", "label", "horizon", "window", "due",
                                      "next_due_at", "rules"])
@@ -481,11 +575,11 @@ def due_groups(store, *, as_of: str) -> pd.DataFrame:
 # to the browser (pages/overview.py), so a first visit draws the first tab's charts only
 # (bench/bench_browser.py counts them).
 OVERVIEW_TABS: dict[str, tuple[str, ...]] = {
-    "Scores": ("chart_article", "chart_clause"),
-    "Trend": ("chart_trend",),
-    "Findings and incidents": ("chart_rule", "chart_severity", "chart_incidents"),
-    "What falls due": ("chart_due",),
-    "Every rule": (),
+    N_("Scores"): ("chart_article", "chart_clause"),
+    N_("Trend"): ("chart_trend",),
+    N_("Findings and incidents"): ("chart_rule", "chart_severity", "chart_incidents"),
+    N_("What falls due"): ("chart_due",),
+    N_("Every rule"): (),
 }
 OVERVIEW_TAB_PARAM = "tab"
 
@@ -530,23 +624,24 @@ def url_params(*, as_of: str | None = None, view: str | None = None,
                within: int | None = None, finding: str | None = None,
                **filters: Any) -> dict[str, str | list[str]]:
     """The Findings page's query parameters for a view: filter codes become the values its
-    widgets show (severity, entity type and plan as labels). Empty values are left out."""
+    widgets show (severity, entity type and plan as labels, in the page's locale: Streamlit
+    puts a bound widget's shown words in the address). Empty values are left out."""
     f = clean_filters(filters)
     out: dict[str, str | list[str]] = {}
     if as_of:
         out["as_of"] = str(as_of)[:10]
     if view == "due":
-        out["view"] = "Due soon"
+        out["view"] = _("Due soon")
     for key in FILTER_KEYS:
         if key not in f:
             continue
         value = f[key]
         if key == "severity":
-            value = [SEVERITY_LABELS[v] for v in SEVERITY_ORDER if v in value]
+            value = [_(SEVERITY_LABELS[v]) for v in SEVERITY_ORDER if v in value]
         elif key == "type":
-            value = [TYPE_LABELS[t] for t in ENTITY_TYPES if t in value]
+            value = [_(TYPE_LABELS[t]) for t in ENTITY_TYPES if t in value]
         elif key == "plan":
-            value = [PLAN_LABELS[p] for p in rem.PLAN_STATES if p in value]
+            value = [_(PLAN_LABELS[p]) for p in rem.PLAN_STATES if p in value]
         out[key] = value if isinstance(value, str) or len(value) != 1 else value[0]
     if within is not None:
         out["within"] = str(within)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -169,6 +170,57 @@ def _typed(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     if "score" in df.columns:
         df["score"] = df["score"].astype(float)
     return df
+
+
+# -- Chinese: the clause titles (unofficial translation) and the rules' texts -------------------
+
+@lru_cache(maxsize=2)
+def _clause_titles_zh(path: str) -> dict[str, str]:
+    import tomllib
+    from pathlib import Path
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return {str(k): str(v.get("title_zh", "")) for k, v in data.get("clauses", {}).items()
+            if str(v.get("title_zh", "")).strip()}
+
+
+def clause_titles_zh() -> dict[str, str]:
+    """Clause number -> its title in Chinese (``[clauses."5.1.4"] title_zh`` of
+    ``data/policy/catalog.toml``): the project's unofficial translation, the published
+    policy being English."""
+    from .reference import CATALOG_PATH
+    return _clause_titles_zh(str(CATALOG_PATH))
+
+
+def clause_title(clause: Any, english: str = "") -> str:
+    """A clause's (or article's) title in the page's locale: the unofficial Chinese
+    translation in Chinese, else ``english`` (the policy's own words)."""
+    from .i18n import is_chinese
+    if is_chinese():
+        return clause_titles_zh().get(str(clause)) or english
+    return english
+
+
+# The view's columns that hold a rule's text -> the rule's field (rules.TEXT_FIELDS).
+RULE_TEXT_COLUMNS = {"rule_title": "title", "policy_says": "promise",
+                     "law_asks": "law_beyond_policy", "legal_source": "legal_source",
+                     "v2_change": "v2_change"}
+
+
+def localized(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``beyond_policy``'s or ``changed_in_v2``'s frame for the screen, its rules'
+    texts and clause titles in the page's locale (the CSV keeps the English: a contract).
+    The policy's own text (``policy_text``) stays as published."""
+    from .rules import rule_map, text
+    out = frame.copy()
+    rules = rule_map()
+    for column, name in RULE_TEXT_COLUMNS.items():
+        if column in out.columns and "rule_id" in out.columns:
+            out[column] = [text(rules[r], name) if r in rules else v
+                           for r, v in zip(out["rule_id"], out[column])]
+    if "clause_title" in out.columns:
+        out["clause_title"] = [clause_title(c, t) for c, t in
+                               zip(out["clause"], out["clause_title"])]
+    return out
 
 
 # -- the view ---------------------------------------------------------------------------------

@@ -26,12 +26,13 @@ import pandas as pd
 
 from . import engine
 from .access import Actor, require
+from .i18n import N_, _, is_chinese, label
 from .rules import load_rules
 
 ACTION = "finding.acknowledge"
 PLAN_STATES = ("unplanned", "planned", "overdue")
-PLAN_LABELS = {"unplanned": "Unplanned", "planned": "Planned", "overdue": "Plan overdue",
-               "resolved": "Resolved"}
+PLAN_LABELS = {"unplanned": N_("Unplanned"), "planned": N_("Planned"),
+               "overdue": N_("Plan overdue"), "resolved": N_("Resolved")}   # shown with _()
 MAX_COMMENT = 2000
 MAX_OWNER = 200
 
@@ -61,7 +62,7 @@ class Plan:
 
 def _date(value: Any, field: str, errors: dict[str, str]) -> dt.date | None:
     if value is None or value == "":
-        errors[field] = "Choose the target date by which the finding will be fixed."
+        errors[field] = _("Choose the target date by which the finding will be fixed.")
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -70,7 +71,7 @@ def _date(value: Any, field: str, errors: dict[str, str]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        errors[field] = f"{value!r} is not a date (YYYY-MM-DD)."
+        errors[field] = _("{value} is not a date (YYYY-MM-DD).").format(value=repr(value))
         return None
 
 
@@ -85,33 +86,39 @@ def validate(store, *, rule_id: str, entity_id: str, owner: Any, target_date: An
     entity_id = str(entity_id or "").strip()
     rule = rules.get(rule_id)
     if rule is None:
-        errors["finding"] = (f"Unknown rule {rule_id!r}: it is not one of the compliance "
-                             "rules (docs/RULES.md).")
+        errors["finding"] = _("Unknown rule {rule}: it is not one of the compliance "
+                              "rules (docs/RULES.md).").format(rule=repr(rule_id))
     elif not entity_id:
-        errors["finding"] = "No finding chosen: the entity ID is empty."
+        errors["finding"] = _("No finding chosen: the entity ID is empty.")
     owner_text = str(owner or "").strip()
     if not owner_text:
-        errors["owner"] = "Name the owner who will fix the finding."
+        errors["owner"] = _("Name the owner who will fix the finding.")
     elif len(owner_text) > MAX_OWNER:
-        errors["owner"] = f"The owner is {len(owner_text)} characters long; at most {MAX_OWNER}."
+        errors["owner"] = _("The owner is {length} characters long; at most {limit}.").format(
+            length=len(owner_text), limit=MAX_OWNER)
     comment_text = str(comment or "").strip()
     if not comment_text:
-        errors["comment"] = "Say what will be done to fix the finding (the comment is empty)."
+        errors["comment"] = _("Say what will be done to fix the finding (the comment is "
+                              "empty).")
     elif len(comment_text) > MAX_COMMENT:
-        errors["comment"] = (f"The comment is {len(comment_text)} characters long; "
-                             f"at most {MAX_COMMENT}.")
+        errors["comment"] = _("The comment is {length} characters long; at most "
+                              "{limit}.").format(length=len(comment_text), limit=MAX_COMMENT)
     target = _date(target_date, "target_date", errors)
     today = store.now().date()
     if target is not None and target < today:
-        errors["target_date"] = (f"The target date {target.isoformat()} is in the past; "
-                                 f"choose today ({today.isoformat()}) or later.")
+        errors["target_date"] = _("The target date {date} is in the past; choose today "
+                                  "({today}) or later.").format(date=target.isoformat(),
+                                                                today=today.isoformat())
     detail = None
     if "finding" not in errors:
         found = engine.findings_page(store, engine.current_as_of(store), rule_id=rule_id,
                                      entity_id=entity_id, limit=1)
         if found.empty:
-            errors["finding"] = (f"{rule_id} has no open finding for {rule.entity_type} "
-                                 f"{entity_id} now: there is nothing to acknowledge.")
+            errors["finding"] = _("{rule} has no open finding for {type} {entity} now: there "
+                                  "is nothing to acknowledge.").format(
+                rule=rule_id, entity=entity_id,
+                type=label("entity_type", rule.entity_type) if is_chinese()
+                else rule.entity_type)
         else:
             detail = str(found["detail"].iloc[0])
     if errors:

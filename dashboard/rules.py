@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Mapping
 
 from .settings import DATA_DIR, ROOT
 
@@ -95,6 +96,10 @@ PARAMETERS: dict[str, tuple[str, str, str | None]] = {
 }
 
 _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
+# The texts a reader sees, each with a Chinese twin ``<field>_zh`` in rules.toml (issue 17):
+# ``text(rule, field)`` gives the one of the page's locale.
+TEXT_FIELDS = ("title", "promise", "breach", "fix", "legal_source", "reading",
+               "severity_reason", "v2_change", "law_beyond_policy")
 _REQUIRED_FIELDS = ("rule_id", "clause", "severity", "severity_reason", "entity_type", "title",
                     "promise", "breach", "fix", "legal_source", "reading")
 
@@ -130,6 +135,8 @@ class Rule:
     refresh: str = "day"          # when its stored result is renewed (REFRESH_CLASSES)
     changes_at: tuple[str, ...] = ()  # "data", "moment": the table.column values it compares
                                   # with $as_of (a later value is when the result may change)
+    zh: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False,
+                                  repr=False)  # TEXT_FIELDS in Chinese (``title`` -> ``title_zh``)
 
     @property
     def severity_rank(self) -> int:
@@ -142,10 +149,25 @@ class Rule:
 
     @property
     def explanation(self) -> str:
-        """The plain-language explanation for the DPO (help text)."""
-        return (f"**Promise.** {self.promise}\n\n**Why this is a finding.** {self.breach}\n\n"
-                f"**What fixes it.** {self.fix}\n\n**Legal source.** {self.legal_source}\n\n"
-                f"**Reading.** {self.reading}")
+        """The plain-language explanation for the DPO (help text), in the page's locale."""
+        from .i18n import _
+        return _("**Promise.** {promise}\n\n**Why this is a finding.** {breach}\n\n"
+                 "**What fixes it.** {fix}\n\n**Legal source.** {legal_source}\n\n"
+                 "**Reading.** {reading}").format(
+            promise=text(self, "promise"), breach=text(self, "breach"), fix=text(self, "fix"),
+            legal_source=text(self, "legal_source"), reading=text(self, "reading"))
+
+
+def text(rule: Rule, name: str) -> str:
+    """A rule's displayed text ``name`` (one of ``TEXT_FIELDS``) in the page's locale
+    (``i18n.get_locale()``): the ``<name>_zh`` of rules.toml in Chinese, else the English."""
+    if name not in TEXT_FIELDS:
+        raise KeyError(f"{name!r} is not one of {', '.join(TEXT_FIELDS)}")
+    english = str(getattr(rule, name) or "")
+    from .i18n import is_chinese
+    if english and is_chinese():
+        return rule.zh.get(name) or english
+    return english
 
 
 def strip_sql(sql: str) -> str:
@@ -224,6 +246,8 @@ def _load(toml_path: Path, rules_dir: Path) -> tuple[Rule, ...]:
             v2_change=entry.get("v2_change", ""),
             law_beyond_policy=entry.get("law_beyond_policy", ""),
             refresh=refresh, changes_at=changes_at,
+            zh=dict({f: str(entry[f"{f}_zh"]) for f in TEXT_FIELDS
+                                 if str(entry.get(f"{f}_zh", "")).strip()}),
         ))
     if not rules:
         raise RuleError(f"{toml_path}: no [[rule]] entries")

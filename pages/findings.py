@@ -11,11 +11,16 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard import dashboards as D
+from dashboard import i18n
 from dashboard import navigation as nav
 from dashboard import remediation as rem
 from dashboard import ui
+from dashboard import policy_law as PL
+from dashboard import rules as R
 from dashboard import views as view
 from dashboard.access import PermissionDenied
+from dashboard.i18n import (N_, _, actor_label, fmt_date, fmt_datetime, fmt_number,
+                            is_chinese, label, label_frame, ngettext)
 from dashboard.navigation import PAGE_BY_KEY
 
 actor = ui.page_guard("findings")
@@ -32,17 +37,42 @@ PLAN_COLOR = {"unplanned": "red", "overdue": "orange", "planned": "blue"}
 # Beside an open finding, the list keeps the columns that tell its rows apart.
 COMPACT = {"findings": ["severity", "rule_id", "entity_id", "plan_state", "detail"],
            "due": ["due_at", "rule_id", "entity_id", "detail"]}
+# The multiselects' shown words are also their values in the URL (Streamlit binds the
+# words): severity, type and plan are in the page's locale, as ``D.url_params`` writes them.
 WIDGETS = (
-    ("rule", "Rule", str, "Compliance rules (docs/RULES.md)."),
-    ("clause", "Policy clause", str, "Clauses of the privacy policy that rules test."),
-    ("article", "Policy article", str,
-     "5 sharing, 6 storage, 7 security, 8 access and control."),
-    ("severity", "Severity", D.SEVERITY_LABELS.get, None),
-    ("type", "Entity type", D.TYPE_LABELS.get, None),
-    ("plan", "Remediation plan", D.PLAN_LABELS.get,
-     "Unplanned: not acknowledged; planned: a plan with a target date ahead; plan overdue: "
-     "its target date has passed."),
+    ("rule", N_("Rule"), str, N_("Compliance rules (docs/RULES.md).")),
+    ("clause", N_("Policy clause"), str, N_("Clauses of the privacy policy that rules test.")),
+    ("article", N_("Policy article"), str,
+     N_("5 sharing, 6 storage, 7 security, 8 access and control.")),
+    ("severity", N_("Severity"), D.severity_label, None),
+    ("type", N_("Entity type"), D.type_label, None),
+    ("plan", N_("Remediation plan"), D.plan_label,
+     N_("Unplanned: not acknowledged; planned: a plan with a target date ahead; plan overdue: "
+        "its target date has passed.")),
 )
+
+
+def _other_language_links() -> None:
+    """A link written in the other language (``?severity=High`` opened in Chinese: the bound
+    multiselects' words are their URL values) still filters: its words become the codes
+    before the widgets read the address. (``view``, a segmented control with a default,
+    cannot be set so: a link's ``view`` in the other language shows the findings.)"""
+    words = {"severity": (D.SEVERITY_LABELS, D.severity_label),
+             "type": (D.TYPE_LABELS, D.type_label), "plan": (D.PLAN_LABELS, D.plan_label)}
+    for key, (english, shown) in words.items():
+        values = st.query_params.get_all(key)
+        if not values or key in state:
+            continue
+        known = {}
+        for locale in i18n.LOCALES:
+            with i18n.using(locale):
+                known.update({shown(code): code for code in english})
+        codes = [known[v] for v in values if v in known]
+        if codes and any(v != shown(c) for v, c in zip(values, codes)):
+            state[key] = list(dict.fromkeys(codes))
+
+
+_other_language_links()
 
 
 def clear_filters() -> None:
@@ -56,35 +86,37 @@ def clear_filters() -> None:
 
 with st.sidebar:
     day = st.date_input(
-        "As of", value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="as_of",
+        _("As of"), value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="as_of",
         bind="query-params", format="YYYY-MM-DD",
-        help="Today: the registers as they are now. A past day: as at the close of that day.")
+        help=_("Today: the registers as they are now. A past day: as at the close of that "
+               "day."))
     mode = st.segmented_control(
-        "Show", ["findings", "due"], default="findings", required=True, key="view",
-        bind="query-params", format_func={"findings": "Findings", "due": "Due soon"}.get,
-        help="Findings break a rule now; items due soon will, if nothing is done by their "
-             "deadline.")
-    st.subheader("Filters", anchor=False)
+        _("Show"), ["findings", "due"], default="findings", required=True, key="view",
+        bind="query-params", format_func={"findings": _("Findings"), "due": _("Due soon")}.get,
+        help=_("Findings break a rule now; items due soon will, if nothing is done by their "
+               "deadline."))
+    st.subheader(_("Filters"), anchor=False)
     raw: dict = {}
-    for key, label, fmt, help_text in WIDGETS:
+    for key, widget_label, fmt, help_text in WIDGETS:
         if key == "plan" and mode == "due":
             continue
-        raw[key] = st.multiselect(label, options[key], key=key, bind="query-params",
-                                  format_func=fmt, placeholder="All", help=help_text)
-    raw["entity"] = st.text_input("Entity ID", key="entity", bind="query-params",
-                                  placeholder="e.g. PRC-0007",
-                                  help="One processor, agreement, record or incident: its "
-                                       "exact ID.")
-    raw["search"] = st.text_input("Search", key="search", bind="query-params",
-                             placeholder="Type and press Enter",
-                             help="Text in the entity ID or the finding's detail.")
+        raw[key] = st.multiselect(_(widget_label), options[key], key=key, bind="query-params",
+                                  format_func=fmt, placeholder=_("All"),
+                                  help=_(help_text) if help_text else None)
+    raw["entity"] = st.text_input(_("Entity ID"), key="entity", bind="query-params",
+                                  placeholder=_("e.g. PRC-0007"),
+                                  help=_("One processor, agreement, record or incident: its "
+                                         "exact ID."))
+    raw["search"] = st.text_input(_("Search"), key="search", bind="query-params",
+                                  placeholder=_("Type and press Enter"),
+                                  help=_("Text in the entity ID or the finding's detail."))
     within = None
     if mode == "due":
         windows = sorted({urgent, soon})
-        within = st.selectbox("Falling due within (days)", windows, index=len(windows) - 1,
-                              key="within", bind="query-params",
-                              help="Settings due_urgent_days and due_soon_days.")
-    st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters,
+        within = st.selectbox(_("Falling due within (days)"), windows,
+                              index=len(windows) - 1, key="within", bind="query-params",
+                              help=_("Settings due_urgent_days and due_soon_days."))
+    st.button(_("Clear filters"), icon=":material/filter_alt_off:", on_click=clear_filters,
               width="stretch")
 
 as_of = D.as_of_for(store, day)
@@ -92,15 +124,19 @@ live = D.is_now(as_of)
 filters = D.clean_filters(raw)
 selected = D.parse_finding_key(st.query_params.get("finding"))
 
-st.title("Findings" if mode == "findings" else "Due soon", anchor=False)
-when = store.now().strftime("%Y-%m-%d %H:%M") if live else f"the close of {as_of}"
+st.title(_("Findings") if mode == "findings" else _("Due soon"), anchor=False)
+if is_chinese():
+    when = (fmt_datetime(store.now()) if live else _("the close of {day}").format(
+        day=fmt_date(dt.date.fromisoformat(as_of[:10]))))
+else:
+    when = store.now().strftime("%Y-%m-%d %H:%M") if live else f"the close of {as_of}"
 st.caption(
-    f"As of **{when}** (Asia/Shanghai). " + (
-        "One finding per entity that breaks a rule; most severe first. Select a row to see "
-        "the clause it breaks, the entity's record and history, and its remediation plan."
+    _("As of **{when}** (Asia/Shanghai). ").format(when=when) + (
+        _("One finding per entity that breaks a rule; most severe first. Select a row to see "
+          "the clause it breaks, the entity's record and history, and its remediation plan.")
         if mode == "findings" else
-        "Deadlines not missed yet: not findings, not in any score, but findings tomorrow if "
-        "nothing is done. Select a row to see the entity and the rule."))
+        _("Deadlines not missed yet: not findings, not in any score, but findings tomorrow "
+          "if nothing is done. Select a row to see the entity and the rule.")))
 
 # Filled in once the row just selected (if any) has put its finding in the URL.
 share_box = st.empty()
@@ -109,35 +145,49 @@ if mode == "findings":
     stats = ui.cached(D.finding_stats, as_of=as_of, filters=filters)
     total = stats["findings"]
     with st.container(horizontal=True):
-        st.metric("Findings", f"{total:,}", border=True, help="Open findings matching the "
-                                                              "filters.")
+        st.metric(_("Findings"), fmt_number(total), border=True,
+                  help=_("Open findings matching the filters."))
         for sev in D.SEVERITY_ORDER:
-            st.metric(D.SEVERITY_LABELS[sev], f"{stats[sev]:,}", border=True)
-        st.metric("Unplanned", f"{stats['unplanned']:,}", border=True,
-                  help="No remediation plan yet.")
-        st.metric("Planned", f"{stats['planned']:,}", border=True,
-                  help="A plan whose target date has not passed.")
-        st.metric("Plans overdue", f"{stats['overdue']:,}", border=True,
-                  help="A plan whose target date has passed.")
+            st.metric(D.severity_label(sev), fmt_number(stats[sev]), border=True)
+        st.metric(_("Unplanned"), fmt_number(stats["unplanned"]), border=True,
+                  help=_("No remediation plan yet."))
+        st.metric(_("Planned"), fmt_number(stats["planned"]), border=True,
+                  help=_("A plan whose target date has not passed."))
+        st.metric(_("Plans overdue"), fmt_number(stats["overdue"]), border=True,
+                  help=_("A plan whose target date has passed."))
 else:
     dstats = ui.cached(D.due_stats, as_of=as_of, filters=filters, within_days=within)
     total = dstats["due"]
     with st.container(horizontal=True):
-        st.metric(f"Due within {within} days", f"{total:,}", border=True)
+        st.metric(_("Due within {days} days").format(days=within), fmt_number(total),
+                  border=True)
         nxt = dstats["next_due_at"]
-        st.metric("Next deadline", nxt.astimezone(store.tz).strftime("%Y-%m-%d %H:%M")
-                  if nxt is not None else "—", border=True)
+        if nxt is None:
+            next_text = "—"
+        elif is_chinese():
+            next_text = fmt_datetime(nxt, zone=False)
+        else:
+            next_text = nxt.astimezone(store.tz).strftime("%Y-%m-%d %H:%M")
+        st.metric(_("Next deadline"), next_text, border=True)
 
 n_filters = sum(1 for v in filters.values() if v)
-st.markdown(f"**{total:,}** {'findings' if mode == 'findings' else 'items'} "
-            + (f"match {n_filters} filter{'s' if n_filters != 1 else ''}." if n_filters
-               else "— no filter set."))
+if is_chinese():
+    count_line = (ngettext("**{n}** finding", "**{n}** findings", total) if mode == "findings"
+                  else ngettext("**{n}** item", "**{n}** items", total)).format(
+        n=fmt_number(total))
+    count_line += (ngettext(" match {k} filter.", " match {k} filters.", n_filters).format(
+        k=n_filters) if n_filters else _(" — no filter set."))
+    st.markdown(count_line)
+else:
+    st.markdown(f"**{total:,}** {'findings' if mode == 'findings' else 'items'} "
+                + (f"match {n_filters} filter{'s' if n_filters != 1 else ''}." if n_filters
+                   else "— no filter set."))
 
 pages = max(1, math.ceil(total / D.PAGE_SIZE))
 with st.container(horizontal=True, vertical_alignment="bottom"):
     sort = "severity"
     if mode == "findings":
-        sort = st.selectbox("Sort by", list(D.SORTS), format_func=lambda k: D.SORTS[k][0],
+        sort = st.selectbox(_("Sort by"), list(D.SORTS), format_func=D.sort_label,
                             key="sort", bind="query-params", width=300)
     page = st.pagination(pages, key="page", bind="query-params") if pages > 1 else 1
 page = min(page, pages)
@@ -162,13 +212,13 @@ if chosen and chosen[0] < len(rows):
         state["findings_last_pick"] = (table_key, key)
         st.query_params["finding"] = key
         selected = (str(row["rule_id"]), str(row["entity_id"]))
-with share_box.expander("Share this view", icon=":material/link:"):
+with share_box.expander(_("Share this view"), icon=":material/link:"):
     shared = {k: st.query_params.get_all(k) for k in st.query_params}
     shared = {k: v[0] if len(v) == 1 else v for k, v in shared.items() if v}
     st.code("findings" + ("?" + urlencode(shared, doseq=True) if shared else ""),
             language=None)
-    st.caption("The address bar holds every filter and the selected finding: send it to a "
-               "colleague and they see this view (on their role's pages).")
+    st.caption(_("The address bar holds every filter and the selected finding: send it to a "
+                 "colleague and they see this view (on their role's pages)."))
 if selected is None and total == 1 and len(rows) == 1:
     selected = (str(rows.iloc[0]["rule_id"]), str(rows.iloc[0]["entity_id"]))
 if selected:
@@ -178,36 +228,42 @@ else:
 
 with table_slot:
     if total == 0:
-        st.info("Nothing matches the filters." if n_filters else
-                ("No open findings." if mode == "findings" else "Nothing falls due."),
+        st.info(_("Nothing matches the filters.") if n_filters else
+                (_("No open findings.") if mode == "findings" else _("Nothing falls due.")),
                 icon=":material/filter_alt:")
     else:
-        shown = rows.copy()
-        shown["severity"] = [D.SEVERITY_LABELS.get(x, x) for x in shown["severity"]]
-        shown["entity_type"] = [D.TYPE_LABELS.get(x, x) for x in shown["entity_type"]]
+        shown = rows.copy()          # display only: the codes in words, in the locale
+        shown["severity"] = [D.severity_label(x) for x in shown["severity"]]
+        shown["entity_type"] = [D.type_label(x) for x in shown["entity_type"]]
+        shown["detail"] = [D.detail_text(x) for x in shown["detail"]]
         config = {
-            "severity": st.column_config.TextColumn("Severity"),
-            "rule_id": st.column_config.TextColumn("Rule"),
-            "clause": st.column_config.TextColumn("Clause"),
-            "entity_type": st.column_config.TextColumn("Entity type"),
-            "entity_id": st.column_config.TextColumn("Entity"),
-            "detail": st.column_config.TextColumn("Detail", width="large"),
-            "due_at": st.column_config.DatetimeColumn("Deadline", format="YYYY-MM-DD HH:mm",
+            "severity": st.column_config.TextColumn(_("Severity")),
+            "rule_id": st.column_config.TextColumn(_("Rule")),
+            "clause": st.column_config.TextColumn(_("Clause")),
+            "entity_type": st.column_config.TextColumn(_("Entity type")),
+            "entity_id": st.column_config.TextColumn(_("Entity")),
+            "detail": st.column_config.TextColumn(_("Detail"), width="large"),
+            "due_at": st.column_config.DatetimeColumn(_("Deadline"), format="YYYY-MM-DD HH:mm",
                                                       timezone=settings.timezone),
         }
+        if "title" in shown.columns:
+            shown["title"] = [D.rule_title(r, t) for r, t in zip(shown["rule_id"],
+                                                                  shown["title"])]
+            config["title"] = st.column_config.TextColumn(_("What it checks"))
         if mode == "findings":
-            shown["plan_state"] = [D.PLAN_LABELS.get(x, x) for x in shown["plan_state"]]
+            shown["plan_state"] = [D.plan_label(x) for x in shown["plan_state"]]
             config.update({
-                "plan_state": st.column_config.TextColumn("Plan"),
-                "owner": st.column_config.TextColumn("Owner"),
-                "target_date": st.column_config.DateColumn("Target", format="YYYY-MM-DD"),
+                "plan_state": st.column_config.TextColumn(_("Plan")),
+                "owner": st.column_config.TextColumn(_("Owner")),
+                "target_date": st.column_config.DateColumn(_("Target"), format="YYYY-MM-DD"),
             })
         st.dataframe(shown, hide_index=True, key=table_key, on_select="rerun",
                      selection_mode="single-row", column_config=config,
                      column_order=COMPACT.get(mode) if selected else list(shown.columns),
                      height=min(38 + 35 * len(shown), 560))
-        st.caption(f"Rows {offset + 1:,}–{offset + len(rows):,} of {total:,}. "
-                   "Select a row to open it.")
+        st.caption(_("Rows {first}–{last} of {total}. Select a row to open it.").format(
+            first=fmt_number(offset + 1), last=fmt_number(offset + len(rows)),
+            total=fmt_number(total)))
 
 
 # -- one finding --------------------------------------------------------------------------
@@ -235,9 +291,11 @@ def _acknowledge(rule_id: str, entity_id: str) -> None:
         state["ack_errors"] = {"finding": str(exc)}
         return
     state["ack_errors"] = {}
-    state["ack_flash"] = (f"Plan recorded for {rule_id} on {ui.plain(entity_id)}: {ui.plain(plan.owner)} by "
-                          f"{plan.target_date:%Y-%m-%d} (revision {plan.revision}, audit entry "
-                          f"#{plan.audit_seq}).")
+    state["ack_flash"] = _("Plan recorded for {rule} on {entity}: {owner} by {date} (revision "
+                           "{revision}, audit entry #{seq}).").format(
+        rule=rule_id, entity=ui.plain(entity_id), owner=ui.plain(plan.owner),
+        date=fmt_date(plan.target_date) if is_chinese() else f"{plan.target_date:%Y-%m-%d}",
+        revision=plan.revision, seq=plan.audit_seq)
     for k in ("ack_owner", "ack_target", "ack_comment"):
         state.pop(k, None)
 
@@ -257,142 +315,179 @@ def _error(errors: dict, name: str) -> None:
 
 def detail(rule_id: str, entity_id: str) -> None:
     d = ui.cached(D.finding_detail, as_of=as_of, rule_id=rule_id, entity_id=entity_id)
-    rule, etype = d["rule"], d["entity_type"]
+    rule, etype = dict(d["rule"]), d["entity_type"]
+    loaded = R.rule_map().get(rule_id)
+    if loaded is not None:       # the rule's texts in the page's locale (rules.toml *_zh)
+        for name in ("title", "promise", "breach", "fix", "legal_source", "reading",
+                     "severity_reason"):
+            rule[name] = R.text(loaded, name)
     key = D.finding_key(rule_id, entity_id)
     _reset_form(key)
     with st.container(horizontal=True, vertical_alignment="center"):
         st.subheader(f"{rule_id} · {ui.plain(entity_id)}", anchor=False)
-        st.button("Close", icon=":material/close:", key="close_finding", on_click=_close,
+        st.button(_("Close"), icon=":material/close:", key="close_finding", on_click=_close,
                   type="tertiary")
-    badges = [f":{SEVERITY_COLOR[rule['severity']]}-badge[{rule['severity'].capitalize()}]",
-              f":gray-badge[{D.TYPE_LABELS.get(etype, etype)}]",
-              f":gray-badge[Clause {rule['clause']}]"]
+    badges = [f":{SEVERITY_COLOR[rule['severity']]}-badge[{D.severity_label(rule['severity'])}]",
+              f":gray-badge[{D.type_label(etype)}]",
+              ":gray-badge[" + _("Clause {clause}").format(clause=rule["clause"]) + "]"]
     if d["plan_state"]:
-        badges.append(f":{PLAN_COLOR[d['plan_state']]}-badge[{D.PLAN_LABELS[d['plan_state']]}]")
+        badges.append(f":{PLAN_COLOR[d['plan_state']]}-badge[{D.plan_label(d['plan_state'])}]")
     st.markdown(" ".join(badges) + f"  **{rule['title']}**")
     flash = state.pop("ack_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
     if d["finding"] is not None:
         callout = {"high": st.error, "medium": st.warning}.get(rule["severity"], st.info)
-        callout(f"**Finding:** {ui.plain(d['finding']['detail'])}", icon=SEVERITY_ICON[rule["severity"]])
+        callout(_("**Finding:** {detail}").format(detail=ui.plain(D.detail_text(d["finding"]["detail"]))),
+                icon=SEVERITY_ICON[rule["severity"]])
     elif d["due"] is not None:
         due_at = d["due"]["due_at"]
-        st.warning(f"**Not a finding yet — due by {due_at.astimezone(store.tz):%Y-%m-%d %H:%M}:** "
-                   f"{ui.plain(d['due']['detail'])}", icon=":material/hourglass_top:")
+        due_text = (fmt_datetime(due_at, zone=False) if is_chinese()
+                    else f"{due_at.astimezone(store.tz):%Y-%m-%d %H:%M}")
+        st.warning(_("**Not a finding yet — due by {due}:** {detail}").format(
+            due=due_text, detail=ui.plain(D.detail_text(d["due"]["detail"]))), icon=":material/hourglass_top:")
     else:
-        st.success(f"{rule_id} finds nothing on {ui.plain(entity_id)} as of {when}: resolved, or never "
-                   "broken. Its record, history and any plan stay below.",
-                   icon=":material/check_circle:")
+        st.success(_("{rule} finds nothing on {entity} as of {when}: resolved, or never "
+                     "broken. Its record, history and any plan stay below.").format(
+            rule=rule_id, entity=ui.plain(entity_id), when=when),
+            icon=":material/check_circle:")
 
     why, record, history, plan_tab = st.tabs(
-        ["Clause and rule", "Record", "History", "Remediation plan"])
+        [_("Clause and rule"), _("Record"), _("History"), _("Remediation plan")])
     with why:
         clause = d["clause"]
         if clause:
-            st.markdown(f"**Policy clause {clause['clause']}** · Article {clause['article']}. "
-                        f"{clause['article_title']}")
+            st.markdown(_("**Policy clause {clause}** · Article {article}. {title}").format(
+                clause=clause["clause"], article=clause["article"],
+                title=PL.clause_title(clause["article"], clause["article_title"])))
             st.markdown(view.clause_markdown(SimpleNamespace(**clause), number=False))
-            st.page_link(nav.script("policy"), label=f"Clause {clause['clause']} in the policy",
+            st.page_link(nav.script("policy"),
+                         label=_("Clause {clause} in the policy").format(clause=clause["clause"]),
                          icon=":material/policy:", query_params={"clause": clause["clause"]})
-        st.markdown(f"**What the clause promises.** {rule['promise']}\n\n"
-                    f"**Why this is a finding.** {rule['breach']}\n\n"
-                    f"**What fixes it.** {rule['fix']}\n\n"
-                    f"**Legal source.** {rule['legal_source']}\n\n"
-                    f"**How the rule reads the data.** {rule['reading']}\n\n"
-                    f"**Severity {rule['severity']}.** {rule['severity_reason']}")
-        st.caption(f"The rule's SQL: `{rule['sql_file']}`.")
+        st.markdown(_("**What the clause promises.** {promise}\n\n"
+                      "**Why this is a finding.** {breach}\n\n"
+                      "**What fixes it.** {fix}\n\n"
+                      "**Legal source.** {legal_source}\n\n"
+                      "**How the rule reads the data.** {reading}\n\n"
+                      "**Severity {severity}.** {severity_reason}").format(
+            promise=rule["promise"], breach=rule["breach"], fix=rule["fix"],
+            legal_source=rule["legal_source"], reading=rule["reading"],
+            severity=(D.severity_label(rule["severity"]) if is_chinese()
+                      else rule["severity"]),
+            severity_reason=rule["severity_reason"]))
+        st.caption(_("The rule's SQL: `{file}`.").format(file=rule["sql_file"]))
         others = d["others"]
         if len(others):
-            st.markdown(f"**{ui.plain(entity_id)} also breaks**")
+            st.markdown(_("**{entity} also breaks**").format(entity=ui.plain(entity_id)))
             for r in others.itertuples(index=False):
-                st.button(f"{r.rule_id} — {ui.plain(r.detail)}", key=f"other_{r.rule_id}",
+                st.button(f"{r.rule_id} — {ui.plain(D.detail_text(r.detail))}", key=f"other_{r.rule_id}",
                           on_click=_open, args=(D.finding_key(r.rule_id, entity_id),),
                           icon=SEVERITY_ICON.get(r.severity), type="tertiary")
     with record:
         rec = d["record"]
         if rec.empty:
-            st.warning(f"No {D.TYPE_LABELS.get(etype, etype).lower()} {ui.plain(entity_id)} in the "
-                       "register any more.", icon=":material/search_off:")
+            st.warning(_("No {type} {entity} in the register any more.").format(
+                type=D.type_label(etype) if is_chinese() else D.type_label(etype).lower(),
+                entity=ui.plain(entity_id)), icon=":material/search_off:")
         else:
             st.dataframe(rec[["heading", "value"]], hide_index=True,
-                         column_config={"heading": st.column_config.TextColumn("Field"),
-                                        "value": st.column_config.TextColumn("Value",
+                         column_config={"heading": st.column_config.TextColumn(_("Field")),
+                                        "value": st.column_config.TextColumn(_("Value"),
                                                                              width="large")})
         spec = PAGE_BY_KEY[d["register_page"]]
         if actor.role in spec.roles:
-            st.page_link(spec.script, label=f"Open in {spec.title}", icon=spec.icon,
-                         query_params=d["register_param"])
+            st.page_link(spec.script, label=_("Open in {page}").format(page=_(spec.title)),
+                         icon=spec.icon, query_params=d["register_param"])
     with history:
         if d["timeline"] is not None:
-            st.markdown("**Incident timeline** (append-only)")
+            st.markdown(_("**Incident timeline** (append-only)"))
             tl = d["timeline"]
+            if is_chinese():
+                tl = tl.assign(actor=[actor_label(a) for a in tl["actor"]])
             st.dataframe(tl[["event_id", "at", "actor", "kind", "detail"]], hide_index=True,
                          column_config={
                              "event_id": st.column_config.NumberColumn("#"),
                              "at": st.column_config.DatetimeColumn(
-                                 "When", format="YYYY-MM-DD HH:mm", timezone=settings.timezone),
-                             "actor": "Who", "kind": "Step",
-                             "detail": st.column_config.TextColumn("Detail", width="large")})
-        st.markdown("**Audit log** — entries about this entity, and imports into its register")
+                                 _("When"), format="YYYY-MM-DD HH:mm",
+                                 timezone=settings.timezone),
+                             "actor": _("Who"), "kind": _("Step"),
+                             "detail": st.column_config.TextColumn(_("Detail"),
+                                                                   width="large")})
+        st.markdown(_("**Audit log** — entries about this entity, and imports into its "
+                      "register"))
         audit = d["history"]
         if audit.empty:
-            st.caption("No audit entry names this entity.")
+            st.caption(_("No audit entry names this entity."))
         else:
-            st.dataframe(D.history_display(audit), hide_index=True, column_config={
+            shown_audit = D.history_display(audit)
+            if is_chinese():
+                shown_audit = label_frame(shown_audit, {"role": "role",
+                                                        "action": "audit_action"})
+                shown_audit["actor"] = [actor_label(a) for a in shown_audit["actor"]]
+            st.dataframe(shown_audit, hide_index=True, column_config={
                 "seq": st.column_config.NumberColumn("#"),
                 "logged_at": st.column_config.DatetimeColumn(
-                    "When", format="YYYY-MM-DD HH:mm", timezone=settings.timezone),
-                "actor": "Who", "role": "Role", "action": "Action",
-                "change": st.column_config.TextColumn("What changed", width="large")})
+                    _("When"), format="YYYY-MM-DD HH:mm", timezone=settings.timezone),
+                "actor": _("Who"), "role": _("Role"), "action": _("Action"),
+                "change": st.column_config.TextColumn(_("What changed"), width="large")})
     with plan_tab:
         plan = d["plan"]
         if plan is None:
-            st.markdown("No remediation plan yet.")
+            st.markdown(_("No remediation plan yet."))
         else:
-            st.markdown(
-                f"**{ui.plain(plan['owner'])}** will fix it by **{plan['target_date']:%Y-%m-%d}**.\n\n"
-                f"> {ui.plain(plan['comment'])}\n\n"
-                f"Acknowledged by {ui.plain(plan['acknowledged_by'])} on "
-                f"{plan['acknowledged_at'].astimezone(store.tz):%Y-%m-%d %H:%M}"
-                + (f" (revision {plan['revision']}, first on "
-                   f"{plan['first_acknowledged_at'].astimezone(store.tz):%Y-%m-%d})"
-                   if plan["revision"] > 1 else "") + ".")
+            zh = is_chinese()
+            target_text = (fmt_date(plan["target_date"]) if zh
+                           else f"{plan['target_date']:%Y-%m-%d}")
+            acked = (fmt_datetime(plan["acknowledged_at"], zone=False) if zh
+                     else f"{plan['acknowledged_at'].astimezone(store.tz):%Y-%m-%d %H:%M}")
+            text = _("**{owner}** will fix it by **{date}**.\n\n> {comment}\n\n"
+                     "Acknowledged by {who} on {when}").format(
+                owner=ui.plain(plan["owner"]), date=target_text,
+                comment=ui.plain(plan["comment"]), who=ui.plain(plan["acknowledged_by"]),
+                when=acked)
+            if plan["revision"] > 1:
+                first = (fmt_date(plan["first_acknowledged_at"]) if zh else
+                         f"{plan['first_acknowledged_at'].astimezone(store.tz):%Y-%m-%d}")
+                text += _(" (revision {revision}, first on {first})").format(
+                    revision=plan["revision"], first=first)
+            st.markdown(text + _("."))
             revisions = d["plan_history"]
             if len(revisions) > 1:
                 st.dataframe(revisions[["revision", "owner", "target_date", "comment",
                                         "recorded_at", "recorded_by"]], hide_index=True,
                              column_config={
+                                 "revision": _("Revision"), "owner": _("Owner"),
+                                 "comment": _("Comment"), "recorded_by": _("Recorded by"),
                                  "target_date": st.column_config.DateColumn(
-                                     "Target", format="YYYY-MM-DD"),
+                                     _("Target"), format="YYYY-MM-DD"),
                                  "recorded_at": st.column_config.DatetimeColumn(
-                                     "Recorded", format="YYYY-MM-DD HH:mm",
+                                     _("Recorded"), format="YYYY-MM-DD HH:mm",
                                      timezone=settings.timezone)})
         if not actor.may(rem.ACTION):
-            st.info("Only a data protection officer can acknowledge findings.",
+            st.info(_("Only a data protection officer can acknowledge findings."),
                     icon=":material/lock:")
         elif not live:
-            st.info("Plans are recorded on today's view: clear the as-of date.",
+            st.info(_("Plans are recorded on today's view: clear the as-of date."),
                     icon=":material/history:")
         elif d["finding"] is None:
-            st.caption("Only an open finding can be acknowledged.")
+            st.caption(_("Only an open finding can be acknowledged."))
         else:
             errors = state.get("ack_errors") or {}
             _error(errors, "finding")
             with st.form("ack_form", border=True):
-                st.markdown("**Revise the plan**" if plan else "**Acknowledge with a plan**")
-                st.text_input("Owner", key="ack_owner", max_chars=rem.MAX_OWNER,
+                st.markdown(_("**Revise the plan**") if plan else _("**Acknowledge with a plan**"))
+                st.text_input(_("Owner"), key="ack_owner", max_chars=rem.MAX_OWNER,
                               value=plan["owner"] if plan else "",
-                              help="Who will fix it: a person or a team.")
+                              help=_("Who will fix it: a person or a team."))
                 _error(errors, "owner")
-                st.date_input("Target date", key="ack_target", format="YYYY-MM-DD",
+                st.date_input(_("Target date"), key="ack_target", format="YYYY-MM-DD",
                               value=plan["target_date"] if plan else None, min_value=today,
-                              help="The day by which it will be fixed (Asia/Shanghai).")
+                              help=_("The day by which it will be fixed (Asia/Shanghai)."))
                 _error(errors, "target_date")
-                st.text_area("Comment", key="ack_comment", max_chars=rem.MAX_COMMENT,
-                             placeholder="What will be done, and why this date.")
+                st.text_area(_("Comment"), key="ack_comment", max_chars=rem.MAX_COMMENT,
+                             placeholder=_("What will be done, and why this date."))
                 _error(errors, "comment")
-                st.form_submit_button("Save plan" if plan else "Acknowledge",
+                st.form_submit_button(_("Save plan") if plan else _("Acknowledge"),
                                       icon=":material/task_alt:", type="primary",
                                       on_click=_acknowledge, args=(rule_id, entity_id))
 

@@ -7,7 +7,9 @@ import streamlit as st
 from dashboard import charts_compliance as CC
 from dashboard import dashboards as D
 from dashboard import navigation as nav
+from dashboard import rules as R
 from dashboard import ui
+from dashboard.i18n import _, fmt_date, fmt_datetime, fmt_number, is_chinese, label_frame
 from dashboard.navigation import PAGE_BY_KEY
 
 actor = ui.page_guard("overview")
@@ -22,10 +24,10 @@ with st.sidebar:
         # Bound to `day`, not `as_of`: the drill-down links carry `as_of` to the Findings
         # page, and Streamlit drops (or refuses to set) a link's parameter that a widget of
         # the page being left is bound to.
-        "As of", value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="day",
+        _("As of"), value=today, min_value=dt.date(2000, 1, 1), max_value=today, key="day",
         bind="query-params", format="YYYY-MM-DD",
-        help="Today shows the registers as they are now. A past day shows what was true at "
-             "the close of that day (dated facts are reconstructed; statuses are today's).")
+        help=_("Today shows the registers as they are now. A past day shows what was true at "
+               "the close of that day (dated facts are reconstructed; statuses are today's)."))
 as_of = D.as_of_for(store, day)
 live = D.is_now(as_of)
 link_as_of = None if live else as_of
@@ -37,22 +39,27 @@ prev = ui.cached(D.previous_snapshot, as_of=as_of)
 stats = ui.cached(D.finding_stats, as_of=as_of)
 due = ui.cached(D.due_groups, as_of=as_of)
 
-st.title("Compliance overview", anchor=False)
-when = s["as_of"].strftime("%Y-%m-%d %H:%M") if live else f"the close of {as_of}"
-notes = {"saved": "Today's snapshot was stored for the trend.",
-         "fresh": "Today's snapshot is up to date.",
-         "not allowed": "Snapshots are stored when a DPO opens this page.",
-         "past": "A past day: nothing is stored."}
-st.caption(f"As of **{when}** (Asia/Shanghai). The score of each policy clause is the share "
-           f"of the entities its rules apply to that break none of them; the overall score is "
-           f"the mean over clauses. {notes[snapshot]}")
+st.title(_("Compliance overview"), anchor=False)
+if is_chinese():
+    when = (fmt_datetime(s["as_of"]) if live
+            else _("the close of {day}").format(day=fmt_date(dt.date.fromisoformat(as_of[:10]))))
+else:
+    when = (s["as_of"].strftime("%Y-%m-%d %H:%M") if live
+            else f"the close of {as_of}")
+notes = {"saved": _("Today's snapshot was stored for the trend."),
+         "fresh": _("Today's snapshot is up to date."),
+         "not allowed": _("Snapshots are stored when a DPO opens this page."),
+         "past": _("A past day: nothing is stored.")}
+st.caption(_("As of **{when}** (Asia/Shanghai). The score of each policy clause is the share "
+             "of the entities its rules apply to that break none of them; the overall score "
+             "is the mean over clauses. {note}").format(when=when, note=notes[snapshot]))
 
 
 def _delta(now_value, before_value, *, scale=1.0, unit=""):
     if before_value is None or now_value is None:
         return None
     diff = (now_value - before_value) * scale
-    return f"{diff:+,.1f}{unit}" if unit else f"{int(round(diff)):+,}"
+    return f"{diff:+,.1f}{_(unit)}" if unit else f"{int(round(diff)):+,}"
 
 
 def _unchanged(delta: str | None) -> dict:
@@ -62,40 +69,44 @@ def _unchanged(delta: str | None) -> dict:
     return {}
 
 
-since = f"since {prev['snapshot_date']:%Y-%m-%d}" if prev else None
+since = (_("since {day}").format(day=fmt_date(prev["snapshot_date"]) if is_chinese()
+                                 else f"{prev['snapshot_date']:%Y-%m-%d}") if prev else None)
 with st.container(horizontal=True):
     d_overall = _delta(s["overall"], prev["overall"] if prev else None, scale=100, unit=" pts")
-    st.metric("Overall score", D.percent(s["overall"]), d_overall, **_unchanged(d_overall),
-              delta_description=since, border=True,
-              help=f"Mean of the clause scores. On target at {target} % or more; needs action "
-                   f"below {warning} % (settings score_target_percent, score_warning_percent).")
+    st.metric(_("Overall score"), D.percent_text(s["overall"]), d_overall,
+              **_unchanged(d_overall), delta_description=since, border=True,
+              help=_("Mean of the clause scores. On target at {target} % or more; needs action "
+                     "below {warning} % (settings score_target_percent, "
+                     "score_warning_percent).").format(target=target, warning=warning))
     d_findings = _delta(s["findings"], prev["findings"] if prev else None)
-    st.metric("Open findings", f"{s['findings']:,}", d_findings,
+    st.metric(_("Open findings"), fmt_number(s["findings"]), d_findings,
               **({"delta_color": "inverse"} | _unchanged(d_findings)),
               delta_description=since, border=True,
-              help="One finding per entity that breaks a rule.")
+              help=_("One finding per entity that breaks a rule."))
     d_high = _delta(s["by_severity"].get("high", 0), prev["findings_high"] if prev else None)
-    st.metric("High severity", f"{s['by_severity'].get('high', 0):,}", d_high,
+    st.metric(_("High severity"), fmt_number(s["by_severity"].get("high", 0)), d_high,
               **({"delta_color": "inverse"} | _unchanged(d_high)),
               delta_description=since, border=True,
-              help="Personal information flows or stays where the law forbids it, or a legal "
-                   "deadline was missed: act today.")
-    st.metric("Entities failing", f"{s['entities_failing']:,}", border=True,
-              help=f"Distinct processors, agreements, records and incidents breaking at least "
-                   f"one rule, of {s['entities_applicable']:,} that some rule applies to.")
+              help=_("Personal information flows or stays where the law forbids it, or a legal "
+                     "deadline was missed: act today."))
+    st.metric(_("Entities failing"), fmt_number(s["entities_failing"]), border=True,
+              help=_("Distinct processors, agreements, records and incidents breaking at least "
+                     "one rule, of {applicable} that some rule applies to.").format(
+                  applicable=fmt_number(s["entities_applicable"])))
 with st.container(horizontal=True):
-    st.metric("Unplanned", f"{stats['unplanned']:,}", border=True,
-              help="Open findings with no remediation plan.")
-    st.metric("Planned", f"{stats['planned']:,}", border=True,
-              help="Open findings a DPO acknowledged with an owner and a target date not "
-                   "passed.")
-    st.metric("Plans overdue", f"{stats['overdue']:,}", border=True,
-              help="Open findings whose plan's target date has passed.")
+    st.metric(_("Unplanned"), fmt_number(stats["unplanned"]), border=True,
+              help=_("Open findings with no remediation plan."))
+    st.metric(_("Planned"), fmt_number(stats["planned"]), border=True,
+              help=_("Open findings a DPO acknowledged with an owner and a target date not "
+                     "passed."))
+    st.metric(_("Plans overdue"), fmt_number(stats["overdue"]), border=True,
+              help=_("Open findings whose plan's target date has passed."))
     for days in sorted({urgent, soon}):
         n = int(due[due["horizon"] == days]["due"].sum())
-        st.metric(f"Due ≤ {days} days", f"{n:,}", border=True,
-                  help=f"Deadlines not missed yet that fall within {days} days (settings "
-                       f"due_urgent_days, due_soon_days): not findings, not in any score.")
+        st.metric(_("Due ≤ {days} days").format(days=days), fmt_number(n), border=True,
+                  help=_("Deadlines not missed yet that fall within {days} days (settings "
+                         "due_urgent_days, due_soon_days): not findings, not in any "
+                         "score.").format(days=days))
 
 
 def chart(fig, caption: str, key: str) -> None:
@@ -117,27 +128,31 @@ def chart(fig, caption: str, key: str) -> None:
 # and its charts are sent), so the first visit draws the cards and two charts, and the
 # rest comes when its tab is clicked. The open tab is in the address (?tab=Trend), for a
 # bookmark; the first tab is the default, without a parameter.
-tab = dict(zip(D.OVERVIEW_TABS, st.tabs(list(D.OVERVIEW_TABS), key=D.OVERVIEW_TAB_PARAM,
-                                       on_change="rerun", bind="query-params")))
+# The tabs' words are in the locale (so is the ``tab`` parameter's value); ``tab`` stays
+# keyed by the English names.
+tab = dict(zip(D.OVERVIEW_TABS, st.tabs([_(t) for t in D.OVERVIEW_TABS],
+                                       key=D.OVERVIEW_TAB_PARAM, on_change="rerun",
+                                       bind="query-params")))
 
 if tab["Scores"].open:
     with tab["Scores"]:
         left, right = st.columns([2, 3])
         with left:
             chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="article"),
-                                level="article", title="Compliance score per policy article",
-                                axis_title="Article", target=target, warning=warning),
-                  "Each article of the privacy policy (5 sharing, 6 storage, 7 security, "
-                  "8 access and control), worst first, coloured by band. Click a bar to open "
-                  "the article's findings.",
+                                level="article",
+                                title=_("Compliance score per policy article"),
+                                axis_title=_("Article"), target=target, warning=warning),
+                  _("Each article of the privacy policy (5 sharing, 6 storage, 7 security, "
+                    "8 access and control), worst first, coloured by band. Click a bar to "
+                    "open the article's findings."),
                   "chart_article")
         with right:
             chart(CC.score_bars(ui.cached(D.scores, as_of=as_of, level="clause"),
-                                level="clause", title="Compliance score per policy clause",
-                                axis_title="Clause", target=target, warning=warning),
-                  "Each clause that a rule tests: the share of the entities its rules apply "
-                  "to that break none of them, worst first. Click a bar to open the clause's "
-                  "findings.", "chart_clause")
+                                level="clause", title=_("Compliance score per policy clause"),
+                                axis_title=_("Clause"), target=target, warning=warning),
+                  _("Each clause that a rule tests: the share of the entities its rules apply "
+                    "to that break none of them, worst first. Click a bar to open the "
+                    "clause's findings."), "chart_clause")
 
 if tab["Trend"].open:
     with tab["Trend"]:
@@ -145,8 +160,9 @@ if tab["Trend"].open:
         # chart library to load before the first screen is drawn)
         trend = ui.cached(D.trend, as_of=as_of)
         chart(CC.score_trend(trend, target=target, warning=warning),
-              "The overall score and each article's, one point per stored daily snapshot; "
-              "the last point is this view. Click an article's point to open its findings.",
+              _("The overall score and each article's, one point per stored daily snapshot; "
+                "the last point is this view. Click an article's point to open its "
+                "findings."),
               "chart_trend")
 
 if tab["Findings and incidents"].open:
@@ -156,76 +172,88 @@ if tab["Findings and incidents"].open:
             chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of,
                                                 by="rule_id"),
                                       code="rule_id", chart="rule",
-                                      title="Open findings by rule", axis_title="Rule"),
-                  "Open findings of each rule, most first, split by remediation plan: none "
-                  "yet, plan overdue, planned. Click a segment to open those findings.",
+                                      title=_("Open findings by rule"), axis_title=_("Rule")),
+                  _("Open findings of each rule, most first, split by remediation plan: none "
+                    "yet, plan overdue, planned. Click a segment to open those findings."),
                   "chart_rule")
         with right:
             chart(CC.findings_by_plan(ui.cached(D.findings_breakdown, as_of=as_of,
                                                 by="severity"),
                                       code="severity", chart="severity",
-                                      title="Open findings by severity", axis_title="Severity"),
-                  "High: act today; medium: plan a fix; low: a record-keeping lapse. Each bar "
-                  "is split by remediation plan. Click a segment to open those findings.",
+                                      title=_("Open findings by severity"),
+                                      axis_title=_("Severity")),
+                  _("High: act today; medium: plan a fix; low: a record-keeping lapse. Each "
+                    "bar is split by remediation plan. Click a segment to open those "
+                    "findings."),
                   "chart_severity")
             chart(CC.incidents_by_grade(ui.cached(D.incident_breakdown, as_of=as_of)),
-                  "Incidents detected so far, by grade and current status. Click a segment to "
-                  "open the Incidents page filtered to it.", "chart_incidents")
+                  _("Incidents detected so far, by grade and current status. Click a segment "
+                    "to open the Incidents page filtered to it."), "chart_incidents")
 
 if tab["What falls due"].open:
     with tab["What falls due"]:
         left, right = st.columns([2, 3])
         with left:
             chart(CC.due_bars(due),
-                  f"Deadlines not missed yet, within {urgent} and within {soon} days: "
-                  "regulator and summary reports, notices to users, agreements expiring, "
-                  "records due for deletion, assessments and hold reviews. Click a bar to "
-                  "list them.", "chart_due")
+                  _("Deadlines not missed yet, within {urgent} and within {soon} days: "
+                    "regulator and summary reports, notices to users, agreements expiring, "
+                    "records due for deletion, assessments and hold reviews. Click a bar to "
+                    "list them.").format(urgent=urgent, soon=soon), "chart_due")
         with right:
             soonest = ui.cached(D.due_rows, as_of=as_of, within_days=urgent, limit=10)
-            st.markdown(f"**Falling due within {urgent} days** — the soonest ten")
+            st.markdown(_("**Falling due within {days} days** — the soonest ten").format(
+                days=urgent))
             if soonest.empty:
-                st.info(f"Nothing falls due within {urgent} days.",
+                st.info(_("Nothing falls due within {days} days.").format(days=urgent),
                         icon=":material/event_available:")
             else:
+                soonest = soonest.assign(detail=[D.detail_text(x) for x in soonest["detail"]])
                 st.dataframe(
                     soonest[["due_at", "rule_id", "entity_id", "detail"]], hide_index=True,
                     column_config={
                         "due_at": st.column_config.DatetimeColumn(
-                            "Deadline", format="YYYY-MM-DD HH:mm", timezone=settings.timezone),
-                        "rule_id": st.column_config.TextColumn("Rule"),
-                        "entity_id": st.column_config.TextColumn("Entity"),
-                        "detail": st.column_config.TextColumn("What is due", width="large")})
-            st.page_link(nav.script("findings"), label=f"Everything due within {soon} days",
+                            _("Deadline"), format="YYYY-MM-DD HH:mm",
+                            timezone=settings.timezone),
+                        "rule_id": st.column_config.TextColumn(_("Rule")),
+                        "entity_id": st.column_config.TextColumn(_("Entity")),
+                        "detail": st.column_config.TextColumn(_("What is due"), width="large")})
+            st.page_link(nav.script("findings"),
+                         label=_("Everything due within {days} days").format(days=soon),
                          icon=":material/event_upcoming:",
                          query_params=D.url_params(as_of=link_as_of, view="due", within=soon))
 
 if tab["Every rule"].open:
     with tab["Every rule"]:
         rules = ui.cached(D.rule_table, as_of=as_of)
+        shown = label_frame(rules, {"severity": "severity"})      # display only
+        shown["title"] = [D.rule_title(r, t) for r, t in zip(shown["rule_id"], shown["title"])]
         picked = st.dataframe(
-            rules[["rule_id", "title", "clause", "severity", "score_pct", "applicable",
+            shown[["rule_id", "title", "clause", "severity", "score_pct", "applicable",
                    "failing", "unplanned", "planned", "overdue", "due", "link"]],
             hide_index=True, key="rule_table", on_select="rerun",
             selection_mode="single-row",
             column_config={
-                "rule_id": st.column_config.TextColumn("Rule"),
-                "title": st.column_config.TextColumn("What it checks", width="large"),
-                "clause": st.column_config.TextColumn("Clause"),
-                "severity": st.column_config.TextColumn("Severity"),
-                "score_pct": st.column_config.ProgressColumn("Score", format="%.1f %%",
+                "rule_id": st.column_config.TextColumn(_("Rule")),
+                "title": st.column_config.TextColumn(_("What it checks"), width="large"),
+                "clause": st.column_config.TextColumn(_("Clause")),
+                "severity": st.column_config.TextColumn(_("Severity")),
+                "score_pct": st.column_config.ProgressColumn(_("Score"), format="%.1f %%",
                                                              min_value=0, max_value=100),
-                "applicable": st.column_config.NumberColumn("Applies to", format="localized"),
-                "failing": st.column_config.NumberColumn("Findings", format="localized"),
-                "unplanned": st.column_config.NumberColumn("Unplanned", format="localized"),
-                "planned": st.column_config.NumberColumn("Planned", format="localized"),
-                "overdue": st.column_config.NumberColumn("Plan overdue", format="localized"),
-                "due": st.column_config.NumberColumn(f"Due ≤ {soon} d", format="localized"),
-                "link": st.column_config.LinkColumn("Link", display_text="Open findings"),
+                "applicable": st.column_config.NumberColumn(_("Applies to"),
+                                                            format="localized"),
+                "failing": st.column_config.NumberColumn(_("Findings"), format="localized"),
+                "unplanned": st.column_config.NumberColumn(_("Unplanned"), format="localized"),
+                "planned": st.column_config.NumberColumn(_("Planned"), format="localized"),
+                "overdue": st.column_config.NumberColumn(_("Plan overdue"),
+                                                         format="localized"),
+                "due": st.column_config.NumberColumn(_("Due ≤ {days} d").format(days=soon),
+                                                     format="localized"),
+                "link": st.column_config.LinkColumn(_("Link"),
+                                                    display_text=_("Open findings")),
             })
-        st.caption("Every compliance rule with its score, its findings by plan state and its "
-                   "items falling due. Select a row (or use its link, which can be shared) to "
-                   "open its findings.")
+        st.caption(_("Every compliance rule with its score, its findings by plan state and "
+                     "its items falling due. Select a row (or use its link, which can be "
+                     "shared) to open its findings."))
         rows = picked.selection.rows if picked is not None else []
         if rows:
             st.switch_page(nav.script("findings"),
