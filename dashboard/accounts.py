@@ -245,7 +245,7 @@ def list_users(store) -> pd.DataFrame:
         "SELECT username, display_name, role, email, disabled, demo, last_sign_in_at, "
         "created_at, updated_at, password_changed_at FROM users ORDER BY username")
     statuses = [throttle.status(store, throttle.account_key(store, n)) for n in df["username"]]
-    df.insert(4, "failed_attempts", pd.array([f for f, _ in statuses], dtype="Int64"))
+    df.insert(4, "failed_attempts", pd.array([f for f, _until in statuses], dtype="Int64"))
     df.insert(5, "locked_until", pd.Series([u for _, u in statuses], dtype=object))
     df["locked_until"] = pd.to_datetime(df["locked_until"], utc=True).dt.tz_convert(store.tz)
     df.insert(4, "status", ["disabled" if d else ("locked" if u is not None else "active")
@@ -616,7 +616,7 @@ def session_actor(store, username: str) -> Actor:
 
     Raises ``AuthError`` when the account was removed or disabled.
     """
-    role, _ = session_binding(store, username)
+    role, _binding = session_binding(store, username)
     return Actor(normalize_username(username), role)
 
 

@@ -432,7 +432,7 @@ def send_test(store, actor: Actor, target_role: str, *,
         w.audit("notify.test", "notify_channel", target_role,
                 after={"channels": [{"channel": c, "ok": ok, **({"error": e} if e else {})}
                                     for c, ok, e in results]})
-    good = [c for c, ok, _ in results if ok]
+    good = [c for c, ok, _error in results if ok]
     bad = [e for _, ok, e in results if not ok]
     if not bad:
         return TestResult(True, _("Test message sent to {count} channel(s) of the {title} "

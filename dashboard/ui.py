@@ -397,7 +397,7 @@ def callback_actor(key: str) -> Actor | None:
 
 
 def _resolve(qualname: str) -> Callable[..., Any]:
-    module, _, name = qualname.rpartition(".")
+    module, _sep, name = qualname.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
 

@@ -14,7 +14,7 @@ if ui.enforce_session() is not None:
     # Signed in, yet here (this file run on its own, e.g. by a test): rerun into app.py.
     st.rerun()
 
-_, column, _ = st.columns([1, 2, 1])   # a narrow, centred form on the wide layout
+_left, column, _right = st.columns([1, 2, 1])   # a narrow, centred form on the wide layout
 with column:
     st.title(_("Sign in"), anchor=False)
     st.caption(_("Privacy compliance: sign in to see what your role allows."))
