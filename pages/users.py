@@ -40,6 +40,11 @@ def _role_label(role: str) -> str:
     return label("role", role) if CHINESE else f"{label('role', role)} ({role})"
 
 
+# format_func values are computed here, in the page's language: a select box's format_func
+# may also be called outside the page run (AppTest does, in its own thread)
+ROLE_NAMES = {role: _role_label(role) for role in ROLES}
+
+
 def _status(status: str) -> str:
     """An account's or token's status in words (Chinese); the English page keeps the
     lower-case word it always showed."""
@@ -95,7 +100,7 @@ with add_tab:
         new_display = c2.text_input(_("Name shown"), key="add_display_name")
         new_email = c1.text_input(_("E-mail (optional; also matches single sign-on)"),
                                   key="add_email")
-        new_role = c2.selectbox(_("Role"), ROLES, format_func=_role_label, key="add_role")
+        new_role = c2.selectbox(_("Role"), ROLES, format_func=ROLE_NAMES.get, key="add_role")
         pw1 = c1.text_input(_("Password (at least {n} characters)").format(
                                 n=accounts.PASSWORD_MIN_LENGTH),
                             type="password", key="add_password", autocomplete="new-password",
@@ -123,8 +128,8 @@ with change_tab:
     else:
         names = users["username"].tolist()
         by_name = users.set_index("username")
-        chosen = st.selectbox(_("User"), names, key="change_user",
-                              format_func=lambda n: f"{n} · {_status(by_name.at[n, 'status'])}")
+        user_names = {n: f"{n} · {_status(by_name.at[n, 'status'])}" for n in names}
+        chosen = st.selectbox(_("User"), names, key="change_user", format_func=user_names.get)
         row = by_name.loc[chosen]
         failed = int(row["failed_attempts"]) if row["failed_attempts"] else 0
         st.caption(_("Role **{role}** · status **{status}**").format(
@@ -163,7 +168,7 @@ with change_tab:
 
         with st.form("set_role"):
             role = st.selectbox(_("New role"), ROLES, index=ROLES.index(row["role"]),
-                                format_func=_role_label, key="new_role")
+                                format_func=ROLE_NAMES.get, key="new_role")
             change = st.form_submit_button(_("Change role"), icon=":material/badge:")
         if change:
             try:
@@ -232,7 +237,7 @@ with token_tab:
         token_name = c1.text_input(_("Name of the integration"), key="token_name",
                                    help=_("2–40 characters: lower-case letters, digits, '.', '_' "
                                           "or '-', e.g. siem, cron, web-form"))
-        token_role = c2.selectbox(_("Role"), ROLES, format_func=_role_label, key="token_role")
+        token_role = c2.selectbox(_("Role"), ROLES, format_func=ROLE_NAMES.get, key="token_role")
         token_note = st.text_input(_("What it is for (optional)"), key="token_note")
         create = st.form_submit_button(_("Create token"), type="primary", icon=":material/key:")
     if create:
