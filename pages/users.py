@@ -58,12 +58,18 @@ def _retired(user: dict) -> str:
     return " " + _(accounts.DEMO_RETIRED).format(names=("、" if CHINESE else ", ").join(names))
 
 
+def _error(exc: Exception) -> str:
+    # a Chinese message may end with its own full stop (PermissionDenied): not two of them
+    text = str(exc)
+    return ui.plain(text.rstrip("。") if CHINESE else text)
+
+
 def _failed(exc: Exception) -> str:
-    return _("{error}. Nothing was saved.").format(error=ui.plain(exc))
+    return _("{error}. Nothing was saved.").format(error=_error(exc))
 
 
 def _refused(exc: Exception) -> str:
-    return _("{error}.").format(error=ui.plain(exc))
+    return _("{error}.").format(error=_error(exc))
 
 
 users = accounts.list_users(store)

@@ -301,3 +301,27 @@ def test_every_admin_message_has_a_chinese_translation():
                     if m.id and (m.id if isinstance(m.id, str) else m.id[0]) in missing
                     and any(loc[0] in mine for loc in m.locations)]
     assert not untranslated
+
+
+def test_an_idle_session_and_an_empty_store_are_explained_in_chinese(store, tmp_path,
+                                                                     monkeypatch):
+    import datetime as dt
+
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import FROZEN_NOW
+    monkeypatch.setenv("COMPLIANCE_DB", str(store.path))
+    monkeypatch.setenv("COMPLIANCE_FROZEN_NOW", FROZEN_NOW.isoformat())
+    at = AppTest.from_file(str(i18n.ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.session_state["actor"] = Actor("li", "dpo")
+    at.session_state["account"] = {"method": "password", "username": "li"}
+    at.session_state["last_activity"] = FROZEN_NOW - dt.timedelta(hours=2)
+    at.session_state["locale"] = "zh_CN"
+    at.run()
+    assert texts(at.title) == ["登录"]
+    assert "您已 30 分钟无操作，会话已结束。请重新登录。" in texts(at.info), texts(at.info)
+    empty = make_store(tmp_path / "empty.duckdb")
+    empty.close()
+    at = app_test(empty.path, None, monkeypatch, locale="zh_CN")
+    assert at.warning[0].value.startswith("本数据库尚无账号。"), at.warning[0].value
+    assert "`python -m dashboard user add NAME --role admin`" in at.warning[0].value
