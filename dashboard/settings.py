@@ -109,7 +109,7 @@ SPECS: tuple[Setting, ...] = (
                "threat is; regulations.md, corrections in version 2: the project's "
                "conservative floor"), "P",
             N_("The lowest grade an incident involving important or core data may carry "
-               "(one of general, relatively_major, major, particularly_major)."),
+               "(one of `general`, `relatively_major`, `major`, `particularly_major`)."),
             choices=GRADE_CHOICES),
     Setting("processor_assessment_days", 365, N_("days"),
             N_("PIPL Art. 21 (supervise the processor), Art. 54 (periodic audits); MLPS 2.0 annual "

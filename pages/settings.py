@@ -40,10 +40,9 @@ def _shown_settings(table):
         return value
 
     out["from"] = [origin(v) for v in out["from"]]
-    if CHINESE:
-        for col in ("value", "default"):
-            out[col] = [label("grade", v) if SPEC_BY_NAME[name].choices else v
-                        for name, v in zip(out["setting"], out[col])]
+    for col in ("value", "default"):       # a grade in words (the meaning names its codes)
+        out[col] = [label("grade", v) if SPEC_BY_NAME[name].choices else v
+                    for name, v in zip(out["setting"], out[col])]
     return out
 
 
@@ -125,20 +124,18 @@ st.caption(_("From `data/policy/catalog.toml`, kept as data so a DPO can read an
              "`python -m dashboard init` copies it into the store for the rules."))
 categories = Q.catalog_categories()
 if CHINESE:
-    # the catalog holds each category's Chinese name: it is the category's name here, the
-    # English one beside it
-    categories = categories.rename(columns={"label": "label_en", "label_zh": "label"}) \
-        .rename(columns={"label_en": "label_zh"})
+    # the catalog holds each category's Chinese name: the category's name on a Chinese page
+    categories = categories.assign(label=categories["label_zh"])
+# the catalog's codes are its file's keys: the tables show the categories' and purposes' names
+shown_categories = categories.drop(columns=["code", "label_zh"])
 tab_cats, tab_purposes, tab_retention = st.tabs(
     [_("Data categories"), _("Purposes → categories"), _("Retention rules")])
 with tab_cats:
     st.dataframe(
-        categories, hide_index=True, height=35 * (len(categories) + 1) + 3,
-        column_order=["label", "code", "label_zh", "sensitive", "clause", "note"],
+        shown_categories, hide_index=True, height=35 * (len(categories) + 1) + 3,
+        column_order=["label", "sensitive", "clause", "note"],
         column_config={
             "label": st.column_config.TextColumn(_("Category"), pinned=True),
-            "code": st.column_config.TextColumn(_("Code")),
-            "label_zh": st.column_config.TextColumn("English" if CHINESE else "中文"),
             "sensitive": st.column_config.CheckboxColumn(
                 _("Sensitive"), help=_("Sensitive personal information (PIPL Art. 28): "
                                        "separate consent and an impact assessment. ID card "
@@ -159,19 +156,18 @@ with tab_purposes:
     else:
         purposes = Q.labelled(Q.catalog_purposes(), {"categories": "category"})
     st.dataframe(
-        purposes, hide_index=True,
+        purposes.drop(columns=["code"]), hide_index=True,
         column_config={
-            "code": st.column_config.TextColumn(_("Code")),
             "label": st.column_config.TextColumn(_("Purpose"), width="medium"),
             "clause": st.column_config.TextColumn(_("Policy clause")),
             "categories": st.column_config.ListColumn(
                 _("Categories it needs"), width="large",
                 help=_("A processor with this purpose may receive only these (rule "
                        "PROC-MINIMUM-DATA).")),
-        }, column_order=["label", "code", "clause", "categories"])
+        }, column_order=["label", "clause", "categories"])
 with tab_retention:
     st.dataframe(
-        categories, hide_index=True, height=35 * (len(categories) + 1) + 3,
+        shown_categories, hide_index=True, height=35 * (len(categories) + 1) + 3,
         column_order=["label", "days_after_service_end", "max_age_days", "basis"],
         column_config={
             "label": st.column_config.TextColumn(_("Category"), pinned=True),
