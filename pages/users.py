@@ -46,9 +46,8 @@ ROLE_NAMES = {role: _role_label(role) for role in ROLES}
 
 
 def _status(status: str) -> str:
-    """An account's or token's status in words (Chinese); the English page keeps the
-    lower-case word it always showed."""
-    return _(STATUS_WORDS.get(status, status)) if CHINESE else status
+    """An account's or token's status in words (the codes stay in the data and the CLI)."""
+    return _(STATUS_WORDS.get(status, status))
 
 
 def _retired(user: dict) -> str:
@@ -73,10 +72,9 @@ def _refused(exc: Exception) -> str:
 
 
 users = accounts.list_users(store)
-shown_users = users.assign(email=users["email"].fillna(""))
-if CHINESE:
-    shown_users = shown_users.assign(role=[label("role", r) for r in users["role"]],
-                                      status=[_status(s) for s in users["status"]])
+shown_users = users.assign(email=users["email"].fillna(""),
+                           role=[label("role", r) for r in users["role"]],
+                           status=[_status(s) for s in users["status"]])
 st.dataframe(
     shown_users, hide_index=True, width="stretch",
     column_order=["username", "display_name", "role", "email", "status", "failed_attempts",
@@ -219,7 +217,7 @@ with token_tab:
     if listed:
         st.dataframe(
             [{**t, "status": _status("revoked" if t["revoked_at"] else "active"),
-              **({"role": label("role", t["role"])} if CHINESE else {})} for t in listed],
+              "role": label("role", t["role"])} for t in listed],
             hide_index=True, width="stretch",
             column_order=["name", "role", "status", "note", "created_at", "created_by",
                           "last_used_at", "revoked_at"],
