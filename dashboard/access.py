@@ -11,17 +11,21 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
+from .i18n import N_, _, is_chinese, label
+
 ROLES = ("dpo", "manager", "auditor", "admin")
 SYSTEM_ROLE = "system"   # the command line and scheduled jobs
 AUTH_ROLE = "auth"       # the sign-in service: records sign-in attempts, nothing else
 
+# English, marked N_ (the docs' role matrix stays English): shown as _(ROLE_TITLES[r])
+# or i18n.label("role", r).
 ROLE_TITLES = {
-    "dpo": "Data protection officer",
-    "manager": "Manager",
-    "auditor": "Auditor",
-    "admin": "Administrator",
-    "system": "System (command line)",
-    "auth": "Sign-in service",
+    "dpo": N_("Data protection officer"),
+    "manager": N_("Manager"),
+    "auditor": N_("Auditor"),
+    "admin": N_("Administrator"),
+    "system": N_("System (command line)"),
+    "auth": N_("Sign-in service"),
 }
 
 # action -> roles allowed. "system" is the command line acting on the operator's behalf.
@@ -61,26 +65,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 ACTION_TITLES = {
-    "incident.log": "Log an incident",
-    "incident.update": "Record incident steps",
-    "request.log": "Log a rights request",
-    "request.update": "Record rights-request steps",
-    "register.import": "Import a register file",
-    "register.edit": "Edit register records",
-    "finding.acknowledge": "Acknowledge findings (remediation plan)",
-    "check.snapshot": "Store a compliance snapshot",
-    "export.download": "Download exports and audit packs",
-    "audit.read": "Read the audit log",
-    "user.manage": "Manage user accounts",
-    "settings.manage": "Change settings",
-    "store.admin": "Initialise, migrate and seed the store",
-    "check.read": "Read the check's scores and findings",
-    "token.manage": "Create and revoke API tokens",
-    "api.use": "Call the REST API with a token (each call audited)",
-    "notify.queue": "Queue and deliver reminders (the scheduler)",
-    "notification.read": "Read one's notifications (the bell)",
-    "account.preference": "Change one's own preferences (language)",
-    "account.sign_in": "Record a sign-in attempt",
+    "incident.log": N_("Log an incident"),
+    "incident.update": N_("Record incident steps"),
+    "request.log": N_("Log a rights request"),
+    "request.update": N_("Record rights-request steps"),
+    "register.import": N_("Import a register file"),
+    "register.edit": N_("Edit register records"),
+    "finding.acknowledge": N_("Acknowledge findings (remediation plan)"),
+    "check.snapshot": N_("Store a compliance snapshot"),
+    "export.download": N_("Download exports and audit packs"),
+    "audit.read": N_("Read the audit log"),
+    "user.manage": N_("Manage user accounts"),
+    "settings.manage": N_("Change settings"),
+    "store.admin": N_("Initialise, migrate and seed the store"),
+    "check.read": N_("Read the check's scores and findings"),
+    "token.manage": N_("Create and revoke API tokens"),
+    "api.use": N_("Call the REST API with a token (each call audited)"),
+    "notify.queue": N_("Queue and deliver reminders (the scheduler)"),
+    "notification.read": N_("Read one's notifications (the bell)"),
+    "account.preference": N_("Change one's own preferences (language)"),
+    "account.sign_in": N_("Record a sign-in attempt"),
 }
 
 
@@ -104,12 +108,19 @@ def require(actor: Actor | None, action: str) -> Actor:
     if action not in PERMISSIONS:
         raise KeyError(f"unknown action {action!r}")
     if actor is None:
-        raise PermissionDenied(f"{ACTION_TITLES[action]}: you must be signed in.")
+        raise PermissionDenied(_("{action}: you must be signed in.").format(
+            action=_(ACTION_TITLES[action])))
     if not actor.may(action):
-        allowed = ", ".join(sorted(PERMISSIONS[action] - {SYSTEM_ROLE}))
+        # the command line (English) names the role codes; the app, the roles' words
+        allowed_roles = sorted(PERMISSIONS[action] - {SYSTEM_ROLE})
+        chinese = is_chinese()
+        allowed = ("、" if chinese else ", ").join(
+            label("role", r) if chinese else r for r in allowed_roles)
         raise PermissionDenied(
-            f"{ACTION_TITLES[action]} is not allowed for {actor.name}, whose role is "
-            f"{actor.role}; it needs one of: {allowed}."
+            _("{action} is not allowed for {name}, whose role is {role}; it needs one of: "
+              "{allowed}.").format(action=_(ACTION_TITLES[action]), name=actor.name,
+                                   role=label("role", actor.role) if chinese else actor.role,
+                                   allowed=allowed)
         )
     return actor
 

@@ -44,6 +44,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from . import passwords, throttle
 from .access import ROLE_TITLES, ROLES, Actor, require
+from .i18n import N_, _, is_chinese, label
 
 PASSWORD_MIN_LENGTH = passwords.MIN_LENGTH
 PASSWORD_MAX_LENGTH = passwords.MAX_LENGTH
@@ -60,9 +61,11 @@ SIGN_IN_SERVICE = throttle.SIGN_IN_SERVICE
 
 # One message for every failed sign-in (wrong password, unknown username, paused after
 # too many failures, disabled account): it tells no one whether an account exists.
-SIGN_IN_FAILED = ("Sign-in failed: wrong username or password, or sign-in is paused after "
-                  "too many failed attempts. Check both and try again in a few minutes; if "
-                  "it keeps failing, ask an administrator.")
+# Messages are English (the command line) and translated where they are raised, in the
+# language of the page run that raises them (``_``); constants are marked ``N_``.
+SIGN_IN_FAILED = N_("Sign-in failed: wrong username or password, or sign-in is paused after "
+                    "too many failed attempts. Check both and try again in a few minutes; if "
+                    "it keeps failing, ask an administrator.")
 BAD_CREDENTIALS = SIGN_IN_FAILED
 
 # `make run` on a fresh demo store: one account per role, passwords published in
@@ -104,16 +107,18 @@ def normalize_username(username: Any) -> str:
 def validate_username(username: Any) -> str:
     name = normalize_username(username)
     if not USERNAME_RE.match(name):
-        raise AccountError(
-            f"username {str(username)!r} is not valid: use 2 to 32 characters, starting with "
-            "a letter, made of letters, digits, '.', '_' or '-' (case does not matter)")
+        raise AccountError(_(
+            "username {name} is not valid: use 2 to 32 characters, starting with "
+            "a letter, made of letters, digits, '.', '_' or '-' (case does not matter)").format(
+                name=repr(str(username))))
     return name
 
 
 def validate_role(role: Any) -> str:
     text = str(role or "").strip().lower()
     if text not in ROLES:
-        raise AccountError(f"role {str(role)!r} is not one of: {', '.join(ROLES)}")
+        raise AccountError(_("role {role} is not one of: {roles}").format(
+            role=repr(str(role)), roles=_roles_list()))
     return text
 
 
@@ -125,7 +130,54 @@ def validate_password(password: Any, username: str | None = None, *, settings=No
     try:
         return passwords.check(password, username, min_strength=strength, context=context)
     except passwords.PasswordRefused as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(password_message(str(exc))) from None
+
+
+def _roles_list() -> str:
+    """The roles a message lists: their codes in English (what the command line takes),
+    their words in Chinese."""
+    if is_chinese():
+        return "、".join(f"{label('role', r)}（{r}）" for r in ROLES)
+    return ", ".join(ROLES)
+
+
+# dashboard/passwords.py words its refusals in English; the app shows them translated.
+_PASSWORD_MESSAGES: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"password is too short: it must be at least (?P<n>\d+) characters long"),
+     N_("password is too short: it must be at least {n} characters long")),
+    (re.compile(r"password is too long: at most (?P<n>\d+) characters"),
+     N_("password is too long: at most {n} characters")),
+    (re.compile(r"password must not be only spaces"), N_("password must not be only spaces")),
+    (re.compile(r"password must not be the username"), N_("password must not be the username")),
+    (re.compile(r"password must not contain the username"),
+     N_("password must not contain the username")),
+    (re.compile(r"password is on the list of common and breached passwords: choose another"),
+     N_("password is on the list of common and breached passwords: choose another")),
+    (re.compile(r"password is (?P<words>[a-z ]+?)(?P<hint> \(.*\))?: use a longer one, "
+                r"e\.g\. a few unrelated words", re.S),
+     N_("password is {words}: use a longer one, e.g. a few unrelated words")),
+)
+_STRENGTH_WORDS = {"very easy to guess": N_("very easy to guess"),
+                   "easy to guess": N_("easy to guess"), "guessable": N_("guessable"),
+                   "hard to guess": N_("hard to guess"),
+                   "very hard to guess": N_("very hard to guess"),
+                   "too weak": N_("too weak")}
+
+
+def password_message(text: str) -> str:
+    """A refusal of ``dashboard/passwords.py`` in this run's language (as it is in English;
+    zxcvbn's English hint is kept in English only)."""
+    if not is_chinese():
+        return text
+    for pattern, template in _PASSWORD_MESSAGES:
+        m = pattern.fullmatch(text)
+        if m:
+            values = m.groupdict()
+            if "words" in values:
+                values["words"] = _(_STRENGTH_WORDS.get(values["words"], values["words"]))
+            values.pop("hint", None)
+            return _(template).format(**values)
+    return text
 
 
 def validate_email(email: Any) -> str | None:
@@ -133,14 +185,16 @@ def validate_email(email: Any) -> str | None:
         return None
     text = str(email).strip().lower()
     if not EMAIL_RE.match(text) or len(text) > 254:
-        raise AccountError(f"e-mail {str(email)!r} is not a valid address")
+        raise AccountError(_("e-mail {email} is not a valid address").format(
+            email=repr(str(email))))
     return text
 
 
 def validate_display_name(display_name: Any, username: str) -> str:
     text = " ".join(str(display_name or "").split())
     if len(text) > DISPLAY_NAME_MAX:
-        raise AccountError(f"display name is too long: at most {DISPLAY_NAME_MAX} characters")
+        raise AccountError(_("display name is too long: at most {n} characters").format(
+            n=DISPLAY_NAME_MAX))
     return text or username
 
 
@@ -191,7 +245,7 @@ def list_users(store) -> pd.DataFrame:
         "SELECT username, display_name, role, email, disabled, demo, last_sign_in_at, "
         "created_at, updated_at, password_changed_at FROM users ORDER BY username")
     statuses = [throttle.status(store, throttle.account_key(store, n)) for n in df["username"]]
-    df.insert(4, "failed_attempts", pd.array([f for f, _ in statuses], dtype="Int64"))
+    df.insert(4, "failed_attempts", pd.array([f for f, _until in statuses], dtype="Int64"))
     df.insert(5, "locked_until", pd.Series([u for _, u in statuses], dtype=object))
     df["locked_until"] = pd.to_datetime(df["locked_until"], utc=True).dt.tz_convert(store.tz)
     df.insert(4, "status", ["disabled" if d else ("locked" if u is not None else "active")
@@ -209,7 +263,7 @@ def _require_user(w, username: str) -> dict[str, Any]:
     rows = w.execute(f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM users WHERE username = ?",
                      [username]).fetchall()
     if not rows:
-        raise AccountError(f"there is no user named {username!r}")
+        raise AccountError(_("there is no user named {name}").format(name=repr(username)))
     return _public(rows[0])
 
 
@@ -225,8 +279,8 @@ def _audit_view(user: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- administration (action user.manage) ------------------------------------------
-DEMO_RETIRED = ("The demo accounts ({names}) were disabled: their passwords are published, "
-                "and this store now has a real administrator.")
+DEMO_RETIRED = N_("The demo accounts ({names}) were disabled: their passwords are published, "
+                  "and this store now has a real administrator.")
 
 
 def _retire_demo_accounts(w) -> list[str]:
@@ -256,9 +310,11 @@ def create_user(store, actor: Actor, username: str, role: str, password: str,
     retired: list[str] = []
     with store.write(actor, "user.manage") as w:
         if w.execute("SELECT 1 FROM users WHERE username = ?", [name]).fetchone():
-            raise AccountError(f"a user named {name!r} already exists (usernames ignore case)")
+            raise AccountError(_("a user named {name} already exists (usernames ignore case)").format(
+                name=repr(name)))
         if email and w.execute("SELECT username FROM users WHERE email = ?", [email]).fetchone():
-            raise AccountError(f"another user already has the e-mail {email!r}")
+            raise AccountError(_("another user already has the e-mail {email}").format(
+                email=repr(email)))
         w.execute(
             "INSERT INTO users (username, display_name, role, email, password_hash, disabled, "
             "demo, created_at, updated_at, password_changed_at) "
@@ -286,12 +342,13 @@ def disable_user(store, actor: Actor, username: str) -> dict[str, Any]:
     with store.write(actor, "user.manage") as w:
         user = _require_user(w, name)
         if user["disabled"]:
-            raise AccountError(f"user {name!r} is already disabled; nothing changed")
+            raise AccountError(_("user {name} is already disabled; nothing changed").format(
+                name=repr(name)))
         if name == actor.name:
-            raise AccountError("you cannot disable your own account")
+            raise AccountError(_("you cannot disable your own account"))
         if user["role"] == "admin" and not _other_enabled_admins(w, name):
-            raise AccountError(f"{name!r} is the only enabled administrator: enable or create "
-                               "another administrator first")
+            raise AccountError(_("{name} is the only enabled administrator: enable or create "
+                                 "another administrator first").format(name=repr(name)))
         w.execute("UPDATE users SET disabled = true, session_epoch = session_epoch + 1, "
                   "updated_at = ? WHERE username = ?", [w.at, name])
         w.audit("user.disable", "user", name, before={"disabled": False},
@@ -307,8 +364,8 @@ def enable_user(store, actor: Actor, username: str) -> dict[str, Any]:
     with store.write(actor, "user.manage") as w:
         user = _require_user(w, name)
         if not user["disabled"]:
-            raise AccountError(f"user {name!r} is not disabled; nothing changed (to lift a "
-                               "sign-in pause, unlock it)")
+            raise AccountError(_("user {name} is not disabled; nothing changed (to lift a "
+                                 "sign-in pause, unlock it)").format(name=repr(name)))
         w.execute("UPDATE users SET disabled = false, updated_at = ? WHERE username = ?",
                   [w.at, name])
         throttle.clear_account(w, akey, addresses)
@@ -326,10 +383,10 @@ def unlock_user(store, actor: Actor, username: str) -> dict[str, Any]:
     failures, until = throttle.status(store, akey)
     addresses = throttle.addresses_of(store, akey)
     if get_user(store, name) is None:
-        raise AccountError(f"there is no user named {name!r}")
+        raise AccountError(_("there is no user named {name}").format(name=repr(name)))
     if until is None and not failures:
-        raise AccountError(f"user {name!r} is not locked and has no failed sign-ins; "
-                           "nothing changed")
+        raise AccountError(_("user {name} is not locked and has no failed sign-ins; "
+                             "nothing changed").format(name=repr(name)))
     with store.write(actor, "user.manage") as w:
         _require_user(w, name)
         throttle.clear_account(w, akey, addresses)
@@ -346,7 +403,7 @@ def reset_password(store, actor: Actor, username: str, password: str) -> dict[st
     name = normalize_username(username)
     user = get_user(store, name)                 # fail fast, before the slow hash
     if user is None:
-        raise AccountError(f"there is no user named {name!r}")
+        raise AccountError(_("there is no user named {name}").format(name=repr(name)))
     validate_password(password, name, settings=store.settings,
                       context=(user["display_name"], user["email"]))
     digest = hash_password(password)
@@ -371,12 +428,13 @@ def set_role(store, actor: Actor, username: str, role: str) -> dict[str, Any]:
     with store.write(actor, "user.manage") as w:
         user = _require_user(w, name)
         if user["role"] == role:
-            raise AccountError(f"user {name!r} already has the role {role}; nothing changed")
+            raise AccountError(_("user {name} already has the role {role}; nothing changed")
+                               .format(name=repr(name), role=_role_word(role)))
         if name == actor.name:
-            raise AccountError("you cannot change your own role")
+            raise AccountError(_("you cannot change your own role"))
         if user["role"] == "admin" and not user["disabled"] and not _other_enabled_admins(w, name):
-            raise AccountError(f"{name!r} is the only enabled administrator: make another user "
-                               "an administrator first")
+            raise AccountError(_("{name} is the only enabled administrator: make another user "
+                                 "an administrator first").format(name=repr(name)))
         w.execute("UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
                   [role, w.at, name])
         if role == "admin" and not user["demo"] and not user["disabled"]:
@@ -405,7 +463,8 @@ def set_locale(store, actor: Actor, username: str, locale: str) -> str:
     name = normalize_username(username)
     value = normalize(locale)
     if value not in LOCALES:
-        raise AccountError(f"unknown language {locale!r}: choose one of {', '.join(LOCALES)}")
+        raise AccountError(_("unknown language {locale}: choose one of {choices}").format(
+            locale=repr(locale), choices=", ".join(LOCALES)))
     action = "account.preference" if name == actor.name else "user.manage"
     require(actor, action)
     if preferred_locale(store, name) == value:
@@ -413,7 +472,7 @@ def set_locale(store, actor: Actor, username: str, locale: str) -> str:
     with store.write(actor, action) as w:
         rows = w.execute("SELECT locale FROM users WHERE username = ?", [name]).fetchall()
         if not rows:
-            raise AccountError(f"no user {name!r}")
+            raise AccountError(_("there is no user named {name}").format(name=repr(name)))
         before = rows[0][0]
         w.execute("UPDATE users SET locale = ? WHERE username = ?", [value, name])
         w.audit("user.set_locale", "user", name, before={"locale": before},
@@ -456,7 +515,7 @@ def authenticate(store, username: str, password: str, *, address: str | None = N
     sometimes type their password into that field), and takes as long as a wrong password.
     """
     if not username or not str(username).strip() or not password:
-        raise AuthError("Enter your username and your password.", reason="missing")
+        raise AuthError(_("Enter your username and your password."), reason="missing")
     name = normalize_username(username)
     password = str(password)
     address = throttle.normalize_address(address)
@@ -473,7 +532,7 @@ def authenticate(store, username: str, password: str, *, address: str | None = N
     if paused:                       # refused unchecked: no hashing under an attack
         throttle.failed(store, akey=akey, entity=entity, address=address, reason="paused",
                         checked=False)
-        raise AuthError(SIGN_IN_FAILED, reason="paused", locked_until=max(u for _, u in paused))
+        raise AuthError(_(SIGN_IN_FAILED), reason="paused", locked_until=max(u for _, u in paused))
 
     if row is None:
         _verify_dummy(password)
@@ -484,7 +543,7 @@ def authenticate(store, username: str, password: str, *, address: str | None = N
     if reason is not None:
         started = throttle.failed(store, akey=akey, entity=entity, address=address,
                                   reason=reason, checked=True)
-        raise AuthError(SIGN_IN_FAILED, reason="locked" if started else (
+        raise AuthError(_(SIGN_IN_FAILED), reason="locked" if started else (
             "disabled" if reason == "disabled" else "bad_credentials"),
             locked_until=max((u for _, u in started), default=None))
 
@@ -505,7 +564,7 @@ def authenticate(store, username: str, password: str, *, address: str | None = N
     return Actor(name, role)
 
 
-DISABLED_MESSAGE = "This account is disabled. Ask an administrator to enable it."
+DISABLED_MESSAGE = N_("This account is disabled. Ask an administrator to enable it.")
 
 
 # -- sessions: what a signed-in session is bound to -----------------------------------
@@ -519,16 +578,22 @@ def session_binding(store, username: str) -> tuple[str, str]:
     rows = store.rows("SELECT role, disabled, demo, session_epoch, password_hash FROM users "
                       "WHERE username = ?", [name])
     if not rows:
-        raise AuthError("Your account no longer exists. You have been signed out.",
+        raise AuthError(_("Your account no longer exists. You have been signed out."),
                         reason="removed")
     role, disabled, demo, epoch, digest = rows[0]
     if disabled:
         if demo:
-            raise AuthError("The demo accounts were disabled when a real administrator was "
-                            "created. Sign in with a real account.", reason="disabled")
-        raise AuthError("Your account has been disabled by an administrator. "
-                        "You have been signed out.", reason="disabled")
+            raise AuthError(_("The demo accounts were disabled when a real administrator was "
+                              "created. Sign in with a real account."), reason="disabled")
+        raise AuthError(_("Your account has been disabled by an administrator. "
+                          "You have been signed out."), reason="disabled")
     return role, keyed_digest(store, "session-binding", f"{name}\x00{role}\x00{epoch}\x00{digest}")
+
+
+def _role_word(role: str) -> str:
+    """A role in a message: the code in English (as the command line takes it), the words
+    in Chinese."""
+    return label("role", role) if is_chinese() else str(role)
 
 
 def check_session(store, username: str, role: str, binding: str) -> Actor:
@@ -536,11 +601,13 @@ def check_session(store, username: str, role: str, binding: str) -> Actor:
     ``AuthError`` saying why the session has ended."""
     now_role, now_binding = session_binding(store, username)
     if now_role != role:
-        raise AuthError(f"Your role was changed (from {role} to {now_role}) by an "
-                        "administrator. Sign in again.", reason="role_changed")
+        raise AuthError(_("Your role was changed (from {old} to {new}) by an "
+                          "administrator. Sign in again.").format(
+                              old=_role_word(role), new=_role_word(now_role)),
+                        reason="role_changed")
     if not hmac.compare_digest(now_binding, binding or ""):
-        raise AuthError("Your password was changed, or your sessions were ended by an "
-                        "administrator. Sign in again.", reason="password_changed")
+        raise AuthError(_("Your password was changed, or your sessions were ended by an "
+                          "administrator. Sign in again."), reason="password_changed")
     return Actor(normalize_username(username), role)
 
 
@@ -549,7 +616,7 @@ def session_actor(store, username: str) -> Actor:
 
     Raises ``AuthError`` when the account was removed or disabled.
     """
-    role, _ = session_binding(store, username)
+    role, _binding = session_binding(store, username)
     return Actor(normalize_username(username), role)
 
 
@@ -594,26 +661,30 @@ def sso_config(secrets_: Mapping[str, Any]) -> SsoConfig | None:
     auth = _as_dict(auth)
     providers = []
     if any(k in auth for k in _PROVIDER_KEYS):
-        providers.append(SsoProvider(None, str(auth.get("label") or "single sign-on")))
+        providers.append(SsoProvider(None, str(auth.get("label") or _("single sign-on"))))
     for key, value in auth.items():
         if key != "roles" and isinstance(value, Mapping) and any(k in value for k in _PROVIDER_KEYS):
             providers.append(SsoProvider(key, str(value.get("label") or key.replace("-", " ").title())))
     roles = _as_dict(auth.get("roles"))
     claim = roles.get("claim")
     if claim is not None and (not isinstance(claim, str) or not claim.strip()):
-        raise AccountError("secrets [auth.roles] claim must be the name of a claim, e.g. \"groups\"")
+        raise AccountError(_("secrets [auth.roles] claim must be the name of a claim, e.g. "
+                             "\"groups\""))
     claim_roles = {str(k): str(v) for k, v in _as_dict(roles.get("values")).items()}
     email_roles = {str(k).strip().lower(): str(v) for k, v in _as_dict(roles.get("emails")).items()}
     for table, mapping in (("values", claim_roles), ("emails", email_roles)):
         for key, role in mapping.items():
             if role not in ROLES:
-                raise AccountError(f"secrets [auth.roles.{table}] maps {key!r} to {role!r}, "
-                                   f"which is not one of: {', '.join(ROLES)}")
+                raise AccountError(_("secrets [auth.roles.{table}] maps {key} to {role}, "
+                                     "which is not one of: {roles}").format(
+                                         table=table, key=repr(key), role=repr(role),
+                                         roles=", ".join(ROLES)))
     if claim_roles and not claim:
-        raise AccountError("secrets [auth.roles.values] needs [auth.roles] claim = \"<claim name>\"")
+        raise AccountError(_("secrets [auth.roles.values] needs [auth.roles] claim = "
+                             "\"<claim name>\""))
     match = roles.get("match_accounts", True)
     if not isinstance(match, bool):
-        raise AccountError("secrets [auth.roles] match_accounts must be true or false")
+        raise AccountError(_("secrets [auth.roles] match_accounts must be true or false"))
     return SsoConfig(tuple(providers), claim.strip() if claim else None, claim_roles, email_roles,
                      match)
 
@@ -664,15 +735,15 @@ def sign_in_sso(store, claims: Mapping[str, Any], config: SsoConfig,
     error: AuthError | None = None
     via = None
     if not identity:
-        error = AuthError("The identity provider sent neither a verified e-mail nor a "
-                          "subject: cannot tell who you are.", reason="unmapped")
+        error = AuthError(_("The identity provider sent neither a verified e-mail nor a "
+                            "subject: cannot tell who you are."), reason="unmapped")
     elif email and config.match_accounts:
         rows = store.rows("SELECT username, role, disabled, display_name FROM users "
                           "WHERE email = ?", [email])
         if rows:
             username, role, disabled, display_name = rows[0]
             if disabled:
-                error = AuthError(DISABLED_MESSAGE, reason="disabled")
+                error = AuthError(_(DISABLED_MESSAGE), reason="disabled")
             else:
                 actor = Actor(username, role)
                 account.update(username=username, display_name=display_name)
@@ -686,12 +757,16 @@ def sign_in_sso(store, claims: Mapping[str, Any], config: SsoConfig,
             actor, via = Actor(identity, roles[0]), f"claim {config.claim}"
         elif len(roles) > 1:
             error = AuthError(
-                f"Your {config.claim!r} claim maps to more than one role ({', '.join(roles)}). "
-                "Ask an administrator to give you exactly one.", reason="ambiguous")
+                _("Your {claim} claim maps to more than one role ({roles}). "
+                  "Ask an administrator to give you exactly one.").format(
+                      claim=repr(config.claim),
+                      roles=("、" if is_chinese() else ", ").join(_role_word(r) for r in roles)),
+                reason="ambiguous")
     if actor is None and error is None:
         error = AuthError(
-            f"{identity} is signed in with single sign-on but has no role in this app. "
-            "Ask an administrator to map your account to a role.", reason="unmapped")
+            _("{identity} is signed in with single sign-on but has no role in this app. "
+              "Ask an administrator to map your account to a role.").format(identity=identity),
+            reason="unmapped")
     with store.write(SIGN_IN_SERVICE, "account.sign_in") as w:
         if error is not None:
             w.audit("auth.sso_refused", "user", identity or None,
@@ -747,7 +822,8 @@ def cmd_add(args, out, err) -> int:
     validate_email(args.email)
     with _open(args) as store:
         if get_user(store, name) is not None:
-            raise AccountError(f"a user named {name!r} already exists (usernames ignore case)")
+            raise AccountError(_("a user named {name} already exists (usernames ignore case)").format(
+                name=repr(name)))
         password = read_new_password(err)
         user = create_user(store, cli_actor(), name, args.role, password,
                            display_name=args.display_name, email=args.email)
@@ -809,7 +885,8 @@ def cmd_reset_password(args, out, err) -> int:
     _refuse_password_argument(args)
     with _open(args) as store:
         if get_user(store, args.name) is None:
-            raise AccountError(f"there is no user named {normalize_username(args.name)!r}")
+            raise AccountError(_("there is no user named {name}").format(
+                name=repr(normalize_username(args.name))))
         password = read_new_password(err)
         reset_password(store, cli_actor(), args.name, password)
     out.write(f"password of {normalize_username(args.name)} changed (account unlocked; "

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import N_
+
 # The repository: pages/ holds the page files, dashboard/app.py is the navigation entry
 # point. The entry point does not sit beside pages/ (see APP_SCRIPT).
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +32,9 @@ ALL = frozenset({"dpo", "manager", "auditor", "admin"})
 class PageSpec:
     key: str            # also the URL path: /<key>
     path: str           # the page file, relative to the repository (pages/<key>.py)
-    title: str
+    title: str          # English, marked N_: shown as i18n._(title)
     icon: str
-    section: str
+    section: str        # English, marked N_: shown as i18n._(section)
     roles: frozenset[str]
     default: bool = False
 
@@ -44,35 +46,37 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "pages/overview.py", "Overview", ":material/dashboard:",
-             "Compliance", ALL, default=True),
-    PageSpec("findings", "pages/findings.py", "Findings", ":material/rule:",
-             "Compliance", ALL),
-    PageSpec("processors", "pages/processors.py", "Processors", ":material/handshake:",
-             "Registers", ALL),
-    PageSpec("sharing", "pages/sharing.py", "Sharing agreements", ":material/share:",
-             "Registers", ALL),
-    PageSpec("retention", "pages/retention.py", "Retention", ":material/inventory_2:",
-             "Registers", ALL),
-    PageSpec("incidents", "pages/incidents.py", "Incidents", ":material/emergency:",
-             "Incidents", ALL),
-    PageSpec("log_incident", "pages/log_incident.py", "Log an incident",
-             ":material/add_alert:", "Incidents", frozenset({"manager", "dpo"})),
-    PageSpec("incident", "pages/incident.py", "Incident", ":material/timeline:",
-             "Incidents", ALL),
-    PageSpec("requests", "pages/requests.py", "Rights requests", ":material/assignment_ind:",
-             "Requests", frozenset({"dpo", "manager", "auditor"})),
-    PageSpec("request", "pages/request.py", "Rights request", ":material/assignment:",
-             "Requests", frozenset({"dpo", "manager", "auditor"})),
-    PageSpec("exports", "pages/exports.py", "Exports", ":material/download:",
-             "Evidence", frozenset({"dpo", "auditor"})),
-    PageSpec("audit_log", "pages/audit_log.py", "Audit log", ":material/history:",
-             "Evidence", frozenset({"dpo", "auditor", "admin"})),
-    PageSpec("import", "pages/import.py", "Import", ":material/upload_file:",
-             "Evidence", frozenset({"dpo", "admin"})),
-    PageSpec("policy", "pages/policy.py", "Policy", ":material/policy:", "Reference", ALL),
-    PageSpec("settings", "pages/settings.py", "Settings", ":material/tune:", "Reference", ALL),
-    PageSpec("users", "pages/users.py", "Users", ":material/group:", "Administration",
+    PageSpec("overview", "pages/overview.py", N_("Overview"), ":material/dashboard:",
+             N_("Compliance"), ALL, default=True),
+    PageSpec("findings", "pages/findings.py", N_("Findings"), ":material/rule:",
+             N_("Compliance"), ALL),
+    PageSpec("processors", "pages/processors.py", N_("Processors"), ":material/handshake:",
+             N_("Registers"), ALL),
+    PageSpec("sharing", "pages/sharing.py", N_("Sharing agreements"), ":material/share:",
+             N_("Registers"), ALL),
+    PageSpec("retention", "pages/retention.py", N_("Retention"), ":material/inventory_2:",
+             N_("Registers"), ALL),
+    PageSpec("incidents", "pages/incidents.py", N_("Incidents"), ":material/emergency:",
+             N_("Incidents"), ALL),
+    PageSpec("log_incident", "pages/log_incident.py", N_("Log an incident"),
+             ":material/add_alert:", N_("Incidents"), frozenset({"manager", "dpo"})),
+    PageSpec("incident", "pages/incident.py", N_("Incident"), ":material/timeline:",
+             N_("Incidents"), ALL),
+    PageSpec("requests", "pages/requests.py", N_("Rights requests"),
+             ":material/assignment_ind:", N_("Requests"), frozenset({"dpo", "manager", "auditor"})),
+    PageSpec("request", "pages/request.py", N_("Rights request"), ":material/assignment:",
+             N_("Requests"), frozenset({"dpo", "manager", "auditor"})),
+    PageSpec("exports", "pages/exports.py", N_("Exports"), ":material/download:",
+             N_("Evidence"), frozenset({"dpo", "auditor"})),
+    PageSpec("audit_log", "pages/audit_log.py", N_("Audit log"), ":material/history:",
+             N_("Evidence"), frozenset({"dpo", "auditor", "admin"})),
+    PageSpec("import", "pages/import.py", N_("Import"), ":material/upload_file:",
+             N_("Evidence"), frozenset({"dpo", "admin"})),
+    PageSpec("policy", "pages/policy.py", N_("Policy"), ":material/policy:",
+             N_("Reference"), ALL),
+    PageSpec("settings", "pages/settings.py", N_("Settings"), ":material/tune:",
+             N_("Reference"), ALL),
+    PageSpec("users", "pages/users.py", N_("Users"), ":material/group:", N_("Administration"),
              frozenset({"admin"})),
 )
 

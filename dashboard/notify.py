@@ -46,6 +46,7 @@ from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
 
 from .access import ROLES, ROLE_TITLES, Actor, require
+from .i18n import _
 from .settings import ROOT
 
 ACTION = "notify.queue"
@@ -407,13 +408,15 @@ def send_test(store, actor: Actor, target_role: str, *,
     try:
         config = load_config() if config is None else config
     except NotifyConfigError as exc:
-        return TestResult(False, f"The channel configuration is wrong: {exc}")
+        return TestResult(False, _("The channel configuration is wrong: {error}").format(
+            error=exc))
     urls = config.roles.get(target_role, ())
     if not urls:
-        return TestResult(False, f"No channel is configured for the {title} role: set "
-                                 f"[notify] {target_role} = \"...\" in .streamlit/secrets.toml "
-                                 f"or {ENV_PREFIX}{target_role.upper()} "
-                                 "(docs/NOTIFICATIONS.md). Nothing was sent.")
+        return TestResult(False, _("No channel is configured for the {title} role: set "
+                                   "[notify] {role} = \"...\" in .streamlit/secrets.toml "
+                                   "or {variable} (docs/NOTIFICATIONS.md). Nothing was "
+                                   "sent.").format(title=_(title), role=target_role,
+                                                   variable=f"{ENV_PREFIX}{target_role.upper()}"))
     from .clocks import format_time
     now = store.now()
     key = f"test:{target_role}:{now.astimezone(store.tz):%Y%m%dT%H%M%S}"
@@ -429,13 +432,14 @@ def send_test(store, actor: Actor, target_role: str, *,
         w.audit("notify.test", "notify_channel", target_role,
                 after={"channels": [{"channel": c, "ok": ok, **({"error": e} if e else {})}
                                     for c, ok, e in results]})
-    good = [c for c, ok, _ in results if ok]
+    good = [c for c, ok, _error in results if ok]
     bad = [e for _, ok, e in results if not ok]
     if not bad:
-        return TestResult(True, f"Test message sent to {len(good)} channel(s) of the {title} "
-                                f"role: {', '.join(good)}.")
-    text = f"{len(bad)} of {len(results)} channel(s) of the {title} role failed: " + \
-        "; ".join(bad) + "."
+        return TestResult(True, _("Test message sent to {count} channel(s) of the {title} "
+                                  "role: {channels}.").format(count=len(good), title=_(title),
+                                                              channels=", ".join(good)))
+    text = _("{failed} of {count} channel(s) of the {title} role failed: {errors}.").format(
+        failed=len(bad), count=len(results), title=_(title), errors="; ".join(bad))
     if good:
-        text += f" Sent to: {', '.join(good)}."
+        text += _(" Sent to: {channels}.").format(channels=", ".join(good))
     return TestResult(False, text)

@@ -53,6 +53,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .i18n import N_, _
+
 COOKIE = "compliance_session"
 START_ROUTE = "session/start"
 TICKET_SECONDS = 60
@@ -60,8 +62,12 @@ SECRET_ENV = "COMPLIANCE_SESSION_SECRET"
 _SALT = "compliance-session-cookie"
 _clock = time.monotonic          # ticket lifetimes (tests replace it)
 
-ENDED = "Your session has ended. Sign in again."
-SIGNED_OUT = "You signed out."
+# Why a session ended: told to the person in the language of the run that finds it out
+# (English on the command line and in the API).
+ENDED = N_("Your session has ended. Sign in again.")
+SIGNED_OUT = N_("You signed out.")
+_IDLE = N_("Your session ended after {minutes} minutes without activity. Sign in again.")
+_TOO_OLD = N_("Your session ended {hours} hours after you signed in. Sign in again.")
 
 
 class SessionEnded(Exception):
@@ -240,23 +246,22 @@ def read_cookie(store, value: str | None) -> Session:
     """The session a cookie names, if it may still sign its holder in (the account's binding
     is checked by the caller), else raise ``SessionEnded`` saying why."""
     if not value:
-        raise SessionEnded(ENDED)
+        raise SessionEnded(_(ENDED))
     try:
         data = _serializer(store).loads(value, max_age=int(store.settings.session_max_hours)
                                         * 3600)
     except SignatureExpired:
-        raise SessionEnded(f"Your session ended {store.settings.session_max_hours} hours "
-                           "after you signed in. Sign in again.") from None
+        raise SessionEnded(_(_TOO_OLD).format(hours=store.settings.session_max_hours)) from None
     except BadSignature:
-        raise SessionEnded(ENDED) from None
+        raise SessionEnded(_(ENDED)) from None
     if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
-        raise SessionEnded(ENDED)
+        raise SessionEnded(_(ENDED))
     state = _state()
     with state.lock:
         session = state.sessions.get(data["sid"])
     if session is None or session.store_key != _store_key(store) \
             or session.username != data.get("u") or session.binding != data.get("b"):
-        raise SessionEnded(ENDED)
+        raise SessionEnded(_(ENDED))
     return session
 
 
@@ -270,17 +275,15 @@ def touch(store, sid: str, *, since: dt.datetime | None = None) -> Session:
     with state.lock:
         session = state.sessions.get(sid)
         if session is None:
-            raise SessionEnded(ENDED)
+            raise SessionEnded(_(ENDED))
         if session.ended:
             raise SessionEnded(session.ended)
         last = max(session.last_seen, since) if since else session.last_seen
         if idle and now - last > dt.timedelta(minutes=idle):
-            session.ended = (f"Your session ended after {idle} minutes without activity. "
-                             "Sign in again.")
+            session.ended = _(_IDLE).format(minutes=idle)
             raise SessionEnded(session.ended)
         if now - session.signed_in_at > dt.timedelta(hours=int(store.settings.session_max_hours)):
-            session.ended = (f"Your session ended {store.settings.session_max_hours} hours "
-                             "after you signed in. Sign in again.")
+            session.ended = _(_TOO_OLD).format(hours=store.settings.session_max_hours)
             raise SessionEnded(session.ended)
         session.last_seen = max(last, now)
         return session

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .access import ROLES, Actor, require
+from .i18n import _, fmt_datetime, is_chinese, label
 
 PREFIX = "cpt_"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
@@ -82,16 +83,19 @@ def _digest(secret: str) -> str:
 def validate_name(name: Any) -> str:
     text = str(name or "").strip().lower()
     if not _NAME.fullmatch(text):
-        raise TokenError(f"token name {str(name)[:60]!r}: use 2 to 40 characters, lower-case "
-                         "letters, digits, '.', '_' or '-', starting with a letter or digit "
-                         "(e.g. siem, cron, web-form)")
+        raise TokenError(_("token name {name}: use 2 to 40 characters, lower-case "
+                           "letters, digits, '.', '_' or '-', starting with a letter or digit "
+                           "(e.g. siem, cron, web-form)").format(name=repr(str(name)[:60])))
     return text
 
 
 def validate_role(role: Any) -> str:
     text = str(role or "").strip().lower()
     if text not in ROLES:
-        raise TokenError(f"role {str(role)[:40]!r}: one of {', '.join(ROLES)}")
+        roles = ("、".join(f"{label('role', r)}（{r}）" for r in ROLES) if is_chinese()
+                 else ", ".join(ROLES))
+        raise TokenError(_("role {role}: one of {roles}").format(role=repr(str(role)[:40]),
+                                                                 roles=roles))
     return text
 
 
@@ -102,12 +106,13 @@ def create_token(store, actor: Actor, name: str, role: str, note: str | None = N
     name, role = validate_name(name), validate_role(role)
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
-        raise TokenError(f"the note is {len(note)} characters; at most {MAX_NOTE}")
+        raise TokenError(_("the note is {length} characters; at most {limit}").format(
+            length=len(note), limit=MAX_NOTE))
     token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     with store.write(actor, "token.manage") as w:
         if w.cur.execute("SELECT 1 FROM api_tokens WHERE name = ?", [name]).fetchall():
-            raise TokenError(f"a token named {name} exists already (revoked tokens keep their "
-                             "name): choose another name")
+            raise TokenError(_("a token named {name} exists already (revoked tokens keep their "
+                               "name): choose another name").format(name=name))
         w.execute("INSERT INTO api_tokens (token_id, name, role, secret_sha256, note, "
                   "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                   [token_id, name, role, _digest(secret), note, w.at, actor.name])
@@ -124,11 +129,14 @@ def revoke_token(store, actor: Actor, name: str) -> dt.datetime:
         rows = w.cur.execute("SELECT token_id, role, revoked_at FROM api_tokens WHERE name = ?",
                              [name]).fetchall()
         if not rows:
-            raise TokenError(f"no token named {name} (python -m dashboard token list)")
+            raise TokenError(_("no token named {name} (python -m dashboard token list)").format(
+                name=name))
         token_id, role, revoked_at = rows[0]
         if revoked_at is not None:
-            raise TokenError(f"the token {name} was revoked already, on "
-                             f"{revoked_at.astimezone(store.tz):%Y-%m-%d %H:%M} Beijing time")
+            when = (fmt_datetime(revoked_at, tz=str(store.tz)) if is_chinese() else
+                    f"{revoked_at.astimezone(store.tz):%Y-%m-%d %H:%M} Beijing time")
+            raise TokenError(_("the token {name} was revoked already, on {when}").format(
+                name=name, when=when))
         w.execute("UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ?",
                   [w.at, actor.name, token_id])
         w.audit("token.revoke", "api_token", name,

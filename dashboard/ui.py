@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from .access import Actor
+from .i18n import _, fmt_datetime, is_chinese, label
 from .navigation import PAGE_BY_KEY, sign_in_script
 from .store import Store, default_db_path
 
@@ -122,6 +123,7 @@ def enforce_session() -> Actor | None:
       records why it was refused.
     """
     from .accounts import AccountError, AuthError, sign_in_sso
+    _run_locale()       # the messages of an ended session in the session's language
     store = get_store()
     now = store.now()
     actor = current_actor()
@@ -135,8 +137,8 @@ def enforce_session() -> Actor | None:
                 sign_out(ended)
                 return None
         elif idle_minutes and now - last > dt.timedelta(minutes=idle_minutes):
-            sign_out(f"Your session ended after {idle_minutes} minutes without activity. "
-                     "Sign in again.")
+            sign_out(_("Your session ended after {minutes} minutes without activity. "
+                       "Sign in again.").format(minutes=idle_minutes))
             return None
         if account.get("username"):
             try:
@@ -157,7 +159,8 @@ def enforce_session() -> Actor | None:
     try:
         config = sso_config()
     except AccountError as exc:
-        st.session_state["sso_refusal"] = f"Single sign-on is misconfigured: {exc}"
+        st.session_state["sso_refusal"] = _("Single sign-on is misconfigured: {error}").format(
+            error=exc)
         st.session_state["sso_suppressed"] = True
         return None
     if config is None:
@@ -223,7 +226,7 @@ def _touch_cookie_session(store, sid: str, last) -> str | None:
 
 def _end_cookie_session(account: dict, reason: str | None) -> None:
     from .sessions import SIGNED_OUT, end
-    end(account.get("sid"), reason or SIGNED_OUT)
+    end(account.get("sid"), reason or _(SIGNED_OUT))
 
 
 def _resume_from_cookie(store) -> Actor | None:
@@ -312,10 +315,12 @@ def demo_banner() -> None:
     from .accounts import enabled_demo_accounts
     names = cached(enabled_demo_accounts)     # once per store change, not every rerun
     if names:
-        st.error(f"**Demo accounts are enabled** ({', '.join(names)}): their passwords are "
-                 "published in the README, so anyone can sign in with them. Create a real "
-                 "administrator (Users page, or `python -m dashboard user add NAME --role "
-                 "admin`): that disables them.", icon=":material/warning:")
+        st.error(_("**Demo accounts are enabled** ({names}): their passwords are "
+                   "published in the README, so anyone can sign in with them. Create a real "
+                   "administrator (Users page, or `python -m dashboard user add NAME --role "
+                   "admin`): that disables them.").format(
+                       names=("、" if is_chinese() else ", ").join(names)),
+                 icon=":material/warning:")
 
 
 def sign_in_navigation():
@@ -331,9 +336,10 @@ def sign_in_navigation():
     ``sign_in_target`` (the page's key) names the page for the form's caption.
     """
     form = sign_in_script()
-    pages = [st.Page(form, title="Sign in", icon=":material/login:", url_path="sign_in",
+    title = _("Sign in")
+    pages = [st.Page(form, title=title, icon=":material/login:", url_path="sign_in",
                      default=True)]
-    pages += [st.Page(form, title="Sign in", icon=":material/login:", url_path=spec.key)
+    pages += [st.Page(form, title=title, icon=":material/login:", url_path=spec.key)
               for spec in PAGE_BY_KEY.values()]
     nav = st.navigation(pages, position="hidden")
     st.session_state["sign_in_target"] = nav.url_path if nav.url_path in PAGE_BY_KEY else None
@@ -345,8 +351,8 @@ def refused_link(actor: Actor) -> None:
     (the role's default page runs instead): say so, as ``page_guard`` words it."""
     spec = PAGE_BY_KEY.get(st.session_state.pop("sign_in_target", None) or "")
     if spec is not None and actor.role not in spec.roles:
-        st.warning(f"**{spec.title}** is not available. Your role ({actor.role}) may not "
-                   "open it.", icon=":material/block:")
+        st.warning(_("**{page}** is not available. Your role ({role}) may not open it.").format(
+            page=_(spec.title), role=role_words(actor.role)), icon=":material/block:")
 
 
 def page_guard(key: str) -> Actor:
@@ -366,8 +372,12 @@ def page_guard(key: str) -> Actor:
     actor = enforce_session()
     spec = PAGE_BY_KEY[key]
     if actor is None or actor.role not in spec.roles:
-        who = "You are not signed in" if actor is None else f"Your role ({actor.role}) may not open it"
-        st.error(f"**{spec.title}** is not available. {who}.", icon=":material/block:")
+        if actor is None:
+            text = _("**{page}** is not available. You are not signed in.")
+        else:
+            text = _("**{page}** is not available. Your role ({role}) may not open it.")
+        st.error(text.format(page=_(spec.title), role=role_words(actor.role) if actor else ""),
+                 icon=":material/block:")
         st.stop()
     return actor
 
@@ -387,7 +397,7 @@ def callback_actor(key: str) -> Actor | None:
 
 
 def _resolve(qualname: str) -> Callable[..., Any]:
-    module, _, name = qualname.rpartition(".")
+    module, _sep, name = qualname.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
 
@@ -418,28 +428,30 @@ def _json_default(value: Any) -> Any:
 
 
 def format_columns(df: pd.DataFrame, register) -> dict[str, Any]:
-    """``st.dataframe`` column_config for a register: English headings, date formats."""
+    """``st.dataframe`` column_config for a register: headings in the run's language (the
+    registers' headings are English, marked ``N_``), date formats."""
     from .registers import DATE, INTEGER, LIST, NUMBER, TIMESTAMP, BOOLEAN
     config: dict[str, Any] = {}
     for col in register.columns:
         if col.name not in df.columns:
             continue
+        heading = _(col.heading)
         if col.type == DATE:
-            config[col.name] = st.column_config.DateColumn(col.heading, format="YYYY-MM-DD")
+            config[col.name] = st.column_config.DateColumn(heading, format="YYYY-MM-DD")
         elif col.type == TIMESTAMP:
             config[col.name] = st.column_config.DatetimeColumn(
-                col.heading, format="YYYY-MM-DD HH:mm")
+                heading, format="YYYY-MM-DD HH:mm")
         elif col.type == INTEGER:
-            config[col.name] = st.column_config.NumberColumn(col.heading, format="localized")
+            config[col.name] = st.column_config.NumberColumn(heading, format="localized")
         elif col.type == NUMBER:
             # an amount in yuan: thousands separated, always two decimals (1,250,000.50)
-            config[col.name] = st.column_config.NumberColumn(col.heading, format="accounting")
+            config[col.name] = st.column_config.NumberColumn(heading, format="accounting")
         elif col.type == LIST:
-            config[col.name] = st.column_config.ListColumn(col.heading)
+            config[col.name] = st.column_config.ListColumn(heading)
         elif col.type == BOOLEAN:
-            config[col.name] = st.column_config.CheckboxColumn(col.heading)
+            config[col.name] = st.column_config.CheckboxColumn(heading)
         else:
-            config[col.name] = st.column_config.TextColumn(col.heading)
+            config[col.name] = st.column_config.TextColumn(heading)
     return config
 
 
@@ -460,24 +472,53 @@ def _browser_locale() -> str | None:
     return i18n.from_accept_language(header if isinstance(header, str) else None)
 
 
+def _run_locale() -> None:
+    """Before ``app.py`` sets this run's language (``enforce_session`` runs first): the
+    session's language so far, else the browser's, so that a session ended on the first
+    run of a tab says why in the reader's language."""
+    from . import i18n
+    i18n.set_locale(i18n.normalize(st.session_state.get("locale")) or _browser_locale())
+
+
+def role_words(role: str) -> str:
+    """A role in a sentence: its words in Chinese (管理员); in English its code as before
+    ("Your role (auditor) ..."), which reads as a word."""
+    return label("role", role) if is_chinese() else str(role)
+
+
 def session_locale(actor: Actor | None) -> str:
     """This session's language: chosen in the sidebar (``locale`` in session state), else the
-    signed-in account's remembered choice, else the browser's language, else English."""
+    signed-in account's remembered choice, else the browser's language, else English.
+
+    A language this function derived itself (no choice, no account: the browser's or
+    English, e.g. on the sign-in page) is marked ``locale_derived``: once the session signs
+    in, the account's remembered choice replaces it. (Without the mark the sign-in page's
+    English stuck, and a password sign-in never opened in the account's language.)"""
     from . import i18n
     chosen = i18n.normalize(st.session_state.get("locale"))
-    if chosen:
+    if chosen and not st.session_state.get("locale_derived"):
         return chosen
     remembered = None
     if actor is not None:
         from .accounts import preferred_locale
         remembered = cached(preferred_locale, username=actor.name)
-    locale = i18n.normalize(remembered) or _browser_locale() or i18n.DEFAULT_LOCALE
+    locale = i18n.normalize(remembered) or chosen or _browser_locale() or i18n.DEFAULT_LOCALE
     st.session_state["locale"] = locale
+    st.session_state["locale_derived"] = not remembered
     return locale
 
 
 def language_switcher(actor: Actor | None) -> None:
-    """The sidebar's language choice; a signed-in local account remembers it."""
+    """The sidebar's language choice (语言 / Language, in both languages so anyone finds
+    it); a signed-in local account remembers it.
+
+    Note: the choice is applied by the select box's callback, which Streamlit runs before
+    the script: it sets ``locale`` in session state (an explicit choice, which wins over the
+    account's and the browser's, see ``session_locale``) and, for a signed-in local account,
+    stores it with ``accounts.set_locale`` (audited ``user.set_locale``, permission
+    ``account.preference``), so that the account's next session opens in it. A single
+    sign-on identity has no account row: the choice lasts the session. The codes are the
+    select box's values (``zh_CN``, ``en``); the names are shown (``i18n.LOCALES``)."""
     from . import i18n
     codes = list(i18n.LOCALES)
     current = i18n.get_locale()
@@ -487,6 +528,7 @@ def language_switcher(actor: Actor | None) -> None:
         if not new or new == st.session_state.get("locale"):
             return
         st.session_state["locale"] = new
+        st.session_state.pop("locale_derived", None)     # chosen: it wins from now on
         who = callback_actor_any()
         if who is not None:
             from .accounts import AccountError, set_locale
@@ -506,16 +548,17 @@ def callback_actor_any() -> Actor | None:
 
 
 def sidebar_account(actor: Actor) -> None:
-    from .access import ROLE_TITLES
     account = st.session_state.get("account") or {}
     shown = account.get("display_name") or actor.name
     who = shown if shown == actor.name else f"{shown} ({actor.name})"
     with st.sidebar:
-        st.caption(f"Signed in as **{plain(who)}** · {ROLE_TITLES.get(actor.role, actor.role)}")
+        st.caption(_("Signed in as **{name}** · {role}").format(
+            name=plain(who), role=label("role", actor.role)))
         notification_bell(actor)
-        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+        if st.button(_("Sign out"), key="sign_out", icon=":material/logout:"):
+            from .sessions import SIGNED_OUT
             via_sso = account.get("method") == "sso"
-            sign_out("You signed out.")
+            sign_out(_(SIGNED_OUT))
             if via_sso:
                 # Drops Streamlit's identity cookie: the browser goes to /auth/logout and
                 # comes back in a new session. Stop (not rerun: a rerun would drop the
@@ -533,24 +576,24 @@ def notification_bell(actor: Actor) -> None:
     # cached on the store's data version: a rerun without a write (a widget, a fragment)
     # does not query again; a reminder queued or read bumps it
     count = cached(reminders.unread_count, username=actor.name, role=actor.role)
-    label = f"{count} unread" if count else "Notifications"
-    with st.popover(label, icon=":material/notifications_active:" if count
+    title = _("{count} unread").format(count=count) if count else _("Notifications")
+    with st.popover(title, icon=":material/notifications_active:" if count
                     else ":material/notifications:", width="stretch"):
         items = cached(reminders.notifications_for, username=actor.name, role=actor.role,
                        limit=20)
         if items.empty:
-            st.caption("Nothing unread. Reminders of deadlines (incident clocks, expiring "
-                       "agreements, rights requests, overdue plans) and the daily digest "
-                       "show here.")
+            st.caption(_("Nothing unread. Reminders of deadlines (incident clocks, expiring "
+                         "agreements, rights requests, overdue plans) and the daily digest "
+                         "show here."))
             return
         if count > len(items):
-            st.caption(f"The latest {len(items)} of {count}.")
+            st.caption(_("The latest {shown} of {count}.").format(shown=len(items), count=count))
         for item in items.itertuples(index=False):
             st.markdown(f"**{plain(item.subject)}**")
-            st.caption(f"{item.created_at.astimezone(store.tz):%Y-%m-%d %H:%M} Beijing time")
-            with st.expander("Details"):
+            st.caption(fmt_datetime(item.created_at, tz=str(store.tz)))
+            with st.expander(_("Details")):
                 st.text(item.body)
-        if st.button("Mark all as read", key="bell_mark_read", icon=":material/done_all:"):
+        if st.button(_("Mark all as read"), key="bell_mark_read", icon=":material/done_all:"):
             reminders.mark_read(store, actor, actor.name)
             st.rerun()
 

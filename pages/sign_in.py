@@ -6,6 +6,7 @@ from streamlit.errors import StreamlitAuthError
 
 from dashboard import accounts, ui
 from dashboard.accounts import AccountError, AuthError
+from dashboard.i18n import _
 from dashboard.navigation import PAGE_BY_KEY
 
 store = ui.get_store()
@@ -13,13 +14,13 @@ if ui.enforce_session() is not None:
     # Signed in, yet here (this file run on its own, e.g. by a test): rerun into app.py.
     st.rerun()
 
-_, column, _ = st.columns([1, 2, 1])   # a narrow, centred form on the wide layout
+_left, column, _right = st.columns([1, 2, 1])   # a narrow, centred form on the wide layout
 with column:
-    st.title("Sign in", anchor=False)
-    st.caption("Privacy compliance: sign in to see what your role allows.")
+    st.title(_("Sign in"), anchor=False)
+    st.caption(_("Privacy compliance: sign in to see what your role allows."))
     target = PAGE_BY_KEY.get(st.session_state.get("sign_in_target") or "")
     if target:   # opened from a link to a page: it opens, with the link's view, once signed in
-        st.caption(f"Sign in to open **{target.title}**.")
+        st.caption(_("Sign in to open **{page}**.").format(page=_(target.title)))
 
     notice = st.session_state.get("sign_in_notice")
     if notice:
@@ -29,37 +30,40 @@ with column:
     if refusal:
         st.error(ui.plain(refusal), icon=":material/block:")
         if st.user.get("is_logged_in"):
-            if st.button("Sign out of single sign-on", key="sso_logout", icon=":material/logout:"):
+            if st.button(_("Sign out of single sign-on"), key="sso_logout", icon=":material/logout:"):
                 st.logout()
 
     try:
         sso = ui.sso_config()
     except AccountError as exc:
         sso = None
-        st.error(f"Single sign-on is misconfigured: {ui.plain(exc)}", icon=":material/error:")
+        st.error(_("Single sign-on is misconfigured: {error}").format(error=ui.plain(exc)),
+                 icon=":material/error:")
 
     if sso and sso.providers:
         for provider in sso.providers:
-            if st.button(f"Sign in with {provider.label}", key=f"sso_{provider.name or 'default'}",
+            if st.button(_("Sign in with {provider}").format(provider=provider.label), key=f"sso_{provider.name or 'default'}",
                          icon=":material/key:", type="primary"):
                 st.session_state.pop("sso_suppressed", None)
                 st.session_state.pop("sso_refusal", None)
                 try:
                     st.login(provider.name)
                 except StreamlitAuthError as exc:
-                    st.error(f"Single sign-on is not set up correctly: {ui.plain(exc)}", icon=":material/error:")
-        st.caption("Or sign in with a local account:")
+                    st.error(_("Single sign-on is not set up correctly: {error}").format(
+                        error=ui.plain(exc)), icon=":material/error:")
+        st.caption(_("Or sign in with a local account:"))
 
     if accounts.count_users(store) == 0:
-        st.warning("This store has no accounts yet. An operator creates the first administrator "
-                   "with `python -m dashboard user add NAME --role admin` (the password is asked "
-                   "for at the prompt).", icon=":material/person_add:")
+        st.warning(_("This store has no accounts yet. An operator creates the first "
+                     "administrator with `python -m dashboard user add NAME --role admin` (the "
+                     "password is asked for at the prompt)."), icon=":material/person_add:")
 
     with st.form("sign_in_form"):
-        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="sign_in_password",
+        username = st.text_input(_("Username"), key="sign_in_username",
+                                 autocomplete="username")
+        password = st.text_input(_("Password"), type="password", key="sign_in_password",
                                  autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+        submitted = st.form_submit_button(_("Sign in"), type="primary", icon=":material/login:")
 
     if submitted:
         try:

@@ -56,7 +56,7 @@ def test_matrix_lists_every_action_and_matches_the_issue_role_descriptions():
     assert set(ACTION_TITLES) == set(PERMISSIONS)
     # every role reads the check (Overview, Findings) and may call the API with a token
     # (issue 16), which audits each call: below, what the roles do besides
-    common = {"check.read", "api.use", "notification.read"}
+    common = {"check.read", "api.use", "notification.read", "account.preference"}
     # admin: users, API tokens and settings (and reading the audit trail of what it
     # changed); issue 7 gives the Import page to "DPOs and admins"
     assert {a for a, r in doc.items() if "admin" in r} - common == {

@@ -313,7 +313,7 @@ def test_users_page_unlocks_an_account(users_page, store):
     at.run()
     at.selectbox(key="change_user").select("wang").run()
     row = at.dataframe[0].value.set_index("username").loc["wang"]
-    assert row["status"] == "locked" and row["failed_attempts"] == 5
+    assert row["status"] == "Sign-in paused" and row["failed_attempts"] == 5
     at.button(key="unlock_user").click().run()
     assert "wang is unlocked" in at.success[0].value
     assert store.rows("SELECT actor, action, entity_id FROM audit_log ORDER BY seq DESC "
