@@ -394,11 +394,11 @@ def file_name(incident_id: str, kind: str, locale: str) -> str:
 
 
 # -- where the reporting unit and the contact come from -------------------------------------
-# A setting (data/settings.toml or COMPLIANCE_<NAME>) if the settings have one, else the
-# policy catalog's [organisation] table (name, name_zh, contact, contact_zh). Neither exists
-# yet: the documents mark the unit and the contact "to be completed".
-UNIT_SETTINGS = ("reporting_unit", "organisation_name", "organization_name", "company_name")
-CONTACT_SETTINGS = ("pi_contact", "dpo_contact", "handler_contact", "contact")
+# The settings reporting_unit and pi_contact (data/settings.toml, COMPLIANCE_<NAME>, or the
+# Settings page), else the policy catalog's [organisation] table (name, name_zh, contact,
+# contact_zh) if a deployment adds one; empty, the documents mark them "to be completed".
+UNIT_SETTINGS = ("reporting_unit",)
+CONTACT_SETTINGS = ("pi_contact",)
 _ORG_TABLES = ("organisation", "organization", "company", "handler")
 
 

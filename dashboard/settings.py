@@ -248,6 +248,18 @@ SPECS: tuple[Setting, ...] = (
             N_("Project default (notifications)"), "P",
             N_("The wait after a failed delivery attempt; it doubles with each further failure "
                "(60 s, 2 min, 4 min, ...). 1-86400."), minimum=1, maximum=86400),
+    # Issue 17: the incident documents (dashboard/documents.py) name the reporting unit and
+    # the handler's contact; empty, the documents mark them "to be completed".
+    Setting("reporting_unit", "", N_("text"),
+            N_("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 7: the "
+               "report names the reporting unit"), "V2",
+            N_("The company's name as it signs incident reports and notices (e.g. the legal "
+               "entity operating the Platform). Empty: the documents mark it to be completed.")),
+    Setting("pi_contact", "", N_("text"),
+            N_("PIPL Art. 57: the notice gives the handler's contact details"), "V",
+            N_("How individuals and authorities reach the person in charge of personal "
+               "information protection (e-mail, telephone, address), as the notices print it. "
+               "Empty: the documents mark it to be completed.")),
     Setting("timezone", "Asia/Shanghai", N_("IANA zone"),
             N_("Data contract: a timestamp with no offset is Asia/Shanghai time"), "C",
             N_("Zone for times without an offset, for 'today', and for display.")),

@@ -402,21 +402,27 @@ def _resolve(qualname: str) -> Callable[..., Any]:
 
 
 @st.cache_data(show_spinner=False, max_entries=512, ttl=3600)
-def _cached_call(qualname: str, db: str, data_version: int, kwargs_json: str) -> Any:
-    return _resolve(qualname)(get_store(), **json.loads(kwargs_json))
+def _cached_call(qualname: str, db: str, data_version: int, kwargs_json: str,
+                 locale: str = "en") -> Any:
+    from . import i18n
+    with i18n.using(locale):      # a result that holds words is kept per language
+        return _resolve(qualname)(get_store(), **json.loads(kwargs_json))
 
 
 def cached(fn: Callable[..., Any], **kwargs: Any) -> Any:
     """Call ``fn(store, **kwargs)`` through ``st.cache_data``.
 
-    The key includes the store's ``data_version``, which every commit bumps, so a
+    The key includes the language (a result may hold words, e.g. a validation message)
+    and the store's ``data_version``, which every commit bumps, so a
     write drops stale results at once. ``fn`` must be a module-level function
     whose keyword arguments are JSON-serializable (dates become ISO strings).
     """
     store = get_store()
     qualname = f"{fn.__module__}.{fn.__qualname__}"
     payload = json.dumps(kwargs, sort_keys=True, default=_json_default)
-    return _cached_call(qualname, str(store.path), store.data_version, payload)
+    from . import i18n
+    return _cached_call(qualname, str(store.path), store.data_version, payload,
+                        i18n.get_locale())
 
 
 def _json_default(value: Any) -> Any:
