@@ -714,7 +714,7 @@ def _batch_bytes(array: pa.Array) -> memoryview:
         raise RuntimeError("the CSV renderer produced a NULL line")
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = array.cast(pa.large_string())
-    _, offsets, data = array.buffers()
+    _validity, offsets, data = array.buffers()
     width = "i" if pa.types.is_string(array.type) else "q"
     offs = memoryview(offsets).cast(width)
     start, end = offs[array.offset], offs[array.offset + len(array)]
@@ -888,7 +888,7 @@ def count_rows(store, dataset: str, filters: dict | None = None) -> int:
     ds = get_dataset(dataset)
     clean = resolve_filters(store, dataset, filters)
     with store.cursor() as cur:
-        sql, params, _ = _query(store, cur, ds, clean)
+        sql, params, _cols = _query(store, cur, ds, clean)
         return int(cur.execute(f"SELECT count(*) FROM ({sql})", params or None).fetchall()[0][0])
 
 
