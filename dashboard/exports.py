@@ -1491,10 +1491,14 @@ def audit_facets(store) -> dict:
                 "entity_types": distinct("entity_type"), "first": first, "last": last}
 
 
-def chain_status(store, tables: bool = False) -> dict:
+def chain_status(store, tables: bool = False, locale: str | None = None) -> dict:
     """The audit chain walked end to end (``audit.verify``: signatures, the head record
-    outside the store; with ``tables``, every table's digest too) and its head."""
-    result = audit.verify(store, tables=tables)
+    outside the store; with ``tables``, every table's digest too) and its head. The
+    problems are worded in ``locale`` (the page passes its own, so that a cached result
+    is one language's)."""
+    from .i18n import get_locale, using
+    with using(locale or get_locale()):
+        result = audit.verify(store, tables=tables)
     with store.cursor() as cur:
         head_seq, head_hash, head_at = chain_head(cur)
     return {"ok": result.ok, "entries": result.entries, "broken_seq": result.broken_seq,

@@ -8,7 +8,8 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import exports, ui
-from dashboard.i18n import _, actor_label, fmt_datetime, fmt_number, formatter, label_frame
+from dashboard.i18n import (_, actor_label, fmt_datetime, fmt_number, formatter, get_locale,
+                            label_frame)
 
 actor = ui.page_guard("audit_log")
 store = ui.get_store()
@@ -21,7 +22,7 @@ st.caption(_("Every write, from the app, the command line or an import, appends 
              "Changing, deleting, reordering or adding any entry without the key breaks the "
              "chain there."))
 
-status = ui.cached(exports.chain_status)
+status = ui.cached(exports.chain_status, locale=get_locale())
 head_at = (fmt_datetime(dt.datetime.fromisoformat(status["head_at"].replace("Z", "+00:00")),
                         seconds=True) if status["head_at"] else "-")
 head = _("Head: entry {seq}, hash `{hash}`, at {at}.").format(
