@@ -23,6 +23,7 @@ st.caption(_("Every write, from the app, the command line or an import, appends 
              "chain there."))
 
 status = ui.cached(exports.chain_status, locale=get_locale())
+SEP = "；" if get_locale() == "zh_CN" else "; "
 head_at = (fmt_datetime(dt.datetime.fromisoformat(status["head_at"].replace("Z", "+00:00")),
                         seconds=True) if status["head_at"] else "-")
 head = _("Head: entry {seq}, hash `{hash}`, at {at}.").format(
@@ -36,7 +37,7 @@ else:
              if status["broken_seq"] else _("Audit trail broken"))
     st.error(_("**{where}**: {problems}. Tell the DPO and keep the store file as it is for "
                "investigation. {head}").format(
-                 where=where, problems=ui.plain("; ".join(status["problems"])), head=head),
+                 where=where, problems=ui.plain(SEP.join(status["problems"])), head=head),
              icon=":material/gpp_bad:")
 st.caption(_("Above: the chain and its signatures, checked on every change. The registers "
              "themselves are compared with their last audited state on request (it reads every "
@@ -51,7 +52,7 @@ if st.button(_("Check the registers against the log"), key="log_check_tables",
     else:
         st.error(_("**Changed outside the app**: {problems}. Tell the DPO and keep the store "
                    "file as it is for investigation.").format(
-                     problems=ui.plain("; ".join(full["problems"]))),
+                     problems=ui.plain(SEP.join(full["problems"]))),
                  icon=":material/gpp_bad:")
 
 facets = ui.cached(exports.audit_facets)
