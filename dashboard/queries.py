@@ -724,12 +724,13 @@ def rules_by_clause() -> dict[str, list[dict[str, str]]]:
 
 
 # -- settings and catalog (files, no store) --------------------------------------------
+# What each confidence mark means (translate where shown: ``_(meaning)``).
 CONFIDENCE = {
-    "V": "read in the law's text or a faithful republication",
-    "V2": "only through a secondary source (law firm note, news)",
-    "R": "recalled, unverified",
-    "P": "a project default where the law gives no number",
-    "C": "fixed by the data contract",
+    "V": N_("read in the law's text or a faithful republication"),
+    "V2": N_("only through a secondary source (law firm note, news)"),
+    "R": N_("recalled, unverified"),
+    "P": N_("a project default where the law gives no number"),
+    "C": N_("fixed by the data contract"),
 }
 
 
