@@ -161,7 +161,7 @@ def chart(fig: go.Figure, caption: str, *, key: str, specs: Sequence[Q.Filter] =
         st.plotly_chart(fig, theme="streamlit", key=key, on_select=partial(
             _apply_selection, key, tuple(drill), tuple(specs), dict(fixed or {})),
             selection_mode="points", config={"displaylogo": False})
-        caption += " " + _("Click a bar to filter the page to it.")
+        caption += ("" if is_chinese() else " ") + _("Click a bar to filter the page to it.")
     else:
         st.plotly_chart(fig, theme="streamlit", key=key, config={"displaylogo": False})
     st.caption(caption)

@@ -88,7 +88,7 @@ result = first if page == 1 else ui.cached(exports.audit_entries, filters=clean,
 total = result["total"]
 # (English keeps "1 entries": the wording the log has always had)
 matched = _("**{n}** entries match the filters.") if clean else _("**{n}** entries match.")
-shown_rows = (" " + _("Showing {count}, newest first.").format(
+shown_rows = (("" if get_locale() == "zh_CN" else " ") + _("Showing {count}, newest first.").format(
     count=fmt_number(len(result["rows"]))) if total else "")
 st.markdown(matched.format(n=fmt_number(total)) + shown_rows)
 # Actions, actors, roles and entity types in words; the before/after JSON stays as data.
