@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .i18n import _
+
 GENESIS = "0" * 64
 KEYRING_FORMAT = "privacy-compliance audit keyring"
 KEY_ENV, KEY_FILE_ENV, HEAD_FILE_ENV = ("COMPLIANCE_AUDIT_KEY", "COMPLIANCE_AUDIT_KEY_FILE",
@@ -283,11 +285,14 @@ def read_head(store_path: Path, ring: Keyring | None) -> tuple[dict | None, str 
         seq, digest, at, key_id, mac = (int(head["seq"]), str(head["hash"]), str(head["at"]),
                                         str(head["key_id"]), str(head["mac"]))
     except (OSError, ValueError, KeyError, TypeError):
-        return None, f"the head record {path.name} beside the store cannot be read"
+        return None, _("the head record {name} beside the store cannot be read").format(
+            name=path.name)
     if ring is None or key_id not in ring.keys:
-        return None, f"the head record {path.name} is signed with key {key_id}, which is missing"
+        return None, _("the head record {name} is signed with key {key}, which is missing"
+                       ).format(name=path.name, key=key_id)
     if not hmac.compare_digest(mac, _head_mac(ring.keys[key_id], seq, digest, at)):
-        return None, f"the head record {path.name} was altered (its signature does not match)"
+        return None, _("the head record {name} was altered (its signature does not match)"
+                       ).format(name=path.name)
     return {"seq": seq, "hash": digest, "at": at}, None
 
 
@@ -457,20 +462,22 @@ def _walk(rows: Iterable[tuple], ring: Keyring | None) -> tuple[_Walk, str | Non
         w.count += 1
         if seq != w.expected_seq:
             if seq < w.expected_seq:
-                return w, f"entry {seq} appears twice or out of order", seq
-            gap = (f"entry {w.expected_seq} is missing" if seq == w.expected_seq + 1 else
-                   f"entries {w.expected_seq} to {seq - 1} are missing")
-            return w, (f"entry {seq} follows entry {w.expected_seq - 1}: {gap} "
-                       "(deleted) or out of order"), seq
+                return w, _("entry {seq} appears twice or out of order").format(seq=seq), seq
+            gap = (_("entry {seq} is missing").format(seq=w.expected_seq)
+                   if seq == w.expected_seq + 1 else
+                   _("entries {first} to {last} are missing").format(first=w.expected_seq,
+                                                                     last=seq - 1))
+            return w, _("entry {seq} follows entry {previous}: {gap} (deleted) or out of "
+                        "order").format(seq=seq, previous=w.expected_seq - 1, gap=gap), seq
         if prev != w.expected_prev:
-            return w, f"entry {seq} does not point at the previous entry's hash " \
-                      "(entries were removed, reordered or rewritten)", seq
+            return w, _("entry {seq} does not point at the previous entry's hash (entries "
+                        "were removed, reordered or rewritten)").format(seq=seq), seq
         if key_id is None:
             if w.keyed_seen:
-                return w, (f"entry {seq} is not keyed, after keyed entries: it was added or "
-                           "rewritten without the audit key"), seq
+                return w, _("entry {seq} is not keyed, after keyed entries: it was added or "
+                            "rewritten without the audit key").format(seq=seq), seq
             if entry_hash(seq, at, actor, role, action, etype, eid, before, after, prev) != digest:
-                return w, f"entry {seq}'s contents do not match its hash", seq
+                return w, _("entry {seq}'s contents do not match its hash").format(seq=seq), seq
         else:
             w.keyed_seen = True
             if ring is None or key_id not in ring.keys:
@@ -478,8 +485,8 @@ def _walk(rows: Iterable[tuple], ring: Keyring | None) -> tuple[_Walk, str | Non
             elif not hmac.compare_digest(digest, entry_mac(
                     ring.keys[key_id], seq, at, actor, role, action, etype, eid, before, after,
                     digests, key_id, prev)):
-                return w, (f"entry {seq}'s signature does not match its contents: it was "
-                           "forged or rewritten without the audit key"), seq
+                return w, _("entry {seq}'s signature does not match its contents: it was "
+                            "forged or rewritten without the audit key").format(seq=seq), seq
             if digests:
                 for table, state in json.loads(digests).items():
                     w.digests[table] = (seq, key_id, state)
@@ -520,52 +527,56 @@ def verify(store, *, tables: bool = True) -> VerifyResult:
             head = {"seq": seq, "hash": digest, "at": utc_iso(at)}
         if walk.missing_keys:
             problems.append(
-                f"entries signed with the key(s) {', '.join(sorted(walk.missing_keys))} cannot "
-                f"be checked: that key is not in {ring.source if ring else 'any key file'} "
-                "(restore the key file from its backup)")
+                _("entries signed with the key(s) {keys} cannot be checked: that key is not in "
+                  "{source} (restore the key file from its backup)").format(
+                    keys=", ".join(sorted(walk.missing_keys)),
+                    source=ring.source if ring else _("any key file")))
         if walk.count == 0:
-            problems.append("the audit log is empty: every store's log starts with its "
-                            "creation, so the log was emptied")
+            problems.append(_("the audit log is empty: every store's log starts with its "
+                              "creation, so the log was emptied"))
         elif keyed and not walk.keyed_seen and ring is not None and reason is None:
-            problems.append("the store has an audit key but no keyed entry: the keyed "
-                            "entries were removed")
+            problems.append(_("the store has an audit key but no keyed entry: the keyed "
+                              "entries were removed"))
         outside, head_problem = read_head(store.path, ring)
         if head_problem:
             problems.append(head_problem)
         elif outside is None:
             if walk.keyed_seen:
-                problems.append(f"the head record {head_path(store.path).name} beside the store "
-                                "is missing, so a cut tail cannot be ruled out")
+                problems.append(_("the head record {name} beside the store is missing, so a "
+                                  "cut tail cannot be ruled out").format(
+                                      name=head_path(store.path).name))
         else:
             last_seq = head["seq"] if head else 0
             if last_seq < outside["seq"]:
                 problems.append(
-                    f"the log ends at entry {last_seq}, but entry {outside['seq']} was written "
-                    f"at {outside['at']}: the last {outside['seq'] - last_seq} entries were "
-                    "deleted (the log was truncated)")
+                    _("the log ends at entry {last}, but entry {seq} was written at {at}: the "
+                      "last {count} entries were deleted (the log was truncated)").format(
+                        last=last_seq, seq=outside["seq"], at=outside["at"],
+                        count=outside["seq"] - last_seq))
             else:
                 stored = cur.execute("SELECT hash FROM audit_log WHERE seq = ?",
                                      [outside["seq"]]).fetchone()
                 if stored is None or stored[0] != outside["hash"]:
-                    problems.append(f"entry {outside['seq']} no longer has the hash recorded "
-                                    "outside the store: the log was rewritten")
+                    problems.append(_("entry {seq} no longer has the hash recorded outside the "
+                                      "store: the log was rewritten").format(seq=outside["seq"]))
         checked = 0
         if tables and not reason and ring is not None and walk.keyed_seen:
             present = set(audited_tables(cur))
             for table in sorted(present | set(walk.digests)):
                 state = walk.digests.get(table)
                 if state is None:
-                    problems.append(f"table {table} has no audited state: it was created "
-                                    "outside the app")
+                    problems.append(_("table {table} has no audited state: it was created "
+                                      "outside the app").format(table=table))
                     continue
                 seq, key_id, recorded = state
                 if recorded.get("dropped"):
                     if table in present:
-                        problems.append(f"table {table} was dropped at entry {seq} but exists")
+                        problems.append(_("table {table} was dropped at entry {seq} but exists"
+                                          ).format(table=table, seq=seq))
                     continue
                 if table not in present:
-                    problems.append(f"table {table} (audited at entry {seq}) is gone: it was "
-                                    "dropped outside the app")
+                    problems.append(_("table {table} (audited at entry {seq}) is gone: it was "
+                                      "dropped outside the app").format(table=table, seq=seq))
                     continue
                 if key_id not in (ring.keys if ring else {}):
                     continue
@@ -573,12 +584,14 @@ def verify(store, *, tables: bool = True) -> VerifyResult:
                 checked += 1
                 if (now["rows"], now["digest"]) != (recorded.get("rows"), recorded.get("digest")):
                     diff = now["rows"] - recorded["rows"]
-                    how = (f"{-diff} row(s) deleted" if diff < 0 else
-                           f"{diff} row(s) added" if diff > 0 else "rows changed")
+                    how = (_("{n} row(s) deleted").format(n=-diff) if diff < 0 else
+                           _("{n} row(s) added").format(n=diff) if diff > 0 else
+                           _("rows changed"))
                     problems.append(
-                        f"table {table} differs from its last audited state (entry {seq}): "
-                        f"{recorded['rows']} rows then, {now['rows']} now ({how} outside "
-                        "the app)")
+                        _("table {table} differs from its last audited state (entry {seq}): "
+                          "{then} rows then, {now} now ({how} outside the app)").format(
+                            table=table, seq=seq, then=recorded["rows"], now=now["rows"],
+                            how=how))
         elif tables and ring is None and walk.count:
             warnings.append("no audit key: the tables were not checked")
     ok = not problems

@@ -44,6 +44,7 @@ from typing import Any, BinaryIO, Callable, Sequence
 import pyarrow as pa
 
 from . import audit
+from .i18n import N_, _
 from .access import ROLES, SYSTEM_ROLE, Actor, require
 from .rules import ENTITY_TYPES, SEVERITIES, load_rules
 from .registers import (
@@ -98,6 +99,7 @@ class FilterSpec:
     timestamp: bool = False    # from/to on a TIMESTAMPTZ column (else DATE)
     where: Callable[[list[str]], tuple[str, list]] | None = None   # kind "custom"
     help: str = ""
+    heading: str = ""          # from/to: the date column's words (N_-marked), for the page
 
     @property
     def flag(self) -> str:
@@ -142,12 +144,88 @@ def _categories() -> tuple[str, ...]:
 
 def _date_range(column: str, *, timestamp: bool = False, what: str = "") -> tuple[FilterSpec, ...]:
     label = what or column.replace("_", " ")
+    heading = _DATE_HEADINGS.get(label, label.capitalize())
     return (
         FilterSpec("from", f"{label.capitalize()} from", "from", column, timestamp=timestamp,
-                   help=f"keep rows whose {label} is on or after this date (YYYY-MM-DD)"),
+                   help=f"keep rows whose {label} is on or after this date (YYYY-MM-DD)",
+                   heading=heading),
         FilterSpec("to", f"{label.capitalize()} to", "to", column, timestamp=timestamp,
-                   help=f"keep rows whose {label} is on or before this date (YYYY-MM-DD)"),
+                   help=f"keep rows whose {label} is on or before this date (YYYY-MM-DD)",
+                   heading=heading),
     )
+
+
+# The words of each date range's column, for the Exports page (the command line's help
+# keeps the English above).
+_DATE_HEADINGS = {
+    "engaged on": N_("Engaged on"), "signed on": N_("Signed on"),
+    "collected on": N_("Collected on"), "detected": N_("Detected"),
+    "event time": N_("Event time"), "received": N_("Received"),
+    "snapshot date": N_("Snapshot date"), "logged": N_("Logged"),
+}
+
+
+def filter_label(spec: FilterSpec) -> str:
+    """A filter's label on the Exports page, in this run's locale."""
+    if spec.kind == "from" and spec.heading:
+        return _("{what} from").format(what=_(spec.heading))
+    if spec.kind == "to" and spec.heading:
+        return _("{what} to").format(what=_(spec.heading))
+    return _(spec.label)
+
+
+def filter_help(spec: FilterSpec) -> str:
+    """A filter's help on the Exports page, in this run's locale ("" when none)."""
+    if spec.kind == "from" and spec.heading:
+        return _("keep rows whose {what} is on or after this date (YYYY-MM-DD)").format(
+            what=_(spec.heading).lower())
+    if spec.kind == "to" and spec.heading:
+        return _("keep rows whose {what} is on or before this date (YYYY-MM-DD)").format(
+            what=_(spec.heading).lower())
+    return _(spec.help) if spec.help else ""
+
+
+# The words of a filter's choices on the Exports page: ``(dataset, filter key)`` -> the
+# enum kind of ``dashboard.i18n.LABELS`` (the values stay codes: they are the contract's).
+FILTER_KINDS = {
+    ("processors", "status"): "processor_status", ("processors", "kind"): "processor_kind",
+    ("processors", "purpose"): "purpose",
+    ("sharing_agreements", "status"): "sharing_status",
+    ("sharing_agreements", "kind"): "sharing_kind",
+    ("sharing_agreements", "legal_basis"): "legal_basis",
+    ("sharing_agreements", "consent"): "consent_type",
+    ("retention_records", "hold_reason"): "hold_reason",
+    ("incidents", "status"): "incident_status", ("incidents", "grade"): "grade",
+    ("incidents", "type"): "incident_type",
+    ("incident_events", "status"): "incident_status", ("incident_events", "grade"): "grade",
+    ("rights_requests", "status"): "request_status", ("rights_requests", "kind"): "request_kind",
+    ("rights_requests", "channel"): "request_channel",
+    ("request_events", "status"): "request_status",
+    ("findings", "severity"): "severity", ("findings", "entity_type"): "entity_type",
+    ("audit_log", "role"): "role", ("audit_log", "action"): "audit_action",
+    ("audit_log", "entity_type"): "entity_type",
+}
+_CHOICE_WORDS = {
+    "state": {"kept": N_("Kept"), "on_hold": N_("On hold"), "deleted": N_("Deleted")},
+    "level": {"rule": N_("Rule"), "clause": N_("Clause"), "article": N_("Article")},
+}
+
+
+def choice_formatter(dataset: str, spec: FilterSpec) -> Callable[[Any], str]:
+    """A ``format_func`` showing a filter's codes in words in this run's locale."""
+    from .i18n import actor_label, label
+    from .reference import category_label
+    kind = FILTER_KINDS.get((dataset, spec.key))
+    if kind:
+        return lambda code: label(kind, code)
+    if spec.key == "category":
+        return category_label
+    if spec.key == "actor":
+        return actor_label
+    words = _CHOICE_WORDS.get(spec.key)
+    if words:
+        return lambda code: _(words[code]) if code in words else str(code)
+    return str
 
 
 def _retention_state(values: list[str]) -> tuple[str, list]:
@@ -177,75 +255,76 @@ def _add(ds: Dataset) -> None:
 
 _add(Dataset(
     "processors", PROCESSORS.title,
-    "Entrusted partners, suppliers, service providers and affiliates (policy 5.1.4, 5.3.1).",
+    N_("Entrusted partners, suppliers, service providers and affiliates (policy 5.1.4, 5.3.1)."),
     order_by="processor_id", table="processors", columns=tuple(PROCESSORS.column_names),
     filters=(
-        FilterSpec("status", "Status", "any", "status", PROCESSOR_STATUSES),
-        FilterSpec("kind", "Kind", "any", "kind", PROCESSOR_KINDS),
-        FilterSpec("purpose", "Purpose", "any", "purpose", PURPOSES),
-        FilterSpec("region", "Storage region", "text", "storage_region",
-                   help="ISO 3166-1 alpha-2 code, e.g. CN"),
-        FilterSpec("category", "Receives data category", "list_any", "data_categories",
+        FilterSpec("status", N_("Status"), "any", "status", PROCESSOR_STATUSES),
+        FilterSpec("kind", N_("Kind"), "any", "kind", PROCESSOR_KINDS),
+        FilterSpec("purpose", N_("Purpose"), "any", "purpose", PURPOSES),
+        FilterSpec("region", N_("Storage region"), "text", "storage_region",
+                   help=N_("ISO 3166-1 alpha-2 code, e.g. CN")),
+        FilterSpec("category", N_("Receives data category"), "list_any", "data_categories",
                    _categories),
         *_date_range("engaged_on", what="engaged on"),
     ),
 ))
 _add(Dataset(
     "sharing_agreements", SHARING_AGREEMENTS.title,
-    "Sharing, transfer and disclosure of personal information (policy 5.1-5.3).",
+    N_("Sharing, transfer and disclosure of personal information (policy 5.1-5.3)."),
     order_by="agreement_id", table="sharing_agreements",
     columns=tuple(SHARING_AGREEMENTS.column_names),
     filters=(
-        FilterSpec("status", "Status", "any", "status", SHARING_STATUSES),
-        FilterSpec("kind", "Kind", "any", "kind", SHARING_KINDS),
-        FilterSpec("legal_basis", "Legal basis", "any", "legal_basis", LEGAL_BASES),
-        FilterSpec("consent", "Consent", "any", "consent", CONSENT_TYPES),
-        FilterSpec("region", "Recipient region", "text", "recipient_region"),
-        FilterSpec("processor_id", "Processor ID", "text", "processor_id"),
-        FilterSpec("category", "Covers data category", "list_any", "data_categories",
+        FilterSpec("status", N_("Status"), "any", "status", SHARING_STATUSES),
+        FilterSpec("kind", N_("Kind"), "any", "kind", SHARING_KINDS),
+        FilterSpec("legal_basis", N_("Legal basis"), "any", "legal_basis", LEGAL_BASES),
+        FilterSpec("consent", N_("Consent"), "any", "consent", CONSENT_TYPES),
+        FilterSpec("region", N_("Recipient region"), "text", "recipient_region"),
+        FilterSpec("processor_id", N_("Processor ID"), "text", "processor_id"),
+        FilterSpec("category", N_("Covers data category"), "list_any", "data_categories",
                    _categories),
         *_date_range("signed_on", what="signed on"),
     ),
 ))
 _add(Dataset(
     "retention_records", RETENTION_RECORDS.title,
-    "Retention status of every stored record (policy 6.1, 6.2). Up to tens of millions of "
-    "rows: streamed, never loaded whole.",
+    N_("Retention status of every stored record (policy 6.1, 6.2). Up to tens of millions of "
+    "rows: streamed, never loaded whole."),
     order_by="record_id", table="retention_records",
     columns=tuple(RETENTION_RECORDS.column_names), chunk_key="record_id",
     filters=(
-        FilterSpec("category", "Data category", "any", "category", _categories),
-        FilterSpec("system", "System", "text", "system"),
-        FilterSpec("region", "Storage region", "text", "storage_region"),
-        FilterSpec("state", "State", "custom", choices=("kept", "on_hold", "deleted"),
+        FilterSpec("category", N_("Data category"), "any", "category", _categories),
+        FilterSpec("system", N_("System"), "text", "system"),
+        FilterSpec("region", N_("Storage region"), "text", "storage_region"),
+        FilterSpec("state", N_("State"), "custom", choices=("kept", "on_hold", "deleted"),
                    where=_retention_state,
-                   help="kept (not deleted, no hold), on_hold (not deleted, held under 6.2), "
-                        "deleted"),
-        FilterSpec("hold_reason", "Hold reason", "any", "hold_reason", HOLD_REASONS),
+                   help=N_("kept (not deleted, no hold), on_hold (not deleted, held under 6.2), "
+                        "deleted")),
+        FilterSpec("hold_reason", N_("Hold reason"), "any", "hold_reason", HOLD_REASONS),
         *_date_range("collected_on", what="collected on"),
     ),
 ))
 _add(Dataset(
-    "incidents", INCIDENTS.title, "Security incidents (policy 7.2).",
+    "incidents", INCIDENTS.title,
+    N_("Security incidents (policy 7.2)."),
     order_by="incident_id", table="incidents", columns=tuple(INCIDENTS.column_names),
     filters=(
-        FilterSpec("status", "Status", "any", "status", INCIDENT_STATUSES),
-        FilterSpec("grade", "Grade", "any", "grade", GRADES),
-        FilterSpec("type", "Type", "any", "incident_type", INCIDENT_TYPES),
+        FilterSpec("status", N_("Status"), "any", "status", INCIDENT_STATUSES),
+        FilterSpec("grade", N_("Grade"), "any", "grade", GRADES),
+        FilterSpec("type", N_("Type"), "any", "incident_type", INCIDENT_TYPES),
         *_date_range("detected_at", timestamp=True, what="detected"),
     ),
 ))
 _add(Dataset(
-    "incident_events", "Incident timelines",
-    "Each incident's append-only timeline: who did what, when.",
+    "incident_events", N_("Incident timelines"),
+    N_("Each incident's append-only timeline: who did what, when."),
     order_by='incident_id, "at", event_id', table="incident_events",
     columns=("event_id", "incident_id", "at", "actor", "kind", "detail"),
     filters=(
-        FilterSpec("incident_id", "Incident ID", "text", "incident_id"),
-        FilterSpec("kind", "Event kind", "text", "kind"),
-        FilterSpec("status", "Incident status", "custom", choices=INCIDENT_STATUSES,
+        FilterSpec("incident_id", N_("Incident ID"), "text", "incident_id"),
+        FilterSpec("kind", N_("Event kind"), "text", "kind"),
+        FilterSpec("status", N_("Incident status"), "custom", choices=INCIDENT_STATUSES,
                    where=_incident_attr("status")),
-        FilterSpec("grade", "Incident grade", "custom", choices=GRADES,
+        FilterSpec("grade", N_("Incident grade"), "custom", choices=GRADES,
                    where=_incident_attr("grade")),
         *_date_range("at", timestamp=True, what="event time"),
     ),
@@ -253,14 +332,14 @@ _add(Dataset(
 
 _add(Dataset(
     "rights_requests", RIGHTS_REQUESTS.title,
-    "Requests from individuals: access, copy, correction, deletion, withdrawal of consent, "
-    "account cancellation, questions and complaints (policy 8, 10).",
+    N_("Requests from individuals: access, copy, correction, deletion, withdrawal of consent, "
+    "account cancellation, questions and complaints (policy 8, 10)."),
     order_by="request_id", table="rights_requests", columns=tuple(RIGHTS_REQUESTS.column_names),
     filters=(
-        FilterSpec("status", "Status", "any", "status", REQUEST_STATUSES),
-        FilterSpec("kind", "Kind", "any", "kind", REQUEST_KINDS),
-        FilterSpec("channel", "Channel", "any", "channel", REQUEST_CHANNELS),
-        FilterSpec("subject_ref", "Subject", "text", "subject_ref"),
+        FilterSpec("status", N_("Status"), "any", "status", REQUEST_STATUSES),
+        FilterSpec("kind", N_("Kind"), "any", "kind", REQUEST_KINDS),
+        FilterSpec("channel", N_("Channel"), "any", "channel", REQUEST_CHANNELS),
+        FilterSpec("subject_ref", N_("Subject"), "text", "subject_ref"),
         *_date_range("received_at", timestamp=True, what="received"),
     ),
 ))
@@ -276,14 +355,14 @@ def _request_attr(column: str) -> Callable[[list[str]], tuple[str, list]]:
 
 
 _add(Dataset(
-    "request_events", "Request histories",
-    "Each rights request's append-only history: who recorded which step, when.",
+    "request_events", N_("Request histories"),
+    N_("Each rights request's append-only history: who recorded which step, when."),
     order_by='request_id, "at", event_id', table="request_events",
     columns=("event_id", "request_id", "at", "actor", "role", "kind", "detail", "recorded_at"),
     filters=(
-        FilterSpec("request_id", "Request ID", "text", "request_id"),
-        FilterSpec("kind", "Event kind", "text", "kind"),
-        FilterSpec("status", "Request status", "custom", choices=REQUEST_STATUSES,
+        FilterSpec("request_id", N_("Request ID"), "text", "request_id"),
+        FilterSpec("kind", N_("Event kind"), "text", "kind"),
+        FilterSpec("status", N_("Request status"), "custom", choices=REQUEST_STATUSES,
                    where=_request_attr("status")),
         *_date_range("at", timestamp=True, what="event time"),
     ),
@@ -326,27 +405,27 @@ def _rule_ids() -> tuple[str, ...]:
 
 
 _add(Dataset(
-    "findings", "Findings",
-    "The compliance check's findings as of a date (the close of that day): rule, policy "
+    "findings", N_("Findings"),
+    N_("The compliance check's findings as of a date (the close of that day): rule, policy "
     "clause, severity, the rule's title and explanation (promise, breach, fix, legal source, "
-    "reading), the entity and why it breaches; most severe first.",
+    "reading), the entity and why it breaches; most severe first."),
     order_by="severity_rank DESC, rule_seq, entity_num, entity_id",
     sort_columns=("severity_rank", "rule_seq", "entity_num"), source=_findings_source,
     filters=(
-        FilterSpec("as_of", "As of", "as_of",
-                   help="the check's day (YYYY-MM-DD): today (the default, Asia/Shanghai) "
-                        "means now; a past day means the close of that day"),
-        FilterSpec("clause", "Policy clause", "clause", "clause",
-                   help="e.g. 5.1.4, or 5 for the whole article"),
-        FilterSpec("severity", "Severity", "any", "severity", SEVERITIES),
-        FilterSpec("rule_id", "Rule", "any", "rule_id", _rule_ids),
-        FilterSpec("entity_type", "Entity type", "any", "entity_type", ENTITY_TYPES),
+        FilterSpec("as_of", N_("As of"), "as_of",
+                   help=N_("the check's day (YYYY-MM-DD): today (the default, Asia/Shanghai) "
+                        "means now; a past day means the close of that day")),
+        FilterSpec("clause", N_("Policy clause"), "clause", "clause",
+                   help=N_("e.g. 5.1.4, or 5 for the whole article")),
+        FilterSpec("severity", N_("Severity"), "any", "severity", SEVERITIES),
+        FilterSpec("rule_id", N_("Rule"), "any", "rule_id", _rule_ids),
+        FilterSpec("entity_type", N_("Entity type"), "any", "entity_type", ENTITY_TYPES),
     ),
 ))
 _add(Dataset(
-    "snapshots", "Compliance snapshots",
-    "The compliance snapshot of each day a check was stored: overall score, findings by "
-    "severity, due items, the rules' digest and the settings the check used.",
+    "snapshots", N_("Compliance snapshots"),
+    N_("The compliance snapshot of each day a check was stored: overall score, findings by "
+    "severity, due items, the rules' digest and the settings the check used."),
     order_by="snapshot_date", table="compliance_snapshots",
     columns=("snapshot_date", "as_of", "taken_at", "taken_by", "overall",
              "entities_applicable", "entities_failing", "findings", "findings_high",
@@ -354,30 +433,30 @@ _add(Dataset(
     filters=_date_range("snapshot_date", what="snapshot date"),
 ))
 _add(Dataset(
-    "snapshot_scores", "Compliance snapshot scores",
-    "Each snapshot's score per rule, clause and article (applicable, failing, due, score).",
+    "snapshot_scores", N_("Compliance snapshot scores"),
+    N_("Each snapshot's score per rule, clause and article (applicable, failing, due, score)."),
     order_by="snapshot_date, level, code", table="compliance_snapshot_scores",
     columns=("snapshot_date", "level", "code", "applicable", "failing", "due", "score"),
     filters=(
-        FilterSpec("level", "Level", "any", "level", ("rule", "clause", "article")),
-        FilterSpec("code", "Rule, clause or article", "text", "code"),
+        FilterSpec("level", N_("Level"), "any", "level", ("rule", "clause", "article")),
+        FilterSpec("code", N_("Rule, clause or article"), "text", "code"),
         *_date_range("snapshot_date", what="snapshot date"),
     ),
 ))
 _add(Dataset(
-    "audit_log", "Audit log",
-    "Every write, with the values before and after, the digests of the tables it changed and "
+    "audit_log", N_("Audit log"),
+    N_("Every write, with the values before and after, the digests of the tables it changed and "
     "the chain (prev_hash, hash, key_id), so the chain can be re-verified from the file alone "
-    "(the signatures with the audit key).",
+    "(the signatures with the audit key)."),
     order_by="seq", table="audit_log", chunk_key="seq",
     columns=("seq", "logged_at", "actor", "role", "action", "entity_type", "entity_id",
              "values_before", "values_after", "prev_hash", "hash", "digests", "key_id"),
     filters=(
-        FilterSpec("actor", "Actor", "text", "actor"),
-        FilterSpec("role", "Role", "any", "role", (*ROLES, SYSTEM_ROLE)),
-        FilterSpec("action", "Action", "text", "action"),
-        FilterSpec("entity_type", "Entity type", "text", "entity_type"),
-        FilterSpec("entity_id", "Entity ID", "text", "entity_id"),
+        FilterSpec("actor", N_("Actor"), "text", "actor"),
+        FilterSpec("role", N_("Role"), "any", "role", (*ROLES, SYSTEM_ROLE)),
+        FilterSpec("action", N_("Action"), "text", "action"),
+        FilterSpec("entity_type", N_("Entity type"), "text", "entity_type"),
+        FilterSpec("entity_id", N_("Entity ID"), "text", "entity_id"),
         *_date_range("logged_at", timestamp=True, what="logged"),
     ),
 ))
@@ -390,7 +469,8 @@ def get_dataset(name: str) -> Dataset:
         return DATASETS[name]
     except KeyError:
         raise ExportError(
-            f"unknown table {name!r}; expected one of: {', '.join(DATASETS)}") from None
+            _("unknown table {name}; expected one of: {names}").format(
+                name=repr(name), names=", ".join(DATASETS))) from None
 
 
 def datasets_markdown() -> str:
@@ -442,8 +522,8 @@ def _parse_date(spec: FilterSpec, dataset: str, raw: Any) -> str:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise ExportError(
-            f"{dataset}: filter {spec.key} ({spec.flag}) must be a date YYYY-MM-DD, "
-            f"got {text!r}") from None
+            _("{dataset}: filter {key} ({flag}) must be a date YYYY-MM-DD, got {value}").format(
+                dataset=dataset, key=spec.key, flag=spec.flag, value=repr(text))) from None
 
 
 def normalize_filters(dataset: str, filters: dict | None) -> dict[str, Any]:
@@ -461,9 +541,9 @@ def normalize_filters(dataset: str, filters: dict | None) -> dict[str, Any]:
             continue
         spec = known.get(key)
         if spec is None:
-            takes = ", ".join(f.flag for f in ds.filters) or "no filters"
-            raise ExportError(f"{dataset} has no filter {key!r} "
-                              f"(--{key.replace('_', '-')}); it takes: {takes}")
+            takes = ", ".join(f.flag for f in ds.filters) or _("no filters")
+            raise ExportError(_("{dataset} has no filter {key} ({flag}); it takes: {takes}").format(
+                dataset=dataset, key=repr(key), flag="--" + key.replace("_", "-"), takes=takes))
         if spec.kind in ("from", "to", "as_of"):
             clean[key] = _parse_date(spec, dataset, raw)
             continue
@@ -473,18 +553,23 @@ def normalize_filters(dataset: str, filters: dict | None) -> dict[str, Any]:
         allowed = spec.allowed()
         for v in values:
             if len(v) > _MAX_FILTER_TEXT:
-                raise ExportError(f"{dataset}: filter {spec.key} value is longer than "
-                                  f"{_MAX_FILTER_TEXT} characters")
+                raise ExportError(_("{dataset}: filter {key} value is longer than {limit} "
+                                    "characters").format(dataset=dataset, key=spec.key,
+                                                         limit=_MAX_FILTER_TEXT))
             if allowed and v not in allowed:
-                raise ExportError(f"{dataset}: filter {spec.key} ({spec.flag}) has no value "
-                                  f"{v!r}; expected one of: {', '.join(allowed)}")
+                raise ExportError(_("{dataset}: filter {key} ({flag}) has no value {value}; "
+                                    "expected one of: {allowed}").format(
+                    dataset=dataset, key=spec.key, flag=spec.flag, value=repr(v),
+                    allowed=", ".join(allowed)))
             if spec.kind == "clause" and not _CLAUSE_RE.fullmatch(v):
-                raise ExportError(f"{dataset}: filter clause must be a policy clause number "
-                                  f"such as 5.1.4 or 7, got {v!r}")
+                raise ExportError(_("{dataset}: filter clause must be a policy clause number "
+                                    "such as 5.1.4 or 7, got {value}").format(
+                    dataset=dataset, value=repr(v)))
         clean[key] = values
     if "from" in clean and "to" in clean and clean["from"] > clean["to"]:
-        raise ExportError(f"{dataset}: the date range is empty: from {clean['from']} is after "
-                          f"to {clean['to']}")
+        raise ExportError(_("{dataset}: the date range is empty: from {start} is after to "
+                            "{end}").format(dataset=dataset, start=clean["from"],
+                                            end=clean["to"]))
     return dict(sorted(clean.items()))
 
 
@@ -497,9 +582,10 @@ def resolve_filters(store, dataset: str, filters: dict | None) -> dict[str, Any]
         clean["as_of"] = today.isoformat()
         clean = dict(sorted(clean.items()))
     if clean.get("as_of", "") > today.isoformat():
-        raise ExportError(f"{dataset}: as of {clean['as_of']} is in the future (today is "
-                          f"{today.isoformat()} in {store.settings.timezone}); the findings "
-                          "as of today are those of this moment")
+        raise ExportError(_("{dataset}: as of {as_of} is in the future (today is {today} in "
+                            "{zone}); the findings as of today are those of this moment").format(
+            dataset=dataset, as_of=clean["as_of"], today=today.isoformat(),
+            zone=store.settings.timezone))
     return clean
 
 
@@ -628,7 +714,7 @@ def _batch_bytes(array: pa.Array) -> memoryview:
         raise RuntimeError("the CSV renderer produced a NULL line")
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = array.cast(pa.large_string())
-    _, offsets, data = array.buffers()
+    _validity, offsets, data = array.buffers()
     width = "i" if pa.types.is_string(array.type) else "q"
     offs = memoryview(offsets).cast(width)
     start, end = offs[array.offset], offs[array.offset + len(array)]
@@ -802,7 +888,7 @@ def count_rows(store, dataset: str, filters: dict | None = None) -> int:
     ds = get_dataset(dataset)
     clean = resolve_filters(store, dataset, filters)
     with store.cursor() as cur:
-        sql, params, _ = _query(store, cur, ds, clean)
+        sql, params, _cols = _query(store, cur, ds, clean)
         return int(cur.execute(f"SELECT count(*) FROM ({sql})", params or None).fetchall()[0][0])
 
 
@@ -1488,10 +1574,14 @@ def audit_facets(store) -> dict:
                 "entity_types": distinct("entity_type"), "first": first, "last": last}
 
 
-def chain_status(store, tables: bool = False) -> dict:
+def chain_status(store, tables: bool = False, locale: str | None = None) -> dict:
     """The audit chain walked end to end (``audit.verify``: signatures, the head record
-    outside the store; with ``tables``, every table's digest too) and its head."""
-    result = audit.verify(store, tables=tables)
+    outside the store; with ``tables``, every table's digest too) and its head. The
+    problems are worded in ``locale`` (the page passes its own, so that a cached result
+    is one language's)."""
+    from .i18n import get_locale, using
+    with using(locale or get_locale()):
+        result = audit.verify(store, tables=tables)
     with store.cursor() as cur:
         head_seq, head_hash, head_at = chain_head(cur)
     return {"ok": result.ok, "entries": result.entries, "broken_seq": result.broken_seq,

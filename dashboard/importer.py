@@ -72,6 +72,7 @@ import pandas as pd
 
 from . import registers as R
 from .access import Actor, require
+from .i18n import N_, _, fmt_number, is_chinese, ngettext
 from .reference import load_catalog
 
 TABLES: tuple[str, ...] = tuple(R.REGISTERS)
@@ -149,14 +150,20 @@ class RowError:
     unit: str = "line"
 
     def __str__(self) -> str:
+        """``line 12, column kind, value "x": reason`` in this run's locale (the command
+        line's is English)."""
         parts = []
         if self.line is not None:
-            parts.append(f"{self.unit} {self.line}")
+            where = _("row {n}") if self.unit == "row" else _("line {n}")
+            parts.append(where.format(n=self.line))
         if self.column:
-            parts.append(f"column {self.column}")
+            parts.append(_("column {name}").format(name=self.column))
         if self.value is not None:
-            parts.append(f'value "{_show(self.value)}"')
-        return f"{', '.join(parts)}: {self.reason}" if parts else self.reason
+            parts.append(_('value "{value}"').format(value=_show(self.value)))
+        if not parts:
+            return self.reason
+        comma, colon = ("，", "：") if is_chinese() else (", ", ": ")
+        return f"{comma.join(parts)}{colon}{self.reason}"
 
 
 @dataclass
@@ -214,10 +221,11 @@ class ImportRejected(ValueError):
     def _message(self) -> str:
         where = ""
         if self.source_name and self.table:
-            where = f"{self.source_name} into {self.table}: "
+            where = _("{file} into {table}: ").format(file=self.source_name, table=self.table)
         n = len(self.errors)
-        head = (f"{where}import refused, nothing was written "
-                f"({n} problem{'s' if n != 1 else ''}):")
+        head = where + ngettext("import refused, nothing was written ({n} problem):",
+                                "import refused, nothing was written ({n} problems):",
+                                n).format(n=n)
         return "\n".join([head, *(f"  {e}" for e in self.errors)])
 
     def __str__(self) -> str:
@@ -407,7 +415,7 @@ def _scan(path: Path, fmt: str) -> _Scan:
                 if s.error is None:
                     buf = pending + chunk
                     try:
-                        _, consumed = codecs.utf_8_decode(buf, "strict", False)
+                        _text, consumed = codecs.utf_8_decode(buf, "strict", False)
                         pending = buf[consumed:]
                     except UnicodeDecodeError as exc:
                         s.error = _utf8_error(path, s.size - len(pending) + exc.start)
@@ -463,19 +471,20 @@ def _utf8_error(path: Path, offset: int) -> RowError:
         f.seek(offset)
         bad = f.read(1)
     line = _count_newlines(path, offset) + 1
-    hint = "save it as \"CSV UTF-8\""
+    hint = _("save it as \"CSV UTF-8\"")
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        hint = "it looks like UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\""
+        hint = _("it looks like UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\"")
     elif _looks_like_gb18030(path, offset):
-        hint = GB18030_HINT
+        hint = _(GB18030_HINT)
     return RowError(line, None, None,
-                    f"the file is not UTF-8 text (byte 0x{bad.hex().upper()} at byte offset "
-                    f"{offset:,}); {hint}")
+                    _("the file is not UTF-8 text (byte 0x{byte} at byte offset {offset}); "
+                      "{hint}").format(byte=bad.hex().upper(), offset=fmt_number(offset),
+                                       hint=hint))
 
 
-GB18030_HINT = ("it looks like GB18030/GBK Chinese text, as Excel in China saves \"CSV "
+GB18030_HINT = N_("it looks like GB18030/GBK Chinese text, as Excel in China saves \"CSV "
                 "(comma delimited)\": import it with --encoding gb18030 (on the Import page: "
-                "Encoding GB18030), or save it from Excel as \"CSV UTF-8\"")
+                   "Encoding GB18030), or save it from Excel as \"CSV UTF-8\"")
 
 
 def _looks_like_gb18030(path: Path, offset: int, window: int = 65536) -> bool:
@@ -553,8 +562,8 @@ def _transcode_gb18030(src: Path, dst: Path) -> tuple[str, RowError | None]:
                 is_utf8 = False
     if is_utf8 and non_ascii:
         error = RowError(None, None, None,
-                         "the file is UTF-8 text, not GB18030: import it as UTF-8 (without "
-                         "--encoding gb18030; on the Import page: Encoding UTF-8)")
+                         _("the file is UTF-8 text, not GB18030: import it as UTF-8 (without "
+                           "--encoding gb18030; on the Import page: Encoding UTF-8)"))
     return digest.hexdigest(), error
 
 
@@ -565,14 +574,15 @@ def _not_gb18030(path: Path, offset: int) -> RowError:
         bad = f.read(2)
     shown = " ".join(f"0x{b:02X}" for b in bad)
     return RowError(_count_newlines(path, offset) + 1, None, None,
-                    f"the file is not GB18030 text (bytes {shown} at byte offset {offset:,}); "
-                    f"check the encoding it was saved in, or save it as \"CSV UTF-8\"")
+                    _("the file is not GB18030 text (bytes {bytes} at byte offset {offset}); "
+                      "check the encoding it was saved in, or save it as \"CSV UTF-8\""
+                      ).format(bytes=shown, offset=fmt_number(offset)))
 
 
 # -- what a file is ----------------------------------------------------------------------
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_XLS_ADVICE = ("open it in Excel and save it as \"Excel Workbook (.xlsx)\" or "
-               "\"CSV UTF-8\"")
+_XLS_ADVICE = N_("open it in Excel and save it as \"Excel Workbook (.xlsx)\" or "
+                  "\"CSV UTF-8\"")
 
 
 def _sniff(path: Path) -> tuple[str, str | None]:
@@ -587,23 +597,23 @@ def _sniff(path: Path) -> tuple[str, str | None]:
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _sniff_zip(path)
     if head.startswith(_OLE2):
-        return "refused", (
+        return "refused", _(
             "the file is an Excel 97-2003 workbook (.xls) or another file of old Microsoft "
             "Office (a password-protected workbook looks the same), not a CSV: "
-            + _XLS_ADVICE + ", then import that")
+            "{advice}, then import that").format(advice=_(_XLS_ADVICE))
     if head.startswith(b"%PDF-"):
-        return "refused", ("the file is a PDF document, not a CSV: export the register from "
-                           "its source as \"CSV UTF-8\" or .xlsx")
+        return "refused", _("the file is a PDF document, not a CSV: export the register from "
+                            "its source as \"CSV UTF-8\" or .xlsx")
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "text", None            # UTF-16 with a BOM: the UTF-8 check names it
     controls = sum(head.count(bytes([b])) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
     if controls > max(4, len(head) // 20):
         if _looks_like_utf16(head):
-            return "refused", ("the file is UTF-16 text without a byte-order mark, not "
-                               "UTF-8: save it as \"CSV UTF-8\"")
-        return "refused", ("the file holds binary data, not CSV text (is it an image, an "
-                           "archive or a database file?): import a .csv (UTF-8), .xlsx or "
-                           ".parquet file")
+            return "refused", _("the file is UTF-16 text without a byte-order mark, not "
+                                "UTF-8: save it as \"CSV UTF-8\"")
+        return "refused", _("the file holds binary data, not CSV text (is it an image, an "
+                            "archive or a database file?): import a .csv (UTF-8), .xlsx or "
+                            ".parquet file")
     return "text", None
 
 
@@ -622,23 +632,23 @@ def _sniff_zip(path: Path) -> tuple[str, str | None]:
             names = set(zf.namelist())
             mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError):
-        return "refused", ("the file starts like an Excel workbook (.xlsx) or a ZIP archive "
-                           "but cannot be read: it is damaged or incomplete; save or export "
-                           "it again")
+        return "refused", _("the file starts like an Excel workbook (.xlsx) or a ZIP archive "
+                            "but cannot be read: it is damaged or incomplete; save or export "
+                            "it again")
     if "xl/workbook.xml" in names:
         return "xlsx", None
     if "word/document.xml" in names:
-        what = "a Word document (.docx)"
+        what = _("a Word document (.docx)")
     elif "ppt/presentation.xml" in names:
-        what = "a PowerPoint presentation (.pptx)"
+        what = _("a PowerPoint presentation (.pptx)")
     elif b"opendocument.spreadsheet" in mimetype:
-        return "refused", ("the file is an OpenDocument spreadsheet (.ods), not a CSV: save "
-                           "it as \"Excel Workbook (.xlsx)\" or \"CSV UTF-8\", then import "
-                           "that")
+        return "refused", _("the file is an OpenDocument spreadsheet (.ods), not a CSV: save "
+                            "it as \"Excel Workbook (.xlsx)\" or \"CSV UTF-8\", then import "
+                            "that")
     else:
-        what = "a ZIP archive"
-    return "refused", (f"the file is {what}, not a CSV or an Excel workbook: take the "
-                       f"register's file out of it and import that")
+        what = _("a ZIP archive")
+    return "refused", _("the file is {what}, not a CSV or an Excel workbook: take the "
+                        "register's file out of it and import that").format(what=what)
 
 
 # -- validation -------------------------------------------------------------------------
@@ -705,7 +715,8 @@ class _Validation:
         res.preview = _empty_preview(self.reg)
         src = self.src
         if path is None:
-            res.errors = [RowError(None, None, None, f"{src.path}: no such file")]
+            res.errors = [RowError(None, None, None,
+                                   _("{path}: no such file").format(path=src.path))]
             return res
         # What the bytes are decides, not the name: a workbook renamed .csv is a workbook.
         kind, refusal = _sniff(path)
@@ -720,8 +731,8 @@ class _Validation:
         else:
             res.sha256 = _sha256_file(path)
             reason = (_unsupported_format(src.suffix) if src.fmt is None else
-                      "the file is named .xlsx but is not an Excel workbook (it does not "
-                      "start like one); save it from Excel again, or as \"CSV UTF-8\"")
+                      _("the file is named .xlsx but is not an Excel workbook (it does not "
+                        "start like one); save it from Excel again, or as \"CSV UTF-8\""))
             res.errors = [RowError(None, None, None, reason)]
             return res
         self.fmt = res.format = fmt
@@ -748,8 +759,8 @@ class _Validation:
             return res
         if self.scan.size == 0:
             res.errors = [RowError(None, None, None,
-                                   "the file is empty; expected a header row with the "
-                                   f"column names of {self.reg.name}")]
+                                   _("the file is empty; expected a header row with the "
+                                     "column names of {table}").format(table=self.reg.name))]
             return res
         if fmt != "csv":
             file_errors = self._load_parquet(path)
@@ -763,7 +774,8 @@ class _Validation:
             return res
         res.rows = self.staged_rows + self.reject_count
         if res.rows == 0 and not self.extra_errors:
-            res.errors = [RowError(None, None, None, "the file has column names but no data rows")]
+            res.errors = [RowError(None, None, None,
+                                   _("the file has column names but no data rows"))]
             return res
         try:
             res.errors = self._check_rows()
@@ -774,7 +786,8 @@ class _Validation:
                 raise
             # The Parquet view reads the file lazily: a damaged page shows up here.
             res.errors = [RowError(None, None, None,
-                                   f"the Parquet file cannot be read: {self._clean(exc)}")]
+                                   _("the Parquet file cannot be read: {error}").format(
+                                       error=self._clean(exc)))]
         return res
 
     def _clean(self, exc: Exception) -> str:
@@ -848,18 +861,18 @@ class _Validation:
         head = self.scan.head[:4]
         if head != b"PAR1":
             return [RowError(None, None, None,
-                             "not a Parquet file (it does not start with the Parquet magic "
-                             "bytes PAR1); export it again as Parquet, or use a .csv name "
-                             "for a CSV file")]
+                             _("not a Parquet file (it does not start with the Parquet magic "
+                               "bytes PAR1); export it again as Parquet, or use a .csv name "
+                               "for a CSV file"))]
         try:
             schema = self.cur.execute(
                 "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}).fetchall()
         except Exception as exc:  # duckdb raises several kinds for a broken file
-            return [RowError(None, None, None, f"the Parquet file cannot be read: "
-                                               f"{self._clean(exc)}")]
+            return [RowError(None, None, None, _("the Parquet file cannot be read: {error}"
+                                                 ).format(error=self._clean(exc)))]
         pandas_index = self._pandas_index_columns(path)
         types = {}
-        for name, sql_type, *_ in schema:
+        for name, sql_type, *_rest in schema:
             if name not in self.reg.column_names and (
                     name in pandas_index or _PANDAS_INDEX_RE.match(name)):
                 continue          # a DataFrame's saved index (pandas metadata), not data
@@ -879,8 +892,8 @@ class _Validation:
             self.stage_kind = "VIEW"
             self.staged_rows = self.cur.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0]
         except duckdb.Error as exc:
-            return [RowError(None, None, None, f"the Parquet file cannot be read: "
-                                               f"{self._clean(exc)}")]
+            return [RowError(None, None, None, _("the Parquet file cannot be read: {error}"
+                                                 ).format(error=self._clean(exc)))]
         self.row_expr = "__n"
         self._make_plans(types)
         return []
@@ -914,11 +927,11 @@ class _Validation:
             rows = sheet.iter_rows(values_only=True, max_col=EXCEL_MAX_COLUMNS)
             first = next(rows, None)
             if first is None or all(_xlsx_blank(v) for v in first):
-                where = "is empty" if first is None else "has nothing in row 1"
-                return out, [RowError(None, None, None,
-                                      f"the workbook's first sheet {where}; expected the "
-                                      f"header row with the column names of {self.reg.name} "
-                                      f"in row 1")]
+                text = (_("the workbook's first sheet is empty; expected the header row with "
+                          "the column names of {table} in row 1") if first is None else
+                        _("the workbook's first sheet has nothing in row 1; expected the "
+                          "header row with the column names of {table} in row 1"))
+                return out, [RowError(None, None, None, text.format(table=self.reg.name))]
             header = ["" if v is None else str(v).strip() for v in first]
             while header and header[-1] == "":
                 header.pop()
@@ -941,9 +954,10 @@ class _Validation:
             for number, row in enumerate(rows, start=2):
                 if number > EXCEL_MAX_ROWS:
                     return out, [RowError(None, None, None,
-                                          f"the sheet has more than {EXCEL_MAX_ROWS:,} rows, "
-                                          f"more than Excel allows: the workbook is damaged "
-                                          f"or was not made by Excel")]
+                                          _("the sheet has more than {rows} rows, more than "
+                                            "Excel allows: the workbook is damaged or was not "
+                                            "made by Excel").format(
+                                              rows=fmt_number(EXCEL_MAX_ROWS)))]
                 if all(_xlsx_blank(v) for v in row):
                     continue
                 extra = [(j, v) for j, v in enumerate(row[width:], start=width)
@@ -952,9 +966,10 @@ class _Validation:
                     j, v = extra[0]
                     self.extra_errors.append((number, RowError(
                         number, None, _cut(_xlsx_text(v, R.TEXT), None),
-                        f"a value in column {get_column_letter(j + 1)}, right of the "
-                        f"header's last column {get_column_letter(width)} (beyond the "
-                        f"header): give the column a name in row 1 or remove the value",
+                        _("a value in column {column}, right of the header's last column "
+                          "{last} (beyond the header): give the column a name in row 1 or "
+                          "remove the value").format(column=get_column_letter(j + 1),
+                                                     last=get_column_letter(width)),
                         "row")))
                 for i, kind in enumerate(kinds):
                     batch[i].append(_xlsx_text(row[i], kind) if i < len(row) else "")
@@ -964,9 +979,9 @@ class _Validation:
             flush()
         except Exception as exc:     # openpyxl raises many kinds for a damaged workbook
             return out, [RowError(None, None, None,
-                                  f"the Excel workbook cannot be read ({self._clean(exc)}); "
-                                  f"open it in Excel and save it again, or save it as "
-                                  f"\"CSV UTF-8\"")]
+                                  _("the Excel workbook cannot be read ({error}); open it in "
+                                    "Excel and save it again, or save it as \"CSV UTF-8\""
+                                    ).format(error=self._clean(exc)))]
         finally:
             if writer is not None:
                 writer.close()
@@ -1011,18 +1026,20 @@ class _Validation:
         for i, name in enumerate(names, 1):
             if name == "":
                 errors.append(RowError(None, None, None,
-                                       f"header cell {i} is empty: every column needs a name"))
+                                       _("header cell {n} is empty: every column needs a name"
+                                         ).format(n=i)))
             elif name in seen:
-                errors.append(RowError(None, name, None, "the column appears more than once "
-                                                         "in the header"))
+                errors.append(RowError(None, name, None, _("the column appears more than once "
+                                                           "in the header")))
             elif name not in known:
                 errors.append(RowError(None, name, None, _unknown_column(reg, name)))
             seen.add(name)
         for name in reg.required:
             if name not in seen:
                 errors.append(RowError(None, name, None,
-                                       f"missing required column (the {reg.name} file must "
-                                       f"have: {', '.join(reg.required)})"))
+                                       _("missing required column (the {table} file must "
+                                         "have: {columns})").format(
+                                           table=reg.name, columns=", ".join(reg.required))))
         self.result.columns = [n for n in reg.column_names if n in seen]
         return errors
 
@@ -1041,7 +1058,8 @@ class _Validation:
                 refused = nested(t) or t == "BLOB"
             if refused:
                 errors.append(RowError(None, name, None,
-                                       f"Parquet type {t} cannot hold {_kind_phrase(col)}"))
+                                       _("Parquet type {type} cannot hold {kind}").format(
+                                           type=t, kind=_kind_phrase(col))))
         return errors
 
     # -- SQL plans ------------------------------------------------------------------
@@ -1256,16 +1274,19 @@ class _Validation:
         dup_count, dups = self._duplicate_keys(key)
         key_count += dup_count
         for r, v, first in dups:
+            where = _("row {n}") if self.unit == "row" else _("line {n}")
             found.append((r, key.index, v, key.col.name,
-                          f"duplicate {key.col.name} within the file: the same key is on "
-                          f"{self.unit} {self._lines([first])[0]}"))
+                          _("duplicate {column} within the file: the same key is on {where}"
+                            ).format(column=key.col.name,
+                                     where=where.format(n=self._lines([first])[0]))))
         if self.mode == "append":
             store_count, clashes = self._keys_in_store(key)
             key_count += store_count
             for r, v in clashes:
                 found.append((r, key.index, v, key.col.name,
-                              f"{key.col.name} already in the store (an append never "
-                              f"overwrites: leave the row out, or replace the whole register)"))
+                              _("{column} already in the store (an append never overwrites: "
+                                "leave the row out, or replace the whole register)").format(
+                                  column=key.col.name)))
         total = sum(counts.values()) + key_count + self.reject_count + len(self.extra_errors)
         if total == 0:
             return []
@@ -1277,20 +1298,22 @@ class _Validation:
         errors += [(line, -1, err) for line, err in self._reject_errors()]
         errors += [(line, -1, err) for line, err in self.extra_errors]
         errors.sort(key=lambda e: (e[0] if e[0] is not None else 0, e[1]))
-        listed = [e for _, _, e in errors[:MAX_LISTED_ERRORS]]
+        listed = [e for _line, _i, e in errors[:MAX_LISTED_ERRORS]]
         if total > len(listed):
             by_col = {p.col.name: counts[p.index] for p in bad}
             if key_count:
                 by_col[key.col.name] = by_col.get(key.col.name, 0) + key_count
             if self.reject_count:
-                by_col["(malformed records)"] = self.reject_count
+                by_col[_("(malformed records)")] = self.reject_count
             if self.extra_errors:
-                by_col["(values beyond the header)"] = len(self.extra_errors)
-            summary = "; ".join(f"{c} {k:,}" for c, k in by_col.items())
+                by_col[_("(values beyond the header)")] = len(self.extra_errors)
+            summary = "; ".join(f"{c} {fmt_number(k)}" for c, k in by_col.items())
             listed.append(RowError(
                 None, None, None,
-                f"... and {total - len(listed):,} more errors not listed ({total:,} in all; "
-                f"by column: {summary}). Fix these and check the file again."))
+                _("... and {more} more errors not listed ({total} in all; by column: "
+                  "{summary}). Fix these and check the file again.").format(
+                    more=fmt_number(total - len(listed)), total=fmt_number(total),
+                    summary=summary)))
         return listed
 
     def _duplicate_keys(self, key: _Plan) -> tuple[int, list[tuple]]:
@@ -1323,11 +1346,12 @@ class _Validation:
 
     def _reason(self, col: R.Column, code: str, value: str | None, length: int | None) -> str:
         if code == "cell_too_long":
-            return (f"the cell is {length:,} characters long; a cell may hold at most "
-                    f"{self.max_cell:,} characters (setting import_max_cell_chars)")
+            return _("the cell is {length} characters long; a cell may hold at most {limit} "
+                     "characters (setting import_max_cell_chars)").format(
+                length=fmt_number(length), limit=fmt_number(self.max_cell))
         if code == "nul":
-            return ("the cell holds a NUL character (byte 0x00), which is not text: remove "
-                    "it (it comes from binary data or a damaged export)")
+            return _("the cell holds a NUL character (byte 0x00), which is not text: remove "
+                     "it (it comes from binary data or a damaged export)")
         return _reason(col, code, value, length)
 
     def _reject_errors(self) -> list[tuple[int | None, RowError]]:
@@ -1432,8 +1456,8 @@ def _commit(store, actor: Actor, reg: R.Register, src: _Source, *, replace: bool
         if expected_sha256 is not None and result.sha256 != expected_sha256:
             raise ImportRejected(
                 [RowError(None, None, None,
-                          "the file changed after it was checked; check it again before "
-                          "importing")], table=reg.name, source_name=src.name)
+                          _("the file changed after it was checked; check it again before "
+                            "importing"))], table=reg.name, source_name=src.name)
         written, replaced = check.insert(replace=replace)
         if not replace:
             check.declare_appended(w)        # the digest adds the new rows, reads no others
@@ -1535,29 +1559,36 @@ def _strip_line(text: str | None) -> str | None:
 
 
 def _unsupported_format(suffix: str) -> str:
-    what = f"'{suffix}' files are" if suffix else "a file without an extension is"
-    return f"{what} not supported: import a .csv, .xlsx or .parquet file"
+    if suffix:
+        return _("'{suffix}' files are not supported: import a .csv, .xlsx or .parquet file"
+                 ).format(suffix=suffix)
+    return _("a file without an extension is not supported: import a .csv, .xlsx or .parquet "
+             "file")
+
+
+_KIND_PHRASES = {
+    R.TEXT: N_("text"), R.ENUM: N_("a text code"), R.REGION: N_("a region code"),
+    R.LIST: N_("a list of text codes"), R.DATE: N_("a date"), R.TIMESTAMP: N_("a timestamp"),
+    R.BOOLEAN: N_("a true/false value"), R.INTEGER: N_("a whole number"),
+    R.NUMBER: N_("an amount (a decimal number)"),
+}
 
 
 def _kind_phrase(col: R.Column) -> str:
-    return {
-        R.TEXT: "text", R.ENUM: "a text code", R.REGION: "a region code",
-        R.LIST: "a list of text codes", R.DATE: "a date", R.TIMESTAMP: "a timestamp",
-        R.BOOLEAN: "a true/false value", R.INTEGER: "a whole number",
-        R.NUMBER: "an amount (a decimal number)",
-    }[col.type]
+    return _(_KIND_PHRASES[col.type])
 
 
 def _unknown_column(reg: R.Register, name: str) -> str:
-    msg = f"unknown column; {reg.name} has: {', '.join(reg.column_names)}"
+    columns = ", ".join(reg.column_names)
+    msg = _("unknown column; {table} has: {columns}").format(table=reg.name, columns=columns)
     close = difflib.get_close_matches(name.lower(), reg.column_names, n=1, cutoff=0.75)
     if close:
-        msg = f"unknown column (did you mean {close[0]}?); {reg.name} has: " \
-              f"{', '.join(reg.column_names)}"
-    for sep, label in ((";", "semicolons"), ("\t", "tabs")):
+        msg = _("unknown column (did you mean {name}?); {table} has: {columns}").format(
+            name=close[0], table=reg.name, columns=columns)
+    for sep, label in ((";", N_("semicolons")), ("\t", N_("tabs"))):
         if sep in name:
-            msg = (f"unknown column; the header seems to be separated by {label}, but the "
-                   f"contract's CSV is comma separated")
+            msg = _("unknown column; the header seems to be separated by {separator}, but the "
+                    "contract's CSV is comma separated").format(separator=_(label))
     return msg
 
 
@@ -1566,10 +1597,11 @@ def _csv_header(head: bytes) -> tuple[list[str], RowError | None]:
     try:
         row = next(csv.reader(io.StringIO(text, newline=""), strict=True), None)
     except csv.Error as exc:
-        return [], RowError(1, None, None, f"the header row cannot be read: {exc}")
+        return [], RowError(1, None, None,
+                            _("the header row cannot be read: {error}").format(error=exc))
     if not row or all(not c.strip() for c in row):
-        return [], RowError(1, None, None, "the first line is empty; expected the header row "
-                                           "with the column names")
+        return [], RowError(1, None, None, _("the first line is empty; expected the header row "
+                                             "with the column names"))
     return [c.strip() for c in row], None
 
 
@@ -1614,20 +1646,22 @@ def _record_starts(path: Path, size: int, newline: int) -> tuple[np.ndarray, np.
     return ln, blank
 
 
+STRAY_CR = N_("a carriage return (CR) stands alone in an unquoted field; quote the field "
+              "(RFC 4180) or remove the CR")
+
+
 def _csv_failure(path: Path, fields: int, newline: int, message: str) -> list[RowError]:
     """A CSV DuckDB cannot read at all (not just a bad record): say where."""
     if newline == 10:
         line = _stray_cr_line(path)
         if line is not None:
-            return [RowError(line, None, None,
-                             "a carriage return (CR) stands alone in an unquoted field; "
-                             "quote the field (RFC 4180) or remove the CR")]
+            return [RowError(line, None, None, _(STRAY_CR))]
     found = _locate_bad_records(path, fields, newline)
     if found:
         return found
     return [RowError(None, None, None,
-                     f"the CSV file cannot be read ({message}); check its quoting and line "
-                     f"ends, or save it again as \"CSV UTF-8\"")]
+                     _("the CSV file cannot be read ({error}); check its quoting and line "
+                       "ends, or save it again as \"CSV UTF-8\"").format(error=message))]
 
 
 def _locate_bad_records(path: Path, fields: int, newline: int,
@@ -1662,11 +1696,11 @@ def _locate_bad_records(path: Path, fields: int, newline: int,
         except csv.Error as exc:
             text = "".join(state["text"])
             if "new-line" in str(exc):
-                reason = ("a carriage return (CR) stands alone in an unquoted field; quote "
-                          "the field (RFC 4180) or remove the CR")
+                reason = _(STRAY_CR)
             elif "field limit" in str(exc):
-                reason = (f"a cell of the record is over {csv.field_size_limit():,} "
-                          f"characters long: check for a double quote that is not closed")
+                reason = _("a cell of the record is over {limit} characters long: check for a "
+                           "double quote that is not closed").format(
+                    limit=fmt_number(csv.field_size_limit()))
             else:
                 reason = _reject_reason("UNQUOTED VALUE", "", fields)
             errors.append(RowError(start, None, _cut(_strip_line(text), len(text)), reason))
@@ -1684,9 +1718,9 @@ def _locate_bad_records(path: Path, fields: int, newline: int,
                                _reject_reason("MISSING COLUMNS", f"Found: {n}", fields)))
     if len(errors) > limit:
         errors = errors[:limit] + [RowError(None, None, None,
-                                            f"... and more malformed records after line "
-                                            f"{errors[limit - 1].line}; fix these and check "
-                                            f"the file again.")]
+                                            _("... and more malformed records after line "
+                                              "{line}; fix these and check the file again."
+                                              ).format(line=errors[limit - 1].line))]
     return errors
 
 
@@ -1725,84 +1759,97 @@ def _reject_reason(kind: str, message: str, expected: int) -> str:
     kind = (kind or "").upper()
     found = re.search(r"Found:\s*(\d+)", message or "")
     if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-        n = found.group(1) if found else "a different number of"
-        return (f"the record has {n} fields but the header has {expected}; "
-                f"check for a missing or extra comma, or an unquoted comma in a value")
+        n = found.group(1) if found else _("a different number of")
+        return _("the record has {n} fields but the header has {expected}; check for a "
+                 "missing or extra comma, or an unquoted comma in a value").format(
+            n=n, expected=expected)
     if kind == "UNQUOTED VALUE":
-        return ("badly quoted field: a quote is not closed, or text follows a closing quote "
-                "(RFC 4180: wrap the value in double quotes and double any quote inside it)")
+        return _("badly quoted field: a quote is not closed, or text follows a closing quote "
+                 "(RFC 4180: wrap the value in double quotes and double any quote inside it)")
     if kind == "LINE SIZE OVER MAXIMUM":
-        return ("the record is too long to read as one record: check for a double quote "
-                "that is not closed (it makes the rest of the file one cell)")
+        return _("the record is too long to read as one record: check for a double quote "
+                 "that is not closed (it makes the rest of the file one cell)")
     if kind == "INVALID ENCODING":
-        return "the record is not UTF-8 text; save the file as \"CSV UTF-8\""
-    return f"the record cannot be read: {_first_line(Exception(message))}"
+        return _("the record is not UTF-8 text; save the file as \"CSV UTF-8\"")
+    return _("the record cannot be read: {error}").format(
+        error=_first_line(Exception(message)))
 
 
 def _reason(col: R.Column, code: str, value: str | None, length: int | None = None) -> str:
+    """Why a cell is refused, in this run's locale (the codes and column names it quotes
+    are the data contract's, as the file must hold them)."""
     v = (value or "").strip()
     if code == "required":
-        return "required value is empty"
+        return _("required value is empty")
     if code == "too_long":
         n = length if length is not None else len(_unquote_py(value or ""))
-        return (f"text is {n:,} characters long; the limit for "
-                f"{col.name} is {col.max_length or R.TEXT_CAP:,}")
+        return _("text is {length} characters long; the limit for {column} is {limit}").format(
+            length=fmt_number(n), column=col.name,
+            limit=fmt_number(col.max_length or R.TEXT_CAP))
     if code == "enum":
-        return f"not one of {', '.join(col.choices)}{_did_you_mean(v, col.choices)}"
+        return _("not one of {allowed}{hint}").format(
+            allowed=", ".join(col.choices), hint=_did_you_mean(v, col.choices))
     if code == "category":
         codes = _category_codes()
-        return (f"not a known data category{_did_you_mean(v, codes)}; expected one of "
-                f"{', '.join(codes)}")
+        return _("not a known data category{hint}; expected one of {allowed}").format(
+            hint=_did_you_mean(v, codes), allowed=", ".join(codes))
     if code in ("item", "list_category"):
         allowed = _category_codes() if code == "list_category" else list(col.choices)
         items = [x.strip() for x in _unquote_py(value or "").split(";") if x.strip()]
         bad = [x for x in items if x not in allowed] or items
         quoted = ", ".join(f'"{x}"' for x in bad)
-        verb = "is not" if len(bad) == 1 else "are not"
-        what = ("a known data category" if code == "list_category"
-                else f"allowed in {col.name}")
         hint = _did_you_mean(bad[0], allowed) if bad else ""
-        return (f"{quoted} {verb} {what}{hint}; allowed items (joined by ';'): "
-                f"{', '.join(allowed)}")
+        if code == "list_category":
+            text = ngettext("{items} is not a known data category{hint}; allowed items "
+                            "(joined by ';'): {allowed}",
+                            "{items} are not a known data category{hint}; allowed items "
+                            "(joined by ';'): {allowed}", len(bad))
+        else:
+            text = ngettext("{items} is not allowed in {column}{hint}; allowed items (joined "
+                            "by ';'): {allowed}",
+                            "{items} are not allowed in {column}{hint}; allowed items (joined "
+                            "by ';'): {allowed}", len(bad))
+        return text.format(items=quoted, column=col.name, hint=hint, allowed=", ".join(allowed))
     if code == "region":
         hint = ""
         if v.upper() in ISO_3166_ALPHA2:
-            hint = f' (did you mean "{v.upper()}"?)'
+            hint = _(' (did you mean "{value}"?)').format(value=v.upper())
         elif _REGION_HINTS.get(v.upper()):
-            hint = f' (did you mean "{_REGION_HINTS[v.upper()]}"?)'
-        return (f"not an ISO 3166-1 alpha-2 region code{hint}; use two capital letters, e.g. "
-                "CN for the Chinese Mainland (HK, MO and TW have their own codes)")
+            hint = _(' (did you mean "{value}"?)').format(value=_REGION_HINTS[v.upper()])
+        return _("not an ISO 3166-1 alpha-2 region code{hint}; use two capital letters, e.g. "
+                 "CN for the Chinese Mainland (HK, MO and TW have their own codes)").format(
+            hint=hint)
     if code == "date_format":
-        return "not a date: expected YYYY-MM-DD, e.g. 2026-03-01"
+        return _("not a date: expected YYYY-MM-DD, e.g. 2026-03-01")
     if code == "date_invalid":
-        return "not a real calendar date (YYYY-MM-DD)"
+        return _("not a real calendar date (YYYY-MM-DD)")
     if code == "date_time_of_day":
-        return "has a time of day; expected a date (YYYY-MM-DD)"
+        return _("has a time of day; expected a date (YYYY-MM-DD)")
     if code == "ts_format":
-        return ("not an ISO 8601 timestamp: expected e.g. 2026-03-01T09:30:00+08:00 "
-                "(without an offset the time is read as Asia/Shanghai time)")
+        return _("not an ISO 8601 timestamp: expected e.g. 2026-03-01T09:30:00+08:00 "
+                 "(without an offset the time is read as Asia/Shanghai time)")
     if code == "ts_invalid":
-        return "not a real date and time (ISO 8601, e.g. 2026-03-01T09:30:00+08:00)"
+        return _("not a real date and time (ISO 8601, e.g. 2026-03-01T09:30:00+08:00)")
     if code == "bool":
-        return "not a boolean: expected true or false"
+        return _("not a boolean: expected true or false")
     if code == "int_format":
-        return "not a whole number"
+        return _("not a whole number")
     if code == "int_negative":
-        return "negative; expected a whole number of 0 or more"
+        return _("negative; expected a whole number of 0 or more")
     if code == "int_range":
-        return "too large for a whole number (at most 9223372036854775807)"
+        return _("too large for a whole number (at most 9223372036854775807)")
     if code == "num_format":
-        return (f"not an amount: expected digits with at most two decimals after a point, "
-                f"e.g. 1250000 or 1250000.50{_amount_hint(v)}")
+        return _("not an amount: expected digits with at most two decimals after a point, "
+                 "e.g. 1250000 or 1250000.50{hint}").format(hint=_amount_hint(v))
     if code == "num_finite":
-        return "not a finite number (NaN or infinity); expected an amount, e.g. 1250000.50"
+        return _("not a finite number (NaN or infinity); expected an amount, e.g. 1250000.50")
     if code == "num_negative":
-        return "negative; expected an amount of 0 or more"
+        return _("negative; expected an amount of 0 or more")
     if code == "num_scale":
-        return ("more than two decimals: amounts are recorded to the fen (0.01 yuan); round "
-                "the value in the file (the import never rounds)")
+        return _("more than two decimals: amounts are recorded to the fen (0.01 yuan); round "
+                 "the value in the file (the import never rounds)")
     if code == "num_range":
-        return f"too large for an amount (at most {NUMBER_MAX})"
+        return _("too large for an amount (at most {limit})").format(limit=NUMBER_MAX)
     return code  # pragma: no cover
 
 
@@ -1821,8 +1868,8 @@ def _amount_hint(value: str) -> str:
                 return ""
         if plain != value.strip() and len(plain) <= 40 \
                 and re.fullmatch(_NUM_SCALE_RE, plain):
-            return (f' (did you mean "{plain}"? no thousands separators, currency signs '
-                    f'or exponents)')
+            return _(' (did you mean "{value}"? no thousands separators, currency signs '
+                     'or exponents)').format(value=plain)
     return ""
 
 
@@ -1835,6 +1882,6 @@ def _did_you_mean(value: str, allowed) -> str:
         return ""
     lowered = value.strip().lower().replace(" ", "_").replace("-", "_")
     if lowered in allowed:
-        return f' (did you mean "{lowered}"?)'
+        return _(' (did you mean "{value}"?)').format(value=lowered)
     close = difflib.get_close_matches(lowered, list(allowed), n=1, cutoff=0.8)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    return _(' (did you mean "{value}"?)').format(value=close[0]) if close else ""

@@ -33,7 +33,9 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from . import registers as R
-from .reference import load_catalog
+from .i18n import N_, _, is_chinese
+from .i18n import label as enum_label
+from .reference import category_label, load_catalog
 
 NOT_RECORDED = "not_recorded"   # shown for a null enum/region, so it can be filtered and counted
 
@@ -68,51 +70,51 @@ RETENTION_STATES = ("active", "due", "overdue", "on_hold", "deleted")
 REVIEW_STATES = ("passed", "ahead", "none")
 
 PROCESSOR_FILTERS: tuple[Filter, ...] = (
-    Filter("q", "Search", TEXT, contains=("processor_id", "name", "service", "owner"),
-           help="Part of a processor ID, name, service or owner."),
-    Filter("status", "Status", CHOICE, "status", R.PROCESSOR_STATUSES, "processor_status"),
-    Filter("agreement", "Agreement", CHOICE, "agreement", AGREEMENT_STATES,
-           help="Valid; expiring within the due-soon horizon (a setting); expired before "
-                "today; or no expiry date recorded."),
-    Filter("kind", "Kind", CHOICE, "kind", R.PROCESSOR_KINDS),
-    Filter("purpose", "Purpose", CHOICE, "purpose_code", R.PURPOSES + (NOT_RECORDED,)),
-    Filter("region", "Storage region", CHOICE, "region", family="region",
-           help="ISO 3166-1 alpha-2; CN is Chinese Mainland (policy 6.1)."),
-    Filter("category", "Data category", CONTAINS_ANY, "data_categories", CATEGORY_CODES,
-           "category", help="Processors receiving any of these categories."),
-    Filter("expires", "Agreement expires between", DATES, "agreement_expires_on"),
+    Filter("q", N_("Search"), TEXT, contains=("processor_id", "name", "service", "owner"),
+           help=N_("Part of a processor ID, name, service or owner.")),
+    Filter("status", N_("Status"), CHOICE, "status", R.PROCESSOR_STATUSES, "processor_status"),
+    Filter("agreement", N_("Agreement"), CHOICE, "agreement", AGREEMENT_STATES,
+           help=N_("Valid; expiring within the due-soon horizon (a setting); expired before "
+                "today; or no expiry date recorded.")),
+    Filter("kind", N_("Kind"), CHOICE, "kind", R.PROCESSOR_KINDS),
+    Filter("purpose", N_("Purpose"), CHOICE, "purpose_code", R.PURPOSES + (NOT_RECORDED,)),
+    Filter("region", N_("Storage region"), CHOICE, "region", family="region",
+           help=N_("ISO 3166-1 alpha-2; CN is Chinese Mainland (policy 6.1).")),
+    Filter("category", N_("Data category"), CONTAINS_ANY, "data_categories", CATEGORY_CODES,
+           "category", help=N_("Processors receiving any of these categories.")),
+    Filter("expires", N_("Agreement expires between"), DATES, "agreement_expires_on"),
 )
 
 SHARING_FILTERS: tuple[Filter, ...] = (
-    Filter("q", "Search", TEXT,
+    Filter("q", N_("Search"), TEXT,
            contains=("agreement_id", "counterparty", "processor_id", "purpose"),
-           help="Part of an agreement ID, counterparty, processor ID or purpose."),
-    Filter("status", "Status", CHOICE, "status", R.SHARING_STATUSES, "sharing_status"),
-    Filter("kind", "Kind", CHOICE, "kind", R.SHARING_KINDS, "sharing_kind",
-           help="Share (policy 5.1), transfer (5.2) or disclosure (5.3)."),
-    Filter("basis", "Legal basis", CHOICE, "legal_basis", R.LEGAL_BASES, "legal_basis"),
-    Filter("consent", "Consent", CHOICE, "consent_code", R.CONSENT_TYPES + (NOT_RECORDED,),
+           help=N_("Part of an agreement ID, counterparty, processor ID or purpose.")),
+    Filter("status", N_("Status"), CHOICE, "status", R.SHARING_STATUSES, "sharing_status"),
+    Filter("kind", N_("Kind"), CHOICE, "kind", R.SHARING_KINDS, "sharing_kind",
+           help=N_("Share (policy 5.1), transfer (5.2) or disclosure (5.3).")),
+    Filter("basis", N_("Legal basis"), CHOICE, "legal_basis", R.LEGAL_BASES, "legal_basis"),
+    Filter("consent", N_("Consent"), CHOICE, "consent_code", R.CONSENT_TYPES + (NOT_RECORDED,),
            "consent"),
-    Filter("region", "Recipient region", CHOICE, "region", family="region",
-           help="ISO 3166-1 alpha-2; CN is Chinese Mainland."),
-    Filter("category", "Data category", CONTAINS_ANY, "data_categories", CATEGORY_CODES,
-           "category", help="Agreements covering any of these categories."),
-    Filter("effective", "Effective from between", DATES, "effective_from"),
+    Filter("region", N_("Recipient region"), CHOICE, "region", family="region",
+           help=N_("ISO 3166-1 alpha-2; CN is Chinese Mainland.")),
+    Filter("category", N_("Data category"), CONTAINS_ANY, "data_categories", CATEGORY_CODES,
+           "category", help=N_("Agreements covering any of these categories.")),
+    Filter("effective", N_("Effective from between"), DATES, "effective_from"),
 )
 
 RETENTION_FILTERS: tuple[Filter, ...] = (
-    Filter("q", "Record ID or subject", TEXT, contains=("subject_ref",),
+    Filter("q", N_("Record ID or subject"), TEXT, contains=("subject_ref",),
            exact=("CAST(record_id AS VARCHAR)",),
-           help="An exact record ID, or part of a pseudonymous subject reference."),
-    Filter("status", "Status", CHOICE, "status", RETENTION_STATES, "retention_status",
-           help="Deleted; on hold (a 6.2 exception); overdue (due date passed); due within "
-                "the due-soon horizon; active (due later or still in service)."),
-    Filter("category", "Data category", CHOICE, "category", CATEGORY_CODES, "category"),
-    Filter("system", "System", CHOICE, "system", family="system"),
-    Filter("region", "Storage region", CHOICE, "storage_region", family="region"),
-    Filter("hold", "Hold reason", CHOICE, "hold_reason", R.HOLD_REASONS, "hold_reason"),
-    Filter("collected", "Collected between", DATES, "collected_on"),
-    Filter("due", "Due for deletion between", DATES, "due_on"),
+           help=N_("An exact record ID, or part of a pseudonymous subject reference.")),
+    Filter("status", N_("Status"), CHOICE, "status", RETENTION_STATES, "retention_status",
+           help=N_("Deleted; on hold (a 6.2 exception); overdue (due date passed); due within "
+                "the due-soon horizon; active (due later or still in service).")),
+    Filter("category", N_("Data category"), CHOICE, "category", CATEGORY_CODES, "category"),
+    Filter("system", N_("System"), CHOICE, "system", family="system"),
+    Filter("region", N_("Storage region"), CHOICE, "storage_region", family="region"),
+    Filter("hold", N_("Hold reason"), CHOICE, "hold_reason", R.HOLD_REASONS, "hold_reason"),
+    Filter("collected", N_("Collected between"), DATES, "collected_on"),
+    Filter("due", N_("Due for deletion between"), DATES, "due_on"),
 )
 
 FILTERS: dict[str, tuple[Filter, ...]] = {
@@ -191,35 +193,49 @@ def _date(value: Any) -> dt.date:
 
 # -- labels ----------------------------------------------------------------------------
 _LABELS: dict[str, dict[str, str]] = {
-    "agreement": {"valid": "Valid", "expiring": "Expiring soon", "expired": "Expired",
-                  "none": "No expiry date"},
-    "retention_status": {"active": "Active", "due": "Due soon", "overdue": "Overdue",
-                         "on_hold": "On hold", "deleted": "Deleted"},
-    "review_state": {"passed": "Review date passed", "ahead": "Review ahead",
-                     "none": "No review date"},
-    "consent": {"none": "No consent"},
-    "legal_basis": {"explicit_consent": "Explicit consent",
-                    "legal_requirement": "Legal requirement",
-                    "dispute_resolution": "Dispute resolution",
-                    "entrusted_processing": "Entrusted processing",
-                    "affiliate_service": "Affiliate service",
-                    "merger_acquisition": "Merger or acquisition"},
+    "agreement": {"valid": N_("Valid"), "expiring": N_("Expiring soon"), "expired": N_("Expired"),
+                  "none": N_("No expiry date")},
+    "retention_status": {"active": N_("Active"), "due": N_("Due soon"), "overdue": N_("Overdue"),
+                         "on_hold": N_("On hold"), "deleted": N_("Deleted")},
+    "review_state": {"passed": N_("Review date passed"), "ahead": N_("Review ahead"),
+                     "none": N_("No review date")},
+    "consent": {"none": N_("No consent")},
+    "legal_basis": {"explicit_consent": N_("Explicit consent"),
+                    "legal_requirement": N_("Legal requirement"),
+                    "dispute_resolution": N_("Dispute resolution"),
+                    "entrusted_processing": N_("Entrusted processing"),
+                    "affiliate_service": N_("Affiliate service"),
+                    "merger_acquisition": N_("Merger or acquisition")},
 }
 _RAW_FAMILIES = {"region", "system"}   # shown as stored (CN, HK, crm ...)
 
 
+# The families whose words are the app-wide enum labels (``dashboard.i18n.LABELS``).
+_ENUM_KINDS = {
+    "processor_status": "processor_status", "kind": "processor_kind", "purpose": "purpose",
+    "agreement_term": "agreement_term", "sharing_kind": "sharing_kind",
+    "legal_basis": "legal_basis", "sharing_status": "sharing_status",
+    "consent": "consent_type", "hold_reason": "hold_reason",
+}
+
+
 def label(family: str, code: Any) -> str:
-    """The English label of a code: ``label("kind", "service_provider")`` → "Service provider"."""
+    """The label of a code in this run's locale: ``label("kind", "service_provider")`` →
+    "Service provider" (服务提供者 in Chinese)."""
     if code is None or (isinstance(code, float) and math.isnan(code)):
-        return "Not recorded"
+        return _("Not recorded")
     code = str(code)
     if code == NOT_RECORDED:
-        return "Not recorded"
+        return _("Not recorded")
     if family == "category":
-        cat = load_catalog().categories.get(code)
-        return cat.label if cat else code
+        return category_label(code)
     if family in _LABELS and code in _LABELS[family]:
-        return _LABELS[family][code]
+        return _(_LABELS[family][code])
+    if family in _ENUM_KINDS and is_chinese():
+        # English keeps the register pages' own words (URLs bind them: ?consent=Bundled)
+        words = enum_label(_ENUM_KINDS[family], code)
+        if words != code:
+            return words
     if family in _RAW_FAMILIES:
         return code
     return code.replace("_", " ").capitalize()
@@ -339,11 +355,11 @@ PROCESSORS_BASE = """
 """
 
 PROCESSOR_SORTS: dict[str, tuple[str, str]] = {
-    "id": ("Processor ID", "processor_id"),
-    "name": ("Name", "name, processor_id"),
-    "expires": ("Agreement expires (soonest first)",
+    "id": (N_("Processor ID"), "processor_id"),
+    "name": (N_("Name"), "name, processor_id"),
+    "expires": (N_("Agreement expires (soonest first)"),
                 "agreement_expires_on NULLS LAST, processor_id"),
-    "assessed": ("Last assessed (oldest first)", "last_assessed_on NULLS FIRST, processor_id"),
+    "assessed": (N_("Last assessed (oldest first)"), "last_assessed_on NULLS FIRST, processor_id"),
 }
 
 PROCESSOR_COLUMNS = (
@@ -435,11 +451,11 @@ SHARING_BASE = """
 """
 
 SHARING_SORTS: dict[str, tuple[str, str]] = {
-    "id": ("Agreement ID", "agreement_id"),
-    "counterparty": ("Counterparty", "counterparty, agreement_id"),
-    "effective": ("Effective from (latest first)", "effective_from DESC NULLS LAST, agreement_id"),
-    "expires": ("Expires (soonest first)", "expires_on NULLS LAST, agreement_id"),
-    "subjects": ("Subjects affected (most first)",
+    "id": (N_("Agreement ID"), "agreement_id"),
+    "counterparty": (N_("Counterparty"), "counterparty, agreement_id"),
+    "effective": (N_("Effective from (latest first)"), "effective_from DESC NULLS LAST, agreement_id"),
+    "expires": (N_("Expires (soonest first)"), "expires_on NULLS LAST, agreement_id"),
+    "subjects": (N_("Subjects affected (most first)"),
                  "subjects_affected DESC NULLS LAST, agreement_id"),
 }
 
@@ -510,10 +526,10 @@ RETENTION_BASE = """
 """
 
 RETENTION_SORTS: dict[str, tuple[str, str]] = {
-    "id": ("Record ID", "record_id"),
-    "due": ("Due date (earliest first)", "due_on NULLS LAST, record_id"),
-    "collected": ("Collected (oldest first)", "collected_on, record_id"),
-    "review": ("Hold review (earliest first)", "hold_review_on NULLS LAST, record_id"),
+    "id": (N_("Record ID"), "record_id"),
+    "due": (N_("Due date (earliest first)"), "due_on NULLS LAST, record_id"),
+    "collected": (N_("Collected (oldest first)"), "collected_on, record_id"),
+    "review": (N_("Hold review (earliest first)"), "hold_review_on NULLS LAST, record_id"),
 }
 
 RETENTION_COLUMNS = (
@@ -708,12 +724,13 @@ def rules_by_clause() -> dict[str, list[dict[str, str]]]:
 
 
 # -- settings and catalog (files, no store) --------------------------------------------
+# What each confidence mark means (translate where shown: ``_(meaning)``).
 CONFIDENCE = {
-    "V": "read in the law's text or a faithful republication",
-    "V2": "only through a secondary source (law firm note, news)",
-    "R": "recalled, unverified",
-    "P": "a project default where the law gives no number",
-    "C": "fixed by the data contract",
+    "V": N_("read in the law's text or a faithful republication"),
+    "V2": N_("only through a secondary source (law firm note, news)"),
+    "R": N_("recalled, unverified"),
+    "P": N_("a project default where the law gives no number"),
+    "C": N_("fixed by the data contract"),
 }
 
 

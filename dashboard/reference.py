@@ -62,6 +62,17 @@ class Catalog:
         return frozenset(c.code for c in self.categories.values() if c.sensitive)
 
 
+def category_label(code: str) -> str:
+    """A data category's words in this run's locale: the catalog's ``label_zh`` in
+    Chinese (its English ``label`` when it has none), its ``label`` in English; an
+    unknown code as it is."""
+    from .i18n import is_chinese
+    cat = load_catalog().categories.get(str(code))
+    if cat is None:
+        return str(code)
+    return (cat.label_zh or cat.label) if is_chinese() else cat.label
+
+
 @lru_cache(maxsize=4)
 def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))

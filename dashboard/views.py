@@ -25,7 +25,9 @@ from . import navigation as nav
 from . import queries as Q
 from .access import Actor
 from .charts import selection_codes
+from .i18n import N_, _, fmt_number, is_chinese, ngettext
 from .navigation import PAGE_BY_KEY
+from . import registers as R
 from .registers import Register
 
 DATE_MIN = dt.date(1990, 1, 1)
@@ -43,25 +45,25 @@ def filter_sidebar(specs: Sequence[Q.Filter], options: Mapping[str, Sequence[str
     """
     values: dict[str, Any] = {}
     with st.sidebar:
-        st.subheader("Filters", anchor=False)
+        st.subheader(_("Filters"), anchor=False)
         for f in specs:
-            help_text = f.help or None
+            help_text = _(f.help) or None
             if f.kind in (Q.CHOICE, Q.CONTAINS_ANY):
                 choices = list(f.options) or list(options.get(f.key, ()))
                 chosen = st.multiselect(
-                    f.label, choices, key=f.key, bind="query-params", placeholder="All",
+                    _(f.label), choices, key=f.key, bind="query-params", placeholder=_("All"),
                     format_func=partial(Q.label, f.label_family), help=help_text)
                 values[f.key] = sorted(chosen)
             elif f.kind == Q.TEXT:
                 values[f.key] = st.text_input(
-                    f.label, key=f.key, bind="query-params", help=help_text,
-                    placeholder="Type and press Enter").strip()
+                    _(f.label), key=f.key, bind="query-params", help=help_text,
+                    placeholder=_("Type and press Enter")).strip()
             elif f.kind == Q.DATES:
                 picked = st.date_input(
-                    f.label, value=[], key=f.key, bind="query-params", min_value=DATE_MIN,
+                    _(f.label), value=[], key=f.key, bind="query-params", min_value=DATE_MIN,
                     max_value=DATE_MAX, format="YYYY-MM-DD", help=help_text)
                 values[f.key] = _date_range(picked)
-        st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters,
+        st.button(_("Clear filters"), icon=":material/filter_alt_off:", on_click=clear_filters,
                   args=(tuple(specs),), disabled=Q.active_filters(values) == 0,
                   width="stretch")
     return values
@@ -124,7 +126,8 @@ def policy_links(clauses: Sequence[tuple[str, str]]) -> None:
     """Links to the Policy page opened on each clause."""
     with st.container(horizontal=True, gap="small"):
         for clause, what in clauses:
-            st.page_link(nav.script("policy"), label=f"Policy {clause} · {what}",
+            st.page_link(nav.script("policy"),
+                         label=_("Policy {clause} · {what}").format(clause=clause, what=_(what)),
                          icon=":material/policy:", query_params={"clause": clause})
 
 
@@ -141,8 +144,13 @@ def count_text(value: int) -> tuple[str, str]:
     tooltip) when it would not fit the card."""
     value = int(value)
     if abs(value) < 1_000_000:
-        return f"{value:,}", ""
-    return f"{value / 1_000_000:,.1f} M", f"Exactly {value:,}."
+        return fmt_number(value), ""
+    exact = _("Exactly {count}.").format(count=fmt_number(value))
+    if is_chinese():        # 万 and 亿, as Chinese counts large numbers
+        if abs(value) < 100_000_000:
+            return f"{fmt_number(value / 10_000, decimals=0)}万", exact
+        return f"{fmt_number(value / 100_000_000, decimals=1)}亿", exact
+    return f"{value / 1_000_000:,.1f} M", exact
 
 
 def chart(fig: go.Figure, caption: str, *, key: str, specs: Sequence[Q.Filter] = (),
@@ -153,16 +161,40 @@ def chart(fig: go.Figure, caption: str, *, key: str, specs: Sequence[Q.Filter] =
         st.plotly_chart(fig, theme="streamlit", key=key, on_select=partial(
             _apply_selection, key, tuple(drill), tuple(specs), dict(fixed or {})),
             selection_mode="points", config={"displaylogo": False})
-        caption += " Click a bar to filter the page to it."
+        caption += ("" if is_chinese() else " ") + _("Click a bar to filter the page to it.")
     else:
         st.plotly_chart(fig, theme="streamlit", key=key, config={"displaylogo": False})
     st.caption(caption)
 
 
+# How a register page counts its rows: ``noun`` is one of these keys (English words).
+NOUN_COUNT = {
+    "processors": N_("**{total}** processors"), "agreements": N_("**{total}** agreements"),
+    "records": N_("**{total}** records"), "rows": N_("**{total}** rows"),
+}
+NOUN_NONE = {
+    "processors": N_("No processors match the filters."),
+    "agreements": N_("No agreements match the filters."),
+    "records": N_("No records match the filters."),
+    "rows": N_("No rows match the filters."),
+}
+NOUN_RANGE = {
+    "processors": N_("Processors {first}–{last} of {total}, sorted by {sort}."),
+    "agreements": N_("Agreements {first}–{last} of {total}, sorted by {sort}."),
+    "records": N_("Records {first}–{last} of {total}, sorted by {sort}."),
+    "rows": N_("Rows {first}–{last} of {total}, sorted by {sort}."),
+}
+
+
 def filter_summary(total: int, noun: str, filters: Mapping[str, Any]) -> str:
+    """``**1,022** processors match 2 filters.`` in this run's locale; ``noun`` is a key of
+    ``NOUN_COUNT``."""
     n = Q.active_filters(filters)
-    shown = f"**{total:,}** {noun}"
-    return f"{shown} match {n} filter{'s' if n != 1 else ''}." if n else f"{shown}, no filter set."
+    shown = _(NOUN_COUNT.get(noun, NOUN_COUNT["rows"])).format(total=fmt_number(total))
+    if n:
+        return ngettext("{shown} match {n} filter.", "{shown} match {n} filters.", n).format(
+            shown=shown, n=n)
+    return _("{shown}, no filter set.").format(shown=shown)
 
 
 def paged_table(fetch: Callable[..., pd.DataFrame], *, total: int, register: Register,
@@ -173,8 +205,8 @@ def paged_table(fetch: Callable[..., pd.DataFrame], *, total: int, register: Reg
     pager, both bound to the URL; enum codes shown as labels, dates as YYYY-MM-DD.
     Changing the filters or the sort goes back to the first page."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        sort = st.selectbox("Sort by", list(sorts), key="sort", bind="query-params",
-                            format_func=lambda s: sorts[s][0], width=280)
+        sort = st.selectbox(_("Sort by"), list(sorts), key="sort", bind="query-params",
+                            format_func=lambda s: _(sorts[s][0]), width=280)
     seen_key = f"_table_view_{register.name}"
     view = json.dumps({"filters": filters, "sort": sort}, sort_keys=True, default=str)
     if st.session_state.get(seen_key, view) != view:
@@ -188,22 +220,53 @@ def paged_table(fetch: Callable[..., pd.DataFrame], *, total: int, register: Reg
     df = fetch(sort=sort, limit=PAGE_SIZE, offset=offset)
     with slot:
         if total == 0:
-            st.info(f"No {noun} match the filters.", icon=":material/filter_alt:")
+            st.info(_(NOUN_NONE.get(noun, NOUN_NONE["rows"])), icon=":material/filter_alt:")
             return
         shown = Q.labelled(df, families)
         config = _column_config(shown, register, extra_columns or {})
         st.dataframe(shown, hide_index=True, column_config=config,
                      column_order=list(shown.columns), height=min(36 + 35 * len(shown), 640))
-        st.caption(f"{noun.capitalize()} {offset + 1:,}–{offset + len(df):,} of {total:,}, "
-                   f"sorted by {sorts[sort][0].lower()}.")
+        st.caption(_(NOUN_RANGE.get(noun, NOUN_RANGE["rows"])).format(
+            first=fmt_number(offset + 1), last=fmt_number(offset + len(df)),
+            total=fmt_number(total), sort=_(sorts[sort][0]).lower()))
 
+
+def register_words(df: pd.DataFrame, register: Register) -> pd.DataFrame:
+    """A copy of a (bounded) page of a register's rows for display: every coded column
+    (``registers.LABEL_KINDS``) in words in this run's locale, lists included."""
+    from .i18n import label_frame
+    from .reference import category_label
+    kinds = R.LABEL_KINDS.get(register.name, {})
+    out = label_frame(df, {c: k for c, k in kinds.items() if k != "category"})
+    for column in [c for c, k in kinds.items() if k == "category" and c in out.columns]:
+        out[column] = [
+            [category_label(x) for x in v] if Q._is_list(v)
+            else (None if Q._is_null(v) else category_label(v)) for v in out[column]]
+    return out
 
 def _column_config(df: pd.DataFrame, register: Register, extra: Mapping[str, Any]
                    ) -> dict[str, Any]:
     from .ui import format_columns
     config = format_columns(df, register)
     config.update({k: v for k, v in extra.items() if k in df.columns})
-    return config
+    return translated_config(config)
+
+
+def translated_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``column_config`` with its headings and help texts in this run's locale (the
+    headings are the English ``N_``-marked words of ``registers``; translating twice is
+    harmless)."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            value = dict(value)
+            for field_name in ("label", "help"):
+                if isinstance(value.get(field_name), str):
+                    value[field_name] = _(value[field_name])
+        elif isinstance(value, str):
+            value = _(value)
+        out[key] = value
+    return out
 
 
 # -- policy ----------------------------------------------------------------------------
@@ -253,7 +316,8 @@ def _escape(text: str) -> str:
 
 def article_line(row: Any, by_number: Mapping[str, Any]) -> str:
     article = by_number.get(row.article)
-    parts = [f"Article {row.article}. {article.title}" if article is not None else ""]
+    parts = [_("Article {number}. {title}").format(number=row.article, title=article.title)
+             if article is not None else ""]
     parent = by_number.get(row.parent) if row.parent and row.parent != row.article else None
     if parent is not None:
         parts.append(f"{parent.clause} {parent.title}")
@@ -275,26 +339,29 @@ def rules() -> dict[str, list[dict[str, str]]] | None:
 def rule_badges(clause: str, by_clause: Mapping[str, list[dict[str, str]]] | None) -> None:
     found = (by_clause or {}).get(clause, [])
     if found:
-        st.markdown("Tested by " + " ".join(
+        st.markdown(_("Tested by {rules}").format(rules=" ".join(
             f":{SEVERITY_COLORS.get(r['severity'], 'gray')}-badge[{r['rule_id']}]"
-            for r in found), help="The compliance rules that check this clause, coloured "
-                                  "by severity (red high, orange medium, blue low).")
+            for r in found)), help=_("The compliance rules that check this clause, coloured "
+                                     "by severity (red high, orange medium, blue low)."))
 
 
 def rules_block(clause: str, by_clause: Mapping[str, list[dict[str, str]]] | None) -> None:
     if by_clause is None:
-        st.caption("The compliance rules that test each clause appear here once the rule "
-                   "engine is installed.")
+        st.caption(_("The compliance rules that test each clause appear here once the rule "
+                     "engine is installed."))
         return
     found = by_clause.get(clause, [])
     if not found:
-        st.caption("No compliance rule tests this clause directly.")
+        st.caption(_("No compliance rule tests this clause directly."))
         return
-    st.markdown("**Compliance rules that test this clause**")
-    st.dataframe(pd.DataFrame(found)[["rule_id", "severity", "title"]], hide_index=True,
-                 column_config={"rule_id": st.column_config.TextColumn("Rule"),
-                                "severity": st.column_config.TextColumn("Severity"),
-                                "title": st.column_config.TextColumn("What it checks")})
+    from .i18n import label_frame
+    st.markdown(_("**Compliance rules that test this clause**"))
+    table = label_frame(pd.DataFrame(found)[["rule_id", "severity", "title"]],
+                        {"severity": "severity"})
+    st.dataframe(table, hide_index=True,
+                 column_config={"rule_id": st.column_config.TextColumn(_("Rule")),
+                                "severity": st.column_config.TextColumn(_("Severity")),
+                                "title": st.column_config.TextColumn(_("What it checks"))})
 
 
 def related_pages(clause: str, actor: Actor, root: Path) -> None:
@@ -305,7 +372,7 @@ def related_pages(clause: str, actor: Actor, root: Path) -> None:
     if specs:
         with st.container(horizontal=True, gap="small"):
             for spec in specs:
-                st.page_link(spec.script, label=spec.title, icon=spec.icon)
+                st.page_link(spec.script, label=_(spec.title), icon=spec.icon)
 
 
 def clear_focus() -> None:
@@ -328,26 +395,36 @@ def law_beyond_list(beyond: pd.DataFrame) -> None:
             title = str(first["clause_title"])
             # A heading ("5.1 Share") is shown; a clause's first words are in the excerpt.
             repeated = title and str(first["policy_text"]).startswith(title.rstrip("…"))
-            st.markdown(f"**Clause {plain(clause)}**" +
+            st.markdown(_("**Clause {clause}**").format(clause=plain(clause)) +
                         ("" if repeated or not title else f" · {plain(title)}"))
             if first["policy_text"]:
-                st.caption(f"The policy's text: “{plain(first['policy_text'])}”")
+                st.caption(_("The policy's text: “{text}”").format(
+                    text=plain(first["policy_text"])))
             for row in group.itertuples(index=False):
                 badge = f":{SEVERITY_COLORS.get(row.severity, 'gray')}-badge[{plain(row.rule_id)}]"
                 if row.rule_id in told:
-                    st.markdown(f"{badge} {plain(row.rule_title)} — as under clause "
-                                f"{plain(told[row.rule_id])} above.")
+                    st.markdown(_("{badge} {title} — as under clause {clause} above.").format(
+                        badge=badge, title=plain(row.rule_title),
+                        clause=plain(told[row.rule_id])))
                     continue
                 told[row.rule_id] = str(clause)
-                result = (f"**{int(row.findings):,}** finding{'s' if row.findings != 1 else ''}"
-                          f" of {int(row.applicable):,} checked · score **{row.score_pct}**"
-                          if not pd.isna(row.findings) else "not evaluated")
-                st.markdown(f"{badge} **{plain(row.rule_title)}**  \nLatest result: {result}")
-                st.markdown(f"**What the policy says.** {plain(row.policy_says)}")
-                st.markdown(f"**What the law asks.** {plain(row.law_asks)}")
-                marks = f" · confidence **{plain(row.confidence)}**" if row.confidence else ""
-                st.caption(f"Legal source: {plain(row.legal_source)}{marks}")
-                st.page_link(nav.script("findings"), label=f"Findings of {plain(row.rule_id)}",
+                result = (ngettext("**{n}** finding of {checked} checked · score **{score}**",
+                                   "**{n}** findings of {checked} checked · score **{score}**",
+                                   int(row.findings)).format(
+                              n=fmt_number(int(row.findings)),
+                              checked=fmt_number(int(row.applicable)), score=row.score_pct)
+                          if not pd.isna(row.findings) else _("not evaluated"))
+                st.markdown(_("{badge} **{title}**  \nLatest result: {result}").format(
+                    badge=badge, title=plain(row.rule_title), result=result))
+                st.markdown(_("**What the policy says.** {text}").format(
+                    text=plain(row.policy_says)))
+                st.markdown(_("**What the law asks.** {text}").format(text=plain(row.law_asks)))
+                marks = (_(" · confidence **{confidence}**").format(
+                    confidence=plain(row.confidence)) if row.confidence else "")
+                st.caption(_("Legal source: {source}{marks}").format(
+                    source=plain(row.legal_source), marks=marks))
+                st.page_link(nav.script("findings"),
+                             label=_("Findings of {rule}").format(rule=plain(row.rule_id)),
                              icon=":material/rule:", query_params={"rule": str(row.rule_id)})
 
 
@@ -357,9 +434,10 @@ def changed_rules_table(changed: pd.DataFrame) -> None:
         changed[["rule_id", "clause", "rule_title", "v2_change", "findings", "score_pct"]],
         hide_index=True, key="policy_law_changed",
         column_config={
-            "rule_id": st.column_config.TextColumn("Rule"),
-            "clause": st.column_config.TextColumn("Clause"),
-            "rule_title": st.column_config.TextColumn("What it checks", width="medium"),
-            "v2_change": st.column_config.TextColumn("What version 2 changed", width="large"),
-            "findings": st.column_config.NumberColumn("Findings", format="localized"),
-            "score_pct": st.column_config.TextColumn("Score")})
+            "rule_id": st.column_config.TextColumn(_("Rule")),
+            "clause": st.column_config.TextColumn(_("Clause")),
+            "rule_title": st.column_config.TextColumn(_("What it checks"), width="medium"),
+            "v2_change": st.column_config.TextColumn(_("What version 2 changed"),
+                                                     width="large"),
+            "findings": st.column_config.NumberColumn(_("Findings"), format="localized"),
+            "score_pct": st.column_config.TextColumn(_("Score"))})

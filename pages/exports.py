@@ -18,18 +18,19 @@ import streamlit as st
 
 from dashboard import exports, stream, ui
 from dashboard.access import PermissionDenied
+from dashboard.i18n import _, fmt_datetime, fmt_number
 
 actor = ui.page_guard("exports")
 store = ui.get_store()
 today = store.now().date()
 LARGE = 1_000_000          # from this many rows: only the streamed link, or else a ZIP by default
 
-st.title("Exports", anchor=False)
-st.caption("Evidence files for auditors: every register, the findings with their rule text, "
-           "the incident timelines, the compliance snapshots and the audit log, as CSV that "
-           "opens in Excel (UTF-8 with BOM, ISO dates, lists joined by `;`). Cells that a "
-           "spreadsheet could run as a formula carry a leading `'`. Every download is "
-           "recorded in the audit log with the file's SHA-256.")
+st.title(_("Exports"), anchor=False)
+st.caption(_("Evidence files for auditors: every register, the findings with their rule text, "
+             "the incident timelines, the compliance snapshots and the audit log, as CSV that "
+             "opens in Excel (UTF-8 with BOM, ISO dates, lists joined by `;`). Cells that a "
+             "spreadsheet could run as a formula carry a leading `'`. Every download is "
+             "recorded in the audit log with the file's SHA-256."))
 
 
 def filter_widgets(ds: exports.Dataset, prefix: str) -> dict:
@@ -41,20 +42,22 @@ def filter_widgets(ds: exports.Dataset, prefix: str) -> dict:
     cols = st.columns(3) if specs else []
     for i, spec in enumerate(specs):
         key = f"{prefix}_{ds.name}_{spec.key}"
+        label, help_text = exports.filter_label(spec), exports.filter_help(spec) or None
         with cols[i % 3]:
             if spec.kind in ("from", "to"):
-                values[spec.key] = st.date_input(spec.label, value=None, key=key,
-                                                 format="YYYY-MM-DD", help=spec.help or None)
+                values[spec.key] = st.date_input(label, value=None, key=key,
+                                                 format="YYYY-MM-DD", help=help_text)
             elif spec.kind == "as_of":
-                values[spec.key] = st.date_input(spec.label, value=today, key=key,
-                                                 format="YYYY-MM-DD", help=spec.help or None)
+                values[spec.key] = st.date_input(label, value=today, key=key,
+                                                 format="YYYY-MM-DD", help=help_text)
             elif spec.allowed() or facet_of.get(spec.key) in facets:
                 options = list(spec.allowed()) or list(facets[facet_of[spec.key]])
-                values[spec.key] = st.multiselect(spec.label, options, key=key,
-                                                  placeholder="All", help=spec.help or None)
+                values[spec.key] = st.multiselect(
+                    label, options, key=key, placeholder=_("All"), help=help_text,
+                    format_func=exports.choice_formatter(ds.name, spec))
             else:
-                values[spec.key] = st.text_input(spec.label, key=key, help=spec.help or None,
-                                                 placeholder="Any").strip()
+                values[spec.key] = st.text_input(label, key=key, help=help_text,
+                                                 placeholder=_("Any")).strip()
     return values
 
 
@@ -76,11 +79,11 @@ def streamed_download(dataset: str, clean: dict, rows: int) -> None:
     slot = st.empty()                        # the button, then the link in its place
     if held is None:
         big = rows >= LARGE
-        if slot.button("Prepare the download" if big else "Prepare a streamed download",
+        if slot.button(_("Prepare the download") if big else _("Prepare a streamed download"),
                        key="exp_prepare", icon=":material/link:", disabled=rows == 0,
                        type="primary" if big else "secondary",
-                       help="A one-time link that streams the CSV from the server while it "
-                            "downloads: for any size of file."):
+                       help=_("A one-time link that streams the CSV from the server while it "
+                              "downloads: for any size of file.")):
             account = (st.session_state.get("account") or {}).get("username")
             try:
                 ticket = stream.issue_ticket(store, actor, dataset, clean, account=account)
@@ -88,13 +91,14 @@ def streamed_download(dataset: str, clean: dict, rows: int) -> None:
                 st.error(ui.plain(exc), icon=":material/error:")
                 return
             held = {"for": wanted, "token": ticket.token, "url": ticket.url,
-                    "file": ticket.file_name, "until": ticket.expires_at.strftime("%H:%M")}
+                    "file": ticket.file_name, "until": ticket.expires_at}
             st.session_state["exp_ticket"] = held
     if held is not None:
-        slot.link_button("Download CSV (streamed)", held["url"], on_click=forget_ticket,
+        slot.link_button(_("Download CSV (streamed)"), held["url"], on_click=forget_ticket,
                          type="primary", icon=":material/download:", key="exp_stream_link")
-        st.caption(f"`{held['file']}`: a one-time link, valid until {held['until']}. The file "
-                   "is generated while it downloads and logged in the audit log when complete.")
+        st.caption(_("`{file}`: a one-time link, valid until {until}. The file is generated "
+                     "while it downloads and logged in the audit log when complete.").format(
+                       file=held["file"], until=fmt_datetime(held["until"])))
 
 
 def checked(dataset: str, raw: dict) -> dict | None:
@@ -105,15 +109,15 @@ def checked(dataset: str, raw: dict) -> dict | None:
         return None
 
 
-one, pack = st.tabs(["One dataset", "Audit pack"])
+one, pack = st.tabs([_("One dataset"), _("Audit pack")])
 
 with one:
     names = list(exports.DATASETS)
     dataset = st.selectbox(
-        "Dataset", names, key="exp_dataset",
-        format_func=lambda n: exports.DATASETS[n].title)
+        _("Dataset"), names, key="exp_dataset",
+        format_func=lambda n: _(exports.DATASETS[n].title))
     ds = exports.DATASETS[dataset]
-    st.caption(ds.description)
+    st.caption(_(ds.description))
     clean = checked(dataset, filter_widgets(ds, "exp"))
     if clean is not None:
         if dataset == "findings" and "as_of" not in clean:
@@ -121,22 +125,23 @@ with one:
         try:
             rows = ui.cached(exports.count_rows, dataset=dataset, filters=clean)
         except Exception as exc:     # e.g. the compliance engine is not installed
-            st.error(f"{ds.title} cannot be read: {ui.plain(exc)}", icon=":material/error:")
+            st.error(_("{dataset} cannot be read: {error}").format(
+                dataset=_(ds.title), error=ui.plain(exc)), icon=":material/error:")
             st.stop()
-        st.metric("Rows in the file", f"{rows:,}")
-        with st.expander("Preview (first 20 rows, as stored)", icon=":material/table:"):
+        st.metric(_("Rows in the file"), fmt_number(rows))
+        with st.expander(_("Preview (first 20 rows, as stored)"), icon=":material/table:"):
             st.dataframe(ui.cached(exports.preview_rows, dataset=dataset, filters=clean),
                          hide_index=True)
         name = exports.file_name(dataset, clean, store.now())
         streamed = stream.served()     # served by `streamlit run server.py`
         if not streamed or rows < LARGE:
             compress = st.toggle(
-                "Compress as ZIP", value=rows >= LARGE, key=f"exp_zip_{dataset}",
-                help="A ZIP holding the same CSV: far smaller for large registers. The audit "
-                     "log records the SHA-256 of both.")
+                _("Compress as ZIP"), value=rows >= LARGE, key=f"exp_zip_{dataset}",
+                help=_("A ZIP holding the same CSV: far smaller for large registers. The audit "
+                       "log records the SHA-256 of both."))
             served = name[:-4] + ".zip" if compress else name
             st.download_button(
-                f"Download {served}",
+                _("Download {file}").format(file=served),
                 data=lambda d=dataset, f=clean, z=compress, n=name: exports.download_bytes(
                     store, actor, d, f, compress=z, name=n),
                 file_name=served, mime=exports.ZIP_MIME if compress else exports.CSV_MIME,
@@ -145,27 +150,27 @@ with one:
         if streamed:
             streamed_download(dataset, clean, rows)
         if rows == 0:
-            st.caption("No rows match these filters: nothing to download.")
-        st.caption("The same file from the command line (it is logged there too):")
+            st.caption(_("No rows match these filters: nothing to download."))
+        st.caption(_("The same file from the command line (it is logged there too):"))
         st.code(exports.cli_command(dataset, clean, name), language="bash")
 
 with pack:
-    st.markdown(
+    st.markdown(_(
         "One ZIP with the chosen datasets as CSV and a `manifest.json` listing, for each "
         "file, its rows, SHA-256 and filters, plus the store's schema version, who generated "
         "it and when, and the audit chain's head at that moment. All files are read from one "
         "consistent snapshot. Check the files after download with "
         "`sha256sum -c SHA256SUMS` inside the unzipped folder, or "
-        "`python -m dashboard audit check-pack PACK.zip`.")
+        "`python -m dashboard audit check-pack PACK.zip`."))
     chosen = st.multiselect(
-        "Datasets", list(exports.DATASETS), default=list(exports.DATASETS), key="pack_sets",
-        format_func=lambda n: exports.DATASETS[n].title)
+        _("Datasets"), list(exports.DATASETS), default=list(exports.DATASETS),
+        key="pack_sets", format_func=lambda n: _(exports.DATASETS[n].title))
     c1, c2, c3 = st.columns(3)
-    date_from = c1.date_input("From", value=None, key="pack_from", format="YYYY-MM-DD",
-                              help="Applied to each dataset's own date column (e.g. detected "
-                                   "for incidents, logged for the audit log).")
-    date_to = c2.date_input("To", value=None, key="pack_to", format="YYYY-MM-DD")
-    as_of = c3.date_input("Findings as of", value=today, key="pack_as_of",
+    date_from = c1.date_input(_("From"), value=None, key="pack_from", format="YYYY-MM-DD",
+                              help=_("Applied to each dataset's own date column (e.g. detected "
+                                     "for incidents, logged for the audit log)."))
+    date_to = c2.date_input(_("To"), value=None, key="pack_to", format="YYYY-MM-DD")
+    as_of = c3.date_input(_("Findings as of"), value=today, key="pack_as_of",
                           format="YYYY-MM-DD")
     selections = []
     for n in chosen:
@@ -179,24 +184,28 @@ with pack:
             st.stop()
         selections.append((n, clean_pack))
     if not selections:
-        st.info("Choose at least one dataset.", icon=":material/info:")
+        st.info(_("Choose at least one dataset."), icon=":material/info:")
     else:
         summary = []
         for n, f in selections:
             try:
                 count = ui.cached(exports.count_rows, dataset=n, filters=f)
             except Exception as exc:
-                st.error(f"{exports.DATASETS[n].title} cannot be read: {ui.plain(exc)}",
-                         icon=":material/error:")
+                st.error(_("{dataset} cannot be read: {error}").format(
+                    dataset=_(exports.DATASETS[n].title), error=ui.plain(exc)),
+                    icon=":material/error:")
                 st.stop()
-            summary.append({"file": f"{n}.csv", "dataset": exports.DATASETS[n].title,
+            summary.append({"file": f"{n}.csv", "dataset": _(exports.DATASETS[n].title),
                             "rows": count,
                             "filters": ", ".join(f"{k}={v}" for k, v in f.items()) or "—"})
         st.dataframe(summary, hide_index=True, column_config={
-            "rows": st.column_config.NumberColumn("Rows", format="localized")})
+            "file": st.column_config.TextColumn(_("File")),
+            "dataset": st.column_config.TextColumn(_("Dataset")),
+            "rows": st.column_config.NumberColumn(_("Rows"), format="localized"),
+            "filters": st.column_config.TextColumn(_("Filters"))})
         pack_name = exports.pack_file_name(store.now())
         st.download_button(
-            f"Download {pack_name}",
+            _("Download {file}").format(file=pack_name),
             data=lambda s=tuple(selections), n=pack_name: exports.pack_bytes(
                 store, actor, list(s), name=n),
             file_name=pack_name, mime=exports.ZIP_MIME, on_click="ignore", type="primary",
