@@ -175,28 +175,15 @@ def window_label(days: int) -> str:
     return _("Within {days} days").format(days=int(days))
 
 
-# The codes a rule's SQL writes into its English ``detail`` (grades, request statuses, legal
-# bases, hold reasons ...), shown in words in Chinese.
-_DETAIL_KINDS = ("grade", "request_status", "legal_basis", "hold_reason", "request_kind",
-                 "incident_type", "incident_status", "sharing_kind")
-_DETAIL_CODES = re.compile(r"\b(?:[a-z]+(?:_[a-z]+)+|major|general|in_progress)\b")
-
-
 def detail_text(text: Any) -> Any:
-    """A finding's ``detail`` (the rule SQL's English text, a contract) for the screen: in
-    Chinese, the codes it names (``graded relatively_major``, ``not answered (in_progress)``,
-    ``on explicit_consent``) become their words (较大, 处理中, 明示同意); in English it is
-    shown as it is."""
-    if not isinstance(text, str) or not i18n.is_chinese():
-        return text
-
-    def words(m: "re.Match[str]") -> str:
-        code = m.group(0)
-        for kind in _DETAIL_KINDS:
-            if code in i18n.LABELS[kind] and (kind == "grade" or "_" in code):
-                return i18n.label(kind, code)
-        return code
-    return _DETAIL_CODES.sub(words, text)
+    """A finding's ``detail`` (the rule SQL's English text, a contract: exports and the API
+    keep it) for the screen: the codes it names become words in both languages
+    (``graded relatively_major`` → "graded relatively major" / 较大; data categories by the
+    policy catalog's names). The rest of the sentence is the rule's English in both."""
+    from .reference import load_catalog
+    categories = {code: (c.label_zh if i18n.is_chinese() and c.label_zh else c.label)
+                  for code, c in load_catalog().categories.items() if "_" in code}
+    return i18n.words_in(text, categories)
 
 
 def rule_title(rule_id: str, english: str = "") -> str:
@@ -766,12 +753,27 @@ def entity_record(store, *, entity_type: str, entity_id: str) -> pd.DataFrame:
     with store.cursor() as cur:        # Python values: a DATE stays a date, not a timestamp
         row = cur.execute(f"SELECT {', '.join(names)} FROM {source} WHERE {key_sql} LIMIT 1",
                           [str(entity_id)]).fetchone()
-    headings = {c.name: c.heading for c in reg.columns}
-    headings["due_on"] = "Due for deletion (retention rule)"
+    headings = {c.name: _(c.heading) for c in reg.columns}
+    headings["due_on"] = _("Due for deletion (retention rule)")
     if row is None:
         return pd.DataFrame(columns=["field", "heading", "value"])
+    from .registers import LABEL_KINDS
+    from .reference import category_label
+    kinds = LABEL_KINDS.get(reg.name, {})
+
+    def words(name: str, value: Any) -> Any:
+        """Codes in words (the page shows this table; it is never exported)."""
+        kind = kinds.get(name)
+        if kind is None or value is None:
+            return value
+        one = category_label if kind == "category" else (lambda c: i18n.label(kind, c))
+        if isinstance(value, (list, tuple)):
+            return [one(v) for v in value]
+        return one(value)
+
     return pd.DataFrame([{"field": n, "heading": headings.get(n, n),
-                          "value": str(v) if n == reg.key else show_value(v, store.tz)}
+                          "value": str(v) if n == reg.key else show_value(words(n, v),
+                                                                            store.tz)}
                          for n, v in zip(names, row)])
 
 

@@ -375,6 +375,7 @@ LABELS: dict[str, dict[str, str]] = {
         "finding": N_("Finding"), "api_token": N_("API token"), "store": N_("Store"),
         "settings": N_("Settings"), "notification": N_("Notification"),
         "outbox": N_("Outbox message"), "audit_log": N_("Audit log"),
+        "reference": N_("Policy catalog"), "schema": N_("Database schema"),
     },
     "audit_action": {
         "incident.log": N_("Incident logged"), "incident.update": N_("Incident step recorded"),
@@ -465,6 +466,43 @@ def label_frame(frame, columns: Mapping[str, str]):
             return mapping.get(str(value), value)
 
         out[column] = out[column].map(convert).astype(object)
+    return out
+
+
+_WORDY_CODE = re.compile(r"(?<![\w`/-])([a-z]+(?:[_.][a-z]+)+)(?![\w`/-])")
+
+
+def _in_sentence(words: str) -> str:
+    """English words inside a sentence: "Relatively major" → "relatively major" (an
+    acronym such as "API token" stays)."""
+    if get_locale() == ENGLISH and len(words) > 1 and words[0].isupper() and words[1].islower():
+        return words[0].lower() + words[1:]
+    return words
+
+
+def words_in(text: Any, extra: Mapping[str, str] | None = None, *,
+             grades: bool = True) -> Any:
+    """Text that names codes (a rule's English ``detail``: ``graded relatively_major``,
+    ``not answered (in_progress)``, ``on explicit_consent``) with each code of ``LABELS``
+    (and of ``extra``: {code: words already in the locale}) in words. In Chinese the plain
+    grade words (major, general) are translated too. Text that is not a string is
+    returned as it is."""
+    if not isinstance(text, str) or not text:
+        return text
+    extra = extra or {}
+
+    def words(m: "re.Match[str]") -> str:
+        code = m.group(1)
+        if code in extra:
+            return _in_sentence(extra[code])
+        for kind, codes in LABELS.items():
+            if code in codes:
+                return _in_sentence(_(codes[code]))
+        return code
+    out = _WORDY_CODE.sub(words, text)
+    if grades and is_chinese():
+        out = re.sub(r"\b(particularly major|major|general)\b",
+                     lambda m: label("grade", m.group(1).replace(" ", "_")), out)
     return out
 
 

@@ -160,14 +160,16 @@ class Rule:
 
 def text(rule: Rule, name: str) -> str:
     """A rule's displayed text ``name`` (one of ``TEXT_FIELDS``) in the page's locale
-    (``i18n.get_locale()``): the ``<name>_zh`` of rules.toml in Chinese, else the English."""
+    (``i18n.get_locale()``): the ``<name>_zh`` of rules.toml in Chinese, else the English;
+    the codes it names in words (docs/RULES.md keeps the codes: it documents the contract)."""
     if name not in TEXT_FIELDS:
         raise KeyError(f"{name!r} is not one of {', '.join(TEXT_FIELDS)}")
     english = str(getattr(rule, name) or "")
-    from .i18n import is_chinese
+    from .i18n import is_chinese, words_in
+    # the contract's codes a text names (legal_basis explicit_consent ...) in words
     if english and is_chinese():
-        return rule.zh.get(name) or english
-    return english
+        return words_in(rule.zh.get(name) or english)
+    return words_in(english)
 
 
 def strip_sql(sql: str) -> str:

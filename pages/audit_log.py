@@ -7,6 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
+from dashboard.access import ACTION_TITLES
 from dashboard import exports, ui
 from dashboard.i18n import (_, actor_label, fmt_datetime, fmt_number, formatter, get_locale,
                             label_frame)
@@ -125,4 +126,5 @@ if actor.may(exports.EXPORT_ACTION):
         help=_("With prev_hash and hash, so the chain can be re-checked from the file alone "
                "(docs/EVIDENCE.md). The download is itself logged."))
 else:
-    st.caption(_("Downloading the log is for auditors and DPOs (permission export.download)."))
+    st.caption(_("Downloading the log is for auditors and DPOs (permission: {permission}).").format(
+        permission=_(ACTION_TITLES["export.download"])))

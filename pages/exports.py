@@ -130,8 +130,11 @@ with one:
             st.stop()
         st.metric(_("Rows in the file"), fmt_number(rows))
         with st.expander(_("Preview (first 20 rows, as stored)"), icon=":material/table:"):
-            st.dataframe(ui.cached(exports.preview_rows, dataset=dataset, filters=clean),
-                         hide_index=True)
+            # the file's own rows, codes and all (container "contract_…": the language
+            # tests know this table shows the export's contract values on purpose)
+            st.container(key=f"contract_preview_{dataset}").dataframe(
+                ui.cached(exports.preview_rows, dataset=dataset, filters=clean),
+                hide_index=True)
         name = exports.file_name(dataset, clean, store.now())
         streamed = stream.served()     # served by `streamlit run server.py`
         if not streamed or rows < LARGE:

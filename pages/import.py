@@ -10,6 +10,8 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+from dashboard.i18n import LABELS, label
+from dashboard.registers import LABEL_KINDS
 from dashboard import exports, importer, ui
 from dashboard import views as view
 from dashboard.access import PermissionDenied
@@ -36,10 +38,19 @@ TYPE_WORDS = {"text": _("text"), "integer": _("integer"), "number": _("number"),
 with st.expander(_("Columns of {register}").format(register=title),
                  icon=":material/view_column:"):
     # The column names and the values are the data contract's: they stay as the file
-    # must hold them.
-    st.dataframe(pd.DataFrame([{
+    # must hold them, each value with its words (container "contract_…": the language tests
+    # know this table shows the file's own codes on purpose).
+    kinds = LABEL_KINDS.get(reg.name, {})
+
+    def values(c) -> str:
+        kind = kinds.get(c.name)
+        if kind is None or kind == "category" or kind not in LABELS:
+            return ", ".join(c.choices)
+        return ", ".join(f"{code} ({label(kind, code)})" for code in c.choices)
+
+    st.container(key="contract_columns").dataframe(pd.DataFrame([{
         "column": c.name, "type": TYPE_WORDS.get(c.type, c.type), "required": c.required,
-        "key": c.key, "values": ", ".join(c.choices)} for c in reg.columns]), hide_index=True,
+        "key": c.key, "values": values(c)} for c in reg.columns]), hide_index=True,
         column_config={"column": st.column_config.TextColumn(_("Column")),
                        "type": st.column_config.TextColumn(_("Type")),
                        "required": st.column_config.CheckboxColumn(_("Required")),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.access import ACTION_TITLES
 from dashboard import dashboards as D
 from dashboard import exports
 from dashboard import policy_law as PL
@@ -134,12 +135,12 @@ with st.expander(_("Where the law asks more than the policy says ({n} rules)").f
         st.info(_("No rule added in version 2 is loaded: every rule follows the policy's "
                   "text."), icon=":material/info:")
     else:
-        view.law_beyond_list(PL.localized(beyond) if zh else beyond)
+        view.law_beyond_list(PL.localized(beyond))
     st.markdown(_("**Rules version 2 changed**"))
     if changed.empty:
         st.caption(_("No rule of version 1 records a change in version 2."))
     else:
-        view.changed_rules_table(PL.localized(changed) if zh else changed)
+        view.changed_rules_table(PL.localized(changed))
     st.caption(_("Confidence of a legal source: ") + "; ".join(
         f"**{mark}** {_(meaning)}" for mark, meaning in Q.CONFIDENCE.items() if mark != "C")
         + _("."))
@@ -154,7 +155,8 @@ with st.expander(_("Where the law asks more than the policy says ({n} rules)").f
                    "asks, what changed, the legal source and the latest result, for the "
                    "policy's owner. The download is itself logged."))
     else:
-        st.caption(_("Downloading it is for DPOs and auditors (permission export.download)."))
+        st.caption(_("Downloading it is for DPOs and auditors (permission: {permission}).").format(
+            permission=_(ACTION_TITLES["export.download"])))
 
 for row in clauses.itertuples(index=False):
     if row.clause == "0":

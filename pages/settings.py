@@ -12,12 +12,6 @@ from dashboard.settings import DATA_DIR, SPEC_BY_NAME
 actor = ui.page_guard("settings")
 store = ui.get_store()
 CHINESE = is_chinese()
-# Q.CONFIDENCE's words (dashboard/queries.py), marked here for the catalog
-_CONFIDENCE_WORDS = (N_("read in the law's text or a faithful republication"),
-                     N_("only through a secondary source (law firm note, news)"),
-                     N_("recalled, unverified"),
-                     N_("a project default where the law gives no number"),
-                     N_("fixed by the data contract"))
 
 st.title(_("Settings"), anchor=False)
 st.caption(_("The numbers behind every check and deadline, where each comes from, and the "

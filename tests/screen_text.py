@@ -22,8 +22,9 @@ CODE_IN_TEXT = re.compile(r"(?<![\w.`/-])(" + "|".join(re.escape(c) for c in _WO
                           + r")(?![\w`/-]|\.\w)")
 # Actors as the audit log stores them (cli:root, api:3f2a…, scheduler:…).
 ACTOR_CODE = re.compile(r"(?<![\w/])(cli|api|scheduler|system|sso):[\w.-]+")
-# Every code, for table cells: a cell holding exactly a code (open, high, share …).
-ALL_CODES = {code for kind in LABELS.values() for code in kind}
+# Every code, for table cells: a cell holding exactly a code (open, high, share …); not the
+# role codes, which are also the demo accounts' user names (dpo, manager …).
+ALL_CODES = {code for name, kind in LABELS.items() if name != "role" for code in kind}
 # Tables whose cells are data a user supplied as it is (an uploaded file's preview):
 # codes there are the file's own values.
 
@@ -80,6 +81,8 @@ def elements(at):
     stack = [at._tree]
     while stack:
         node = stack.pop()
+        if contract_block(node):
+            continue
         yield node
         children = getattr(node, "children", None)
         if isinstance(children, dict):
@@ -104,21 +107,44 @@ def screen_texts(at) -> list[str]:
     return out
 
 
+def _shown_columns(el, frame) -> list[tuple[str, dict]]:
+    """(column, its config) of the columns a table shows: ``column_order`` when the page
+    gives one (the others are not drawn), less the hidden ones."""
+    try:
+        config = json.loads(el.proto.columns or "{}")
+    except (ValueError, AttributeError):
+        config = {}
+    order = list(getattr(el.proto, "column_order", []) or [])
+    names = [c for c in (order or list(frame.columns)) if c in frame.columns]
+    out = []
+    for column in names:
+        shown = config.get(f"col:name:{column}") or config.get(str(column)) or {}
+        if not shown.get("hidden"):
+            out.append((column, shown))
+    return out
+
+
+def contract_block(node) -> bool:
+    """A container that shows a file's own contract values on purpose (an export's
+    preview, the import's column reference): its key starts with "contract_"."""
+    proto = getattr(node, "proto", None)
+    return "contract_" in (getattr(proto, "id", "") or "") if proto is not None and \
+        getattr(node, "type", "") == "flex_container" else False
+
+
+def contract_table(el) -> bool:
+    return False
+
+
 def _table_strings(el) -> list[str]:
+    if contract_table(el):
+        return []
     try:
         frame = el.value
     except Exception:  # noqa: BLE001 - not a table after all
         return []
     out: list[str] = []
-    config = {}
-    try:
-        config = json.loads(el.proto.columns or "{}")
-    except (ValueError, AttributeError):
-        config = {}
-    for column in frame.columns:
-        shown = (config.get(f"col:name:{column}") or config.get(str(column)) or {})
-        if shown.get("hidden"):
-            continue
+    for column, shown in _shown_columns(el, frame):
         out.append(str(shown.get("label") or column))
         for value in frame[column].head(200):
             if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
@@ -133,17 +159,14 @@ def table_cells(at) -> list[tuple[str, str]]:
     """(column heading, cell text) of every shown table's string cells."""
     out = []
     for el in elements(at):
-        if getattr(el, "type", "") not in ("arrow_data_frame", "dataframe", "table"):
+        if getattr(el, "type", "") not in ("arrow_data_frame", "dataframe", "table") or \
+                contract_table(el):
             continue
         try:
             frame = el.value
-            config = json.loads(el.proto.columns or "{}")
         except Exception:  # noqa: BLE001
             continue
-        for column in frame.columns:
-            shown = config.get(f"col:name:{column}") or config.get(str(column)) or {}
-            if shown.get("hidden"):
-                continue
+        for column, shown in _shown_columns(el, frame):
             for value in frame[column].head(200):
                 if isinstance(value, str):
                     out.append((str(shown.get("label") or column), value))

@@ -146,7 +146,7 @@ def test_other_roles_see_the_view_without_the_download(demo_db, monkeypatch, dow
     assert "Policy vs law" in [h.value for h in at.subheader]
     assert f"**What the law asks.** {plain(HOSTILE)}" in markdown(at)
     assert buttons(at) == [] and not downloads
-    assert any("permission export.download" in c.value for c in at.caption)
+    assert any("permission: Download exports and audit packs" in c.value for c in at.caption)
 
 
 def test_the_view_sits_after_a_linked_clause(demo_db, monkeypatch, patched_rules):
