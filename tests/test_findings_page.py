@@ -157,7 +157,11 @@ def test_a_finding_link_opens_its_record_history_and_clause(demo_db, monkeypatch
     assert n(metrics(at)["Findings"]) == 1
     assert [s.value for s in at.main.subheader] == [f"PROC-PIA · {entity}"]
     detail = engine_findings(demo_db, rule_id="PROC-PIA", entity_id=entity)["detail"].iloc[0]
-    assert f"**Finding:** {detail}" in [shown(e.value) for e in at.error]
+    # the engine's detail, its codes in words (facial_biometrics → facial biometrics)
+    from dashboard.dashboards import detail_text
+    assert "facial_biometrics" in detail
+    assert f"**Finding:** {detail_text(detail)}" in [shown(e.value) for e in at.error]
+    assert "facial biometrics" in detail_text(detail)
     frames = [d.value for d in at.dataframe]
     record = next(f for f in frames if "heading" in f.columns).set_index("heading")["value"]
     with engine_store(demo_db) as s:
