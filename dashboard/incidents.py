@@ -42,7 +42,7 @@ import pandas as pd
 from . import clocks as clk
 from .access import Actor, require
 from .audit import to_json
-from .i18n import ENGLISH, N_, _, is_chinese, label, label_list, using
+from .i18n import ENGLISH, N_, _, get_locale, is_chinese, label, label_list, using
 from .reference import load_catalog
 from .registers import (
     GRADES, INCIDENT_STATUSES, INCIDENT_TYPES, INCIDENTS, NOTICE_CONTENTS,
@@ -229,6 +229,18 @@ TIME_NAMES = {
     "resolved_at": N_("resolution"), "summary_filed_at": N_("the summary report"),
     "closed_at": N_("closing"),
 }
+
+
+def bound(format_func):
+    """``format_func`` (e.g. ``i18n.formatter(kind)``) fixed to this run's language: a
+    select box may call it outside the page run (Streamlit's AppTest does, to find the
+    option shown), where the session's language is not known."""
+    locale = get_locale()
+
+    def formatted(value):
+        with using(locale):
+            return format_func(value)
+    return formatted
 
 
 def field_label(name: str) -> str:

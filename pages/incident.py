@@ -11,7 +11,8 @@ from dashboard import incidents as inc
 from dashboard import navigation as nav
 from dashboard import ui
 from dashboard.access import PermissionDenied
-from dashboard.i18n import N_, _, actor_label, fmt_datetime, formatter, is_chinese, label, label_list
+from dashboard.i18n import (N_, _, actor_label, fmt_datetime, formatter, is_chinese, label,
+                            label_list)
 from dashboard.reference import load_catalog
 from dashboard.registers import GRADES, INCIDENT_TYPES, NOTICE_CONTENTS, NOTIFICATION_CHANNELS
 
@@ -266,7 +267,7 @@ def _step_form(kind: str) -> None:
             label = inc.field_label(name) + ("" if name in step.required else _(" (optional)"))
             if name == "notification_channels":
                 st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
-                               format_func=formatter("notification_channel"),
+                               format_func=inc.bound(formatter("notification_channel")),
                                help=_("Policy 7.2: email, notification, announcement, etc.; "
                                       "NDSMR Art. 11 [V] adds phone and SMS."))
             elif name == "notice_contents":
@@ -295,7 +296,8 @@ def _step_form(kind: str) -> None:
                               placeholder=_("e.g. 30000000"),
                               help=_("Yuan, at most 2 decimals; empty: not known."))
             elif name == "grade":
-                st.selectbox(_("Grade"), GRADES, key=key, format_func=formatter("grade"),
+                st.selectbox(_("Grade"), GRADES, key=key,
+                             format_func=inc.bound(formatter("grade")),
                              index=GRADES.index(row["grade"]) if row["grade"] in GRADES
                              else None,
                              help=_("Raise it when the facts imply more; grading below what "
@@ -318,7 +320,8 @@ if not may_update:
               "or the DPO.").format(role=label("role", actor.role)), icon=":material/visibility:")
 else:
     allowed = inc.allowed_steps(record)
-    kind = st.selectbox(_("Step"), allowed, key="step_kind", format_func=inc.step_title,
+    kind = st.selectbox(_("Step"), allowed, key="step_kind",
+                        format_func=inc.bound(inc.step_title),
                         index=None, placeholder=_("Choose the step to record"))
     if kind:
         _step_form(kind)
@@ -411,10 +414,11 @@ def _corr_widget(target: str, name: str, current) -> None:
     if name in ("at", "occurred_at", "detected_at"):
         st.datetime_input(label, key=key, value=_naive(current), step=60, format="YYYY-MM-DD")
     elif name == "incident_type":
-        st.selectbox(label, INCIDENT_TYPES, key=key, format_func=formatter("incident_type"),
+        st.selectbox(label, INCIDENT_TYPES, key=key,
+                     format_func=inc.bound(formatter("incident_type")),
                      index=INCIDENT_TYPES.index(current) if current in INCIDENT_TYPES else None)
     elif name == "grade":
-        st.selectbox(label, GRADES, key=key, format_func=formatter("grade"),
+        st.selectbox(label, GRADES, key=key, format_func=inc.bound(formatter("grade")),
                      index=GRADES.index(current) if current in GRADES else None)
     elif name in ("affected_subjects", "affected_sensitive_subjects"):
         st.text_input(label, key=key, value="" if current is None else str(current))
@@ -428,7 +432,7 @@ def _corr_widget(target: str, name: str, current) -> None:
                        format_func=lambda c: catalog.categories[c].label)
     elif name == "notification_channels":
         st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
-                       format_func=formatter("notification_channel"),
+                       format_func=inc.bound(formatter("notification_channel")),
                        default=[c for c in (current or []) if c in NOTIFICATION_CHANNELS])
     elif name == "notice_contents":
         st.markdown(_("**{label}** (PIPL Art. 57 [V])").format(label=label))
@@ -449,7 +453,7 @@ if may_update:
         errors = state.get("corr_errors") or {}
         targets = inc.correction_targets(record)
         target = st.selectbox(_("What to correct"), targets, key="corr_target",
-                              format_func=inc.target_title)
+                              format_func=inc.bound(inc.target_title))
         current = inc.current_values(record, target)
         _error(errors, "target")
         _error(errors, "changes")

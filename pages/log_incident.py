@@ -114,7 +114,8 @@ left, right = st.columns(2)
 with left:
     _field("incident_type", lambda: st.selectbox(
         _("Type"), INCIDENT_TYPES, key=K + "incident_type", index=None,
-        format_func=formatter("incident_type"), placeholder=_("Choose the type")))
+        format_func=inc.bound(formatter("incident_type")),
+        placeholder=_("Choose the type")))
 with right:
     _field("reported_by", lambda: st.text_input(
         _("Reported by"), key=K + "reported_by", value=actor.name,
@@ -140,7 +141,6 @@ with mid:
 with right:
     _field("timezone", lambda: st.selectbox(
         _("Time zone"), ZONES, key=K + "timezone",
-        format_func=lambda z: _("Beijing time") if z == "Asia/Shanghai" else z,
         help=_("The zone of the times above; {zone} by default.").format(zone=ZONE_WORDS)))
 
 st.subheader(_("Who and what is affected"), anchor=False)
@@ -205,7 +205,8 @@ draft = inc.preview(values, settings, now)
 st.subheader(_("Grade"), anchor=False)
 suggested = clk.grade_label(draft.suggested_grade)
 _field("grade", lambda: st.selectbox(
-    _("Grade"), GRADES, key=K + "grade", index=None, format_func=formatter("grade"),
+    _("Grade"), GRADES, key=K + "grade", index=None,
+    format_func=inc.bound(formatter("grade")),
     placeholder=_("Suggested: {grade}").format(grade=suggested),
     help=_("National emergency plan grades. Leave empty to use the suggested grade. You may "
            "grade higher; grading lower is an INC-GRADE finding.")))
