@@ -496,8 +496,9 @@ with st.expander(_("Facts recorded"), expanded=False):
         (_("Remediation"), row.get("remediation") or "—"),
         (_("Closed"), clk.show_time(record.closed_at, tz)),
     ]
+    colon = "：" if is_chinese() else ":"
     for name, value in facts:
-        st.markdown(f"**{name}:** {ui.plain(value)}")
+        st.markdown(f"**{name}{colon}** {ui.plain(value)}")
 
 # -- documents -------------------------------------------------------------------------------
 # The incident's documents (the regulator report, the users' notice, ...) go here, from

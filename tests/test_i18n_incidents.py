@@ -65,13 +65,19 @@ def _texts(at) -> list[str]:
     return out
 
 
+LIST_SHOWN = ["mark", "incident_id", "title", "status", "grade", "incident_type", "next_clock",
+              "countdown", "regulator_clock", "pi_authority_clock", "police_clock",
+              "user_notice_clock", "summary_clock", "flags"]
+TIMELINE_SHOWN = ["kind", "detail", "actor", "role"]
+
+
 def _frame_texts(at) -> list[str]:
+    """The text cells of the columns the list and the timeline show."""
     out = []
     for frame in at.dataframe:
         df = frame.value
-        for col in df.columns:
-            if df[col].dtype == object:
-                out += [str(v) for v in df[col].dropna()]
+        for col in LIST_SHOWN if "countdown" in df.columns else TIMELINE_SHOWN:
+            out += [str(v) for v in df[col].dropna()]
     return out
 
 
