@@ -622,7 +622,7 @@ def show_time(value: dt.datetime | None, tz: ZoneInfo | str | None = None) -> st
     """A time as a page shows it (``i18n.fmt_datetime``): ``24 Nov 2026 14:00 Beijing
     time`` / ``2026年11月24日 14:00 北京时间``; in a zone other than Beijing's the zone's
     name follows; an em dash for none."""
-    if value is None or (not isinstance(value, dt.datetime) and value != value):
+    if value is None or value != value:          # None, NaN, NaT
         return "—"
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()

@@ -63,21 +63,23 @@ GRADING_FIELDS = ("economic_loss_cny", "important_data_involved", "cii_involved"
                   "suspected_crime")
 FLAG_FIELDS = ("important_data_involved", "cii_involved", "suspected_crime")
 LABELS = {   # English; ``field_label`` translates
-    "title": N_("Title"), "description": N_("Description"), "incident_type": N_("Type"), "grade": N_("Grade"),
-    "occurred_at": N_("Occurred"), "detected_at": N_("Detected"), "reported_by": N_("Reported by"),
-    "affected_subjects": N_("Affected subjects"),
+    "title": N_("Title"), "description": N_("Description"), "incident_type": N_("Type"),
+    "grade": N_("Grade"), "occurred_at": N_("Occurred"), "detected_at": N_("Detected"),
+    "reported_by": N_("Reported by"), "affected_subjects": N_("Affected subjects"),
     "affected_sensitive_subjects": N_("Affected sensitive subjects"),
     "data_categories": N_("Data categories"), "systems_affected": N_("Systems affected"),
-    "at": N_("When"), "regulator": N_("Authority"), "regulator_reference": N_("Authority's reference"),
-    "police_reference": N_("Police reference"), "notification_channels": N_("Channels"),
-    "audience": N_("Audience"), "notice_contents": N_("Notice contents"), "root_cause": N_("Root cause"),
+    "at": N_("When"), "regulator": N_("Authority"),
+    "regulator_reference": N_("Authority's reference"), "police_reference": N_("Police reference"),
+    "notification_channels": N_("Channels"), "audience": N_("Audience"),
+    "notice_contents": N_("Notice contents"), "root_cause": N_("Root cause"),
     "remediation": N_("Remediation"), "summary_reference": N_("Summary report reference"),
-    "close_reason": N_("Reason for closing"), "text": N_("Note"), "reason": N_("Reason for the correction"),
+    "close_reason": N_("Reason for closing"), "text": N_("Note"),
+    "reason": N_("Reason for the correction"),
     "economic_loss_cny": N_("Direct economic loss (yuan)"),
     "important_data_involved": N_("Important or core data involved"),
     "cii_involved": N_("Critical information infrastructure (CII) involved"),
-    "suspected_crime": N_("A crime is suspected"),
-    "pi_authority": N_("Authority notified"), "pi_authority_reference": N_("Authority's reference"),
+    "suspected_crime": N_("A crime is suspected"), "pi_authority": N_("Authority notified"),
+    "pi_authority_reference": N_("Authority's reference"),
     "exemption_reason": N_("Why no notice to individuals is needed"),
 }
 # English words of the codes (the command line, stored timeline text, other modules); the pages
@@ -142,60 +144,61 @@ class Step:
 STEPS: dict[str, Step] = {s.kind: s for s in (
     Step("emergency_plan_activated", N_("Emergency plan activated"),
          "emergency_plan_activated_at", ACTIVE, None, (), (), {},
-         N_("Policy 7.2 promises to activate the emergency plan; PIPL Art. 51(5) [V] requires one.")),
+         N_("Policy 7.2 promises to activate the emergency plan; PIPL Art. 51(5) [V] requires "
+            "one.")),
     Step("contained", N_("Contained"), "contained_at", ("open",), "contained", (), (), {},
          N_("The incident no longer spreads. Moves the status from open to contained.")),
     Step("regulator_reported", N_("Reported to the regulator"), "regulator_reported_at", ACTIVE,
          None, ("regulator", "regulator_reference"), ("regulator",),
          {"regulator": "regulator", "regulator_reference": "regulator_reference"},
          N_("CAC Measures (2025) Art. 4 [V]: relatively major and above, to the provincial CAC. "
-         "Art. 7 [V2]: the report gives the unit and system, discovery time, type, grade, "
-         "impact and measures taken.")),
+            "Art. 7 [V2]: the report gives the unit and system, discovery time, type, grade, "
+            "impact and measures taken.")),
     Step("pi_authority_notified", N_("PI authority notified"), "pi_authority_notified_at",
          ACTIVE, None, ("pi_authority", "pi_authority_reference"), ("pi_authority",), {},
          N_("PIPL Art. 57 [V]: on any incident involving personal information, whatever its "
-         "grade, notify the authority protecting personal information immediately (the "
-         "project reads it as a set number of hours [P]). A report to the regulator counts "
-         "too: record it as that step when it was one.")),
+            "grade, notify the authority protecting personal information immediately (the "
+            "project reads it as a set number of hours [P]). A report to the regulator counts "
+            "too: record it as that step when it was one.")),
     Step("police_reported", N_("Reported to the police"), "police_reported_at", ACTIVE, None,
          ("police_reference",), (), {},
          N_("A suspected crime goes to the police promptly (CAC Measures (2025); NDSMR Art. 11 "
-         "[V2]; the hours are the project's default [P]); within 1 h when CII is involved "
-         "(CAC Measures (2025) Art. 4 [V]), whatever the grade.")),
+            "[V2]; the hours are the project's default [P]); within 1 h when CII is involved "
+            "(CAC Measures (2025) Art. 4 [V]), whatever the grade.")),
     Step("users_notified", N_("Users notified"), "users_notified_at", ACTIVE, None,
          ("notification_channels", "audience", "notice_contents"),
          ("notification_channels", "audience"),
          {"notification_channels": "notification_channels", "notice_contents": "notice_contents"},
          N_("Policy 7.2: by email, notification, announcement, etc., with security advice. "
-         "PIPL Art. 57 [V] lists the six contents the notice must give; NDSMR Art. 11 [V] "
-         "names phone, SMS, IM, email and announcement.")),
+            "PIPL Art. 57 [V] lists the six contents the notice must give; NDSMR Art. 11 [V] "
+            "names phone, SMS, IM, email and announcement.")),
     Step("user_notice_exempted", N_("No notice to individuals needed (Art. 57 ¶2)"), None, ACTIVE,
          None, ("exemption_reason",), ("exemption_reason",),
          {"exemption_reason": "user_notice_exemption"},
          N_("PIPL Art. 57 ¶2 [V]: no notice to the individuals is needed where the measures taken "
-         "effectively avoid harm; the authority may still order one. Say why (required). The "
-         "user-notice clock then shows exempt; the notice to the PI authority stays."),
+            "effectively avoid harm; the authority may still order one. Say why (required). The "
+            "user-notice clock then shows exempt; the notice to the PI authority stays."),
          timed=False, record_column="user_notice_exemption"),
     Step("grading_facts", N_("Grading facts updated"), None, ACTIVE, None,
          GRADING_FIELDS + ("grade",), (), {**{f: f for f in GRADING_FIELDS}, "grade": "grade"},
          N_("The facts that grade the incident and switch its clocks, as known now: direct "
-         "economic loss, important or core data, CII (1 h clocks), a suspected crime (the "
-         "police clock). Fields left out keep their value. The form suggests the grade they "
-         "imply (CAC Measures (2025) Annex [V2]); grading below it is an INC-GRADE finding."),
+            "economic loss, important or core data, CII (1 h clocks), a suspected crime (the "
+            "police clock). Fields left out keep their value. The form suggests the grade they "
+            "imply (CAC Measures (2025) Annex [V2]); grading below it is an INC-GRADE finding."),
          timed=False),
     Step("resolved", N_("Resolved"), "resolved_at", ("contained",), "resolved",
          ("root_cause", "remediation"), ("root_cause", "remediation"),
          {"root_cause": "root_cause", "remediation": "remediation"},
          N_("Handling has ended: starts the summary report's clock (CAC Measures (2025) Art. 8 "
-         "[V2]). Needs the incident contained.")),
+            "[V2]). Needs the incident contained.")),
     Step("summary_filed", N_("Summary report filed"), "summary_filed_at", ("resolved",), None,
          ("summary_reference",), (), {},
          N_("The post-incident summary report, due a set number of days after handling ends "
-         "(CAC Measures (2025) Art. 8 [V2]; its clock above shows the deadline). Needs the "
-         "incident resolved.")),
+            "(CAC Measures (2025) Art. 8 [V2]; its clock above shows the deadline). Needs the "
+            "incident resolved.")),
     Step("closed", N_("Closed"), None, ("resolved",), "closed", ("close_reason",), (), {},
          N_("Ends the record. Needs the incident resolved, and the summary report filed or a "
-         "stated reason for closing without it.")),
+            "stated reason for closing without it.")),
     Step("note", N_("Note"), None, INCIDENT_STATUSES, None, ("text",), ("text",), {},
          N_("Anything worth keeping on the timeline. Notes can be added in every status.")),
 )}
@@ -241,6 +244,14 @@ def bound(format_func):
         with using(locale):
             return format_func(value)
     return formatted
+
+
+def category_label(code: str) -> str:
+    """A data category of the policy's catalog in words (its Chinese name in Chinese)."""
+    category = load_catalog().categories.get(code)
+    if category is None:
+        return str(code)
+    return (category.label_zh or category.label) if is_chinese() else category.label
 
 
 def field_label(name: str) -> str:

@@ -44,8 +44,8 @@ Texts are plain text, in both languages (issue 17): the reminder is written once
 outbox, for recipients whose language is not known when it is queued, so
 
 - the **subject** is bilingual in ``i18n.bilingual``'s style, Chinese first:
-  ``INC-2026-0001：向网信部门报告 48分钟后到期 (INC-2026-0001: report to the regulator due
-  in 48 min) [key]``;
+  ``INC-2026-0001：向网信部门报告将于48分钟后到期 (INC-2026-0001: report to the
+  regulator due in 48 min) [key]``;
 - the **body** is the Chinese text, then a blank line and the English text below it, then
   the key line (``Reminder id: …``) last.
 

@@ -429,7 +429,7 @@ def _corr_widget(target: str, name: str, current) -> None:
     elif name == "data_categories":
         st.multiselect(label, list(catalog.categories), key=key,
                        default=[c for c in (current or []) if c in catalog.categories],
-                       format_func=lambda c: catalog.categories[c].label)
+                       format_func=inc.bound(inc.category_label))
     elif name == "notification_channels":
         st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
                        format_func=inc.bound(formatter("notification_channel")),
@@ -470,7 +470,7 @@ if may_update:
 # -- facts ---------------------------------------------------------------------------------
 with st.expander(_("Facts recorded"), expanded=False):
     sep = "、" if is_chinese() else ", "
-    categories = sep.join(catalog.categories[c].label if c in catalog.categories else c
+    categories = sep.join(inc.category_label(c)
                           for c in (row.get("data_categories") or [])) or "—"
     facts = [
         (_("Description"), row.get("description") or "—"),

@@ -160,8 +160,8 @@ with right:
 SENSITIVE = _(" (sensitive)")
 _field("data_categories", lambda: st.multiselect(
     _("Data categories"), list(catalog.categories), key=K + "data_categories",
-    format_func=lambda c: catalog.categories[c].label
-    + (SENSITIVE if catalog.categories[c].sensitive else ""),
+    format_func=inc.bound(lambda c: inc.category_label(c)
+                          + (SENSITIVE if catalog.categories[c].sensitive else "")),
     help=_("From the policy's catalog (policy 2.1–2.4, 3.2).")))
 _field("systems_affected", lambda: st.text_input(
     _("Systems affected"), key=K + "systems_affected",

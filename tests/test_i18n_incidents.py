@@ -187,6 +187,8 @@ def test_the_log_form_in_chinese(db, monkeypatch, actor):
     kinds = at.selectbox(key="li_incident_type")
     assert "数据泄露" in kinds.options and "data_leak" not in kinds.options
     assert set(at.selectbox(key="li_grade").options) == GRADES_ZH
+    categories = at.multiselect(key="li_data_categories").options
+    assert "姓名" in categories and "身份证号（敏感）" in categories, categories
     _no_raw_codes(_texts(at))
     # Nothing filled in: every message in Chinese, nothing saved.
     at.text_input(key="li_affected_subjects").input("很多").run()

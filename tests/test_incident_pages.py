@@ -70,9 +70,11 @@ def test_logging_an_incident_shows_its_clocks_before_and_after_saving(db, monkey
     fill_log_form(at, occurred_at=dt.datetime(2026, 11, 23, 22, 0),
                   data_categories=["name", "bank_account"], description="Found by the SOC")
     preview = [m.value for m in at.get_by_key("li_preview").markdown]
-    assert preview[0].startswith("**Report to the regulator** by **24 Nov 2026 12:00 Beijing time** "
+    assert preview[0].startswith("**Report to the regulator** by "
+                                 "**24 Nov 2026 12:00 Beijing time** "
                                  "(2 h left)")
-    assert preview[1].startswith("**Notify the PI authority** by **25 Nov 2026 08:00 Beijing time** "
+    assert preview[1].startswith("**Notify the PI authority** by "
+                                 "**25 Nov 2026 08:00 Beijing time** "
                                  "(22 h left)")
     assert preview[2].startswith("**Report to the police**: not applicable. No crime suspected")
     assert preview[3].startswith("**Notify affected users** by **25 Nov 2026 08:00 Beijing time**")
@@ -581,7 +583,8 @@ def test_the_log_form_asks_the_grading_facts_and_says_why_it_suggests_the_grade(
     assert reasons[2].startswith("- Important or core data involved: at least relatively major")
     preview = {m.value.split("**")[1]: m.value for m in at.get_by_key("li_preview").markdown}
     # CII: the regulator and police reports within 1 h (detected 08:00, now 10:00: overdue).
-    assert "by **24 Nov 2026 09:00 Beijing time** (overdue by 1 h)" in preview["Report to the regulator"]
+    assert ("by **24 Nov 2026 09:00 Beijing time** (overdue by 1 h)"
+            in preview["Report to the regulator"])
     assert "by **24 Nov 2026 09:00 Beijing time**" in preview["Report to the police"]
     assert "by **25 Nov 2026 08:00 Beijing time**" in preview["Notify the PI authority"]
     assert n_incidents(store) == 0
@@ -638,7 +641,8 @@ def test_the_pi_authority_notice_is_recorded_from_the_page(db, monkeypatch):
                         pi_authority="Guangdong CAC")
     assert "PI authority notified" in at.success[0].value
     text = clock_text(at, "pi_authority")
-    assert "Met" in text and "Done: 24 Nov 2026 09:00 Beijing time (the PI authority's notice)" in text
+    assert "Met" in text
+    assert "Done: 24 Nov 2026 09:00 Beijing time (the PI authority's notice)" in text
     assert "Due" in clock_text(at, "regulator")      # a separate report, still to do
 
 

@@ -182,7 +182,7 @@ BAD_FACTS = [
     ({"detected_at": "2026-11-24 10:01"}, "detected_at", "Cannot be in the future"),
     ({"occurred_at": "2026-12-01 00:00"}, "occurred_at", "Cannot be in the future"),
     ({"occurred_at": "2026-11-24 08:30"}, "detected_at", "Detection cannot be before the "
-                                                         "occurrence (24 Nov 2026 08:30 Beijing time)"),
+     "occurrence (24 Nov 2026 08:30 Beijing time)"),
     ({"affected_subjects": "-5"}, "affected_subjects", "Cannot be negative"),
     ({"affected_subjects": "lots"}, "affected_subjects", "Not a whole number: 'lots'"),
     ({"affected_subjects": 2.5}, "affected_subjects", "Not a whole number"),
@@ -428,7 +428,8 @@ def test_step_times_keep_the_order_of_handling(store):
     inc.record_step(store, MANAGER, iid, "contained", {"at": "2026-11-24 09:00"})
     with pytest.raises(inc.ValidationError) as caught:
         inc.record_step(store, MANAGER, iid, "resolved", {**RESOLVE, "at": "2026-11-24 08:30"})
-    assert caught.value.errors["at"] == "Cannot be before containment (24 Nov 2026 09:00 Beijing time)."
+    assert caught.value.errors["at"] == \
+        "Cannot be before containment (24 Nov 2026 09:00 Beijing time)."
     inc.record_step(store, MANAGER, iid, "resolved", RESOLVE)
     with pytest.raises(inc.ValidationError, match="Cannot be before resolution"):
         inc.record_step(store, MANAGER, iid, "summary_filed", {"at": "2026-11-24 09:45"})
