@@ -151,7 +151,7 @@ def test_one_incident_in_chinese(db, monkeypatch, actor):
     assert ":orange-badge[较大]" in header and ":blue-badge[已控制]" in header
     assert ":gray-badge[数据泄露]" in header
     regulator = " ".join(m.value for m in at.get_by_key("clock_regulator").markdown)
-    assert "待办" in regulator and "剩余2小时" in regulator, regulator
+    assert "待完成" in regulator and "剩余2小时" in regulator, regulator
     timeline = at.get_by_key("timeline").dataframe[0].value
     assert set(timeline["role"]) == {"经理"} and set(timeline["kind"]) == {"已登记", "已控制"}
     _no_raw_codes(texts + _frame_texts(at))
@@ -266,7 +266,7 @@ def test_the_clocks_words_follow_the_language(store):
         clocks = {c.key: c for c in clk.incident_clocks(row, store.settings, FROZEN_NOW)}
         regulator = clocks["regulator"]
         assert regulator.title == "向网信部门报告" and regulator.label == "已逾期"
-        assert clk.countdown(regulator) == "已逾期1小时"
+        assert clk.countdown(regulator) == "逾期1小时"
         assert regulator.source == "《网络安全事件报告管理办法》（2025）第四条 [V]"
         assert "关键信息基础设施" in regulator.why
         assert clk.grade_label("particularly_major") == "特别重大"
