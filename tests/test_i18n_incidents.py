@@ -155,7 +155,9 @@ def test_one_incident_in_chinese(db, monkeypatch, actor):
     regulator = " ".join(m.value for m in at.get_by_key("clock_regulator").markdown)
     assert "待完成" in regulator and "剩余2小时" in regulator, regulator
     timeline = at.get_by_key("timeline").dataframe[0].value
-    assert set(timeline["role"]) == {"经理"} and set(timeline["kind"]) == {"已登记", "已控制"}
+    with using(ZH):
+        kinds = {inc.kind_label("logged"), inc.kind_label("contained")}
+    assert set(timeline["role"]) == {"经理"} and set(timeline["kind"]) == kinds
     _no_raw_codes(texts + _frame_texts(at))
     if actor is AUDITOR:
         assert any("审计员" in t or "角色" in t for t in texts)
@@ -242,7 +244,7 @@ def test_step_refusals_and_titles_follow_the_language(store):
             "请先记录控制：事件须先控制，才能处置完毕。"
         assert inc.step_title("user_notice_exempted") == "无需通知个人（第五十七条第二款）"
         assert inc.field_label("economic_loss_cny") == "直接经济损失（元）"
-        assert inc.kind_label("logged") == "已登记"
+        assert inc.kind_label("logged") == "登记"
     assert inc.step_refusal(record, "resolved").startswith("Record containment first")
     assert inc.step_title("user_notice_exempted") == \
         "No notice to individuals needed (Art. 57 ¶2)"
