@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard import navigation as nav
-from dashboard import ui
+from dashboard import i18n, ui
 from dashboard.access import PermissionDenied
 from dashboard.i18n import (N_, _, actor_label, fmt_datetime, formatter, is_chinese, label,
                             label_list)
@@ -338,7 +338,12 @@ else:
 st.subheader(_("Timeline"), anchor=False)
 timeline = ui.cached(inc.incident_timeline, incident_id=incident_id)
 with st.container(key="timeline"):
-    shown = timeline.assign(kind=timeline["kind"].map(inc.kind_label),
+    # Stored text stays as written (English); codes in it (a seeder's "contents:
+    # possible_harm") are shown in words where the app knows how (i18n.words_in).
+    words_in = getattr(i18n, "words_in", None)
+    detail = (timeline["detail"].map(lambda t: words_in(t, grades=False)) if words_in
+              else timeline["detail"])
+    shown = timeline.assign(kind=timeline["kind"].map(inc.kind_label), detail=detail,
                             actor=timeline["actor"].map(actor_label),
                             role=timeline["role"].map(lambda r: label("role", r)))
     st.dataframe(
