@@ -39,17 +39,20 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from .i18n import N_, SHANGHAI, _, fmt_datetime, is_chinese, label, label_list
 from .registers import GRADES, NOTICE_CONTENTS
 from .settings import SPEC_BY_NAME, Settings
 
 MET, LATE, OVERDUE, DUE, EXEMPT, NOT_APPLICABLE = (
     "met", "late", "overdue", "due", "exempt", "not_applicable")
 STATES = (OVERDUE, DUE, LATE, MET, EXEMPT, NOT_APPLICABLE)
-STATE_LABELS = {
-    MET: "Met", LATE: "Late", OVERDUE: "Overdue", DUE: "Due",
-    EXEMPT: "Exempt (PIPL Art. 57 ¶2)", NOT_APPLICABLE: "Not applicable",
+STATE_LABELS = {     # English; shown with ``state_label`` (translated)
+    MET: N_("Met"), LATE: N_("Late"), OVERDUE: N_("Overdue"), DUE: N_("Due"),
+    EXEMPT: N_("Exempt (PIPL Art. 57 ¶2)"), NOT_APPLICABLE: N_("Not applicable"),
 }
 
+# English words with the national plan's numeral; in Chinese a grade is shown as the law
+# names it (特别重大 / 重大 / 较大 / 一般: ``i18n.label("grade", code)``): ``grade_label``.
 GRADE_LABELS = {
     "general": "General (IV)",
     "relatively_major": "Relatively major (III)",
@@ -61,25 +64,25 @@ REPORTABLE_GRADES = ("relatively_major", "major", "particularly_major")
 # Where each clock comes from, with the confidence marks of shared/reference/regulations.md
 # (V read in the law's text, V2 secondary source, P a project default). The police and
 # regulator clocks' sources depend on CII (``clock_source``).
-SOURCES = {
-    "regulator": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 [V]",
-                  "V"),
-    "pi_authority": ("PIPL Art. 57 [V]: notify the authority protecting personal information "
-                     "'immediately', whatever the incident's size; the hour count is the "
-                     "project's reading [P]", "V / P"),
-    "police": ("CAC Measures (2025) and NDSMR Art. 11 [V2]: a suspected crime goes to the "
-               "police promptly ('及时'); the hour count is the project's default [P]",
+SOURCES = {   # the text marked N_: translated where a clock is built (``clock_source``)
+    "regulator": (N_("CAC Measures for National Cybersecurity Incident Reporting (2025) "
+                     "Art. 4 [V]"), "V"),
+    "pi_authority": (N_("PIPL Art. 57 [V]: notify the authority protecting personal "
+                        "information 'immediately', whatever the incident's size; the hour "
+                        "count is the project's reading [P]"), "V / P"),
+    "police": (N_("CAC Measures (2025) and NDSMR Art. 11 [V2]: a suspected crime goes to the "
+                  "police promptly ('及时'); the hour count is the project's default [P]"),
                "V2 / P"),
-    "police_cii": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 "
-                   "[V]: an incident involving CII goes to the protection department and the "
-                   "police within 1 hour at the latest", "V"),
-    "user_notice": ("PIPL Art. 57 [V] ('immediately') and NDSMR Art. 11 [V] (channels); "
-                    "the hour count is the project's reading [P]", "V / P"),
-    "user_notice_exempt": ("PIPL Art. 57 ¶2 [V]: no notice to individuals is needed where "
-                           "the measures taken effectively avoid harm; the authority may "
-                           "still order one", "V"),
-    "summary": ("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 8 [V2]",
-                "V2"),
+    "police_cii": (N_("CAC Measures for National Cybersecurity Incident Reporting (2025) Art. 4 "
+                      "[V]: an incident involving CII goes to the protection department and "
+                      "the police within 1 hour at the latest"), "V"),
+    "user_notice": (N_("PIPL Art. 57 [V] ('immediately') and NDSMR Art. 11 [V] (channels); "
+                       "the hour count is the project's reading [P]"), "V / P"),
+    "user_notice_exempt": (N_("PIPL Art. 57 ¶2 [V]: no notice to individuals is needed where "
+                              "the measures taken effectively avoid harm; the authority may "
+                              "still order one"), "V"),
+    "summary": (N_("CAC Measures for National Cybersecurity Incident Reporting (2025) "
+                   "Art. 8 [V2]"), "V2"),
 }
 RULE_IDS = {
     "regulator": "INC-REGULATOR-DEADLINE",
@@ -88,12 +91,12 @@ RULE_IDS = {
     "user_notice": "INC-USER-NOTICE",
     "summary": "INC-SUMMARY",
 }
-TITLES = {
-    "regulator": "Report to the regulator",
-    "pi_authority": "Notify the PI authority",
-    "police": "Report to the police",
-    "user_notice": "Notify affected users",
-    "summary": "File the summary report",
+TITLES = {   # English; ``title(key)`` translates
+    "regulator": N_("Report to the regulator"),
+    "pi_authority": N_("Notify the PI authority"),
+    "police": N_("Report to the police"),
+    "user_notice": N_("Notify affected users"),
+    "summary": N_("File the summary report"),
 }
 DONE_COLUMNS = {
     "regulator": ("regulator_reported_at",),
@@ -105,20 +108,55 @@ DONE_COLUMNS = {
 CLOCK_KEYS = ("regulator", "pi_authority", "police", "user_notice", "summary")
 
 GRADE_FACTS = ("affected_subjects", "economic_loss_cny", "important_data_involved")
-MEASURES = "2025 reporting measures, Annex"
+MEASURES = N_("2025 reporting measures, Annex")
+
+
+def grade_label(grade: str | None) -> str:
+    """A grade on its own: ``Relatively major (III)``; in Chinese ``较大`` (the law's word)."""
+    if grade not in GRADE_LABELS:
+        return "" if grade is None else str(grade)
+    return label("grade", grade) if is_chinese() else GRADE_LABELS[grade]
 
 
 def grade_words(grade: str | None) -> str:
-    """``relatively major (III)`` for use inside a sentence."""
+    """``relatively major (III)`` for use inside a sentence (Chinese: ``较大``)."""
     if grade not in GRADE_LABELS:
         return str(grade)
+    if is_chinese():
+        return label("grade", grade)
     words, numeral = GRADE_LABELS[grade].rsplit(" ", 1)
     return f"{words.lower()} {numeral}"
 
 
 def grade_name(grade: str | None) -> str:
-    """``relatively major``: the grade's words alone."""
+    """``relatively major``: the grade's words alone (Chinese: ``较大``)."""
+    if is_chinese() and grade in GRADE_LABELS:
+        return label("grade", grade)
     return str(grade).replace("_", " ")
+
+
+def semicolon() -> str:
+    """The separator of a list of clauses: ``; `` / ``；``."""
+    return "；" if is_chinese() else "; "
+
+
+def full_stop() -> str:
+    return "。" if is_chinese() else "."
+
+
+def state_label(state: str) -> str:
+    """A clock's state in words, in this run's language."""
+    return _(STATE_LABELS[state])
+
+
+def title(key: str) -> str:
+    """A clock's title, in this run's language."""
+    return _(TITLES[key])
+
+
+def yes_no(value: bool | None) -> str:
+    """``yes`` / ``no`` / ``not recorded`` for a fact, in this run's language."""
+    return _("not recorded") if value is None else (_("yes") if value else _("no"))
 
 
 def grade_rank(grade: str | None) -> int:
@@ -183,35 +221,43 @@ def implied_grade(facts: Mapping[str, Any], settings: Settings) -> GradeSuggesti
         conf = SPEC_BY_NAME[f"grade_{grade}_subjects"].confidence
         reasons.append(GradeReason(
             "affected_subjects", grade,
-            f"{subjects:,} people affected: at least {grade_name(grade)} ({MEASURES}, "
-            f"personal-information leaks: from {people_at[grade]:,} people) [{conf}]"))
+            _("{subjects} people affected: at least {grade} ({measures}, "
+              "personal-information leaks: from {threshold} people) [{conf}]").format(
+                subjects=f"{subjects:,}", grade=grade_name(grade), measures=_(MEASURES),
+                threshold=f"{people_at[grade]:,}", conf=conf)))
     loss_at = {g: getattr(settings, f"grade_{g}_loss_cny") for g in REPORTABLE_GRADES}
     grade = _by_threshold(loss, loss_at)
     if grade != "general":
         conf = SPEC_BY_NAME[f"grade_{grade}_loss_cny"].confidence
         reasons.append(GradeReason(
             "economic_loss_cny", grade,
-            f"{format_yuan(loss)} yuan direct loss: at least {grade_name(grade)} ({MEASURES}: "
-            f"from {loss_at[grade]:,} yuan) [{conf}]"))
+            _("{loss} yuan direct loss: at least {grade} ({measures}: "
+              "from {threshold} yuan) [{conf}]").format(
+                loss=format_yuan(loss), grade=grade_name(grade), measures=_(MEASURES),
+                threshold=f"{loss_at[grade]:,}", conf=conf)))
     floor = settings.grade_important_data_floor
     if important and grade_rank(floor) > 0:
         reasons.append(GradeReason(
             "important_data_involved", floor,
-            f"Important or core data involved: at least {grade_name(floor)} ({MEASURES}: "
-            f"graded by the threat; this floor is the project's conservative reading) [P]"))
+            _("Important or core data involved: at least {grade} ({measures}: "
+              "graded by the threat; this floor is the project's conservative reading) "
+              "[P]").format(grade=grade_name(floor), measures=_(MEASURES))))
     reasons.sort(key=lambda r: -grade_rank(r.grade))
     suggested = reasons[0].grade if reasons else "general"
     if reasons:
-        text = "; ".join(r.text for r in reasons) + "."
+        text = semicolon().join(r.text for r in reasons) + full_stop()
     else:
-        loss_words = (f"{format_yuan(loss)} yuan direct loss" if loss is not None
-                      else "no direct loss recorded")
-        text = (f"No fact reaches a threshold: {subjects:,} people affected (relatively major "
-                f"from {people_at['relatively_major']:,}), {loss_words} (relatively major "
-                f"from {loss_at['relatively_major']:,} yuan), "
-                + ("important or core data involved, but the project's floor for it is "
-                   "general" if important else "no important or core data")
-                + f" ({MEASURES}).")
+        loss_words = (_("{loss} yuan direct loss").format(loss=format_yuan(loss))
+                      if loss is not None else _("no direct loss recorded"))
+        important_words = (_("important or core data involved, but the project's floor for "
+                             "it is general") if important
+                           else _("no important or core data"))
+        text = _("No fact reaches a threshold: {subjects} people affected (relatively major "
+                 "from {people}), {loss_words} (relatively major from {loss} yuan), "
+                 "{important_words} ({measures}).").format(
+            subjects=f"{subjects:,}", people=f"{people_at['relatively_major']:,}",
+            loss_words=loss_words, loss=f"{loss_at['relatively_major']:,}",
+            important_words=important_words, measures=_(MEASURES))
     return GradeSuggestion(suggested, tuple(reasons), text)
 
 
@@ -236,51 +282,60 @@ def grade_reason(affected_subjects: int | None, settings: Settings, *,
 # -- the clocks -------------------------------------------------------------------------------
 def clock_source(key: str, settings: Settings, *, cii_involved: bool | None = False,
                  exempt: bool = False) -> tuple[str, str]:
-    """(source text with its confidence marks, confidence) of one clock of one incident."""
+    """(source text with its confidence marks, confidence) of one clock of one incident,
+    the text in this run's language."""
     cii = settings.cii_operator or bool(cii_involved)
     if key == "police" and cii:
-        return SOURCES["police_cii"]
-    if key == "user_notice" and exempt:
-        return SOURCES["user_notice_exempt"]
-    return SOURCES[key]
+        text, confidence = SOURCES["police_cii"]
+    elif key == "user_notice" and exempt:
+        text, confidence = SOURCES["user_notice_exempt"]
+    else:
+        text, confidence = SOURCES[key]
+    return _(text), confidence
 
 
 def clock_help(settings: Settings) -> dict[str, str]:
     """One or two sentences per clock: what it asks, from when, and its legal source."""
     hours = settings.regulator_hours()
-    cii = ("the Platform is set as a CII operator" if settings.cii_operator
-           else f"{settings.regulator_report_hours_cii} h for a CII operator or an incident "
-                f"involving CII")
+    cii = (_("the Platform is set as a CII operator") if settings.cii_operator
+           else _("{hours} h for a CII operator or an incident involving CII").format(
+               hours=settings.regulator_report_hours_cii))
     return {
-        "regulator": (
-            f"Report an incident graded relatively major or above (the recorded grade) to the "
-            f"provincial CAC within {hours} h of detection ({cii}). "
-            f"Source: {SOURCES['regulator'][0]}."),
-        "pi_authority": (
-            f"Notify the authority protecting personal information within "
-            f"{settings.pi_authority_notice_hours} h of detecting any incident involving "
-            f"personal information, whatever its grade; a report to the regulator counts. "
-            f"PIPL Art. 57 [V] says 'immediately' and has no size threshold; "
-            f"{settings.pi_authority_notice_hours} h is the project's reading [P]."),
-        "police": (
-            f"When a crime is suspected, report to the police within "
-            f"{settings.police_hours()} h of detection "
-            f"({settings.police_report_hours_cii} h when the operator is CII or the incident "
-            f"involves CII: CAC Measures (2025) Art. 4 [V]), whatever the grade and "
-            f"independent of the regulator report. The law says 'promptly' (CAC Measures "
-            f"(2025); NDSMR Art. 11 [V2]); {settings.police_report_hours} h is the project's "
-            f"default [P]."),
-        "user_notice": (
-            f"Notify the affected people, by email, notification, announcement, SMS or phone, "
-            f"within {settings.user_notice_hours} h of detection, with the six contents of "
-            f"PIPL Art. 57 (categories, cause, possible harm, remedial measures, what they can "
-            f"do, contact). PIPL Art. 57 [V] says 'immediately' and NDSMR Art. 11 [V] names the "
-            f"channels; {settings.user_notice_hours} h is the project's reading [P]. Not needed "
-            f"where the measures taken effectively avoid harm (Art. 57 ¶2 [V]): record that "
-            f"exemption with its reason; the authority notice stays."),
-        "summary": (
-            f"File the post-incident summary report within {settings.summary_report_days} days "
-            f"after handling ends (the resolved time). Source: {SOURCES['summary'][0]}."),
+        "regulator": _(
+            "Report an incident graded relatively major or above (the recorded grade) to the "
+            "provincial CAC within {hours} h of detection ({cii}). "
+            "Source: {source}.").format(hours=hours, cii=cii,
+                                        source=_(SOURCES["regulator"][0])),
+        "pi_authority": _(
+            "Notify the authority protecting personal information within "
+            "{hours} h of detecting any incident involving "
+            "personal information, whatever its grade; a report to the regulator counts. "
+            "PIPL Art. 57 [V] says 'immediately' and has no size threshold; "
+            "{hours} h is the project's reading [P].").format(
+                hours=settings.pi_authority_notice_hours),
+        "police": _(
+            "When a crime is suspected, report to the police within "
+            "{hours} h of detection "
+            "({cii_hours} h when the operator is CII or the incident "
+            "involves CII: CAC Measures (2025) Art. 4 [V]), whatever the grade and "
+            "independent of the regulator report. The law says 'promptly' (CAC Measures "
+            "(2025); NDSMR Art. 11 [V2]); {default_hours} h is the project's "
+            "default [P].").format(hours=settings.police_hours(),
+                                   cii_hours=settings.police_report_hours_cii,
+                                   default_hours=settings.police_report_hours),
+        "user_notice": _(
+            "Notify the affected people, by email, notification, announcement, SMS or phone, "
+            "within {hours} h of detection, with the six contents of "
+            "PIPL Art. 57 (categories, cause, possible harm, remedial measures, what they can "
+            "do, contact). PIPL Art. 57 [V] says 'immediately' and NDSMR Art. 11 [V] names the "
+            "channels; {hours} h is the project's reading [P]. Not needed "
+            "where the measures taken effectively avoid harm (Art. 57 ¶2 [V]): record that "
+            "exemption with its reason; the authority notice stays.").format(
+                hours=settings.user_notice_hours),
+        "summary": _(
+            "File the post-incident summary report within {days} days "
+            "after handling ends (the resolved time). Source: {source}.").format(
+                days=settings.summary_report_days, source=_(SOURCES["summary"][0])),
     }
 
 
@@ -301,7 +356,8 @@ class Clock:
 
     @property
     def label(self) -> str:
-        return STATE_LABELS[self.state]
+        """The state in words, in this run's language."""
+        return _(STATE_LABELS[self.state])
 
     @property
     def pending(self) -> bool:
@@ -349,7 +405,7 @@ def _clock(key: str, state: str, deadline, done, now, why: str, source: tuple[st
            detail: str | None = None) -> Clock:
     done_at, done_by = done
     remaining = deadline - now if (deadline is not None and state in (DUE, OVERDUE)) else None
-    return Clock(key, RULE_IDS[key], TITLES[key], state, deadline, done_at, remaining, why,
+    return Clock(key, RULE_IDS[key], _(TITLES[key]), state, deadline, done_at, remaining, why,
                  source[0], source[1], detail, done_by)
 
 
@@ -362,9 +418,10 @@ def is_exemption(value: Any) -> bool:
 
 def _hours_why(settings: Settings, cii_involved: bool, ordinary: int, cii_hours: int) -> str:
     if settings.cii_operator:
-        return f" ({cii_hours} h: the Platform is a CII operator)"
+        return _(" ({cii_hours} h: the Platform is a CII operator)").format(cii_hours=cii_hours)
     if cii_involved:
-        return f" ({cii_hours} h: the incident involves CII; {ordinary} h otherwise)"
+        return _(" ({cii_hours} h: the incident involves CII; {ordinary} h otherwise)").format(
+            cii_hours=cii_hours, ordinary=ordinary)
     return ""
 
 
@@ -382,7 +439,7 @@ def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime
     exemption = _get(row, "user_notice_exemption")
     exemption = exemption if is_exemption(exemption) else None
     clocks = []
-    no_detection = "No detection time."
+    no_detection = _("No detection time.")
 
     # Report to the regulator: the recorded grade, relatively major or above.
     done = _done(row, "regulator", now)
@@ -394,19 +451,22 @@ def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime
         deadline = detected + dt.timedelta(hours=hours)
         clocks.append(_clock(
             "regulator", _state(deadline, done[0], now), deadline, done, now,
-            f"Graded {grade_words(grade)}: report to the provincial CAC within {hours} h of "
-            f"detection{_hours_why(settings, cii, settings.regulator_report_hours, hours)}.",
+            _("Graded {grade}: report to the provincial CAC within {hours} h of "
+              "detection{why}.").format(
+                grade=grade_words(grade), hours=hours,
+                why=_hours_why(settings, cii, settings.regulator_report_hours, hours)),
             source))
     else:
-        graded = (f"Graded {grade_words(grade)}" if grade in GRADE_LABELS
-                  else "No grade recorded")
-        why = (f"{graded}: the CAC reporting measures' {hours} h report applies from "
-               f"relatively major (III) up, so it is not required for this grade.")
+        graded = (_("Graded {grade}").format(grade=grade_words(grade))
+                  if grade in GRADE_LABELS else _("No grade recorded"))
+        why = _("{graded}: the CAC reporting measures' {hours} h report applies from "
+                "relatively major (III) up, so it is not required for this grade.").format(
+            graded=graded, hours=hours)
         if affected > 0:
-            why += (" PIPL Art. 57 still requires notifying the authority protecting personal "
-                    "information, whatever the grade: see its clock.")
+            why += _(" PIPL Art. 57 still requires notifying the authority protecting personal "
+                     "information, whatever the grade: see its clock.")
         if crime:
-            why += " The suspected crime goes to the police: see that clock."
+            why += _(" The suspected crime goes to the police: see that clock.")
         clocks.append(_clock("regulator", NOT_APPLICABLE, None, done, now, why, source))
 
     # Notify the authority protecting personal information (PIPL Art. 57): any grade.
@@ -418,19 +478,19 @@ def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime
                              source))
     elif affected > 0:
         deadline = detected + dt.timedelta(hours=hours)
-        why = (f"{affected:,} people's personal information involved: notify the authority "
-               f"protecting personal information within {hours} h of detection, whatever the "
-               f"grade")
-        why += (" (done by the regulator report, which counts)."
-                if done[1] == "regulator_reported_at" else "; a regulator report counts.")
+        why = _("{affected} people's personal information involved: notify the authority "
+                "protecting personal information within {hours} h of detection, whatever the "
+                "grade").format(affected=f"{affected:,}", hours=hours)
+        why += (_(" (done by the regulator report, which counts).")
+                if done[1] == "regulator_reported_at" else _("; a regulator report counts."))
         if exemption:
-            why += " The user-notice exemption does not remove this notice."
+            why += _(" The user-notice exemption does not remove this notice.")
         clocks.append(_clock("pi_authority", _state(deadline, done[0], now), deadline, done,
                              now, why, source))
     else:
         clocks.append(_clock("pi_authority", NOT_APPLICABLE, None, done, now,
-                             "No affected people recorded: PIPL Art. 57's notice applies to "
-                             "incidents involving personal information.", source))
+                             _("No affected people recorded: PIPL Art. 57's notice applies to "
+                               "incidents involving personal information."), source))
 
     # Report to the police: a suspected crime, any grade.
     done = _done(row, "police", now)
@@ -442,12 +502,13 @@ def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime
         deadline = detected + dt.timedelta(hours=hours)
         clocks.append(_clock(
             "police", _state(deadline, done[0], now), deadline, done, now,
-            f"Crime suspected: report to the police within {hours} h of detection"
-            f"{_hours_why(settings, cii, settings.police_report_hours, hours)}, whatever the "
-            f"grade and independent of the regulator report.", source))
+            _("Crime suspected: report to the police within {hours} h of detection"
+              "{why}, whatever the grade and independent of the regulator report.").format(
+                hours=hours, why=_hours_why(settings, cii, settings.police_report_hours, hours)),
+            source))
     else:
-        why = ("No crime suspected (recorded)." if crime is not None else
-               "Whether a crime is suspected is not recorded: the clock runs once it is.")
+        why = (_("No crime suspected (recorded).") if crime is not None else
+               _("Whether a crime is suspected is not recorded: the clock runs once it is."))
         clocks.append(_clock("police", NOT_APPLICABLE, None, done, now, why, source))
 
     # Notify the affected people, unless exempt (PIPL Art. 57 para. 2).
@@ -459,20 +520,21 @@ def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime
     elif affected > 0 and exemption:
         clocks.append(_clock(
             "user_notice", EXEMPT, None, done, now,
-            "Exempt (PIPL Art. 57 ¶2): the measures taken effectively avoid harm, so no notice "
-            "to individuals is needed (not a finding). The authority may still order one, and "
-            "the notice to the PI authority stays.",
+            _("Exempt (PIPL Art. 57 ¶2): the measures taken effectively avoid harm, so no "
+              "notice to individuals is needed (not a finding). The authority may still order "
+              "one, and the notice to the PI authority stays."),
             clock_source("user_notice", settings, exempt=True), detail=exemption))
     elif affected > 0:
         deadline = detected + dt.timedelta(hours=hours)
         clocks.append(_clock(
             "user_notice", _state(deadline, done[0], now), deadline, done, now,
-            f"{affected:,} people affected: notify them within {hours} h of detection, unless "
-            f"the measures taken effectively avoid harm (record that exemption).",
+            _("{affected} people affected: notify them within {hours} h of detection, unless "
+              "the measures taken effectively avoid harm (record that exemption).").format(
+                affected=f"{affected:,}", hours=hours),
             clock_source("user_notice", settings)))
     else:
         clocks.append(_clock("user_notice", NOT_APPLICABLE, None, done, now,
-                             "No affected people recorded.",
+                             _("No affected people recorded."),
                              clock_source("user_notice", settings)))
 
     done = _done(row, "summary", now)
@@ -480,12 +542,14 @@ def incident_clocks(row: Mapping[str, Any], settings: Settings, now: dt.datetime
     if resolved is not None:
         deadline = resolved + dt.timedelta(days=settings.summary_report_days)
         clocks.append(_clock("summary", _state(deadline, done[0], now), deadline, done, now,
-                             f"Handling ended {format_time(resolved, tz)}: file within "
-                             f"{settings.summary_report_days} days.", source))
+                             _("Handling ended {when}: file within {days} days.").format(
+                                 when=show_time(resolved, tz),
+                                 days=settings.summary_report_days), source))
     else:
         clocks.append(_clock("summary", NOT_APPLICABLE, None, done, now,
-                             f"Starts when the incident is resolved: "
-                             f"{settings.summary_report_days} days from then.", source))
+                             _("Starts when the incident is resolved: "
+                               "{days} days from then.").format(
+                                 days=settings.summary_report_days), source))
     return clocks
 
 
@@ -508,35 +572,42 @@ def incident_flags(row: Mapping[str, Any], settings: Settings, now: dt.datetime,
     flags = []
     if _get(row, "emergency_plan_activated_at") is None:
         flags.append(Flag("INC-EMERGENCY-PLAN",
-                          "The emergency plan is not recorded as activated (policy 7.2; "
-                          "PIPL Art. 51(5) [V])."))
+                          _("The emergency plan is not recorded as activated (policy 7.2; "
+                            "PIPL Art. 51(5) [V]).")))
     suggestion = implied_grade(row, settings)
     if grade_rank(_get(row, "grade")) < grade_rank(suggestion.grade):
         flags.append(Flag("INC-GRADE",
-                          f"Graded {grade_words(_get(row, 'grade'))}, below the "
-                          f"{grade_words(suggestion.grade)} its facts imply: "
-                          + "; ".join(r.text for r in suggestion.drivers) + "."))
+                          _("Graded {grade}, below the {implied} its facts imply: "
+                            "{reasons}").format(
+                              grade=grade_words(_get(row, "grade")),
+                              implied=grade_words(suggestion.grade),
+                              reasons=semicolon().join(r.text for r in suggestion.drivers))
+                          + full_stop()))
     if _get(row, "users_notified_at") is not None:
         contents = _get(row, "notice_contents") or []
         missing = [c for c in NOTICE_CONTENTS if c not in list(contents)]
         if missing:
+            words = (label_list("notice_content", missing) if is_chinese()
+                     else ", ".join(c.replace("_", " ") for c in missing))
             flags.append(Flag("INC-NOTICE-CONTENT",
-                              "The users' notice lacks PIPL Art. 57 [V] contents: "
-                              + ", ".join(c.replace("_", " ") for c in missing) + "."))
+                              _("The users' notice lacks PIPL Art. 57 [V] contents: "
+                                "{missing}.").format(missing=words)))
     if _get(row, "resolved_at") is None and _get(row, "status") not in ("resolved", "closed"):
         detected = _get(row, "detected_at")
         last = max((t for t in (detected, last_event_at) if t is not None), default=None)
         if last is not None and now > last + dt.timedelta(days=settings.incident_stale_days):
             flags.append(Flag("INC-STALE",
-                              f"Unresolved with no timeline event for "
-                              f"{(now - last).days} days (limit "
-                              f"{settings.incident_stale_days})."))
+                              _("Unresolved with no timeline event for {days} days "
+                                "(limit {limit}).").format(
+                                  days=(now - last).days, limit=settings.incident_stale_days)))
     return flags
 
 
 # -- formatting ------------------------------------------------------------------
 def format_time(value: dt.datetime | None, tz: ZoneInfo | str) -> str:
-    """``2026-11-24 14:00 +08:00`` in the display zone; an em dash for none."""
+    """``2026-11-24 14:00 +08:00`` in the display zone; an em dash for none. The
+    language-neutral form of the stored timeline text, the e-mails and the command line;
+    pages show ``show_time``."""
     if value is None:
         return "—"
     if hasattr(value, "to_pydatetime"):
@@ -547,16 +618,33 @@ def format_time(value: dt.datetime | None, tz: ZoneInfo | str) -> str:
     return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
+def show_time(value: dt.datetime | None, tz: ZoneInfo | str | None = None) -> str:
+    """A time as a page shows it (``i18n.fmt_datetime``): ``24 Nov 2026 14:00 Beijing
+    time`` / ``2026年11月24日 14:00 北京时间``; in a zone other than Beijing's the zone's
+    name follows; an em dash for none."""
+    if value is None or value != value:          # None, NaN, NaT
+        return "—"
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    key = tz if isinstance(tz, str) else getattr(tz, "key", None) or SHANGHAI
+    if key == SHANGHAI:
+        return fmt_datetime(value)
+    return f"{fmt_datetime(value, tz=key, zone=False)} {key}"
+
+
 def format_duration(delta: dt.timedelta) -> str:
-    """``2 d 4 h``, ``3 h 20 min``, ``35 min``: the largest two units, rounded down."""
+    """``2 d 4 h``, ``3 h 20 min``, ``35 min``: the largest two units, rounded down
+    (``2天4小时``, ``3小时20分钟``, ``35分钟`` in Chinese)."""
     minutes = int(abs(delta).total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
+        return (_("{days} d {hours} h").format(days=days, hours=hours) if hours
+                else _("{days} d").format(days=days))
     if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min" if mins else "under 1 min"
+        return (_("{hours} h {minutes} min").format(hours=hours, minutes=mins) if mins
+                else _("{hours} h").format(hours=hours))
+    return _("{minutes} min").format(minutes=mins) if mins else _("under 1 min")
 
 
 def state_text(state: str, deadline: dt.datetime | None, now: dt.datetime, *,
@@ -565,22 +653,24 @@ def state_text(state: str, deadline: dt.datetime | None, now: dt.datetime, *,
     if hasattr(deadline, "to_pydatetime"):
         deadline = deadline.to_pydatetime()
     if state == DUE and deadline is not None:
-        text = f"{format_duration(deadline - now)} left"
+        text = _("{duration} left").format(duration=format_duration(deadline - now))
     elif state == OVERDUE and deadline is not None:
-        text = f"overdue by {format_duration(deadline - now)}"
+        text = _("overdue by {duration}").format(duration=format_duration(deadline - now))
     else:
-        return STATE_LABELS[state] if label else ""
-    return f"{STATE_LABELS[state]} · {text}" if label else text
+        return state_label(state) if label else ""
+    return f"{state_label(state)} · {text}" if label else text
 
 
 def countdown(clock: Clock) -> str:
     """What the page shows under a clock's state."""
     if clock.state == DUE:
-        return f"{format_duration(clock.remaining)} left"
+        return _("{duration} left").format(duration=format_duration(clock.remaining))
     if clock.state == OVERDUE:
-        return f"overdue by {format_duration(clock.remaining)}"
+        return _("overdue by {duration}").format(duration=format_duration(clock.remaining))
     if clock.state == MET:
-        return f"done {format_duration(clock.deadline - clock.done_at)} before the deadline"
+        return _("done {duration} before the deadline").format(
+            duration=format_duration(clock.deadline - clock.done_at))
     if clock.state == LATE:
-        return f"done {format_duration(clock.done_at - clock.deadline)} after the deadline"
+        return _("done {duration} after the deadline").format(
+            duration=format_duration(clock.done_at - clock.deadline))
     return ""

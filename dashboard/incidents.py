@@ -42,6 +42,7 @@ import pandas as pd
 from . import clocks as clk
 from .access import Actor, require
 from .audit import to_json
+from .i18n import ENGLISH, N_, _, get_locale, is_chinese, label, label_list, using
 from .reference import load_catalog
 from .registers import (
     GRADES, INCIDENT_STATUSES, INCIDENT_TYPES, INCIDENTS, NOTICE_CONTENTS,
@@ -61,24 +62,28 @@ FACT_FIELDS = (
 GRADING_FIELDS = ("economic_loss_cny", "important_data_involved", "cii_involved",
                   "suspected_crime")
 FLAG_FIELDS = ("important_data_involved", "cii_involved", "suspected_crime")
-LABELS = {
-    "title": "Title", "description": "Description", "incident_type": "Type", "grade": "Grade",
-    "occurred_at": "Occurred", "detected_at": "Detected", "reported_by": "Reported by",
-    "affected_subjects": "Affected subjects",
-    "affected_sensitive_subjects": "Affected sensitive subjects",
-    "data_categories": "Data categories", "systems_affected": "Systems affected",
-    "at": "When", "regulator": "Authority", "regulator_reference": "Authority's reference",
-    "police_reference": "Police reference", "notification_channels": "Channels",
-    "audience": "Audience", "notice_contents": "Notice contents", "root_cause": "Root cause",
-    "remediation": "Remediation", "summary_reference": "Summary report reference",
-    "close_reason": "Reason for closing", "text": "Note", "reason": "Reason for the correction",
-    "economic_loss_cny": "Direct economic loss (yuan)",
-    "important_data_involved": "Important or core data involved",
-    "cii_involved": "Critical information infrastructure (CII) involved",
-    "suspected_crime": "A crime is suspected",
-    "pi_authority": "Authority notified", "pi_authority_reference": "Authority's reference",
-    "exemption_reason": "Why no notice to individuals is needed",
+LABELS = {   # English; ``field_label`` translates
+    "title": N_("Title"), "description": N_("Description"), "incident_type": N_("Type"),
+    "grade": N_("Grade"), "occurred_at": N_("Occurred"), "detected_at": N_("Detected"),
+    "reported_by": N_("Reported by"), "affected_subjects": N_("Affected subjects"),
+    "affected_sensitive_subjects": N_("Affected sensitive subjects"),
+    "data_categories": N_("Data categories"), "systems_affected": N_("Systems affected"),
+    "at": N_("When"), "regulator": N_("Authority"),
+    "regulator_reference": N_("Authority's reference"), "police_reference": N_("Police reference"),
+    "notification_channels": N_("Channels"), "audience": N_("Audience"),
+    "notice_contents": N_("Notice contents"), "root_cause": N_("Root cause"),
+    "remediation": N_("Remediation"), "summary_reference": N_("Summary report reference"),
+    "close_reason": N_("Reason for closing"), "text": N_("Note"),
+    "reason": N_("Reason for the correction"),
+    "economic_loss_cny": N_("Direct economic loss (yuan)"),
+    "important_data_involved": N_("Important or core data involved"),
+    "cii_involved": N_("Critical information infrastructure (CII) involved"),
+    "suspected_crime": N_("A crime is suspected"), "pi_authority": N_("Authority notified"),
+    "pi_authority_reference": N_("Authority's reference"),
+    "exemption_reason": N_("Why no notice to individuals is needed"),
 }
+# English words of the codes (the command line, stored timeline text, other modules); the pages
+# show ``i18n.label(kind, code)`` (``type_label``, ``status_label``, ``channel_label``).
 TYPE_LABELS = {
     "data_leak": "Data leak", "data_loss": "Data loss", "data_tampering": "Data tampering",
     "unauthorized_access": "Unauthorized access", "ransomware": "Ransomware",
@@ -90,12 +95,12 @@ STATUS_LABELS = {"open": "Open", "contained": "Contained", "resolved": "Resolved
 CHANNEL_LABELS = {"email": "Email", "notification": "In-app notification",
                   "announcement": "Public announcement", "sms": "SMS", "phone": "Phone"}
 CONTENT_LABELS = {
-    "categories": "The personal-information categories involved",
-    "cause": "The cause of the incident",
-    "possible_harm": "The harm it may cause",
-    "remedial_measures": "The remedial measures taken",
-    "self_protection_advice": "What individuals can do to reduce the harm",
-    "contact": "The Platform's contact details",
+    "categories": N_("The personal-information categories involved"),
+    "cause": N_("The cause of the incident"),
+    "possible_harm": N_("The harm it may cause"),
+    "remedial_measures": N_("The remedial measures taken"),
+    "self_protection_advice": N_("What individuals can do to reduce the harm"),
+    "contact": N_("The Platform's contact details"),
 }
 
 # Text caps: the register's max_length for its columns, these for the rest.
@@ -137,71 +142,75 @@ class Step:
 
 
 STEPS: dict[str, Step] = {s.kind: s for s in (
-    Step("emergency_plan_activated", "Emergency plan activated",
+    Step("emergency_plan_activated", N_("Emergency plan activated"),
          "emergency_plan_activated_at", ACTIVE, None, (), (), {},
-         "Policy 7.2 promises to activate the emergency plan; PIPL Art. 51(5) [V] requires one."),
-    Step("contained", "Contained", "contained_at", ("open",), "contained", (), (), {},
-         "The incident no longer spreads. Moves the status from open to contained."),
-    Step("regulator_reported", "Reported to the regulator", "regulator_reported_at", ACTIVE,
+         N_("Policy 7.2 promises to activate the emergency plan; PIPL Art. 51(5) [V] requires "
+            "one.")),
+    Step("contained", N_("Contained"), "contained_at", ("open",), "contained", (), (), {},
+         N_("The incident no longer spreads. Moves the status from open to contained.")),
+    Step("regulator_reported", N_("Reported to the regulator"), "regulator_reported_at", ACTIVE,
          None, ("regulator", "regulator_reference"), ("regulator",),
          {"regulator": "regulator", "regulator_reference": "regulator_reference"},
-         "CAC Measures (2025) Art. 4 [V]: relatively major and above, to the provincial CAC. "
-         "Art. 7 [V2]: the report gives the unit and system, discovery time, type, grade, "
-         "impact and measures taken."),
-    Step("pi_authority_notified", "PI authority notified", "pi_authority_notified_at",
+         N_("CAC Measures (2025) Art. 4 [V]: relatively major and above, to the provincial CAC. "
+            "Art. 7 [V2]: the report gives the unit and system, discovery time, type, grade, "
+            "impact and measures taken.")),
+    Step("pi_authority_notified", N_("PI authority notified"), "pi_authority_notified_at",
          ACTIVE, None, ("pi_authority", "pi_authority_reference"), ("pi_authority",), {},
-         "PIPL Art. 57 [V]: on any incident involving personal information, whatever its "
-         "grade, notify the authority protecting personal information immediately (the "
-         "project reads it as a set number of hours [P]). A report to the regulator counts "
-         "too: record it as that step when it was one."),
-    Step("police_reported", "Reported to the police", "police_reported_at", ACTIVE, None,
+         N_("PIPL Art. 57 [V]: on any incident involving personal information, whatever its "
+            "grade, notify the authority protecting personal information immediately (the "
+            "project reads it as a set number of hours [P]). A report to the regulator counts "
+            "too: record it as that step when it was one.")),
+    Step("police_reported", N_("Reported to the police"), "police_reported_at", ACTIVE, None,
          ("police_reference",), (), {},
-         "A suspected crime goes to the police promptly (CAC Measures (2025); NDSMR Art. 11 "
-         "[V2]; the hours are the project's default [P]); within 1 h when CII is involved "
-         "(CAC Measures (2025) Art. 4 [V]), whatever the grade."),
-    Step("users_notified", "Users notified", "users_notified_at", ACTIVE, None,
+         N_("A suspected crime goes to the police promptly (CAC Measures (2025); NDSMR Art. 11 "
+            "[V2]; the hours are the project's default [P]); within 1 h when CII is involved "
+            "(CAC Measures (2025) Art. 4 [V]), whatever the grade.")),
+    Step("users_notified", N_("Users notified"), "users_notified_at", ACTIVE, None,
          ("notification_channels", "audience", "notice_contents"),
          ("notification_channels", "audience"),
          {"notification_channels": "notification_channels", "notice_contents": "notice_contents"},
-         "Policy 7.2: by email, notification, announcement, etc., with security advice. "
-         "PIPL Art. 57 [V] lists the six contents the notice must give; NDSMR Art. 11 [V] "
-         "names phone, SMS, IM, email and announcement."),
-    Step("user_notice_exempted", "No notice to individuals needed (Art. 57 ¶2)", None, ACTIVE,
+         N_("Policy 7.2: by email, notification, announcement, etc., with security advice. "
+            "PIPL Art. 57 [V] lists the six contents the notice must give; NDSMR Art. 11 [V] "
+            "names phone, SMS, IM, email and announcement.")),
+    Step("user_notice_exempted", N_("No notice to individuals needed (Art. 57 ¶2)"), None, ACTIVE,
          None, ("exemption_reason",), ("exemption_reason",),
          {"exemption_reason": "user_notice_exemption"},
-         "PIPL Art. 57 ¶2 [V]: no notice to the individuals is needed where the measures taken "
-         "effectively avoid harm; the authority may still order one. Say why (required). The "
-         "user-notice clock then shows exempt; the notice to the PI authority stays.",
+         N_("PIPL Art. 57 ¶2 [V]: no notice to the individuals is needed where the measures taken "
+            "effectively avoid harm; the authority may still order one. Say why (required). The "
+            "user-notice clock then shows exempt; the notice to the PI authority stays."),
          timed=False, record_column="user_notice_exemption"),
-    Step("grading_facts", "Grading facts updated", None, ACTIVE, None,
+    Step("grading_facts", N_("Grading facts updated"), None, ACTIVE, None,
          GRADING_FIELDS + ("grade",), (), {**{f: f for f in GRADING_FIELDS}, "grade": "grade"},
-         "The facts that grade the incident and switch its clocks, as known now: direct "
-         "economic loss, important or core data, CII (1 h clocks), a suspected crime (the "
-         "police clock). Fields left out keep their value. The form suggests the grade they "
-         "imply (CAC Measures (2025) Annex [V2]); grading below it is an INC-GRADE finding.",
+         N_("The facts that grade the incident and switch its clocks, as known now: direct "
+            "economic loss, important or core data, CII (1 h clocks), a suspected crime (the "
+            "police clock). Fields left out keep their value. The form suggests the grade they "
+            "imply (CAC Measures (2025) Annex [V2]); grading below it is an INC-GRADE finding."),
          timed=False),
-    Step("resolved", "Resolved", "resolved_at", ("contained",), "resolved",
+    Step("resolved", N_("Resolved"), "resolved_at", ("contained",), "resolved",
          ("root_cause", "remediation"), ("root_cause", "remediation"),
          {"root_cause": "root_cause", "remediation": "remediation"},
-         "Handling has ended: starts the summary report's clock (CAC Measures (2025) Art. 8 "
-         "[V2]). Needs the incident contained."),
-    Step("summary_filed", "Summary report filed", "summary_filed_at", ("resolved",), None,
+         N_("Handling has ended: starts the summary report's clock (CAC Measures (2025) Art. 8 "
+            "[V2]). Needs the incident contained.")),
+    Step("summary_filed", N_("Summary report filed"), "summary_filed_at", ("resolved",), None,
          ("summary_reference",), (), {},
-         "The post-incident summary report, due a set number of days after handling ends "
-         "(CAC Measures (2025) Art. 8 [V2]; its clock above shows the deadline). Needs the "
-         "incident resolved."),
-    Step("closed", "Closed", None, ("resolved",), "closed", ("close_reason",), (), {},
-         "Ends the record. Needs the incident resolved, and the summary report filed or a "
-         "stated reason for closing without it."),
-    Step("note", "Note", None, INCIDENT_STATUSES, None, ("text",), ("text",), {},
-         "Anything worth keeping on the timeline. Notes can be added in every status."),
+         N_("The post-incident summary report, due a set number of days after handling ends "
+            "(CAC Measures (2025) Art. 8 [V2]; its clock above shows the deadline). Needs the "
+            "incident resolved.")),
+    Step("closed", N_("Closed"), None, ("resolved",), "closed", ("close_reason",), (), {},
+         N_("Ends the record. Needs the incident resolved, and the summary report filed or a "
+            "stated reason for closing without it.")),
+    Step("note", N_("Note"), None, INCIDENT_STATUSES, None, ("text",), ("text",), {},
+         N_("Anything worth keeping on the timeline. Notes can be added in every status.")),
 )}
 STEP_ORDER = tuple(STEPS)
 # What a correction can address: the logged facts, or a recorded step (not a note, not a
 # grading-facts update: the facts' correction covers those columns).
 CORRECTABLE = ("facts",) + tuple(k for k in STEP_ORDER if k not in ("note", "grading_facts"))
-TARGET_TITLES = {"facts": "Incident facts", **{k: s.title for k, s in STEPS.items()}}
-KIND_LABELS = {"logged": "Logged", "correction": "Correction", **TARGET_TITLES}
+TARGET_TITLES = {"facts": N_("Incident facts"), **{k: s.title for k, s in STEPS.items()}}
+KIND_LABELS = {"logged": N_("Logged"), "correction": N_("Correction"), **TARGET_TITLES}
+# Event kinds of timelines written by other writers (the demo seeder, imports).
+OTHER_KIND_LABELS = {"detected": N_("Detected"), "reported": N_("Reported"),
+                     "notified": N_("Notified"), "updated": N_("Updated")}
 STEP_COLUMNS = tuple(s.column for s in STEPS.values() if s.column)
 
 # Time order every incident keeps: (earlier, later). "closed_at" is the close event's time.
@@ -215,22 +224,97 @@ ORDER = (
     ("summary_filed_at", "closed_at"),
 )
 TIME_NAMES = {
-    "occurred_at": "the occurrence", "detected_at": "detection",
-    "emergency_plan_activated_at": "the emergency plan's activation",
-    "contained_at": "containment", "regulator_reported_at": "the regulator report",
-    "pi_authority_notified_at": "the PI authority's notice",
-    "police_reported_at": "the police report", "users_notified_at": "the users' notice",
-    "resolved_at": "resolution", "summary_filed_at": "the summary report",
-    "closed_at": "closing",
+    "occurred_at": N_("the occurrence"), "detected_at": N_("detection"),
+    "emergency_plan_activated_at": N_("the emergency plan's activation"),
+    "contained_at": N_("containment"), "regulator_reported_at": N_("the regulator report"),
+    "pi_authority_notified_at": N_("the PI authority's notice"),
+    "police_reported_at": N_("the police report"), "users_notified_at": N_("the users' notice"),
+    "resolved_at": N_("resolution"), "summary_filed_at": N_("the summary report"),
+    "closed_at": N_("closing"),
 }
 
 
+def bound(format_func):
+    """``format_func`` (e.g. ``i18n.formatter(kind)``) fixed to this run's language: a
+    select box may call it outside the page run (Streamlit's AppTest does, to find the
+    option shown), where the session's language is not known."""
+    locale = get_locale()
+
+    def formatted(value):
+        with using(locale):
+            return format_func(value)
+    return formatted
+
+
+def category_label(code: str) -> str:
+    """A data category of the policy's catalog in words (its Chinese name in Chinese)."""
+    category = load_catalog().categories.get(code)
+    if category is None:
+        return str(code)
+    return (category.label_zh or category.label) if is_chinese() else category.label
+
+
+def field_label(name: str) -> str:
+    """A field's label in this run's language (``name`` itself if it has none)."""
+    return _(LABELS[name]) if name in LABELS else name
+
+
+def _field_words(name: str) -> str:
+    """A field's label inside a sentence: lower case in English."""
+    words = field_label(name)
+    return words if is_chinese() else words.lower()
+
+
+def step_title(kind: str) -> str:
+    """A step's title in this run's language."""
+    step = STEPS.get(kind)
+    return _(step.title) if step else str(kind)
+
+
+def step_help(kind: str) -> str:
+    return _(STEPS[kind].help)
+
+
+def target_title(target: str) -> str:
+    """What a correction addresses (the facts or a step), in this run's language."""
+    return _(TARGET_TITLES[target]) if target in TARGET_TITLES else str(target)
+
+
+def kind_label(kind: str) -> str:
+    """A timeline event's kind in words (any writer's kinds)."""
+    if kind in KIND_LABELS:
+        return _(KIND_LABELS[kind])
+    if kind in OTHER_KIND_LABELS:
+        return _(OTHER_KIND_LABELS[kind])
+    return str(kind).replace("_", " ").capitalize()
+
+
+def type_label(code: str | None) -> str:
+    return label("incident_type", code) if is_chinese() else TYPE_LABELS.get(code, code or "")
+
+
+def status_label(code: str | None) -> str:
+    return label("incident_status", code) if is_chinese() else STATUS_LABELS.get(code,
+                                                                                code or "")
+
+
+def channel_label(code: str | None) -> str:
+    return label("notification_channel", code) if is_chinese() else CHANNEL_LABELS.get(
+        code, code or "")
+
+
+def content_label(code: str) -> str:
+    """A notice content as the checklist says it: ``The cause of the incident``."""
+    return _(CONTENT_LABELS[code]) if code in CONTENT_LABELS else str(code)
+
+
 class ValidationError(ValueError):
-    """Bad input: ``errors`` maps each field to a message. Nothing was written."""
+    """Bad input: ``errors`` maps each field to a message (in the language of the run that
+    validated). Nothing was written."""
 
     def __init__(self, errors: Mapping[str, str]):
         self.errors = dict(errors)
-        super().__init__("; ".join(f"{LABELS.get(k, k)}: {v}" for k, v in self.errors.items()))
+        super().__init__("; ".join(f"{field_label(k)}: {v}" for k, v in self.errors.items()))
 
 
 @dataclass(frozen=True)
@@ -302,13 +386,15 @@ class _Form:
         value = self.raw(name)
         if value is None:
             if required:
-                self.fail(name, message or f"Enter the {LABELS.get(name, name).lower()}.")
+                self.fail(name, message or _("Enter the {field}.").format(
+                    field=_field_words(name)))
             return None
         if not isinstance(value, str):
             value = str(value)
         cap = _CAPS.get(name, TEXT_CAP)
         if len(value) > cap:
-            self.fail(name, f"At most {cap:,} characters; this has {len(value):,}.")
+            self.fail(name, _("At most {cap} characters; this has {length}.").format(
+                cap=f"{cap:,}", length=f"{len(value):,}"))
             return None
         return value
 
@@ -316,16 +402,16 @@ class _Form:
         value = self.raw(name)
         if value is None:
             if required:
-                self.fail(name, "Enter the date and time.")
+                self.fail(name, _("Enter the date and time."))
             return None
         parsed = parse_time(value, self.tz)
         if parsed is None:
-            self.fail(name, f"Not a date and time: use YYYY-MM-DD HH:MM ({self.tz.key} unless "
-                            "an offset such as +08:00 is given).")
+            self.fail(name, _("Not a date and time: use YYYY-MM-DD HH:MM ({zone} unless "
+                              "an offset such as +08:00 is given).").format(zone=self.tz.key))
             return None
         if parsed > self.now:
-            self.fail(name, "Cannot be in the future (now is "
-                            f"{clk.format_time(self.now, self.tz)}).")
+            self.fail(name, _("Cannot be in the future (now is {now}).").format(
+                now=clk.show_time(self.now, self.tz)))
             return None
         return parsed
 
@@ -333,17 +419,19 @@ class _Form:
         value = self.raw(name)
         if value is None:
             if required:
-                self.fail(name, "Enter a whole number (0 if none).")
+                self.fail(name, _("Enter a whole number (0 if none)."))
             return None
         number = parse_count(value)
         if number is None:
-            self.fail(name, f"Not a whole number: {str(value)[:40]!r}. Enter digits, e.g. 1200000.")
+            self.fail(name, _("Not a whole number: {value}. Enter digits, e.g. 1200000.").format(
+                value=repr(str(value)[:40])))
             return None
         if number < 0:
-            self.fail(name, "Cannot be negative.")
+            self.fail(name, _("Cannot be negative."))
             return None
         if number > MAX_SUBJECTS:
-            self.fail(name, f"More than {MAX_SUBJECTS:,} people is not plausible.")
+            self.fail(name, _("More than {limit} people is not plausible.").format(
+                limit=f"{MAX_SUBJECTS:,}"))
             return None
         return number
 
@@ -354,18 +442,19 @@ class _Form:
             return None
         amount = parse_amount(value)
         if amount is None:
-            self.fail(name, f"Not an amount: {str(value)[:40]!r}. Enter yuan in digits, e.g. "
-                            "30000000 or 1,250,000.50.")
+            self.fail(name, _("Not an amount: {value}. Enter yuan in digits, e.g. "
+                              "30000000 or 1,250,000.50.").format(value=repr(str(value)[:40])))
             return None
         if amount < 0:
-            self.fail(name, "Cannot be negative.")
+            self.fail(name, _("Cannot be negative."))
             return None
         if amount != amount.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN):
-            self.fail(name, "At most 2 decimal places (fen): "
-                            f"{str(value)[:40]!r} has more.")
+            self.fail(name, _("At most 2 decimal places (fen): {value} has more.").format(
+                value=repr(str(value)[:40])))
             return None
         if amount > MAX_LOSS_CNY:
-            self.fail(name, f"More than {MAX_LOSS_CNY:,} yuan is not plausible.")
+            self.fail(name, _("More than {limit} yuan is not plausible.").format(
+                limit=f"{MAX_LOSS_CNY:,}"))
             return None
         return amount.quantize(decimal.Decimal("0.01"))
 
@@ -381,7 +470,8 @@ class _Form:
             return True
         if text in ("false", "no", "0"):
             return False
-        self.fail(name, f"Not yes or no: {str(value)[:40]!r}. Use true or false.")
+        self.fail(name, _("Not yes or no: {value}. Use true or false.").format(
+            value=repr(str(value)[:40])))
         return None
 
     def choice(self, name: str, options: Sequence[str], *, required: bool = False,
@@ -389,16 +479,17 @@ class _Form:
         value = self.raw(name)
         if value is None:
             if required:
-                self.fail(name, f"Choose the {LABELS.get(name, name).lower()}.")
+                self.fail(name, _("Choose the {field}.").format(field=_field_words(name)))
             return None
         if value not in options:
             shown = ", ".join(options)
-            self.fail(name, f"Unknown value {str(value)[:40]!r}; choose one of: {shown}.")
+            self.fail(name, _("Unknown value {value}; choose one of: {options}.").format(
+                value=repr(str(value)[:40]), options=shown))
             return None
         return value
 
     def many(self, name: str, options: Sequence[str], *, required: bool = False,
-             what: str = "value") -> list[str]:
+             what: str = N_("value"), whats: str = N_("values")) -> list[str]:
         value = self.values.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             items: list[str] = []
@@ -408,12 +499,12 @@ class _Form:
             items = [str(v).strip() for v in value if str(v).strip()]
         unknown = [v for v in items if v not in options]
         if unknown:
-            self.fail(name, f"Unknown {what}{'s' if len(unknown) > 1 else ''}: "
-                            f"{', '.join(u[:40] for u in unknown)}; choose from: "
-                            f"{', '.join(options)}.")
+            self.fail(name, _("Unknown {what}: {unknown}; choose from: {options}.").format(
+                what=_(whats if len(unknown) > 1 else what),
+                unknown=", ".join(u[:40] for u in unknown), options=", ".join(options)))
             return []
         if required and not items:
-            self.fail(name, f"Choose at least one {what}.")
+            self.fail(name, _("Choose at least one {what}.").format(what=_(what)))
         seen: list[str] = []
         for v in items:
             if v not in seen:
@@ -483,7 +574,8 @@ def _tz_for(values: Mapping[str, Any], settings: Settings) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except Exception:
-        raise ValidationError({"timezone": f"Unknown time zone {str(name)[:60]!r}."}) from None
+        raise ValidationError({"timezone": _("Unknown time zone {name}.").format(
+            name=repr(str(name)[:60]))}) from None
 
 
 def validate_facts(values: Mapping[str, Any], settings: Settings, now: dt.datetime, *,
@@ -492,8 +584,8 @@ def validate_facts(values: Mapping[str, Any], settings: Settings, now: dt.dateti
     tz = _tz_for(values, settings)
     f = _Form(values, tz, now)
     clean: dict[str, Any] = {}
-    clean["title"] = f.text("title", required=True, message="Enter a title: what happened, "
-                                                            "in a few words.")
+    clean["title"] = f.text("title", required=True, message=_("Enter a title: what happened, "
+                                                              "in a few words."))
     clean["description"] = f.text("description")
     clean["incident_type"] = f.choice("incident_type", INCIDENT_TYPES, required=True)
     clean["occurred_at"] = f.time("occurred_at")
@@ -505,7 +597,8 @@ def validate_facts(values: Mapping[str, Any], settings: Settings, now: dt.dateti
         "affected_sensitive_subjects" not in f.errors else sensitive
     catalog = load_catalog()
     clean["data_categories"] = f.many("data_categories", tuple(catalog.categories),
-                                      what="data category")
+                                      what=N_("data category"),
+                                      whats=N_("data categories"))
     clean["systems_affected"] = f.text("systems_affected")
     clean["economic_loss_cny"] = f.amount("economic_loss_cny")
     for name in FLAG_FIELDS:
@@ -516,12 +609,13 @@ def validate_facts(values: Mapping[str, Any], settings: Settings, now: dt.dateti
     clean["grade"] = grade
     if (clean["occurred_at"] and clean["detected_at"]
             and clean["detected_at"] < clean["occurred_at"]):
-        f.fail("detected_at", "Detection cannot be before the occurrence "
-                              f"({clk.format_time(clean['occurred_at'], tz)}).")
+        f.fail("detected_at", _("Detection cannot be before the occurrence ({when}).").format(
+            when=clk.show_time(clean["occurred_at"], tz)))
     if (clean["affected_subjects"] is not None and clean["affected_sensitive_subjects"]
             and clean["affected_sensitive_subjects"] > clean["affected_subjects"]):
         f.fail("affected_sensitive_subjects",
-               f"Cannot exceed the affected subjects ({clean['affected_subjects']:,}).")
+               _("Cannot exceed the affected subjects ({count}).").format(
+                   count=f"{clean['affected_subjects']:,}"))
     if f.errors:
         raise ValidationError(f.errors)
     return clean
@@ -537,11 +631,11 @@ def _order_errors(times: Mapping[str, dt.datetime | None], focus: Mapping[str, s
         if a is None or b is None or a <= b:
             continue
         if late in focus:
-            errors.setdefault(focus[late], f"Cannot be before {TIME_NAMES[early]} "
-                                           f"({clk.format_time(a, tz)}).")
+            errors.setdefault(focus[late], _("Cannot be before {event} ({when}).").format(
+                event=_(TIME_NAMES[early]), when=clk.show_time(a, tz)))
         elif early in focus:
-            errors.setdefault(focus[early], f"Cannot be after {TIME_NAMES[late]} "
-                                            f"({clk.format_time(b, tz)}).")
+            errors.setdefault(focus[early], _("Cannot be after {event} ({when}).").format(
+                event=_(TIME_NAMES[late]), when=clk.show_time(b, tz)))
     return errors
 
 
@@ -550,30 +644,40 @@ def step_refusal(record: IncidentRecord | Mapping[str, Any], kind: str) -> str |
     row = record.row if isinstance(record, IncidentRecord) else record
     step = STEPS.get(kind)
     if step is None:
-        return f"Unknown step {kind!r}; the steps are: {', '.join(STEP_ORDER)}."
+        return _("Unknown step {kind}; the steps are: {steps}.").format(
+            kind=repr(kind), steps=", ".join(STEP_ORDER))
     status = row["status"]
     if status not in step.statuses:
         if status == "closed":
-            return "The incident is closed: only notes and corrections can be added."
+            return _("The incident is closed: only notes and corrections can be added.")
         if kind == "contained":
-            return f"Already past containment (status: {STATUS_LABELS[status].lower()})."
+            return _("Already past containment (status: {status}).").format(
+                status=_status_words(status))
         if kind == "resolved":
-            return ("Record containment first: an incident is resolved only after it is "
-                    "contained.")
-        if kind in ("summary_filed", "closed"):
-            return ("Record the resolution first: "
-                    + ("the summary report follows the end of handling."
-                       if kind == "summary_filed" else "only a resolved incident is closed."))
-        return f"Not possible while the incident is {STATUS_LABELS[status].lower()}."
+            return _("Record containment first: an incident is resolved only after it is "
+                     "contained.")
+        if kind == "summary_filed":
+            return _("Record the resolution first: the summary report follows the end of "
+                     "handling.")
+        if kind == "closed":
+            return _("Record the resolution first: only a resolved incident is closed.")
+        return _("Not possible while the incident is {status}.").format(
+            status=_status_words(status))
     if step.recorded_by and row.get(step.recorded_by) is not None:
-        return ("Already recorded. To change what was recorded, record a correction.")
+        return _("Already recorded. To change what was recorded, record a correction.")
     if kind == "user_notice_exempted":
         if not (row.get("affected_subjects") or 0) > 0:
-            return ("No affected people are recorded: there is no notice to individuals to be "
-                    "exempt from.")
+            return _("No affected people are recorded: there is no notice to individuals to "
+                     "be exempt from.")
         if row.get("users_notified_at") is not None:
-            return "The users were already notified: an exemption is no longer needed."
+            return _("The users were already notified: an exemption is no longer needed.")
     return None
+
+
+def _status_words(status: str) -> str:
+    """A status inside a sentence: lower case in English."""
+    words = status_label(status)
+    return words if is_chinese() else words.lower()
 
 
 def allowed_steps(record: IncidentRecord | Mapping[str, Any]) -> list[str]:
@@ -594,13 +698,13 @@ def _validate_step_fields(step: Step, values: Mapping[str, Any], record: Inciden
     if step.kind == "pi_authority_notified":
         clean["pi_authority"] = f.text(
             "pi_authority", required=True,
-            message="Name the authority notified, e.g. the provincial CAC.")
+            message=_("Name the authority notified, e.g. the provincial CAC."))
         clean["pi_authority_reference"] = f.text("pi_authority_reference")
     elif step.kind == "user_notice_exempted":
         clean["exemption_reason"] = f.text(
             "exemption_reason", required=True,
-            message="Say why the measures taken effectively avoid harm (PIPL Art. 57 ¶2): "
-                    "the exemption needs its reason.")
+            message=_("Say why the measures taken effectively avoid harm (PIPL Art. 57 ¶2): "
+                      "the exemption needs its reason."))
     elif step.kind == "grading_facts":
         # Fields left out keep their value: the step records what is known now.
         given = {k: v for k, v in values.items() if k in step.fields}
@@ -611,35 +715,38 @@ def _validate_step_fields(step: Step, values: Mapping[str, Any], record: Inciden
             clean[name] = f.flag(name)
         clean["grade"] = f.choice("grade", GRADES) or record.row.get("grade")
         if not f.errors and all(_same(record.row.get(k), clean[k]) for k in step.fields):
-            f.fail("grading_facts", "Nothing changed: change at least one fact or the grade.")
+            f.fail("grading_facts", _("Nothing changed: change at least one fact or the "
+                                      "grade."))
     elif step.kind == "regulator_reported":
         clean["regulator"] = f.text("regulator", required=True,
-                                    message="Name the authority, e.g. the provincial CAC.")
+                                    message=_("Name the authority, e.g. the provincial CAC."))
         clean["regulator_reference"] = f.text("regulator_reference")
     elif step.kind == "police_reported":
         clean["police_reference"] = f.text("police_reference")
     elif step.kind == "users_notified":
         clean["notification_channels"] = f.many(
-            "notification_channels", NOTIFICATION_CHANNELS, required=True, what="channel")
+            "notification_channels", NOTIFICATION_CHANNELS, required=True,
+            what=N_("channel"), whats=N_("channels"))
         clean["audience"] = f.text("audience", required=True,
-                                   message="Say who was notified, e.g. all affected users.")
+                                   message=_("Say who was notified, e.g. all affected users."))
         clean["notice_contents"] = f.many("notice_contents", NOTICE_CONTENTS,
-                                          what="notice content")
+                                          what=N_("notice content"),
+                                          whats=N_("notice contents"))
     elif step.kind == "resolved":
         clean["root_cause"] = f.text("root_cause", required=True,
-                                     message="State the root cause.")
+                                     message=_("State the root cause."))
         clean["remediation"] = f.text("remediation", required=True,
-                                      message="State the remediation.")
+                                      message=_("State the remediation."))
     elif step.kind == "summary_filed":
         clean["summary_reference"] = f.text("summary_reference")
     elif step.kind == "closed":
         clean["close_reason"] = f.text("close_reason")
         summary_filed = record.row.get("summary_filed_at") is not None
         if not summary_filed and not clean["close_reason"] and "close_reason" not in f.errors:
-            f.fail("close_reason", "The summary report is not filed: state why the incident "
-                                   "is closed without it.")
+            f.fail("close_reason", _("The summary report is not filed: state why the "
+                                     "incident is closed without it."))
     elif step.kind == "note":
-        clean["text"] = f.text("text", required=True, message="Write the note.")
+        clean["text"] = f.text("text", required=True, message=_("Write the note."))
     if clean.get("at") is not None:
         times = record.timeline_times()
         times[step.column or "closed_at"] = clean["at"]
@@ -755,7 +862,8 @@ def _check_token(token: str | None) -> str | None:
         return None
     token = str(token).strip()
     if not token or len(token) > _CAPS["token"]:
-        raise ValidationError({"token": f"A submit token is 1 to {_CAPS['token']} characters."})
+        raise ValidationError({"token": _("A submit token is 1 to {cap} characters.").format(
+            cap=_CAPS["token"])})
     return token
 
 
@@ -765,8 +873,8 @@ def _find_request(cur, token: str, action: str, incident_id: str | None) -> tupl
     if hit is None:
         return None
     if hit[2] != action or (incident_id is not None and hit[0] != incident_id):
-        raise ValidationError({"token": "This form's token was already used for another "
-                                        "submit; reload the form."})
+        raise ValidationError({"token": _("This form's token was already used for another "
+                                          "submit; reload the form.")})
     return hit
 
 
@@ -813,6 +921,24 @@ def _fmt_count(n: int | None) -> str:
     return "unknown" if n is None else f"{n:,}"
 
 
+def fmt_count(n: int | None) -> str:
+    """A count as a page shows it: ``1,200`` or ``unknown`` (translated)."""
+    return _("unknown") if n is None else f"{n:,}"
+
+
+def _logged_detail(clean: Mapping[str, Any], settings: Settings, tz: ZoneInfo) -> str:
+    """The "logged" event's text (stored: callers run it in English)."""
+    detail = (f"Logged: {clean['title']}. Detected "
+              f"{clk.format_time(clean['detected_at'], tz)}; "
+              f"{clk.grade_words(clean['grade'])}; "
+              f"{_fmt_count(clean['affected_subjects'])} affected "
+              f"({_fmt_count(clean['affected_sensitive_subjects'])} sensitive).")
+    if any(clean.get(k) is not None for k in GRADING_FIELDS):
+        summary = _grading_summary({**clean, "grade": None})
+        detail += f" {summary[0].upper()}{summary[1:]}."
+    return detail + _below_note(clean, settings)
+
+
 def log_incident(store, actor: Actor, values: Mapping[str, Any], *,
                  token: str | None = None) -> Logged:
     """Log a new incident; its clocks start at ``detected_at``.
@@ -842,15 +968,8 @@ def log_incident(store, actor: Actor, values: Mapping[str, Any], *,
             cols = list(row)
             w.execute(f"INSERT INTO incidents ({', '.join(cols)}) "
                       f"VALUES ({', '.join('?' for _ in cols)})", [row[c] for c in cols])
-            detail = (f"Logged: {clean['title']}. Detected "
-                      f"{clk.format_time(clean['detected_at'], tz)}; "
-                      f"{clk.grade_words(clean['grade'])}; "
-                      f"{_fmt_count(clean['affected_subjects'])} affected "
-                      f"({_fmt_count(clean['affected_sensitive_subjects'])} sensitive).")
-            if any(clean.get(k) is not None for k in GRADING_FIELDS):
-                summary = _grading_summary({**clean, "grade": None})
-                detail += f" {summary[0].upper()}{summary[1:]}."
-            detail += _below_note(clean, settings)
+            with using(ENGLISH):      # the timeline's stored text: English, as the audit log
+                detail = _logged_detail(clean, settings, tz)
             event_id = _append_event(w, incident_id, at=w.at, kind="logged", detail=detail,
                                      target="facts", data={"values": clean,
                                                            "suggested_grade": suggested})
@@ -939,7 +1058,8 @@ def record_step(store, actor: Actor, incident_id: str, kind: str, values: Mappin
     settings = store.settings
     record = incident_record(store, incident_id)
     if record is None:
-        raise ValidationError({"incident_id": f"No incident {str(incident_id)[:80]!r}."})
+        raise ValidationError({"incident_id": _("No incident {id}.").format(
+            id=repr(str(incident_id)[:80]))})
     validate_step(record, kind, values, settings, store.now())
     tz = ZoneInfo(settings.timezone)
     try:
@@ -963,9 +1083,10 @@ def record_step(store, actor: Actor, incident_id: str, kind: str, values: Mappin
                 w.execute(f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in sets)} "
                           "WHERE incident_id = ?", [*sets.values(), incident_id])
             at = clean.get("at") or w.at
-            detail = _step_detail(step, clean, tz)
-            if kind == "grading_facts":
-                detail += _below_note({**record.row, **clean}, settings)
+            with using(ENGLISH):      # the timeline's stored text: English, as the audit log
+                detail = _step_detail(step, clean, tz)
+                if kind == "grading_facts":
+                    detail += _below_note({**record.row, **clean}, settings)
             event_id = _append_event(
                 w, incident_id, at=at, kind=kind, detail=detail,
                 target=None if kind in ("note", "grading_facts") else kind,
@@ -1008,7 +1129,8 @@ def correct(store, actor: Actor, incident_id: str, target: str, values: Mapping[
     now = store.now()
     record = incident_record(store, incident_id)
     if record is None:
-        raise ValidationError({"incident_id": f"No incident {str(incident_id)[:80]!r}."})
+        raise ValidationError({"incident_id": _("No incident {id}.").format(
+            id=repr(str(incident_id)[:80]))})
     _validate_correction(record, target, values, reason, settings, now)
     tz = ZoneInfo(settings.timezone)
     try:
@@ -1032,7 +1154,7 @@ def correct(store, actor: Actor, incident_id: str, target: str, values: Mapping[
                 w.execute(f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in sets)} "
                           "WHERE incident_id = ?", [*sets.values(), incident_id])
             supersedes = (record.steps.get(target) or {}).get("event_id")
-            shown = "; ".join(
+            shown = "; ".join(       # stored text: English (LABELS), as the audit log
                 f"{LABELS.get(k, k)}: {_show(old, tz)} → {_show(new, tz)}"
                 for k, (old, new) in changes.items())
             detail = (f"Correction of {TARGET_TITLES[target].lower()}"
@@ -1078,22 +1200,23 @@ def _validate_correction(record: IncidentRecord, target: str, values: Mapping[st
                          reason: str | None, settings: Settings, now: dt.datetime):
     """(merged clean values, {field: (old, new)}, reason) or ``ValidationError``."""
     if target not in CORRECTABLE:
-        raise ValidationError({"target": f"Cannot correct {str(target)[:40]!r}; choose one of: "
-                                         f"{', '.join(CORRECTABLE)}."})
+        raise ValidationError({"target": _("Cannot correct {target}; choose one of: "
+                                           "{targets}.").format(
+            target=repr(str(target)[:40]), targets=", ".join(CORRECTABLE))})
     if target not in correction_targets(record):
-        raise ValidationError({"target": f"{TARGET_TITLES[target]} is not recorded yet: "
-                                         "record the step instead."})
+        raise ValidationError({"target": _("{target} is not recorded yet: record the step "
+                                           "instead.").format(target=target_title(target))})
     current = current_values(record, target)
     unknown = [k for k in values if k not in current and k != "timezone"]
     if unknown:
-        raise ValidationError({k: f"{TARGET_TITLES[target]} has no field {k!r}."
-                               for k in unknown})
+        raise ValidationError({k: _("{target} has no field {field}.").format(
+            target=target_title(target), field=repr(k)) for k in unknown})
     merged_raw = {**current, **values}
     tz = _tz_for(values, settings)
     errors: dict[str, str] = {}
     reason_form = _Form({"reason": reason}, tz, now)
     reason_clean = reason_form.text("reason", required=True,
-                                    message="Say why the record is corrected.")
+                                    message=_("Say why the record is corrected."))
     errors.update(reason_form.errors)
     try:
         if target == "facts":
@@ -1117,7 +1240,7 @@ def _validate_correction(record: IncidentRecord, target: str, values: Mapping[st
             errors.update({k: v for k, v in _order_errors(times, focus, tz).items()
                            if k not in errors})
         if not changes and not errors:
-            errors["changes"] = "Nothing changed: change at least one value to correct it."
+            errors["changes"] = _("Nothing changed: change at least one value to correct it.")
     if errors:
         raise ValidationError(errors)
     return merged, changes, reason_clean
@@ -1390,11 +1513,12 @@ def list_display(df: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
             continue
         key = next(k for k in _KEYS if rec[f"{k}_state"] in (clk.DUE, clk.OVERDUE)
                    and rec[f"{k}_deadline"] == nxt)
-        which.append(clk.TITLES[key])
+        which.append(clk.title(key))
         left.append(clk.state_text(rec[f"{key}_state"], nxt, now, label=False))
     out["next_clock"] = which
     out["countdown"] = left
     out["flags"] = [", ".join(f) if f is not None and len(f) else "" for f in df["flags"]]
+    # (rule ids such as INC-GRADE are names, the same in both languages)
     return out
 
 

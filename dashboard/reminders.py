@@ -40,10 +40,21 @@ When several thresholds of one item fall due in the same scan (the app was down,
 incident was logged late), only the most urgent is sent; the others are kept in the
 outbox as ``superseded``, so that they are not sent later either.
 
-Texts are plain English, times in Beijing time (``clocks.format_time``: ``2026-11-24
-14:00 +08:00``), each naming the item, the deadline, the time left or how late, and the
-legal source; each ends with its key, which every channel also carries
-(``dashboard.notify``) so that a receiver may drop a duplicate.
+Texts are plain text, in both languages (issue 17): the reminder is written once, to the
+outbox, for recipients whose language is not known when it is queued, so
+
+- the **subject** is bilingual in ``i18n.bilingual``'s style, Chinese first:
+  ``INC-2026-0001：向网信部门报告将于48分钟后到期 (INC-2026-0001: report to the
+  regulator due in 48 min) [key]``;
+- the **body** is the Chinese text, then a blank line and the English text below it, then
+  the key line (``Reminder id: …``) last.
+
+Where no Chinese translation exists, the English text stands alone. Times are Beijing time:
+in the English text ``clocks.format_time`` (``2026-11-24 14:00 +08:00``), in the Chinese
+``i18n.fmt_datetime`` (``2026年11月24日 14:00 北京时间``). Each text names the item, the
+deadline, the time left or how late, and the legal source; each ends with its key, which
+every channel also carries (``dashboard.notify``) so that a receiver may drop a duplicate.
+The outbox's ``data`` keeps the codes (the contract).
 """
 from __future__ import annotations
 
@@ -56,6 +67,7 @@ from typing import Any, Iterable, Mapping
 from . import clocks, workdays
 from .access import Actor, require
 from .clocks import format_duration, format_time
+from .i18n import CHINESE, ENGLISH, N_, _, fmt_datetime, is_chinese, label, ngettext, using
 
 ACTION = "notify.queue"
 SYSTEM = Actor("scheduler", "system")
@@ -96,8 +108,19 @@ def _one_line(text: Any, limit: int = MAX_TITLE) -> str:
 
 
 def _days(n: int, unit: str = "day") -> str:
-    """``1 day``, ``3 days``, ``2 working days``."""
-    return f"{n:,} {unit}{'' if n == 1 else 's'}"
+    """``1 day``, ``3 days``, ``2 working days`` (``3天``, ``2个工作日``)."""
+    if unit == "working day":
+        return ngettext("{n} working day", "{n} working days", n).format(n=f"{n:,}")
+    return ngettext("{n} day", "{n} days", n).format(n=f"{n:,}")
+
+
+def _when(value, tz) -> str:
+    """A time in a reminder: ``2026-11-24 14:00 +08:00`` in English, ``2026年11月24日 14:00
+    北京时间`` in Chinese."""
+    if is_chinese() and value is not None:
+        return fmt_datetime(value.to_pydatetime() if hasattr(value, "to_pydatetime")
+                            else value)
+    return format_time(value, tz)
 
 
 def _footer(key: str) -> str:
@@ -106,6 +129,20 @@ def _footer(key: str) -> str:
 
 def _subject(text: str, key: str) -> str:
     return f"{text} [{key}]"
+
+
+def _bilingual(key: str, build) -> tuple[str, str]:
+    """(subject, body) from ``build() -> (head, lines)`` run in Chinese and in English:
+    ``中文 (English) [key]`` and the Chinese lines, a blank line, the English lines, the
+    key line (see the module's docstring)."""
+    with using(CHINESE):
+        zh_head, zh_lines = build()
+    with using(ENGLISH):
+        en_head, en_lines = build()
+    head = en_head if zh_head == en_head else f"{zh_head} ({en_head})"
+    parts = [] if zh_lines == en_lines else ["\n".join(zh_lines), ""]
+    body = "\n".join(parts + ["\n".join(en_lines), _footer(key)])
+    return _subject(head, key), body
 
 
 def _aware(value: Any, tz) -> dt.datetime:
@@ -166,45 +203,58 @@ def _incident_reminders(store, now: dt.datetime) -> list[Reminder]:
                     continue
                 key = f"incident:{incident_id}:{clock.key}:{pct}"
                 out.append(_incident_text(key, incident_id, title, clock, pct, start,
-                                          start_col, deadline, now, tz, accounts))
+                                          start_col, deadline, now, tz, accounts,
+                                          row=row, settings=settings))
     return out
 
 
 def _incident_text(key, incident_id, title, clock, pct, start, start_col, deadline, now, tz,
-                   accounts) -> Reminder:
-    what = clock.title[0].lower() + clock.title[1:]
-    since = "resolution" if start_col == "resolved_at" else "detection"
-    if now < deadline:
-        status = f"{format_duration(deadline - now)} left"
-        head = f"{incident_id}: {what} due in {format_duration(deadline - now)}"
-    elif now == deadline:
-        status = "the deadline is now"
-        head = f"{incident_id}: {what} due now"
-    else:
-        status = f"the deadline has passed: overdue by {format_duration(now - deadline)}"
-        head = f"{incident_id}: {what} overdue by {format_duration(now - deadline)}"
-    gone = (f"{pct} % of the time allowed has gone" if pct < 100
-            else "all of the time allowed has gone")
-    body = "\n".join([
-        f"Incident {incident_id} \"{title}\": {clock.title}.",
-        f"Deadline: {format_time(deadline, tz)} (Beijing time), counted from {since} at "
-        f"{format_time(start, tz)}.",
-        f"As of {format_time(now, tz)}: {gone}; {status}.",
-        f"Why: {clock.why}",
-        f"Legal source: {clock.source}",
-        f"Record it on the incident's page once done (rule {clock.rule_id}).",
-        _footer(key),
-    ])
+                   accounts, *, row=None, settings=None) -> Reminder:
+    def build():
+        # the clock's words (title, why, source) in the language being written
+        c = clock
+        if row is not None:
+            c = next((x for x in clocks.incident_clocks(row, settings, now, tz)
+                      if x.key == clock.key), clock)
+        what = c.title if is_chinese() else c.title[0].lower() + c.title[1:]
+        since = _("resolution") if start_col == "resolved_at" else _("detection")
+        if now < deadline:
+            status = _("{duration} left").format(duration=format_duration(deadline - now))
+            head = _("{id}: {what} due in {duration}").format(
+                id=incident_id, what=what, duration=format_duration(deadline - now))
+        elif now == deadline:
+            status = _("the deadline is now")
+            head = _("{id}: {what} due now").format(id=incident_id, what=what)
+        else:
+            status = _("the deadline has passed: overdue by {duration}").format(
+                duration=format_duration(now - deadline))
+            head = _("{id}: {what} overdue by {duration}").format(
+                id=incident_id, what=what, duration=format_duration(now - deadline))
+        gone = (_("{pct} % of the time allowed has gone").format(pct=pct) if pct < 100
+                else _("all of the time allowed has gone"))
+        return head, [
+            _('Incident {id} "{title}": {clock}.').format(id=incident_id, title=title,
+                                                          clock=c.title),
+            _("Deadline: {deadline} (Beijing time), counted from {since} at {start}.").format(
+                deadline=_when(deadline, tz), since=since, start=_when(start, tz)),
+            _("As of {now}: {gone}; {status}.").format(now=_when(now, tz), gone=gone,
+                                                         status=status),
+            _("Why: {why}").format(why=c.why),
+            _("Legal source: {source}").format(source=c.source),
+            _("Record it on the incident's page once done (rule {rule}).").format(
+                rule=c.rule_id),
+        ]
+    subject, body = _bilingual(key, build)
     return Reminder(
         key, "incident_clock", "incident", incident_id, str(pct), ("dpo", "manager"), accounts,
-        _subject(head, key), body,
+        subject, body,
         {"clock": clock.key, "percent": pct, "deadline": deadline.isoformat(),
          "start": start.isoformat(), "rule_id": clock.rule_id, "state": clock.state},
         group=f"incident:{incident_id}:{clock.key}", urgency=pct)
 
 
 # -- sharing agreements -------------------------------------------------------------------
-AGREEMENT_SOURCE = ("Policy 5 (sharing, transfer, disclosure) and data contract rule "
+AGREEMENT_SOURCE = N_("Policy 5 (sharing, transfer, disclosure) and data contract rule "
                     "SHARE-EXPIRED-ACTIVE (an agreement still active after expires_on); "
                     "the reminder days are a project default [P]")
 
@@ -228,37 +278,48 @@ def _agreement_reminders(store, now: dt.datetime) -> list[Reminder]:
             key = f"agreement:{agreement_id}:{d}"
             who = _one_line(counterparty)
             end = dt.datetime.combine(expires_on, workdays.END_OF_DAY, tzinfo=store.tz)
-            if left > 0:
-                head = f"{agreement_id}: agreement with {who} expires in {_days(left)}"
-                status = (f"it expires on {expires_on.isoformat()} (the end of that day, "
-                          f"Beijing time): {_days(left)} left")
-            elif left == 0:
-                head = f"{agreement_id}: agreement with {who} expires today"
-                status = (f"it expires today, {expires_on.isoformat()}, at the end of the day "
-                          f"(Beijing time): {format_duration(end - now)} left")
-            else:
-                head = (f"{agreement_id}: agreement with {who} expired on "
-                        f"{expires_on.isoformat()}, still active")
-                status = (f"it expired at the end of {expires_on.isoformat()} (Beijing time), "
-                          f"{format_duration(now - end)} ago, and is still recorded as active "
-                          f"(finding SHARE-EXPIRED-ACTIVE)")
-            body = "\n".join([
-                f"Sharing agreement {agreement_id} ({kind}) with {who}.",
-                f"As of {format_time(now, store.tz)}: {status}.",
-                "Renew it, or end the sharing and record the agreement as ended.",
-                f"Legal source: {AGREEMENT_SOURCE}",
-                _footer(key),
-            ])
+
+            def build(agreement_id=agreement_id, who=who, end=end, left=left, kind=kind,
+                      expires_on=expires_on):
+                day = expires_on.isoformat()
+                if left > 0:
+                    head = _("{id}: agreement with {who} expires in {days}").format(
+                        id=agreement_id, who=who, days=_days(left))
+                    status = _("it expires on {day} (the end of that day, Beijing time): "
+                               "{days} left").format(day=day, days=_days(left))
+                elif left == 0:
+                    head = _("{id}: agreement with {who} expires today").format(
+                        id=agreement_id, who=who)
+                    status = _("it expires today, {day}, at the end of the day (Beijing "
+                               "time): {duration} left").format(
+                        day=day, duration=format_duration(end - now))
+                else:
+                    head = _("{id}: agreement with {who} expired on {day}, still "
+                             "active").format(id=agreement_id, who=who, day=day)
+                    status = _("it expired at the end of {day} (Beijing time), {duration} "
+                               "ago, and is still recorded as active (finding "
+                               "SHARE-EXPIRED-ACTIVE)").format(
+                        day=day, duration=format_duration(now - end))
+                kind_words = label("sharing_kind", kind) if is_chinese() else kind
+                return head, [
+                    _("Sharing agreement {id} ({kind}) with {who}.").format(
+                        id=agreement_id, kind=kind_words, who=who),
+                    _("As of {now}: {status}.").format(now=_when(now, store.tz),
+                                                       status=status),
+                    _("Renew it, or end the sharing and record the agreement as ended."),
+                    _("Legal source: {source}").format(source=_(AGREEMENT_SOURCE)),
+                ]
+            subject, body = _bilingual(key, build)
             out.append(Reminder(
                 key, "agreement_expiry", "sharing_agreement", str(agreement_id), str(d),
-                ("dpo",), (), _subject(head, key), body,
+                ("dpo",), (), subject, body,
                 {"expires_on": expires_on.isoformat(), "days_left": left, "days": d},
                 group=f"agreement:{agreement_id}", urgency=-d))
     return out
 
 
 # -- rights requests ----------------------------------------------------------------------
-REQUEST_SOURCE = ("App violation identification method (2019) [V2]: answer within 15 "
+REQUEST_SOURCE = N_("App violation identification method (2019) [V2]: answer within 15 "
                   "working days (DSR-DEADLINE, setting dsr_response_working_days); PIPL "
                   "Arts. 44-50 [V] ('promptly'); mainland calendar with make-up working days")
 
@@ -279,37 +340,53 @@ def _request_reminders(store, now: dt.datetime) -> list[Reminder]:
             continue          # overdue for long: the digest and DSR-DEADLINE say so
         left = workdays.working_days_left(now, due_at, store.settings)
         accounts = _pick(users, [row.get("handler")])
-        kind = rights.KIND_LABELS.get(row["kind"], row["kind"])
         for w in levels:
             if left > w:
                 continue
             key = f"request:{request_id}:{w}"
-            due_words = f"the end of {due_at.date().isoformat()} (23:59:59 Beijing time)"
-            if now > due_at:
-                head = f"{request_id}: rights request overdue"
-                status = (f"the deadline, {due_words}, has passed: overdue by "
-                          f"{format_duration(now - due_at)} ({_days(-left, 'working day')})")
-            elif left == 0:
-                head = f"{request_id}: rights request due today"
-                status = f"due today, by {due_words}: {format_duration(due_at - now)} left"
-            else:
-                head = f"{request_id}: rights request due in {_days(left, 'working day')}"
-                status = f"due by {due_words}: {_days(left, 'working day')} left"
-            provisional = (" The deadline is provisional: the calendar does not know that "
-                           "year's official holiday arrangement yet." if row.get("provisional")
-                           else "")
-            body = "\n".join([
-                f"Rights request {request_id} ({kind}), received "
-                f"{format_time(row['received_at'], store.tz)}, status "
-                f"{rights.STATUS_LABELS.get(row['status'], row['status'])}.",
-                f"As of {format_time(now, store.tz)}: {status}.{provisional}",
-                "Complete it, or refuse it with reasons (PIPL Art. 50), on the Requests page.",
-                f"Legal source: {REQUEST_SOURCE}",
-                _footer(key),
-            ])
+
+            def build(request_id=request_id, due_at=due_at, left=left, row=row):
+                if is_chinese():
+                    kind = label("request_kind", row["kind"])
+                    status_words = label("request_status", row["status"])
+                else:
+                    kind = rights.KIND_LABELS.get(row["kind"], row["kind"])
+                    status_words = rights.STATUS_LABELS.get(row["status"], row["status"])
+                due_words = _("the end of {day} (23:59:59 Beijing time)").format(
+                    day=due_at.date().isoformat())
+                if now > due_at:
+                    head = _("{id}: rights request overdue").format(id=request_id)
+                    status = _("the deadline, {due}, has passed: overdue by {duration} "
+                               "({days})").format(due=due_words,
+                                                  duration=format_duration(now - due_at),
+                                                  days=_days(-left, "working day"))
+                elif left == 0:
+                    head = _("{id}: rights request due today").format(id=request_id)
+                    status = _("due today, by {due}: {duration} left").format(
+                        due=due_words, duration=format_duration(due_at - now))
+                else:
+                    head = _("{id}: rights request due in {days}").format(
+                        id=request_id, days=_days(left, "working day"))
+                    status = _("due by {due}: {days} left").format(
+                        due=due_words, days=_days(left, "working day"))
+                provisional = (_(" The deadline is provisional: the calendar does not know "
+                                 "that year's official holiday arrangement yet.")
+                               if row.get("provisional") else "")
+                return head, [
+                    _("Rights request {id} ({kind}), received {received}, status "
+                      "{status}.").format(id=request_id, kind=kind,
+                                          received=_when(row["received_at"], store.tz),
+                                          status=status_words),
+                    _("As of {now}: {status}.").format(now=_when(now, store.tz),
+                                                       status=status) + provisional,
+                    _("Complete it, or refuse it with reasons (PIPL Art. 50), on the Requests "
+                      "page."),
+                    _("Legal source: {source}").format(source=_(REQUEST_SOURCE)),
+                ]
+            subject, body = _bilingual(key, build)
             out.append(Reminder(
                 key, "request_deadline", "rights_request", request_id, str(w),
-                ("dpo",), accounts, _subject(head, key), body,
+                ("dpo",), accounts, subject, body,
                 {"due_at": due_at.isoformat(), "working_days_left": left, "level": w},
                 group=f"request:{request_id}", urgency=-w))
     return out
@@ -338,22 +415,31 @@ def _remediation_reminders(store, now: dt.datetime) -> list[Reminder]:
     for rule_id, entity_type, entity_id, revision, owner, target, comment, detail in rows:
         late = (today - target).days
         key = f"remediation:{rule_id}:{entity_type}:{entity_id}:{revision}"
-        head = f"{rule_id} on {entity_id}: remediation plan overdue by {_days(late)}"
-        body = "\n".join([
-            f"The remediation plan (revision {revision}) for finding {rule_id} on "
-            f"{entity_type.replace('_', ' ')} {entity_id} had its target date "
-            f"{target.isoformat()}; as of {format_time(now, store.tz)} the finding is still "
-            f"open, {_days(late)} after it.",
-            f"Owner: {_one_line(owner)}. Plan: {_one_line(comment, 300)}",
-            f"Finding: {_one_line(detail, 300)}",
-            "Fix the finding, or revise the plan with a new target date, on the Findings page.",
-            f"Legal source: the rule's own (docs/RULES.md, {rule_id}); the target date is the "
-            "plan's.",
-            _footer(key),
-        ])
+        def build(rule_id=rule_id, entity_type=entity_type, entity_id=entity_id,
+                  revision=revision, owner=owner, target=target, comment=comment,
+                  detail=detail, late=late):
+            entity = (label("entity_type", entity_type) if is_chinese()
+                      else entity_type.replace("_", " "))
+            head = _("{rule} on {entity}: remediation plan overdue by {days}").format(
+                rule=rule_id, entity=entity_id, days=_days(late))
+            return head, [
+                _("The remediation plan (revision {revision}) for finding {rule} on "
+                  "{entity_type} {entity} had its target date {target}; as of {now} the "
+                  "finding is still open, {days} after it.").format(
+                    revision=revision, rule=rule_id, entity_type=entity, entity=entity_id,
+                    target=target.isoformat(), now=_when(now, store.tz), days=_days(late)),
+                _("Owner: {owner}. Plan: {plan}").format(owner=_one_line(owner),
+                                                         plan=_one_line(comment, 300)),
+                _("Finding: {detail}").format(detail=_one_line(detail, 300)),
+                _("Fix the finding, or revise the plan with a new target date, on the "
+                  "Findings page."),
+                _("Legal source: the rule's own (docs/RULES.md, {rule}); the target date is "
+                  "the plan's.").format(rule=rule_id),
+            ]
+        subject, body = _bilingual(key, build)
         out.append(Reminder(
             key, "remediation_overdue", "remediation_plan", f"{rule_id}|{entity_id}",
-            target.isoformat(), ("dpo",), _pick(users, [owner]), _subject(head, key), body,
+            target.isoformat(), ("dpo",), _pick(users, [owner]), subject, body,
             {"rule_id": rule_id, "entity_type": entity_type, "entity_id": entity_id,
              "revision": int(revision), "target_date": target.isoformat(), "days_late": late},
             group=key, urgency=0))
@@ -381,39 +467,56 @@ def _digest_reminders(store, now: dt.datetime) -> list[Reminder]:
         "SELECT data, created_at FROM outbox WHERE kind = 'daily_digest' "
         "ORDER BY id DESC LIMIT 1")
     sev = summary.findings_by_severity
-    lines = [
-        f"Daily digest for {day.isoformat()}, as of {format_time(now, store.tz)} "
-        f"(Beijing time).",
-        f"Open findings: {summary.finding_total:,} (high {sev.get('high', 0):,}, medium "
-        f"{sev.get('medium', 0):,}, low {sev.get('low', 0):,}).",
-    ]
     new_total = None
+    changes: dict[str, int] = {}
+    since_at = None
     if previous:
         before = json.loads(previous[0][0] or "{}").get("per_rule", {})
         changes = {r: per_rule.get(r, 0) - before.get(r, 0)
                    for r in sorted(set(per_rule) | set(before))}
         changes = {r: n for r, n in changes.items() if n}
         new_total = sum(n for n in changes.values() if n > 0)
-        since = format_time(previous[0][1], store.tz)
-        if changes:
-            lines.append(f"New since the previous digest ({since}): {new_total:,} (change per "
-                         "rule: " + ", ".join(f"{r} {n:+,}" for r, n in changes.items()) + ").")
-        else:
-            lines.append(f"No change in findings since the previous digest ({since}).")
-    else:
-        lines.append("This is the first digest: no earlier one to compare with.")
+        since_at = previous[0][1]
     overdue = per_rule.get("RET-OVERDUE", 0)
-    lines += [
-        f"Retention records overdue for deletion (RET-OVERDUE): {overdue:,}.",
-        f"Items falling due within {store.settings.due_soon_days} days: {summary.due_total:,}.",
-        "Legal source: the compliance rules (docs/RULES.md); RET-OVERDUE: policy 6.2, "
-        "PIPL Arts. 19 and 47 [V].",
-        _footer(key),
-    ]
-    head = (f"Daily digest {day.isoformat()}: {summary.finding_total:,} open findings, "
-            f"{overdue:,} retention records overdue")
+
+    def build():
+        lines = [
+            _("Daily digest for {day}, as of {now}.").format(day=day.isoformat(),
+                                                             now=_when(now, store.tz))
+            if is_chinese() else
+            f"Daily digest for {day.isoformat()}, as of {format_time(now, store.tz)} "
+            f"(Beijing time).",
+            _("Open findings: {total} (high {high}, medium {medium}, low {low}).").format(
+                total=f"{summary.finding_total:,}", high=f"{sev.get('high', 0):,}",
+                medium=f"{sev.get('medium', 0):,}", low=f"{sev.get('low', 0):,}"),
+        ]
+        if previous:
+            since = _when(since_at, store.tz)
+            if changes:
+                lines.append(_("New since the previous digest ({since}): {new} (change per "
+                               "rule: {changes}).").format(
+                    since=since, new=f"{new_total:,}",
+                    changes=", ".join(f"{r} {n:+,}" for r, n in changes.items())))
+            else:
+                lines.append(_("No change in findings since the previous digest "
+                               "({since}).").format(since=since))
+        else:
+            lines.append(_("This is the first digest: no earlier one to compare with."))
+        lines += [
+            _("Retention records overdue for deletion (RET-OVERDUE): {count}.").format(
+                count=f"{overdue:,}"),
+            _("Items falling due within {days} days: {count}.").format(
+                days=store.settings.due_soon_days, count=f"{summary.due_total:,}"),
+            _("Legal source: the compliance rules (docs/RULES.md); RET-OVERDUE: policy 6.2, "
+              "PIPL Arts. 19 and 47 [V]."),
+        ]
+        head = _("Daily digest {day}: {findings} open findings, {overdue} retention records "
+                 "overdue").format(day=day.isoformat(), findings=f"{summary.finding_total:,}",
+                                   overdue=f"{overdue:,}")
+        return head, lines
+    subject, body = _bilingual(key, build)
     return [Reminder(key, "daily_digest", "digest", day.isoformat(), day.isoformat(),
-                     ("dpo",), (), _subject(head, key), "\n".join(lines),
+                     ("dpo",), (), subject, body,
                      {"per_rule": per_rule, "findings": summary.finding_total,
                       "new": new_total, "retention_overdue": overdue},
                      group=key)]
@@ -541,18 +644,22 @@ def record_check_failure(store, error_text: str, now: dt.datetime | None = None,
     except (NotifyConfigError, OSError):
         known = ()
     error = _one_line(redact(str(error_text), known), 500) or "(no error text)"
-    body = "\n".join([
-        f"The scheduled compliance check of {day} failed at {format_time(now, store.tz)} "
-        "(Beijing time).",
-        f"Error: {error}",
-        "The day's snapshot was not stored and the findings shown may be out of date. Run "
-        "`python -m dashboard check` by hand, or see the server's log.",
-        "Source: the scheduler (docs/NOTIFICATIONS.md); PIPL Art. 54 [V] asks for regular "
-        "compliance audits.",
-        _footer(key),
-    ])
+
+    def build():
+        return _("The scheduled compliance check of {day} failed").format(day=day), [
+            _("The scheduled compliance check of {day} failed at {when} (Beijing "
+              "time).").format(day=day, when=format_time(now, store.tz)) if not is_chinese()
+            else _("The scheduled compliance check of {day} failed at {when}.").format(
+                day=day, when=_when(now, store.tz)),
+            _("Error: {error}").format(error=error),
+            _("The day's snapshot was not stored and the findings shown may be out of date. "
+              "Run `python -m dashboard check` by hand, or see the server's log."),
+            _("Source: the scheduler (docs/NOTIFICATIONS.md); PIPL Art. 54 [V] asks for "
+              "regular compliance audits."),
+        ]
+    subject, body = _bilingual(key, build)
     r = Reminder(key, "check_failed", "check", day, day, ("admin", "dpo"), (),
-                 _subject(f"The scheduled compliance check of {day} failed", key), body,
+                 subject, body,
                  {"error": error}, group=key)
     return _queue(store, actor, r, "pending", now)
 

@@ -9,8 +9,10 @@ import streamlit as st
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard import navigation as nav
-from dashboard import ui
+from dashboard import i18n, ui
 from dashboard.access import PermissionDenied
+from dashboard.i18n import (N_, _, actor_label, fmt_datetime, formatter, is_chinese, label,
+                            label_list)
 from dashboard.reference import load_catalog
 from dashboard.registers import GRADES, INCIDENT_TYPES, NOTICE_CONTENTS, NOTIFICATION_CHANNELS
 
@@ -22,22 +24,23 @@ now = store.now()
 catalog = load_catalog()
 help_text = clk.clock_help(settings)
 state = st.session_state
+ZONE_WORDS = (_("Beijing time") if tz == "Asia/Shanghai" else _("{tz} time").format(tz=tz))
 
 incident_id = st.query_params.get("id")
 if not incident_id:
-    st.title("Incident", anchor=False)
+    st.title(_("Incident"), anchor=False)
     choices = ui.cached(inc.incident_choices)
     if not choices:
-        st.info("No incident is logged.", icon=":material/info:")
+        st.info(_("No incident is logged."), icon=":material/info:")
         st.stop()
     labels = dict(choices)
-    picked = st.selectbox("Open an incident", list(labels), key="incident_pick", index=None,
+    picked = st.selectbox(_("Open an incident"), list(labels), key="incident_pick", index=None,
                           format_func=lambda i: f"{i} — {labels[i]}",
-                          placeholder="Choose an incident")
+                          placeholder=_("Choose an incident"))
     if picked:
         st.query_params["id"] = picked
         st.rerun()
-    st.page_link(nav.script("incidents"), label="All incidents, by nearest deadline",
+    st.page_link(nav.script("incidents"), label=_("All incidents, by nearest deadline"),
                  icon=":material/emergency:")
     st.stop()
 
@@ -49,9 +52,10 @@ if state.get("incident_page_id") != incident_id:
 
 record = ui.cached(inc.incident_record, incident_id=incident_id)
 if record is None:
-    st.title("Incident", anchor=False)
-    st.error(f"No incident **{ui.plain(incident_id)}**.", icon=":material/search_off:")
-    st.page_link(nav.script("incidents"), label="All incidents", icon=":material/emergency:")
+    st.title(_("Incident"), anchor=False)
+    st.error(_("No incident **{id}**.").format(id=ui.plain(incident_id)),
+             icon=":material/search_off:")
+    st.page_link(nav.script("incidents"), label=_("All incidents"), icon=":material/emergency:")
     st.stop()
 row = record.row
 may_update = actor.may("incident.update")
@@ -80,47 +84,52 @@ def _error(errors: dict, name: str) -> None:
 # -- header ---------------------------------------------------------------------------
 st.title(f"{ui.plain(incident_id)} · {ui.plain(row['title'])}", anchor=False)
 st.markdown(
-    f":blue-badge[{inc.STATUS_LABELS.get(row['status'], row['status'])}] "
-    f":orange-badge[{clk.GRADE_LABELS.get(row['grade'], row['grade'])}] "
-    f":gray-badge[{inc.TYPE_LABELS.get(row['incident_type'], row['incident_type'])}]  "
-    f"Detected **{clk.format_time(row['detected_at'], tz)}** · occurred "
-    f"{clk.format_time(row['occurred_at'], tz)} · "
-    f"{inc._fmt_count(row['affected_subjects'])} affected "
-    f"({inc._fmt_count(row['affected_sensitive_subjects'])} with sensitive information)")
+    f":blue-badge[{label('incident_status', row['status'])}] "
+    f":orange-badge[{clk.grade_label(row['grade'])}] "
+    f":gray-badge[{label('incident_type', row['incident_type'])}]  "
+    + _("Detected **{detected}** · occurred {occurred} · {affected} affected "
+        "({sensitive} with sensitive information)").format(
+        detected=clk.show_time(row["detected_at"], tz),
+        occurred=clk.show_time(row["occurred_at"], tz),
+        affected=inc.fmt_count(row["affected_subjects"]),
+        sensitive=inc.fmt_count(row["affected_sensitive_subjects"])))
 
-
-def _yes_no(value) -> str:
-    return "not recorded" if value is None else ("yes" if value else "no")
-
-
+_yes_no = clk.yes_no
 loss = row.get("economic_loss_cny")
 with st.container(key="grading_facts"):
-    st.markdown(
-        "Direct economic loss: **"
-        + (f"{clk.format_yuan(loss)} yuan" if loss is not None else "not recorded")
-        + f"** · important or core data: **{_yes_no(row.get('important_data_involved'))}**"
-        + f" · CII involved: **{_yes_no(row.get('cii_involved'))}**"
-        + f" · crime suspected: **{_yes_no(row.get('suspected_crime'))}**")
+    st.markdown(_("Direct economic loss: **{loss}** · important or core data: **{important}** "
+                  "· CII involved: **{cii}** · crime suspected: **{crime}**").format(
+        loss=(_("{amount} yuan").format(amount=clk.format_yuan(loss)) if loss is not None
+              else _("not recorded")),
+        important=_yes_no(row.get("important_data_involved")),
+        cii=_yes_no(row.get("cii_involved")), crime=_yes_no(row.get("suspected_crime"))))
     suggestion = clk.implied_grade(row, settings)
-    st.caption(f"Its facts imply **{clk.GRADE_LABELS[suggestion.grade]}**"
-               + (": " + "; ".join(r.text for r in suggestion.reasons) + "."
-                  if suggestion.reasons else f". {suggestion.text}"))
-st.caption(f"All times are {tz} time. Now: {clk.format_time(now, tz)}.")
+    if suggestion.reasons:
+        st.caption(_("Its facts imply **{grade}**: {reasons}").format(
+            grade=clk.grade_label(suggestion.grade),
+            reasons=clk.semicolon().join(r.text for r in suggestion.reasons))
+            + clk.full_stop())
+    else:
+        st.caption(_("Its facts imply **{grade}**. {reason}").format(
+            grade=clk.grade_label(suggestion.grade), reason=suggestion.text))
+st.caption(_("All times are {zone}. Now: {now}.").format(
+    zone=_("Beijing time") if tz == "Asia/Shanghai" else _("{tz} time").format(tz=tz),
+    now=clk.show_time(now, tz)))
 
 flash = state.pop("incident_flash", None)
 if flash:
     st.success(ui.plain(flash), icon=":material/check_circle:")
 
 # -- clocks -----------------------------------------------------------------------------
-st.subheader("Legal clocks", anchor=False)
+st.subheader(_("Legal clocks"), anchor=False)
 ICONS = {clk.OVERDUE: ":material/alarm:", clk.DUE: ":material/hourglass_top:",
          clk.MET: ":material/check_circle:", clk.LATE: ":material/running_with_errors:",
          clk.EXEMPT: ":material/do_not_disturb_on:",
          clk.NOT_APPLICABLE: ":material/remove_circle_outline:"}
 COLORS = {clk.OVERDUE: "red", clk.DUE: "orange", clk.MET: "green", clk.LATE: "violet",
           clk.EXEMPT: "blue", clk.NOT_APPLICABLE: "gray"}
-DONE_BY = {"regulator_reported_at": " (the regulator report)",
-           "pi_authority_notified_at": " (the PI authority's notice)"}
+DONE_BY = {"regulator_reported_at": N_(" (the regulator report)"),
+           "pi_authority_notified_at": N_(" (the PI authority's notice)")}
 
 
 def _clock_card(c) -> None:
@@ -130,13 +139,16 @@ def _clock_card(c) -> None:
                     + (f"**{clk.countdown(c)}**"
                        if c.state not in (clk.NOT_APPLICABLE, clk.EXEMPT) else ""))
         if c.deadline is not None:
-            st.markdown(f"Deadline: **{clk.format_time(c.deadline, tz)}**")
+            st.markdown(_("Deadline: **{deadline}**").format(deadline=clk.show_time(c.deadline,
+                                                                                    tz)))
         if c.done_at is not None:
-            st.markdown(f"Done: {clk.format_time(c.done_at, tz)}"
-                        + (DONE_BY.get(c.done_by, "") if c.key == "pi_authority" else ""))
+            by = _(DONE_BY[c.done_by]) if c.key == "pi_authority" and c.done_by in DONE_BY \
+                else ""
+            st.markdown(_("Done: {when}").format(when=clk.show_time(c.done_at, tz)) + by)
         if c.detail is not None:
-            st.markdown(f"Reason recorded: {ui.plain(c.detail)}")
-        st.caption(f"{c.why} Source: {c.source}; rule {c.rule_id}.")
+            st.markdown(_("Reason recorded: {reason}").format(reason=ui.plain(c.detail)))
+        st.caption(_("{why} Source: {source}; rule {rule}.").format(why=c.why, source=c.source,
+                                                                    rule=c.rule_id))
 
 
 # The clocks tick without a click: this part alone re-runs every clock_refresh_seconds,
@@ -148,9 +160,11 @@ TICK = int(settings.clock_refresh_seconds) or None
 def _clocks() -> None:
     at = store.now()
     current = ui.cached(inc.incident_record, incident_id=incident_id) or record
-    st.caption(f"Clocks as of {at.astimezone(store.tz):%Y-%m-%d %H:%M:%S} ({tz} time)"
-               + (f", redrawn every {TICK} s while this page is open." if TICK else "."),
-               help="The setting clock_refresh_seconds sets how often (Settings page).")
+    as_of = fmt_datetime(at, tz=tz if isinstance(tz, str) else store.tz.key, seconds=True)
+    st.caption(_("Clocks as of {when}, redrawn every {seconds} s while this page is "
+                 "open.").format(when=as_of, seconds=TICK) if TICK
+               else _("Clocks as of {when}.").format(when=as_of),
+               help=_("The setting clock_refresh_seconds sets how often (Settings page)."))
     shown_clocks = clk.incident_clocks(current.row, settings, at)
     for start in range(0, len(shown_clocks), 3):
         for column, c in zip(st.columns(3), shown_clocks[start:start + 3]):
@@ -198,8 +212,8 @@ def _record(kind: str) -> None:
     for key in [k for k in state if str(k).startswith(f"step_{kind}_")
                 and not str(k).endswith("instance")]:
         del state[key]
-    state["incident_flash"] = (f"Recorded: {inc.STEPS[kind].title} "
-                               f"(timeline event #{result.event_id}).")
+    state["incident_flash"] = _("Recorded: {step} (timeline event #{event}).").format(
+        step=inc.step_title(kind), event=result.event_id)
 
 
 def _grading_preview(kind: str) -> None:
@@ -211,123 +225,149 @@ def _grading_preview(kind: str) -> None:
     suggestion = clk.implied_grade(values, settings)
     chosen = state.get(f"step_{kind}_grade") or row["grade"]
     with st.container(key=f"step_{kind}_suggestion"):
-        st.caption(f"These facts imply **{clk.GRADE_LABELS[suggestion.grade]}**"
-                   + (": " + "; ".join(r.text for r in suggestion.reasons) + "."
-                      if suggestion.reasons else "."))
+        if suggestion.reasons:
+            st.caption(_("These facts imply **{grade}**: {reasons}").format(
+                grade=clk.grade_label(suggestion.grade),
+                reasons=clk.semicolon().join(r.text for r in suggestion.reasons))
+                + clk.full_stop())
+        else:
+            st.caption(_("These facts imply **{grade}**.").format(
+                grade=clk.grade_label(suggestion.grade)))
         if clk.grade_rank(chosen) < clk.grade_rank(suggestion.grade):
-            st.warning(f"Graded {clk.grade_words(chosen)}, below the "
-                       f"{clk.grade_words(suggestion.grade)} these facts imply: an INC-GRADE "
-                       "finding. Raise the grade with the facts.", icon=":material/warning:")
+            st.warning(_("Graded {grade}, below the {implied} these facts imply: an INC-GRADE "
+                         "finding. Raise the grade with the facts.").format(
+                grade=clk.grade_words(chosen), implied=clk.grade_words(suggestion.grade)),
+                icon=":material/warning:")
+
+
+PLACEHOLDERS = {"regulator": N_("e.g. Guangdong Provincial CAC"),
+                "pi_authority": N_("e.g. Guangdong Provincial CAC (PI protection)"),
+                "audience": N_("e.g. all 1.2 million affected users")}
 
 
 def _step_form(kind: str) -> None:
     step = inc.STEPS[kind]
     errors = (state.get("step_errors") or {}).get(kind, {})
-    st.caption(step.help)
+    st.caption(inc.step_help(kind))
     _error(errors, "step")
     _error(errors, "token")
     _error(errors, "grading_facts")
     if step.timed and kind != "note":
         with st.container(key=f"step_field_{kind}_at"):
             st.datetime_input(
-                f"{step.title}: when", key=f"step_{kind}_at", step=60, format="YYYY-MM-DD",
+                _("{step}: when").format(step=inc.step_title(kind)), key=f"step_{kind}_at",
+                step=60, format="YYYY-MM-DD",
                 value=now.replace(tzinfo=None, second=0, microsecond=0),
-                help=f"When it happened ({tz} time). Not before detection, not in the future.")
+                help=_("When it happened ({zone}). Not before detection, not in the "
+                       "future.").format(zone=ZONE_WORDS))
             _error(errors, "at")
     for name in step.fields:
         with st.container(key=f"step_field_{kind}_{name}"):
             key = f"step_{kind}_{name}"
-            label = inc.LABELS[name] + ("" if name in step.required else " (optional)")
+            label = inc.field_label(name) + ("" if name in step.required else _(" (optional)"))
             if name == "notification_channels":
                 st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
-                               format_func=inc.CHANNEL_LABELS.get,
-                               help="Policy 7.2: email, notification, announcement, etc.; "
-                                    "NDSMR Art. 11 [V] adds phone and SMS.")
+                               format_func=inc.bound(formatter("notification_channel")),
+                               help=_("Policy 7.2: email, notification, announcement, etc.; "
+                                      "NDSMR Art. 11 [V] adds phone and SMS."))
             elif name == "notice_contents":
-                st.markdown("**What the notice says** — PIPL Art. 57 [V] requires all six:")
+                st.markdown(_("**What the notice says** — PIPL Art. 57 [V] requires all six:"))
                 for c in NOTICE_CONTENTS:
-                    st.checkbox(inc.CONTENT_LABELS[c], key=f"step_{kind}_content_{c}")
+                    st.checkbox(inc.content_label(c), key=f"step_{kind}_content_{c}")
                 ticked = sum(bool(state.get(f"step_{kind}_content_{c}")) for c in NOTICE_CONTENTS)
                 if ticked < len(NOTICE_CONTENTS):
-                    st.caption(f"{ticked} of {len(NOTICE_CONTENTS)} ticked: a notice without all "
-                               "six is an INC-NOTICE-CONTENT finding.")
+                    st.caption(_("{ticked} of {total} ticked: a notice without all six is an "
+                                 "INC-NOTICE-CONTENT finding.").format(
+                        ticked=ticked, total=len(NOTICE_CONTENTS)))
             elif name in ("root_cause", "remediation", "close_reason", "text"):
                 st.text_area(label, key=key)
             elif name == "exemption_reason":
                 st.text_area(label, key=key, max_chars=inc._CAPS[name],
-                             placeholder="e.g. The leaked file was encrypted (AES-256) and the "
-                                         "key was not exposed: no one can read it.",
-                             help="PIPL Art. 57 ¶2 [V]: the measures taken effectively avoid "
-                                  "harm. Required; shown on the incident page as typed.")
+                             placeholder=_("e.g. The leaked file was encrypted (AES-256) and "
+                                           "the key was not exposed: no one can read it."),
+                             help=_("PIPL Art. 57 ¶2 [V]: the measures taken effectively avoid "
+                                    "harm. Required; shown on the incident page as typed."))
             elif name in inc.FLAG_FIELDS:
-                st.checkbox(inc.LABELS[name], key=key, value=bool(row.get(name)))
+                st.checkbox(inc.field_label(name), key=key, value=bool(row.get(name)))
             elif name == "economic_loss_cny":
                 current = row.get(name)
-                st.text_input(inc.LABELS[name], key=key,
+                st.text_input(inc.field_label(name), key=key,
                               value="" if current is None else clk.format_yuan(current),
-                              placeholder="e.g. 30000000",
-                              help="Yuan, at most 2 decimals; empty: not known.")
+                              placeholder=_("e.g. 30000000"),
+                              help=_("Yuan, at most 2 decimals; empty: not known."))
             elif name == "grade":
-                st.selectbox("Grade", GRADES, key=key, format_func=clk.GRADE_LABELS.get,
+                st.selectbox(_("Grade"), GRADES, key=key,
+                             format_func=inc.bound(formatter("grade")),
                              index=GRADES.index(row["grade"]) if row["grade"] in GRADES
                              else None,
-                             help="Raise it when the facts imply more; grading below what "
-                                  "they imply is an INC-GRADE finding.")
+                             help=_("Raise it when the facts imply more; grading below what "
+                                    "they imply is an INC-GRADE finding."))
                 _grading_preview(kind)
             else:
-                st.text_input(label, key=key, placeholder={
-                    "regulator": "e.g. Guangdong Provincial CAC",
-                    "pi_authority": "e.g. Guangdong Provincial CAC (PI protection)",
-                    "audience": "e.g. all 1.2 million affected users"}.get(name, ""))
+                hint = PLACEHOLDERS.get(name)
+                st.text_input(label, key=key, placeholder=_(hint) if hint else "")
             _error(errors, name)
-    title = step.title if step.title[1:2].isupper() else step.title[0].lower() + step.title[1:]
-    st.button(f"Record: {title}", key=f"step_{kind}_save", type="primary",
+    title = inc.step_title(kind)
+    if not is_chinese() and not title[1:2].isupper():
+        title = title[0].lower() + title[1:]
+    st.button(_("Record: {step}").format(step=title), key=f"step_{kind}_save", type="primary",
               on_click=_record, args=(kind,))
 
 
-st.subheader("Record a step", anchor=False)
+st.subheader(_("Record a step"), anchor=False)
 if not may_update:
-    st.info(f"Your role ({actor.role}) can follow incidents; recording steps needs a manager "
-            "or the DPO.", icon=":material/visibility:")
+    st.info(_("Your role ({role}) can follow incidents; recording steps needs a manager "
+              "or the DPO.").format(role=label("role", actor.role)), icon=":material/visibility:")
 else:
     allowed = inc.allowed_steps(record)
-    kind = st.selectbox("Step", allowed, key="step_kind", format_func=lambda k:
-                        inc.STEPS[k].title, index=None, placeholder="Choose the step to record")
+    kind = st.selectbox(_("Step"), allowed, key="step_kind",
+                        format_func=inc.bound(inc.step_title),
+                        index=None, placeholder=_("Choose the step to record"))
     if kind:
         _step_form(kind)
     blocked = {k: r for k, r in inc.blocked_steps(record).items()}
     if blocked:
-        with st.expander("Steps not possible now, and why"):
+        with st.expander(_("Steps not possible now, and why")):
             for k, reason in blocked.items():
-                st.markdown(f"- **{inc.STEPS[k].title}** — {ui.plain(reason)}")
-    st.caption("Status moves only forward: open → contained → resolved → closed.")
+                st.markdown(f"- **{inc.step_title(k)}** — {ui.plain(reason)}")
+    st.caption(_("Status moves only forward: {path}.").format(path=" → ".join(
+        label("incident_status", s) if is_chinese() else s
+        for s in ("open", "contained", "resolved", "closed"))))
 
 # -- timeline -----------------------------------------------------------------------------
-st.subheader("Timeline", anchor=False)
+st.subheader(_("Timeline"), anchor=False)
 timeline = ui.cached(inc.incident_timeline, incident_id=incident_id)
 with st.container(key="timeline"):
-    shown = timeline.assign(kind=timeline["kind"].map(
-        lambda k: inc.KIND_LABELS.get(k, str(k).replace("_", " ").capitalize())))
+    # Stored text stays as written (English); codes in it (a seeder's "contents:
+    # possible_harm") are shown in words where the app knows how (i18n.words_in).
+    words_in = getattr(i18n, "words_in", None)
+    detail = (timeline["detail"].map(lambda t: words_in(t, grades=False)) if words_in
+              else timeline["detail"])
+    shown = timeline.assign(kind=timeline["kind"].map(inc.kind_label), detail=detail,
+                            actor=timeline["actor"].map(actor_label),
+                            role=timeline["role"].map(lambda r: label("role", r)))
     st.dataframe(
         shown, hide_index=True,
         column_order=["event_id", "at", "kind", "detail", "actor", "role", "recorded_at",
                       "supersedes", "superseded_by"],
         column_config={
             "event_id": st.column_config.NumberColumn("#", format="%d"),
-            "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-            "kind": st.column_config.TextColumn("What"),
-            "detail": st.column_config.TextColumn("Detail", width="large"),
-            "actor": st.column_config.TextColumn("Who"),
-            "role": st.column_config.TextColumn("Role"),
+            "at": st.column_config.DatetimeColumn(_("When"), format="YYYY-MM-DD HH:mm"),
+            "kind": st.column_config.TextColumn(_("What")),
+            "detail": st.column_config.TextColumn(
+                _("Detail"), width="large",
+                help=_("As recorded, in English: the timeline's text is kept as written.")),
+            "actor": st.column_config.TextColumn(_("Who")),
+            "role": st.column_config.TextColumn(_("Role")),
             "recorded_at": st.column_config.DatetimeColumn(
-                "Recorded", format="YYYY-MM-DD HH:mm", help="When it was entered."),
+                _("Recorded"), format="YYYY-MM-DD HH:mm", help=_("When it was entered.")),
             "supersedes": st.column_config.NumberColumn(
-                "Corrects #", format="%d", help="The event this correction supersedes."),
+                _("Corrects #"), format="%d", help=_("The event this correction supersedes.")),
             "superseded_by": st.column_config.NumberColumn(
-                "Corrected by #", format="%d", help="A later correction supersedes it."),
+                _("Corrected by #"), format="%d", help=_("A later correction supersedes it.")),
         })
-    st.caption("Append-only: a correction is a new event that supersedes an earlier one; "
-               "nothing is edited in place or deleted.")
+    st.caption(_("Append-only: a correction is a new event that supersedes an earlier one; "
+                 "nothing is edited in place or deleted."))
 
 
 # -- corrections ---------------------------------------------------------------------------
@@ -369,20 +409,21 @@ def _correct(target: str) -> None:
     for key in [k for k in state if str(k).startswith((f"corr_{target}_", "corr_reason"))
                 and not str(k).endswith("instance")]:
         del state[key]
-    state["incident_flash"] = (f"Correction recorded (timeline event #{result.event_id}); the "
-                               "earlier value stays on the timeline.")
+    state["incident_flash"] = _("Correction recorded (timeline event #{event}); the earlier "
+                                "value stays on the timeline.").format(event=result.event_id)
 
 
 def _corr_widget(target: str, name: str, current) -> None:
     key = f"corr_{target}_{name}"
-    label = inc.LABELS[name]
+    label = inc.field_label(name)
     if name in ("at", "occurred_at", "detected_at"):
         st.datetime_input(label, key=key, value=_naive(current), step=60, format="YYYY-MM-DD")
     elif name == "incident_type":
-        st.selectbox(label, INCIDENT_TYPES, key=key, format_func=inc.TYPE_LABELS.get,
+        st.selectbox(label, INCIDENT_TYPES, key=key,
+                     format_func=inc.bound(formatter("incident_type")),
                      index=INCIDENT_TYPES.index(current) if current in INCIDENT_TYPES else None)
     elif name == "grade":
-        st.selectbox(label, GRADES, key=key, format_func=clk.GRADE_LABELS.get,
+        st.selectbox(label, GRADES, key=key, format_func=inc.bound(formatter("grade")),
                      index=GRADES.index(current) if current in GRADES else None)
     elif name in ("affected_subjects", "affected_sensitive_subjects"):
         st.text_input(label, key=key, value="" if current is None else str(current))
@@ -393,14 +434,15 @@ def _corr_widget(target: str, name: str, current) -> None:
     elif name == "data_categories":
         st.multiselect(label, list(catalog.categories), key=key,
                        default=[c for c in (current or []) if c in catalog.categories],
-                       format_func=lambda c: catalog.categories[c].label)
+                       format_func=inc.bound(inc.category_label))
     elif name == "notification_channels":
-        st.multiselect(label, NOTIFICATION_CHANNELS, key=key, format_func=inc.CHANNEL_LABELS.get,
+        st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
+                       format_func=inc.bound(formatter("notification_channel")),
                        default=[c for c in (current or []) if c in NOTIFICATION_CHANNELS])
     elif name == "notice_contents":
-        st.markdown(f"**{label}** (PIPL Art. 57 [V])")
+        st.markdown(_("**{label}** (PIPL Art. 57 [V])").format(label=label))
         for c in NOTICE_CONTENTS:
-            st.checkbox(inc.CONTENT_LABELS[c], key=f"corr_{target}_content_{c}",
+            st.checkbox(inc.content_label(c), key=f"corr_{target}_content_{c}",
                         value=c in (current or []))
     elif name in ("description", "root_cause", "remediation", "close_reason",
                   "exemption_reason"):
@@ -410,13 +452,13 @@ def _corr_widget(target: str, name: str, current) -> None:
 
 
 if may_update:
-    with st.expander("Correct the record"):
-        st.caption("Fix a wrong value: the correction is a new timeline event that supersedes "
-                   "the earlier one, with your reason; the row takes the corrected value.")
+    with st.expander(_("Correct the record")):
+        st.caption(_("Fix a wrong value: the correction is a new timeline event that supersedes "
+                     "the earlier one, with your reason; the row takes the corrected value."))
         errors = state.get("corr_errors") or {}
         targets = inc.correction_targets(record)
-        target = st.selectbox("What to correct", targets, key="corr_target",
-                              format_func=inc.TARGET_TITLES.get)
+        target = st.selectbox(_("What to correct"), targets, key="corr_target",
+                              format_func=inc.bound(inc.target_title))
         current = inc.current_values(record, target)
         _error(errors, "target")
         _error(errors, "changes")
@@ -425,36 +467,48 @@ if may_update:
                 _corr_widget(target, name, value)
                 _error(errors, name)
         with st.container(key="corr_field_reason"):
-            st.text_input("Reason for the correction", key="corr_reason")
+            st.text_input(_("Reason for the correction"), key="corr_reason")
             _error(errors, "reason")
-        st.button("Record the correction", key="corr_save", on_click=_correct, args=(target,))
+        st.button(_("Record the correction"), key="corr_save", on_click=_correct,
+                  args=(target,))
 
 # -- facts ---------------------------------------------------------------------------------
-with st.expander("Facts recorded", expanded=False):
-    categories = ", ".join(catalog.categories[c].label if c in catalog.categories else c
-                           for c in (row.get("data_categories") or [])) or "—"
+with st.expander(_("Facts recorded"), expanded=False):
+    sep = "、" if is_chinese() else ", "
+    categories = sep.join(inc.category_label(c)
+                          for c in (row.get("data_categories") or [])) or "—"
     facts = [
-        ("Description", row.get("description") or "—"),
-        ("Reported by", row.get("reported_by") or "—"),
-        ("Data categories", categories),
-        ("Systems affected", row.get("systems_affected") or "—"),
-        ("Emergency plan activated", clk.format_time(row.get("emergency_plan_activated_at"), tz)),
-        ("Contained", clk.format_time(row.get("contained_at"), tz)),
-        ("Regulator", " · ".join(x for x in (row.get("regulator"),
-                                             row.get("regulator_reference")) if x) or "—"),
-        ("Police reported", clk.format_time(row.get("police_reported_at"), tz)),
-        ("PI authority notified", clk.format_time(row.get("pi_authority_notified_at"), tz)),
-        ("Exemption from the users' notice (PIPL Art. 57 ¶2)",
+        (_("Description"), row.get("description") or "—"),
+        (_("Reported by"), row.get("reported_by") or "—"),
+        (_("Data categories"), categories),
+        (_("Systems affected"), row.get("systems_affected") or "—"),
+        (_("Emergency plan activated"),
+         clk.show_time(row.get("emergency_plan_activated_at"), tz)),
+        (_("Contained"), clk.show_time(row.get("contained_at"), tz)),
+        (_("Regulator"), " · ".join(x for x in (row.get("regulator"),
+                                                row.get("regulator_reference")) if x) or "—"),
+        (_("Police reported"), clk.show_time(row.get("police_reported_at"), tz)),
+        (_("PI authority notified"), clk.show_time(row.get("pi_authority_notified_at"), tz)),
+        (_("Exemption from the users' notice (PIPL Art. 57 ¶2)"),
          row.get("user_notice_exemption") or "—"),
-        ("Notice channels", ", ".join(inc.CHANNEL_LABELS.get(c, c)
-                                      for c in (row.get("notification_channels") or [])) or "—"),
-        ("Notice contents", ", ".join(c.replace("_", " ")
-                                      for c in (row.get("notice_contents") or [])) or "—"),
-        ("Root cause", row.get("root_cause") or "—"),
-        ("Remediation", row.get("remediation") or "—"),
-        ("Closed", clk.format_time(record.closed_at, tz)),
+        (_("Notice channels"), label_list("notification_channel",
+                                          row.get("notification_channels") or []) or "—"),
+        (_("Notice contents"), (label_list("notice_content", row.get("notice_contents") or [])
+                                if is_chinese() else
+                                ", ".join(c.replace("_", " ")
+                                          for c in (row.get("notice_contents") or []))) or "—"),
+        (_("Root cause"), row.get("root_cause") or "—"),
+        (_("Remediation"), row.get("remediation") or "—"),
+        (_("Closed"), clk.show_time(record.closed_at, tz)),
     ]
-    for label, value in facts:
-        st.markdown(f"**{label}:** {ui.plain(value)}")
+    colon = "：" if is_chinese() else ":"
+    for name, value in facts:
+        st.markdown(f"**{name}{colon}** {ui.plain(value)}")
 
-st.page_link(nav.script("incidents"), label="All incidents", icon=":material/emergency:")
+# -- documents -------------------------------------------------------------------------------
+# The incident's documents (the regulator report, the users' notice, ...) go here, from
+# dashboard/ui_documents.py (another change): add the one call
+#     ui_documents.render(actor, incident_id)
+# with ``from dashboard import ui_documents`` among the imports.
+
+st.page_link(nav.script("incidents"), label=_("All incidents"), icon=":material/emergency:")

@@ -70,12 +70,14 @@ def test_logging_an_incident_shows_its_clocks_before_and_after_saving(db, monkey
     fill_log_form(at, occurred_at=dt.datetime(2026, 11, 23, 22, 0),
                   data_categories=["name", "bank_account"], description="Found by the SOC")
     preview = [m.value for m in at.get_by_key("li_preview").markdown]
-    assert preview[0].startswith("**Report to the regulator** by **2026-11-24 12:00 +08:00** "
+    assert preview[0].startswith("**Report to the regulator** by "
+                                 "**24 Nov 2026 12:00 Beijing time** "
                                  "(2 h left)")
-    assert preview[1].startswith("**Notify the PI authority** by **2026-11-25 08:00 +08:00** "
+    assert preview[1].startswith("**Notify the PI authority** by "
+                                 "**25 Nov 2026 08:00 Beijing time** "
                                  "(22 h left)")
     assert preview[2].startswith("**Report to the police**: not applicable. No crime suspected")
-    assert preview[3].startswith("**Notify affected users** by **2026-11-25 08:00 +08:00**")
+    assert preview[3].startswith("**Notify affected users** by **25 Nov 2026 08:00 Beijing time**")
     assert "Starts when the incident is resolved" in preview[4]
     captions = " ".join(c.value for c in at.caption)
     assert "Suggested: **Relatively major (III)**" in captions
@@ -94,7 +96,7 @@ def test_logging_an_incident_shows_its_clocks_before_and_after_saving(db, monkey
     link = at.get("page_link")[0].proto
     assert (link.page, link.query_string) == ("incident", "id=INC-2026-0001")
     lines = " ".join(m.value for m in at.markdown)
-    assert "by 2026-11-24 12:00 +08:00 (2 h left)" in lines
+    assert "by 24 Nov 2026 12:00 Beijing time (2 h left)" in lines
     # "Log another" starts a new, empty form instance.
     instance = at.session_state["li_instance"]
     at.button(key="li_another").click().run()
@@ -221,9 +223,9 @@ def test_the_page_shows_each_clock_with_its_deadline_and_countdown(db, monkeypat
     at = open_incident(path, MANAGER, monkeypatch, due)
     assert at.title[0].value == f"{due} · CRM copy exposed"
     text = clock_text(at, "regulator")
-    assert "Due" in text and "**2 h left**" in text and "2026-11-24 12:00 +08:00" in text
+    assert "Due" in text and "**2 h left**" in text and "24 Nov 2026 12:00 Beijing time" in text
     text = clock_text(at, "user_notice")
-    assert "Due" in text and "22 h left" in text and "2026-11-25 08:00 +08:00" in text
+    assert "Due" in text and "22 h left" in text and "25 Nov 2026 08:00 Beijing time" in text
     assert "Not applicable" in clock_text(at, "summary")
     captions = " ".join(c.value for c in at.get_by_key("clock_regulator").caption)
     assert "Art. 4 [V]" in captions and "INC-REGULATOR-DEADLINE" in captions
@@ -238,7 +240,7 @@ def test_the_page_shows_each_clock_with_its_deadline_and_countdown(db, monkeypat
     text = clock_text(at, "regulator")
     assert "Late" in text and "done 1 h after the deadline" in text
     text = clock_text(at, "user_notice")
-    assert "Met" in text and "Done: 2026-11-23 20:00 +08:00" in text
+    assert "Met" in text and "Done: 23 Nov 2026 20:00 Beijing time" in text
 
 
 def record_on_page(app, kind: str, **values):
@@ -312,7 +314,7 @@ def test_step_errors_show_at_the_field_and_nothing_is_recorded(db, monkeypatch):
     events = store.scalar("SELECT count(*) FROM incident_events")
     at = record_on_page(at, "users_notified", at=dt.datetime(2026, 11, 24, 7, 30),
                         audience="", notice_contents=["cause"])
-    assert "Cannot be before detection (2026-11-24 08:00 +08:00)" in \
+    assert "Cannot be before detection (24 Nov 2026 08:00 Beijing time)" in \
         field_errors(at, "users_notified_at", "step_field_")[0]
     assert "Choose at least one channel" in \
         field_errors(at, "users_notified_notification_channels", "step_field_")[0]
@@ -509,7 +511,7 @@ def test_the_engine_findings_agree_with_the_clocks_the_page_shows(db, monkeypatc
             text = clock_text(at, c.key)
             assert c.label in text, (name, c.key, text)
             if c.deadline is not None:
-                assert clk.format_time(c.deadline, "Asia/Shanghai") in text
+                assert clk.show_time(c.deadline, "Asia/Shanghai") in text
             # ...and the engine says the same.
             assert ((c.rule_id, iid) in found) == (c.state in (clk.OVERDUE, clk.LATE)), \
                 (name, c.key, c.state)
@@ -581,9 +583,10 @@ def test_the_log_form_asks_the_grading_facts_and_says_why_it_suggests_the_grade(
     assert reasons[2].startswith("- Important or core data involved: at least relatively major")
     preview = {m.value.split("**")[1]: m.value for m in at.get_by_key("li_preview").markdown}
     # CII: the regulator and police reports within 1 h (detected 08:00, now 10:00: overdue).
-    assert "by **2026-11-24 09:00 +08:00** (overdue by 1 h)" in preview["Report to the regulator"]
-    assert "by **2026-11-24 09:00 +08:00**" in preview["Report to the police"]
-    assert "by **2026-11-25 08:00 +08:00**" in preview["Notify the PI authority"]
+    assert ("by **24 Nov 2026 09:00 Beijing time** (overdue by 1 h)"
+            in preview["Report to the regulator"])
+    assert "by **24 Nov 2026 09:00 Beijing time**" in preview["Report to the police"]
+    assert "by **25 Nov 2026 08:00 Beijing time**" in preview["Notify the PI authority"]
     assert n_incidents(store) == 0
     at.button(key="li_save").click().run()
     assert not at.exception, at.exception
@@ -605,7 +608,7 @@ def test_a_general_incident_with_people_affected_shows_the_authority_clock(db, m
     assert "PIPL Art. 57 still requires notifying the authority" in regulator
     text = clock_text(at, "pi_authority")
     assert "Notify the PI authority" in text and "Due" in text
-    assert "2026-11-25 08:00 +08:00" in text and "22 h left" in text
+    assert "25 Nov 2026 08:00 Beijing time" in text and "22 h left" in text
     source = " ".join(c.value for c in at.get_by_key("clock_pi_authority").caption)
     assert "PIPL Art. 57 [V]" in source and "[P]" in source and "INC-PI-AUTHORITY" in source
     assert "Not applicable" in clock_text(at, "police")
@@ -617,7 +620,7 @@ def test_the_police_clock_shows_when_a_crime_is_suspected(db, monkeypatch):
               cii_involved=True)
     at = open_incident(path, MANAGER, monkeypatch, iid)
     text = clock_text(at, "police")
-    assert "Overdue" in text and "2026-11-24 09:00 +08:00" in text
+    assert "Overdue" in text and "24 Nov 2026 09:00 Beijing time" in text
     source = " ".join(c.value for c in at.get_by_key("clock_police").caption)
     assert "Art. 4 [V]" in source and "1 h" in source and "INC-POLICE" in source
     assert "Not applicable" in clock_text(at, "pi_authority")     # no people affected
@@ -638,7 +641,8 @@ def test_the_pi_authority_notice_is_recorded_from_the_page(db, monkeypatch):
                         pi_authority="Guangdong CAC")
     assert "PI authority notified" in at.success[0].value
     text = clock_text(at, "pi_authority")
-    assert "Met" in text and "Done: 2026-11-24 09:00 +08:00 (the PI authority's notice)" in text
+    assert "Met" in text
+    assert "Done: 24 Nov 2026 09:00 Beijing time (the PI authority's notice)" in text
     assert "Due" in clock_text(at, "regulator")      # a separate report, still to do
 
 

@@ -182,7 +182,7 @@ BAD_FACTS = [
     ({"detected_at": "2026-11-24 10:01"}, "detected_at", "Cannot be in the future"),
     ({"occurred_at": "2026-12-01 00:00"}, "occurred_at", "Cannot be in the future"),
     ({"occurred_at": "2026-11-24 08:30"}, "detected_at", "Detection cannot be before the "
-                                                         "occurrence (2026-11-24 08:30 +08:00)"),
+     "occurrence (24 Nov 2026 08:30 Beijing time)"),
     ({"affected_subjects": "-5"}, "affected_subjects", "Cannot be negative"),
     ({"affected_subjects": "lots"}, "affected_subjects", "Not a whole number: 'lots'"),
     ({"affected_subjects": 2.5}, "affected_subjects", "Not a whole number"),
@@ -389,7 +389,7 @@ def test_closing_needs_the_summary_or_a_stated_reason(store):
 
 BAD_STEPS = [
     ("contained", {"at": "2026-11-24 07:59"}, "at", "Cannot be before detection "
-                                                    "(2026-11-24 08:00 +08:00)"),
+                                                    "(24 Nov 2026 08:00 Beijing time)"),
     ("contained", {"at": "2026-11-24 10:05"}, "at", "Cannot be in the future"),
     ("contained", {"at": None}, "at", "Enter the date and time"),
     ("contained", {"at": "noon"}, "at", "Not a date and time"),
@@ -428,7 +428,8 @@ def test_step_times_keep_the_order_of_handling(store):
     inc.record_step(store, MANAGER, iid, "contained", {"at": "2026-11-24 09:00"})
     with pytest.raises(inc.ValidationError) as caught:
         inc.record_step(store, MANAGER, iid, "resolved", {**RESOLVE, "at": "2026-11-24 08:30"})
-    assert caught.value.errors["at"] == "Cannot be before containment (2026-11-24 09:00 +08:00)."
+    assert caught.value.errors["at"] == \
+        "Cannot be before containment (24 Nov 2026 09:00 Beijing time)."
     inc.record_step(store, MANAGER, iid, "resolved", RESOLVE)
     with pytest.raises(inc.ValidationError, match="Cannot be before resolution"):
         inc.record_step(store, MANAGER, iid, "summary_filed", {"at": "2026-11-24 09:45"})
@@ -499,7 +500,7 @@ def test_correcting_the_facts_regrades_and_moves_the_clocks(store):
 
 @pytest.mark.parametrize("target, values, reason, field, message", [
     ("facts", {"detected_at": "2026-11-24 09:30"}, "r", "detected_at",
-     "Cannot be after containment (2026-11-24 09:00 +08:00)"),
+     "Cannot be after containment (24 Nov 2026 09:00 Beijing time)"),
     ("facts", {"affected_sensitive_subjects": "5000000"}, "r", "affected_sensitive_subjects",
      "Cannot exceed"),
     ("facts", {"title": ""}, "r", "title", "Enter a title"),

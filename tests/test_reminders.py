@@ -174,8 +174,9 @@ def test_reminder_texts_say_what_when_how_long_and_why(tmp_path, receivers):
         notify.deliver(store, config=config)
 
     title, text = body_of(http, f"{INC}:regulator:80")
-    assert title == (f"INC-2026-0001: report to the regulator due in 48 min "
-                     f"[{INC}:regulator:80]")
+    # bilingual: Chinese first, the English in brackets (dashboard/reminders.py)
+    assert title == (f"INC-2026-0001：向网信部门报告将于48分钟后到期 (INC-2026-0001: report to "
+                     f"the regulator due in 48 min) [{INC}:regulator:80]")
     assert "Deadline: 2026-11-24 14:00 +08:00 (Beijing time)" in text
     assert "As of 2026-11-24 13:12 +08:00: 80 % of the time allowed has gone; 48 min left." \
         in text
@@ -206,8 +207,8 @@ def test_reminder_texts_say_what_when_how_long_and_why(tmp_path, receivers):
     assert "due today" in title and "14 h 59 min left" in text
 
     title, text = body_of(http, "remediation:SHARE-CROSS-BORDER:sharing_agreement:SHA-0001:1")
-    assert title.startswith("SHARE-CROSS-BORDER on SHA-0001: remediation plan overdue by "
-                            "1 day [")
+    assert ("(SHARE-CROSS-BORDER on SHA-0001: remediation plan overdue by 1 day) ["
+            in title)
     assert "finding SHARE-CROSS-BORDER on sharing agreement SHA-0001" in text
     assert "target date 2026-11-30" in text and "Owner: li.na" in text
 
@@ -244,7 +245,7 @@ def test_the_daily_digest_goes_once_a_day_after_the_check_time(tmp_path, receive
     assert "Retention records overdue for deletion (RET-OVERDUE): 2." in text
     assert "New since the previous digest (2026-11-24 08:30 +08:00): 1 (change per rule: " \
         "RET-OVERDUE +1)." in text
-    assert title.startswith("Daily digest 2026-11-25:")
+    assert title.startswith("2026-11-25每日摘要：") and "(Daily digest 2026-11-25:" in title
     store.close()
 
 
@@ -356,7 +357,8 @@ def test_an_agreement_past_its_date_and_still_active_says_so_exactly(tmp_path):
         w.audit("register.import", "sharing_agreements")
     [queued] = [q for q in reminders.scan(store, SYSTEM) if q.status == "pending"]
     subject, body = store.rows("SELECT subject, body FROM outbox WHERE id = ?", [queued.id])[0]
-    assert subject == ("SHA-0009: agreement with Old Partner expired on 2026-11-22, still active "
+    assert subject == ("SHA-0009：与Old Partner的协议已于2026-11-22到期，仍为有效状态 "
+                       "(SHA-0009: agreement with Old Partner expired on 2026-11-22, still active) "
                        "[agreement:SHA-0009:0]")
     assert ("it expired at the end of 2026-11-22 (Beijing time), 1 d 10 h ago, and is still "
             "recorded as active (finding SHARE-EXPIRED-ACTIVE)") in body
