@@ -29,12 +29,12 @@ def render(actor: Actor, incident_id: str) -> None:
 
     if actor.may(docs.PERMISSION):
         left, right = st.columns([3, 1])
-        kind = left.selectbox(_("Document"), docs.KINDS, format_func=docs.kind_label,
+        kind = left.selectbox(_("Document"), docs.KINDS, format_func=i18n.in_locale(docs.kind_label),
                               key="doc_kind")
         languages = list(docs.LOCALES)
         locale = right.radio(_("Language"), languages,
                              index=languages.index(_default_locale()),
-                             format_func=docs.locale_label, key="doc_locale", horizontal=True)
+                             format_func=i18n.in_locale(docs.locale_label), key="doc_locale", horizontal=True)
         st.caption(_(docs.KIND_HELP[kind]))
         if st.button(_("Generate"), key="doc_generate", type="primary",
                      icon=":material/description:"):

@@ -6,6 +6,7 @@ import uuid
 
 import streamlit as st
 
+from dashboard import ui_documents
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard import navigation as nav
@@ -493,10 +494,8 @@ with st.expander(_("Facts recorded"), expanded=False):
          row.get("user_notice_exemption") or "—"),
         (_("Notice channels"), label_list("notification_channel",
                                           row.get("notification_channels") or []) or "—"),
-        (_("Notice contents"), (label_list("notice_content", row.get("notice_contents") or [])
-                                if is_chinese() else
-                                ", ".join(c.replace("_", " ")
-                                          for c in (row.get("notice_contents") or []))) or "—"),
+        (_("Notice contents"), label_list("notice_content",
+                                          row.get("notice_contents") or []) or "—"),
         (_("Root cause"), row.get("root_cause") or "—"),
         (_("Remediation"), row.get("remediation") or "—"),
         (_("Closed"), clk.show_time(record.closed_at, tz)),
@@ -506,9 +505,8 @@ with st.expander(_("Facts recorded"), expanded=False):
         st.markdown(f"**{name}{colon}** {ui.plain(value)}")
 
 # -- documents -------------------------------------------------------------------------------
-# The incident's documents (the regulator report, the users' notice, ...) go here, from
-# dashboard/ui_documents.py (another change): add the one call
-#     ui_documents.render(actor, incident_id)
-# with ``from dashboard import ui_documents`` among the imports.
+# The incident's documents (reports to the 网信部门, the notices), as Word files: generated
+# by managers and DPOs, downloadable by every role (dashboard/ui_documents.py).
+ui_documents.render(actor, incident_id)
 
 st.page_link(nav.script("incidents"), label=_("All incidents"), icon=":material/emergency:")

@@ -253,7 +253,9 @@ def test_email_carries_the_text_the_subject_and_the_id(tmp_path):
         store.close()
     assert mail.recipients == ["dpo@example.com"]
     assert mail.dedupe_id == "agreement:SHA-0001:7"
-    assert mail.subject == ("SHA-0001: agreement with Counterparty 1 expires in 4 days "
+    # bilingual, Chinese first (dashboard/reminders.py)
+    assert mail.subject == ("SHA-0001：与Counterparty 1的协议将于4天后到期 "
+                            "(SHA-0001: agreement with Counterparty 1 expires in 4 days) "
                             "[agreement:SHA-0001:7]")
     assert "As of 2026-11-24 10:00 +08:00: it expires on 2026-11-28" in mail.body
     assert mail.body.rstrip().endswith("Reminder id: agreement:SHA-0001:7")
