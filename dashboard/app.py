@@ -47,9 +47,9 @@ else:
     sections: dict[str, list] = {}
     for spec in pages_for(actor.role):
         sections.setdefault(i18n._(spec.section), []).append(
-            st.Page(spec.script, title=i18n._(spec.title), icon=spec.icon, url_path=spec.key,
+            st.Page(spec.script, title=i18n.page_title(spec.title), icon=spec.icon, url_path=spec.key,
                     default=spec.default))
-    nav = st.navigation(sections)
+    nav = st.navigation(sections, expanded=True)   # every page listed (no "View more")
     ui.sidebar_account(actor)
     ui.refused_link(actor)   # signed in from a link to a page outside the role
 

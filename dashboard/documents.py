@@ -961,7 +961,10 @@ def build(cur, settings, incident_id: str, kind: str, locale: str, at: dt.dateti
     ]
     notes: list[str] = []
     if kind in ("initial_report", "supplementary_report", "summary_report"):
-        header.append((facts.t("head.recipient"), facts.get("regulator")))
+        # the authority the report went to, once recorded; before that the law names it
+        # (the 2025 measures: the cyberspace administration, 网信部门)
+        header.append((facts.t("head.recipient"),
+                       facts.get("regulator") or facts.t("m.the_cac")))
     if kind == "initial_report":
         detected = row.get("detected_at")
         hours = settings.regulator_hours(bool(row.get("cii_involved")))

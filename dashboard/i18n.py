@@ -42,7 +42,8 @@ ENGLISH = "en"
 CHINESE = "zh_CN"
 LOCALES: dict[str, str] = {CHINESE: "简体中文", ENGLISH: "English"}
 DEFAULT_LOCALE = ENGLISH       # the command line, the API, exports; an unknown browser
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
+            "NP_": ((1, "c"), 2)}
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("locale", default=None)
 
@@ -173,6 +174,30 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     if locale == ENGLISH:
         return singular if n == 1 else plural
     return _translations(locale).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in this run's locale, as meant in ``context`` (one English word, two
+    Chinese ones: the page "Incident" is 事件详情, the entity an incident 安全事件)."""
+    locale = get_locale()
+    if locale == ENGLISH:
+        return message
+    return _translations(locale).pgettext(context, message)
+
+
+def NP_(context: str, message: str) -> str:
+    """Mark ``message`` in ``context`` for extraction (see ``pgettext``)."""
+    return message
+
+
+PAGE_CONTEXT = "page title"
+
+
+def page_title(title: str) -> str:
+    """A page's title (navigation.PAGES) in this run's locale: its "page title" meaning
+    where the catalogs give one, else the plain translation."""
+    shown = pgettext(PAGE_CONTEXT, title)
+    return shown if shown != title or get_locale() == ENGLISH else _(title)
 
 
 def N_(message: str) -> str:

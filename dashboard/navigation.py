@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .i18n import N_
+from .i18n import N_, NP_
 
 # The repository: pages/ holds the page files, dashboard/app.py is the navigation entry
 # point. The entry point does not sit beside pages/ (see APP_SCRIPT).
@@ -81,6 +81,10 @@ PAGES: tuple[PageSpec, ...] = (
 )
 
 PAGE_BY_KEY = {p.key: p for p in PAGES}
+
+# Page titles whose Chinese differs from the same English word elsewhere (i18n.page_title):
+# the page "Incident" (one incident's record) is 事件详情, an incident 安全事件.
+_PAGE_MEANINGS = (NP_("page title", "Incident"), NP_("page title", "Rights request"))
 
 
 def script(key: str) -> str:

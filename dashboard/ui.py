@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from .access import Actor
-from .i18n import _, fmt_datetime, is_chinese, label
+from .i18n import _, fmt_datetime, is_chinese, label, page_title
 from .navigation import PAGE_BY_KEY, sign_in_script
 from .store import Store, default_db_path
 
@@ -352,7 +352,7 @@ def refused_link(actor: Actor) -> None:
     spec = PAGE_BY_KEY.get(st.session_state.pop("sign_in_target", None) or "")
     if spec is not None and actor.role not in spec.roles:
         st.warning(_("**{page}** is not available. Your role ({role}) may not open it.").format(
-            page=_(spec.title), role=role_words(actor.role)), icon=":material/block:")
+            page=page_title(spec.title), role=role_words(actor.role)), icon=":material/block:")
 
 
 def page_guard(key: str) -> Actor:
@@ -376,7 +376,7 @@ def page_guard(key: str) -> Actor:
             text = _("**{page}** is not available. You are not signed in.")
         else:
             text = _("**{page}** is not available. Your role ({role}) may not open it.")
-        st.error(text.format(page=_(spec.title), role=role_words(actor.role) if actor else ""),
+        st.error(text.format(page=page_title(spec.title), role=role_words(actor.role) if actor else ""),
                  icon=":material/block:")
         st.stop()
     return actor

@@ -25,7 +25,7 @@ from . import navigation as nav
 from . import queries as Q
 from .access import Actor
 from .charts import selection_codes
-from .i18n import N_, _, fmt_number, is_chinese, ngettext
+from .i18n import N_, _, fmt_number, is_chinese, ngettext, page_title
 from .navigation import PAGE_BY_KEY
 from . import registers as R
 from .registers import Register
@@ -372,7 +372,7 @@ def related_pages(clause: str, actor: Actor, root: Path) -> None:
     if specs:
         with st.container(horizontal=True, gap="small"):
             for spec in specs:
-                st.page_link(spec.script, label=_(spec.title), icon=spec.icon)
+                st.page_link(spec.script, label=page_title(spec.title), icon=spec.icon)
 
 
 def clear_focus() -> None:

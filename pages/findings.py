@@ -19,7 +19,7 @@ from dashboard import policy_law as PL
 from dashboard import rules as R
 from dashboard import views as view
 from dashboard.access import PermissionDenied
-from dashboard.i18n import (N_, _, actor_label, fmt_date, fmt_datetime, fmt_number,
+from dashboard.i18n import (N_, _, actor_label, page_title, fmt_date, fmt_datetime, fmt_number,
                             is_chinese, label, label_frame, ngettext)
 from dashboard.navigation import PAGE_BY_KEY
 
@@ -396,7 +396,7 @@ def detail(rule_id: str, entity_id: str) -> None:
                                                                              width="large")})
         spec = PAGE_BY_KEY[d["register_page"]]
         if actor.role in spec.roles:
-            st.page_link(spec.script, label=_("Open in {page}").format(page=_(spec.title)),
+            st.page_link(spec.script, label=_("Open in {page}").format(page=page_title(spec.title)),
                          icon=spec.icon, query_params=d["register_param"])
     with history:
         if d["timeline"] is not None:

@@ -6,7 +6,7 @@ from streamlit.errors import StreamlitAuthError
 
 from dashboard import accounts, ui
 from dashboard.accounts import AccountError, AuthError
-from dashboard.i18n import _
+from dashboard.i18n import _, page_title
 from dashboard.navigation import PAGE_BY_KEY
 
 store = ui.get_store()
@@ -20,7 +20,7 @@ with column:
     st.caption(_("Privacy compliance: sign in to see what your role allows."))
     target = PAGE_BY_KEY.get(st.session_state.get("sign_in_target") or "")
     if target:   # opened from a link to a page: it opens, with the link's view, once signed in
-        st.caption(_("Sign in to open **{page}**.").format(page=_(target.title)))
+        st.caption(_("Sign in to open **{page}**.").format(page=page_title(target.title)))
 
     notice = st.session_state.get("sign_in_notice")
     if notice:
