@@ -579,8 +579,8 @@ def compile_all() -> list[Path]:
 
 
 def merged_catalog(locale: str = CHINESE) -> dict[Any, str]:
-    """``{msgid: msgstr}`` over every ``.po`` of ``locale`` (fuzzy entries count as
-    untranslated: gettext ignores them)."""
+    """``{msgid: msgstr}`` over every ``.po`` of ``locale`` (``(context, msgid)`` for an
+    entry with a context; fuzzy entries count as untranslated: gettext ignores them)."""
     out: dict[Any, str] = {}
     for po in po_files(locale):
         for msg in read_catalog(po):
@@ -589,7 +589,7 @@ def merged_catalog(locale: str = CHINESE) -> dict[Any, str]:
             text = msg.string
             if msg.fuzzy:
                 text = "" if isinstance(text, str) else ("",)
-            out[msg.id] = text
+            out[(msg.context, msg.id) if msg.context else msg.id] = text
     return out
 
 
@@ -600,7 +600,7 @@ def missing_translations(locale: str = CHINESE) -> list[str]:
     for msg in extract():
         if not msg.id:
             continue
-        text = have.get(msg.id)
+        text = have.get((msg.context, msg.id) if msg.context else msg.id)
         if isinstance(text, tuple):
             ok = all(text)
         else:

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from . import documents as docs
@@ -70,8 +72,9 @@ def render(actor: Actor, incident_id: str) -> None:
             if row["missing"]:
                 info.caption(_("To be completed: {items}").format(
                     items=ui.plain(_headings(row))))
-            action.download_button(
-                _("Download"), data=docs.document_bytes(store, row["doc_id"]),
+            action.download_button(       # the bytes are read when clicked, not per run
+                _("Download"), data=partial(docs.document_bytes, store, row["doc_id"]),
+                on_click="ignore",
                 file_name=row["file_name"], mime=docs.DOCX_MIME,
                 key=f"doc_download_{row['doc_id']}", icon=":material/download:")
 

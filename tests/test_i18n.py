@@ -59,9 +59,10 @@ def test_a_message_has_one_translation_across_the_catalogs():
         for msg in i18n.read_catalog(po):
             if not msg.id or not msg.string or isinstance(msg.id, tuple):
                 continue
-            if msg.id in seen and seen[msg.id][1] != msg.string:
-                conflicts.append((msg.id, seen[msg.id], (po.name, msg.string)))
-            seen.setdefault(msg.id, (po.name, msg.string))
+            key = (msg.context, msg.id)      # a context is another meaning (pgettext)
+            if key in seen and seen[key][1] != msg.string:
+                conflicts.append((key, seen[key], (po.name, msg.string)))
+            seen.setdefault(key, (po.name, msg.string))
     assert not conflicts, conflicts[:10]
 
 

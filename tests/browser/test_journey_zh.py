@@ -5,8 +5,9 @@ record, logs an incident and downloads its initial report to the 网信部门, a
 Chinese whose SHA-256 the incident's page shows (as the audit log holds it) and whose
 required items are present or marked to be completed.
 
-It writes the README's Chinese screenshots: docs/screenshots/overview_zh.png,
-findings_zh.png and incident_zh.png.
+It runs on a server of its own, on a copy of the demo store as built (the other journeys
+count the incidents and the audit pack's files of the shared one). It writes the README's
+Chinese screenshots: docs/screenshots/overview_zh.png, findings_zh.png and incident_zh.png.
 """
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from dashboard import audit
 from dashboard import documents as docs
 from dashboard import engine, i18n
+from serving import served
 
-from .conftest import FROZEN_NOW, save_screenshot, wait_for_app
+from .conftest import ARTIFACTS, FROZEN_NOW, save_screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +33,23 @@ NOW = dt.datetime.fromisoformat(FROZEN_NOW)
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
+@pytest.fixture(scope="module")
+def zh_app(demo_store_path, tmp_path_factory):
+    db = tmp_path_factory.mktemp("zh") / "demo.duckdb"
+    audit.copy_store(demo_store_path.with_name("reference.duckdb"), db)
+    env = {"COMPLIANCE_DB": str(db), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW}
+    with served("server.py", env=env, log=ARTIFACTS / "streamlit-zh.log") as server:
+        yield server.base
+
+
 @pytest.fixture
-def zh_page(browser, served_app):
+def zh_page(browser, zh_app):
     context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                   accept_downloads=True, timezone_id="Asia/Shanghai",
                                   locale="zh-CN")
     context.set_default_timeout(30_000)
     pg = context.new_page()
-    pg.base_url = served_app  # type: ignore[attr-defined]
+    pg.base_url = zh_app  # type: ignore[attr-defined]
     yield pg
     context.close()
 
