@@ -234,18 +234,6 @@ TIME_NAMES = {
 }
 
 
-def bound(format_func):
-    """``format_func`` (e.g. ``i18n.formatter(kind)``) fixed to this run's language: a
-    select box may call it outside the page run (Streamlit's AppTest does, to find the
-    option shown), where the session's language is not known."""
-    locale = get_locale()
-
-    def formatted(value):
-        with using(locale):
-            return format_func(value)
-    return formatted
-
-
 def category_label(code: str) -> str:
     """A data category of the policy's catalog in words (its Chinese name in Chinese)."""
     category = load_catalog().categories.get(code)

@@ -268,7 +268,7 @@ def _step_form(kind: str) -> None:
             label = inc.field_label(name) + ("" if name in step.required else _(" (optional)"))
             if name == "notification_channels":
                 st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
-                               format_func=inc.bound(formatter("notification_channel")),
+                               format_func=formatter("notification_channel"),
                                help=_("Policy 7.2: email, notification, announcement, etc.; "
                                       "NDSMR Art. 11 [V] adds phone and SMS."))
             elif name == "notice_contents":
@@ -298,7 +298,7 @@ def _step_form(kind: str) -> None:
                               help=_("Yuan, at most 2 decimals; empty: not known."))
             elif name == "grade":
                 st.selectbox(_("Grade"), GRADES, key=key,
-                             format_func=inc.bound(formatter("grade")),
+                             format_func=formatter("grade"),
                              index=GRADES.index(row["grade"]) if row["grade"] in GRADES
                              else None,
                              help=_("Raise it when the facts imply more; grading below what "
@@ -322,7 +322,7 @@ if not may_update:
 else:
     allowed = inc.allowed_steps(record)
     kind = st.selectbox(_("Step"), allowed, key="step_kind",
-                        format_func=inc.bound(inc.step_title),
+                        format_func=i18n.in_locale(inc.step_title),
                         index=None, placeholder=_("Choose the step to record"))
     if kind:
         _step_form(kind)
@@ -421,10 +421,10 @@ def _corr_widget(target: str, name: str, current) -> None:
         st.datetime_input(label, key=key, value=_naive(current), step=60, format="YYYY-MM-DD")
     elif name == "incident_type":
         st.selectbox(label, INCIDENT_TYPES, key=key,
-                     format_func=inc.bound(formatter("incident_type")),
+                     format_func=formatter("incident_type"),
                      index=INCIDENT_TYPES.index(current) if current in INCIDENT_TYPES else None)
     elif name == "grade":
-        st.selectbox(label, GRADES, key=key, format_func=inc.bound(formatter("grade")),
+        st.selectbox(label, GRADES, key=key, format_func=formatter("grade"),
                      index=GRADES.index(current) if current in GRADES else None)
     elif name in ("affected_subjects", "affected_sensitive_subjects"):
         st.text_input(label, key=key, value="" if current is None else str(current))
@@ -435,10 +435,10 @@ def _corr_widget(target: str, name: str, current) -> None:
     elif name == "data_categories":
         st.multiselect(label, list(catalog.categories), key=key,
                        default=[c for c in (current or []) if c in catalog.categories],
-                       format_func=inc.bound(inc.category_label))
+                       format_func=i18n.in_locale(inc.category_label))
     elif name == "notification_channels":
         st.multiselect(label, NOTIFICATION_CHANNELS, key=key,
-                       format_func=inc.bound(formatter("notification_channel")),
+                       format_func=formatter("notification_channel"),
                        default=[c for c in (current or []) if c in NOTIFICATION_CHANNELS])
     elif name == "notice_contents":
         st.markdown(_("**{label}** (PIPL Art. 57 [V])").format(label=label))
@@ -459,7 +459,7 @@ if may_update:
         errors = state.get("corr_errors") or {}
         targets = inc.correction_targets(record)
         target = st.selectbox(_("What to correct"), targets, key="corr_target",
-                              format_func=inc.bound(inc.target_title))
+                              format_func=i18n.in_locale(inc.target_title))
         current = inc.current_values(record, target)
         _error(errors, "target")
         _error(errors, "changes")

@@ -31,13 +31,13 @@ if actor.may("incident.log"):
 with st.container(key="incident_filters"):
     c1, c2, c3 = st.columns(3)
     grades = c1.multiselect(_("Grade"), GRADES, key="f_grade",
-                            format_func=inc.bound(formatter("grade")),
+                            format_func=formatter("grade"),
                             placeholder=_("All grades"))
     statuses = c2.multiselect(_("Status"), INCIDENT_STATUSES, key="f_status",
-                              format_func=inc.bound(formatter("incident_status")),
+                              format_func=formatter("incident_status"),
                               placeholder=_("All statuses"))
     types = c3.multiselect(_("Type"), INCIDENT_TYPES, key="f_type",
-                           format_func=inc.bound(formatter("incident_type")),
+                           format_func=formatter("incident_type"),
                            placeholder=_("All types"))
     c1, c2, c3 = st.columns(3)
     start = c1.date_input(_("Detected from"), value=None, key="f_from", format="YYYY-MM-DD")

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard import navigation as nav
-from dashboard import ui
+from dashboard import i18n, ui
 from dashboard.access import PermissionDenied
 from dashboard.i18n import _, formatter, is_chinese
 from dashboard.reference import load_catalog
@@ -114,7 +114,7 @@ left, right = st.columns(2)
 with left:
     _field("incident_type", lambda: st.selectbox(
         _("Type"), INCIDENT_TYPES, key=K + "incident_type", index=None,
-        format_func=inc.bound(formatter("incident_type")),
+        format_func=formatter("incident_type"),
         placeholder=_("Choose the type")))
 with right:
     _field("reported_by", lambda: st.text_input(
@@ -160,7 +160,7 @@ with right:
 SENSITIVE = _(" (sensitive)")
 _field("data_categories", lambda: st.multiselect(
     _("Data categories"), list(catalog.categories), key=K + "data_categories",
-    format_func=inc.bound(lambda c: inc.category_label(c)
+    format_func=i18n.in_locale(lambda c: inc.category_label(c)
                           + (SENSITIVE if catalog.categories[c].sensitive else "")),
     help=_("From the policy's catalog (policy 2.1–2.4, 3.2).")))
 _field("systems_affected", lambda: st.text_input(
@@ -206,7 +206,7 @@ st.subheader(_("Grade"), anchor=False)
 suggested = clk.grade_label(draft.suggested_grade)
 _field("grade", lambda: st.selectbox(
     _("Grade"), GRADES, key=K + "grade", index=None,
-    format_func=inc.bound(formatter("grade")),
+    format_func=formatter("grade"),
     placeholder=_("Suggested: {grade}").format(grade=suggested),
     help=_("National emergency plan grades. Leave empty to use the suggested grade. You may "
            "grade higher; grading lower is an INC-GRADE finding.")))
