@@ -296,7 +296,7 @@ def test_export_filter_errors_follow_the_locale():
     assert exports.DATASETS["incidents"].title == "Incidents"
     with i18n.using(ZH):
         assert exports.filter_label(exports.DATASETS["audit_log"].filter("from")) == \
-            "记录时间（起）"
+            "登记（起）"
     assert exports.filter_label(exports.DATASETS["audit_log"].filter("from")) == "Logged from"
 
 

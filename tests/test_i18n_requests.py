@@ -80,7 +80,7 @@ def test_the_queue_in_chinese(demo_db, monkeypatch, actor):
     assert "《中华人民共和国个人信息保护法》第四十四条至第五十条" in caption
     assert "第15个工作日" in caption and "北京时间" in caption
     metrics = {m.label: m.value for m in at.metric}
-    assert set(metrics) == {"显示", "处理中", "已逾期", "7 天内到期"}, metrics
+    assert set(metrics) == {"显示", "未结", "已逾期", "7 天内到期"}, metrics
     table = at.dataframe[0].value
     assert len(table) > 0
     cells = [str(v) for c in SHOWN_COLUMNS["queue"] for v in table[c]]
@@ -142,7 +142,7 @@ def test_one_request_in_chinese(db, monkeypatch):
     assert "剩余 13 个工作日" in deadline.markdown[1].value
     assert "第15个工作日" in deadline.caption[0].value
     history = at.get_by_key("request_history").dataframe[0].value
-    assert list(history["kind"]) == ["已登记", "处理中"]
+    assert list(history["kind"]) == ["登记", "处理中"]
     assert list(history["role"]) == ["经理", "个人信息保护负责人"]
     assert history["detail"][0].startswith("已登记：删除（8.2），渠道：电子邮件"), history["detail"][0]
     assert "截止时间：2026年12月11日 23:59 北京时间" in history["detail"][0]
