@@ -9,8 +9,8 @@ from dashboard import notify, ui
 from dashboard import queries as Q
 from dashboard import settings_store as SS
 from dashboard.access import ROLES, PermissionDenied
-from dashboard.i18n import (_, actor_label, fmt_datetime, fmt_number, formatter, is_chinese,
-                            label, ngettext)
+from dashboard.i18n import (_, actor_label, fmt_datetime, fmt_number, formatter, in_locale,
+                            is_chinese, label, ngettext)
 from dashboard.settings import (DATA_DIR, FILE_ONLY, READ_AT_START, SPEC_BY_NAME, SPECS,
                                 STORE_ORIGIN)
 from dashboard.store import StoreError
@@ -124,7 +124,7 @@ def _edit_settings(settings) -> None:
                      "used: {error}").format(setting=name, error=ui.plain(error)),
                    icon=":material/warning:")
     name = st.selectbox(_("Setting"), [s.name for s in SPECS], key="setting_to_change",
-                        format_func=lambda n: f"{n} ({_(SPEC_BY_NAME[n].unit)})")
+                        format_func=in_locale(lambda n: f"{n} ({_(SPEC_BY_NAME[n].unit)})"))
     spec = SPEC_BY_NAME[name]
     current = getattr(settings, name)
     st.markdown(_("**In force:** {value}, {origin}. **Default:** {default}.").format(

@@ -13,7 +13,7 @@ from dashboard.access import PermissionDenied
 from dashboard.settings import STORE_ORIGIN, Settings, load_settings
 from dashboard.store import Store, StoreError
 
-from conftest import ADMIN, AUDITOR, DEMO_AS_OF, DPO, FROZEN_NOW, MANAGER, app_test, make_store
+from conftest import ADMIN, AUDITOR, DEMO_AS_OF, DPO, FROZEN_NOW, MANAGER, app_test, make_store, shown
 
 
 def audit_count(store) -> int:
@@ -363,22 +363,22 @@ def _save(at, label="Save"):
 
 def test_the_page_edits_a_value(store, monkeypatch):
     at = _choose(_page(store.path, DPO, monkeypatch), "incident_stale_days")
-    markdown = " ".join(m.value for m in at.markdown)
+    markdown = " ".join(shown(m.value) for m in at.markdown)
     assert "**In force:** 14, default. **Default:** 14." in markdown
-    assert any("Legal source: Policy 7.2" in c.value for c in at.caption)
+    assert any("Legal source: Policy 7.2" in shown(c.value) for c in at.caption)
     field = at.number_input(key="setting_value_incident_stale_days")
     assert field.label == "New value (days)"
     field.set_value(10)
     _save(at)
-    assert [s.value for s in at.success] == [
-        "incident\\_stale\\_days is now 10 (was 14), set in the app; the checks use it from "
-        "now on."] or any("is now 10 (was 14)" in s.value for s in at.success)
+    assert [shown(s.value) for s in at.success] == [
+        "incident_stale_days is now 10 (was 14), set in the app; the checks use it from "
+        "now on."]
     assert store.settings.incident_stale_days == 10
     assert last_entry(store)["action"] == "settings.set"
     table = at.dataframe[0].value.set_index("setting")
     assert table.loc["incident_stale_days", "value"] == "10"
     assert table.loc["incident_stale_days", "from"] == "set in the app"
-    markdown = " ".join(m.value for m in at.markdown)
+    markdown = " ".join(shown(m.value) for m in at.markdown)
     assert "set in the app by dpo.li on 24 Nov 2026 10:00" in markdown
     # and back: the reset button
     _save(at, "Remove the value set in the app (back to 14, default)")
@@ -392,15 +392,15 @@ def test_the_page_shows_the_error_under_the_field_and_saves_nothing(store, monke
     at.text_input(key="setting_value_daily_check_time").input("8.30")
     _save(at)
     assert len(at.error) == 1
-    assert "is not a time of day as HH:MM" in at.error[0].value
+    assert "is not a time of day as HH:MM" in shown(at.error[0].value)
     assert not at.success
     assert audit_count(store) == n and stored_rows(store) == []
-    assert any("next start" in i.value for i in at.info)       # read when the server starts
+    assert any("next start" in shown(i.value) for i in at.info)   # read when the server starts
     # a list, a choice and a switch
     _choose(at, "reminder_incident_percents")
     at.text_input(key="setting_value_reminder_incident_percents").input("50, 80, 120")
     _save(at)
-    assert "120 is out of range" in at.error[0].value
+    assert "120 is out of range" in shown(at.error[0].value)
     _choose(at, "grade_important_data_floor")
     at.selectbox(key="setting_value_grade_important_data_floor").select("major")
     _save(at)
@@ -417,7 +417,7 @@ def test_the_page_says_which_value_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPLIANCE_DUE_URGENT_DAYS", "3")
     store = make_store(tmp_path / "w.duckdb")
     at = _choose(_page(store.path, DPO, monkeypatch), "due_soon_days")
-    assert any(f"set by the settings file {path}" in w.value.replace("\\", "")
+    assert any(f"set by the settings file {path}" in shown(w.value)
                for w in at.warning)
     assert not [b for b in at.button if b.label == "Save"]
     table = at.dataframe[0].value.set_index("setting")
@@ -425,7 +425,7 @@ def test_the_page_says_which_value_wins(tmp_path, monkeypatch):
     assert table.loc["due_urgent_days", "from"] == "environment variable " \
                                                    "COMPLIANCE_DUE_URGENT_DAYS"
     _choose(at, "timezone")
-    assert any("only, not in the app" in i.value for i in at.info)
+    assert any("only, not in the app" in shown(i.value) for i in at.info)
     store.close()
 
 
@@ -435,22 +435,27 @@ def test_managers_and_auditors_see_the_values_read_only(store, monkeypatch, acto
     assert not [w for w in at.selectbox if w.key == "setting_to_change"]
     assert not [b for b in at.button if b.label == "Save"]
     assert at.dataframe[0].value.shape[0] > 40
-    assert any("A DPO or an administrator can change" in c.value for c in at.caption)
+    assert any("A DPO or an administrator can change" in shown(c.value) for c in at.caption)
 
 
 def test_the_page_in_chinese(store, monkeypatch):
-    at = _choose(_page(store.path, DPO, monkeypatch, locale="zh_CN"), "reminder_scan_minutes")
+    at = _choose(_page(store.path, DPO, monkeypatch, locale="zh_CN"), "daily_check_time")
+    n = audit_count(store)
+    at.text_input(key="setting_value_daily_check_time").input("25:00")
+    _save(at, "保存")
+    assert shown(at.error[0].value) == ("daily_check_time：“25:00”不是 HH:MM 格式（24 小时制）"
+                                        "的时刻，例如 08:30。")
+    assert audit_count(store) == n and stored_rows(store) == []
+    _choose(at, "reminder_scan_minutes")
     assert any("**生效值：**5，默认值。" in m.value for m in at.markdown)
     field = at.number_input(key="setting_value_reminder_scan_minutes")
     assert field.label == "新值（分钟）"
-    n = audit_count(store)
-    field.set_value(0)                 # the browser keeps to the bounds; a client may not
-    _save(at, "保存")
-    assert "超出范围" in at.error[0].value
-    assert audit_count(store) == n and stored_rows(store) == []
-    field = at.number_input(key="setting_value_reminder_scan_minutes")
     field.set_value(10)
     _save(at, "保存")
-    assert any("reminder" in s.value and "现为 10（原为 5）" in s.value for s in at.success)
+    assert [shown(s.value) for s in at.success] == [
+        "reminder_scan_minutes 现为 10（原为 5），已在应用中设置；检查从现在起使用该值。"]
     assert store.settings.reminder_scan_minutes == 10
-    assert any("在应用中设置" in m.value for m in at.markdown)
+    assert any("由 dpo.li 于 2026年11月24日 10:00 北京时间 在应用中设置" in shown(m.value)
+               for m in at.markdown), [m.value for m in at.markdown]
+    table = at.dataframe[0].value.set_index("setting")
+    assert table.loc["reminder_scan_minutes", "from"] == "在应用中设置"
