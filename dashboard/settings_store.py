@@ -82,6 +82,26 @@ def value_words(spec: Setting, value: Any) -> str:
     return str(value) if value != "" else _("(empty)")
 
 
+# Settings a rule parameter depends on besides its own (``engine.rule_parameters``).
+_ALSO_READ = {"regulator_hours": ("regulator_report_hours_cii", "cii_operator")}
+
+
+def rules_using(name: str) -> list[str]:
+    """The ids of the compliance rules whose result depends on setting ``name``: those whose
+    SQL reads a parameter taken from it (``rules.PARAMETERS``); ``due_soon_days`` sets every
+    rule's due-item horizon, ``workday_calendar_file`` the calendar the working-day rules
+    read."""
+    from .rules import PARAMETERS, load_rules
+    rules = load_rules()
+    if name == "due_soon_days":
+        return [r.rule_id for r in rules]
+    if name == "workday_calendar_file":
+        return [r.rule_id for r in rules if "calendar_days" in r.query]
+    params = {p for p, (_t, _m, setting) in PARAMETERS.items()
+              if setting == name or name in _ALSO_READ.get(p, ())}
+    return [r.rule_id for r in rules if params & set(r.params)]
+
+
 def overridden_by(settings: Settings, name: str) -> str | None:
     """The origin that wins over a value set in the app (a settings file's path,
     ``environment COMPLIANCE_<NAME>``, ``argument``), or None."""

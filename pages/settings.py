@@ -5,8 +5,10 @@ notification channels of each role (redacted), with "Send a test" for DPOs
 and admins; and the policy catalog (data categories, purposes, retention rules)."""
 import streamlit as st
 
+from dashboard import dashboards as D
 from dashboard import notify, ui
 from dashboard import queries as Q
+from dashboard import rules as R
 from dashboard import settings_store as SS
 from dashboard.access import ROLES, PermissionDenied
 from dashboard.i18n import (_, actor_label, fmt_datetime, fmt_number, formatter, in_locale,
@@ -72,7 +74,6 @@ st.caption(_("Confidence: {marks}.").format(
     marks=("；" if CHINESE else "; ").join(f"**{k}** {_(v)}" for k, v in Q.CONFIDENCE.items())))
 
 
-
 def _in_force(settings, name: str) -> str:
     """Where the value in force comes from, in words: set in the app by whom and when, the
     settings file, an environment variable, or the default."""
@@ -109,6 +110,32 @@ def _value_input(spec, current):
                          max_chars=SS.TEXT_MAX_CHARS)
 
 
+def _effect_on_rules(settings, name: str) -> None:
+    """The rules whose results depend on the setting, with their findings and items falling
+    due now, as the next check (run with the value in force) counts them: a saved change
+    shows here, on the overview and on the findings at once."""
+    using = SS.rules_using(name)
+    if not using:
+        st.caption(_("No compliance rule reads this setting."))
+        return
+    scores = ui.cached(D.scores, as_of=D.as_of_for(store, None), level="rule")
+    counts = {row.code: (int(row.failing), int(row.due)) for row in scores.itertuples()}
+    if name == "due_soon_days":
+        st.markdown(_("Every rule lists what falls due within this many days: "
+                      "**{due}** items fall due within {days} days now.").format(
+                          due=fmt_number(sum(d for _f, d in counts.values())),
+                          days=fmt_number(settings.due_soon_days)))
+        return
+    rules = R.rule_map()
+    lines = [_("- **{rule}** {title}: {findings} open findings, {due} falling due").format(
+                 rule=rule_id, title=ui.plain(R.text(rules[rule_id], "title")),
+                 findings=fmt_number(counts.get(rule_id, (0, 0))[0]),
+                 due=fmt_number(counts.get(rule_id, (0, 0))[1]))
+             for rule_id in using if rule_id in rules]
+    st.markdown(_("Rules that read this setting, as the check counts them now:") + "\n\n"
+                + "\n".join(lines))
+
+
 def _edit_settings(settings) -> None:
     """The DPO's and administrator's form: one setting at a time, with its unit, legal
     source and the layer its value comes from; saved through ``settings_store``."""
@@ -134,6 +161,7 @@ def _edit_settings(settings) -> None:
     st.markdown(ui.plain(_(spec.help)))
     st.caption(_("Unit: {unit}. Legal source: {source} (confidence {mark}).").format(
         unit=ui.plain(_(spec.unit)), source=ui.plain(_(spec.source)), mark=spec.confidence))
+    _effect_on_rules(settings, name)
     if name in READ_AT_START:
         st.info(_("The scheduler reads this setting when the server starts: a change takes "
                   "effect for it at the next start."), icon=":material/restart_alt:")

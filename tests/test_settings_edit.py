@@ -459,3 +459,40 @@ def test_the_page_in_chinese(store, monkeypatch):
                for m in at.markdown), [m.value for m in at.markdown]
     table = at.dataframe[0].value.set_index("setting")
     assert table.loc["reminder_scan_minutes", "from"] == "在应用中设置"
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_every_setting_in_the_picker_shows_no_raw_code(store, monkeypatch, locale):
+    """The sweep of tests/test_i18n.py sees the first setting only: here every one, with a
+    value set in the app for some."""
+    from screen_text import raw_codes
+    from dashboard.settings import SPECS
+    SS.set_value(store, DPO, "grade_important_data_floor", "particularly_major")
+    SS.set_value(store, ADMIN, "cii_operator", True)
+    at = _page(store.path, DPO, monkeypatch, locale=locale)
+    for spec in SPECS:
+        _choose(at, spec.name)
+        codes = raw_codes(at)
+        assert not codes, (spec.name, locale, sorted(codes))
+
+
+def test_the_page_shows_the_effect_on_the_rules_at_once(demo_db, monkeypatch):
+    at = _choose(_page(demo_db, DPO, monkeypatch), "processor_assessment_days")
+
+    def assessment_line(at):
+        text = " ".join(shown(m.value) for m in at.markdown)
+        assert "Rules that read this setting" in text
+        import re
+        found = re.search(r"\*\*PROC-ASSESSMENT\*\* [^:]+: ([0-9,]+) open findings", text)
+        assert found, text
+        return int(found.group(1).replace(",", ""))
+
+    before = assessment_line(at)
+    at.number_input(key="setting_value_processor_assessment_days").set_value(90)
+    _save(at)
+    assert at.success
+    assert assessment_line(at) > before
+    _choose(at, "session_idle_minutes")
+    assert any("No compliance rule reads this setting." in shown(c.value) for c in at.caption)
+    _choose(at, "due_soon_days")
+    assert any("items fall due within 30 days now" in shown(m.value) for m in at.markdown)
