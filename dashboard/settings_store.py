@@ -26,7 +26,7 @@ from typing import Any
 
 from .access import Actor, require
 from .i18n import _, is_chinese, label
-from .settings import (FILE_ONLY, SPEC_BY_NAME, STORE_ORIGIN, Setting, Settings,
+from .settings import (FILE_ONLY, SPEC_BY_NAME, SPECS, STORE_ORIGIN, Setting, Settings,
                        SettingsError, _coerce)
 from .store import SETTINGS_TABLE, StoreError
 
@@ -330,3 +330,68 @@ def reset_value(store, actor: Actor, name: str) -> Change:
         w.execute(f"DELETE FROM {SETTINGS_TABLE} WHERE name = ?", [name])
         w.audit("settings.reset", "settings", name, before=before, after=after)
     return Change(name, before, after, True)
+
+
+# -- the command line: python -m dashboard settings show|set|reset ------------------------
+def cmd_show(args, out, err) -> int:
+    from .cli import EXIT_OK, open_store
+    with open_store(args, read_only=True, must_exist=True) as store:
+        settings = store.settings
+        for spec in SPECS:
+            name = spec.name
+            value = getattr(settings, name)
+            shown = ", ".join(str(v) for v in value) if isinstance(value, tuple) else (
+                str(value).lower() if isinstance(value, bool) else str(value))
+            origin = settings.origin[name]
+            if origin == STORE_ORIGIN:
+                info = settings.stored[name]
+                at = info["set_at"]
+                origin = (f"set in the app by {info['set_by']} at "
+                          f"{at.isoformat() if isinstance(at, dt.datetime) else at}")
+            elif name in settings.stored:
+                origin += " (a value set in the app is not in force)"
+            out.write(f"{name} = {shown}  [{origin}]\n")
+        for name, error in settings.store_errors.items():
+            err.write(f"warning: the value of {name} set in the app is not used: {error}\n")
+    return EXIT_OK
+
+
+def cmd_set(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    with open_store(args, must_exist=True) as store:
+        change = set_value(store, cli_actor(), args.name, args.value)
+        if change.changed:
+            out.write(f"{args.name} = {args.value!s} (was {change.before['value']}, from "
+                      f"{change.before['from']}); audited as settings.set\n")
+        else:
+            out.write(f"{args.name} already has this value: nothing was written\n")
+    return EXIT_OK
+
+
+def cmd_reset(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    with open_store(args, must_exist=True) as store:
+        change = reset_value(store, cli_actor(), args.name)
+        out.write(f"{args.name}: the value set in the app is removed; "
+                  f"{change.after['value']} from {change.after['from']} is in force; "
+                  "audited as settings.reset\n")
+    return EXIT_OK
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("settings", help="settings in force, and values set in the app")
+    cmds = p.add_subparsers(dest="settings_command", required=True, parser_class=type(p))
+    c = cmds.add_parser("show", help="every setting's value and where it comes from")
+    c.set_defaults(handler=cmd_show)
+    c = cmds.add_parser("set", help="set a value in the app's store (validated, audited; "
+                                    "refused when the settings file or environment sets it)")
+    c.add_argument("name")
+    c.add_argument("value", help="a number, true/false, HH:MM, a grade, comma-separated "
+                                 "numbers or a text, as the setting needs")
+    c.set_defaults(handler=cmd_set)
+    c = cmds.add_parser("reset", help="remove the value set in the app (the file's, the "
+                                      "environment's or the default takes over)")
+    c.add_argument("name")
+    c.set_defaults(handler=cmd_reset)

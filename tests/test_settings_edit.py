@@ -496,3 +496,42 @@ def test_the_page_shows_the_effect_on_the_rules_at_once(demo_db, monkeypatch):
     assert any("No compliance rule reads this setting." in shown(c.value) for c in at.caption)
     _choose(at, "due_soon_days")
     assert any("items fall due within 30 days now" in shown(m.value) for m in at.markdown)
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_the_command_line_shows_sets_and_resets(store, monkeypatch):
+    import io
+
+    from dashboard.cli import main
+    path = str(store.path)
+    monkeypatch.delenv("COMPLIANCE_DUE_SOON_DAYS", raising=False)
+
+    def run(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        code = main([*argv, "--db", path], out, err)
+        return code, out.getvalue(), err.getvalue()
+
+    store.close()                      # the command line opens the file itself
+    code, out, _err = run("settings", "set", "due_soon_days", "14")
+    assert code == 0 and "due_soon_days = 14 (was 30, from default)" in out
+    code, _out, err = run("settings", "set", "due_soon_days", "soon")
+    assert code == 2 and "“soon” is not a whole number of days" in err
+    code, out, _err = run("settings", "show")
+    assert code == 0
+    assert "due_soon_days = 14  [set in the app by cli:" in out
+    assert "cii_operator = false  [default]" in out
+    monkeypatch.setenv("COMPLIANCE_DUE_SOON_DAYS", "5")
+    code, _out, err = run("settings", "set", "due_soon_days", "3")
+    assert code == 2 and "environment variable COMPLIANCE_DUE_SOON_DAYS, which wins" in err
+    code, out, _err = run("settings", "show")
+    assert "due_soon_days = 5  [environment COMPLIANCE_DUE_SOON_DAYS (a value set in the app " \
+           "is not in force)]" in out
+    monkeypatch.delenv("COMPLIANCE_DUE_SOON_DAYS")
+    code, out, _err = run("settings", "reset", "due_soon_days")
+    assert code == 0 and "30 from default is in force" in out
+    code, _out, err = run("settings", "reset", "due_soon_days")
+    assert code == 2 and "has no value set in the app" in err
+    with Store(path, settings=Settings()) as again:
+        actions = [r[0] for r in again.rows(
+            "SELECT action FROM audit_log WHERE entity_type = 'settings' ORDER BY seq")]
+        assert actions == ["settings.set", "settings.reset"]
