@@ -13,7 +13,8 @@ from dashboard.access import PermissionDenied
 from dashboard.settings import STORE_ORIGIN, Settings, load_settings
 from dashboard.store import Store, StoreError
 
-from conftest import ADMIN, AUDITOR, DEMO_AS_OF, DPO, FROZEN_NOW, MANAGER, app_test, make_store, shown
+from conftest import (ADMIN, AUDITOR, DEMO_AS_OF, DPO, FROZEN_NOW, MANAGER, app_test, make_store,
+                      shown)
 
 
 def audit_count(store) -> int:
