@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "dashboard.exports",
     "dashboard.accounts",
     "dashboard.tokens",
+    "dashboard.settings_store",
 )
 
 

@@ -425,6 +425,8 @@ LABELS: dict[str, dict[str, str]] = {
         "notify.failed": N_("Reminder failed"), "notify.retry": N_("Reminder retried"),
         "notification.read": N_("Notifications read"),
         "settings.manage": N_("Settings changed"), "settings.toml": N_("Settings file changed"),
+        "settings.set": N_("Setting changed in the app"),
+        "settings.reset": N_("Setting reset to the file or default"),
         "store.seed": N_("Demo data seeded"), "schema.migrate": N_("Store migrated"),
         "reference.sync": N_("Policy catalog synchronized"), "audit.seal": N_("Audit log sealed"),
     },

@@ -1,9 +1,11 @@
 """Every deadline and threshold the checks use, with its default and legal source.
 
-Nothing in the rules is a constant: each number below can be changed in a settings
-file (TOML, ``[settings]`` table, path in ``COMPLIANCE_SETTINGS`` or
+Nothing in the rules is a constant: each number below can be changed on the Settings
+page by a DPO or an administrator (stored in the store, audited: dashboard/settings_store.py),
+in a settings file (TOML, ``[settings]`` table, path in ``COMPLIANCE_SETTINGS`` or
 ``data/settings.toml``) or by an environment variable ``COMPLIANCE_<NAME>``
-(upper case), the environment winning. Confidence marks follow
+(upper case). Precedence: default, the app's value, the file, the environment (the last
+one set wins). Confidence marks follow
 ``shared/reference/regulations.md``: V read in the law's text, V2 secondary source,
 P a project default where the law gives no number (the policy says "timely"),
 C fixed by the data contract.
@@ -351,14 +353,58 @@ def _coerce(spec: Setting, value: Any, origin: str) -> Any:
     return text
 
 
+# Where a value set in the app comes from (``Settings.origin``): the store's
+# ``settings_values`` table (migration 0020, dashboard/settings_store.py).
+STORE_ORIGIN = "store"
+# Settings changed only in the settings file or the environment, never in the app: the time
+# zone is the data contract's, and a path names a file on the server.
+FILE_ONLY = frozenset({"timezone", "workday_calendar_file"})
+# Settings the server reads once, when it starts (the scheduler's timetable): a change in
+# the app is in force for everything else at once, for these at the next start.
+READ_AT_START = frozenset({"daily_check_time", "reminder_scan_minutes"})
+
+
 class Settings:
-    """Resolved settings: defaults, then the settings file, then the environment."""
+    """Resolved settings: defaults, then the values set in the app (the store's
+    ``settings_values``, see ``with_store_values``), then the settings file, then the
+    environment."""
 
     def __init__(self, values: dict[str, Any] | None = None):
         self._values = {s.name: s.default for s in SPECS}
         self.origin = {s.name: "default" for s in SPECS}
+        # values set in the app: {name: {"value", "set_by", "set_at"}}, in force or not
+        # (a file or environment value wins), and those the code no longer accepts
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.store_errors: dict[str, str] = {}
         for name, value in (values or {}).items():
             self.set(name, value, "argument")
+
+    def with_store_values(self, rows) -> "Settings":
+        """A copy with the values set in the app, ``rows`` of (name, JSON value, set_at,
+        set_by): each is in force where the value is still the default (the settings file,
+        the environment and an argument win). A stored value that does not pass
+        validation any more (a bound changed in the code) is left out and reported in
+        ``store_errors``; an unknown name (a setting since removed) is ignored."""
+        import json
+        out = Settings.__new__(Settings)
+        out._values = dict(self._values)
+        out.origin = dict(self.origin)
+        out.stored = {}
+        out.store_errors = {}
+        for name, text, set_at, set_by in rows:
+            spec = SPEC_BY_NAME.get(name)
+            if spec is None or name in FILE_ONLY:
+                continue
+            try:
+                value = _coerce(spec, json.loads(text), STORE_ORIGIN)
+            except (ValueError, TypeError) as exc:      # SettingsError, bad JSON
+                out.store_errors[name] = str(exc)
+                continue
+            out.stored[name] = {"value": value, "set_by": set_by, "set_at": set_at}
+            if out.origin[name] == "default":
+                out._values[name] = value
+                out.origin[name] = STORE_ORIGIN
+        return out
 
     def set(self, name: str, value: Any, origin: str) -> None:
         if name not in SPEC_BY_NAME:

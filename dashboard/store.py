@@ -41,6 +41,10 @@ _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 _DATA_VERSIONS: dict[str, int] = {}
 _NEUTRAL_COMMITS: dict[str, int] = {}
+# Commits that changed ``settings_values`` (the values set in the app, migration 0020), per
+# store file: every ``Store`` on the file re-reads its settings when the count moves.
+_SETTINGS_GENERATIONS: dict[str, int] = {}
+SETTINGS_TABLE = "settings_values"
 
 # Writes that never change what the compliance rules (data/rules/) read: results stored
 # from a check, remediation plans, exports' and sign-ins' audit entries, user accounts,
@@ -222,8 +226,13 @@ class Store:
                  clock: Callable[[], dt.datetime] | None = None):
         self.path = default_db_path(path)
         self.read_only = read_only
-        self.settings = settings or load_settings()
-        self.tz = ZoneInfo(self.settings.timezone)
+        # defaults, the settings file and the environment (or the caller's settings); the
+        # values set in the app are layered in by the ``settings`` property
+        self._base_settings = settings or load_settings()
+        self._settings = self._base_settings
+        self._settings_seen: int | None = None
+        self._settings_lock = threading.Lock()
+        self.tz = ZoneInfo(self._base_settings.timezone)
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}: run `python -m dashboard init` first")
@@ -250,6 +259,58 @@ class Store:
         self._ring = None
         self._keyed_columns = False
         self._evaluation_schema = False
+        self.settings           # the values set in the app, read as the store opens
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: default, then the values set in the app (the store's
+        ``settings_values``), then the settings file, then the environment
+        (``Settings.with_store_values``). Re-read after a commit that changed the app's
+        values, by whichever ``Store`` object on this file made it, so the next check uses
+        a value the moment it is saved."""
+        generation = _SETTINGS_GENERATIONS.get(self._key, 0)
+        if self._settings_seen != generation:
+            with self._settings_lock:
+                if self._settings_seen != generation:
+                    self._settings = self._read_store_settings()
+                    self._settings_seen = generation
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        with self._settings_lock:
+            self._base_settings = self._settings = value
+            self._settings_seen = None
+            self.tz = ZoneInfo(value.timezone)
+
+    @property
+    def base_settings(self) -> Settings:
+        """The settings without the values set in the app: defaults, the settings file and
+        the environment (or those the store was opened with)."""
+        return self._base_settings
+
+    def _read_store_settings(self) -> Settings:
+        """The base settings with the store's values; the base alone on a store without the
+        table yet (before migration 0020) or one that cannot be read."""
+        base = self._base_settings
+        try:
+            cur = self._con.cursor()
+        except duckdb.Error:
+            return base
+        try:
+            cur.execute(f"SET TimeZone = '{base.timezone}'")
+            present = cur.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND table_name = ?", [SETTINGS_TABLE]).fetchone()[0]
+            if not present:
+                return base
+            rows = cur.execute(f"SELECT name, value, set_at, set_by FROM {SETTINGS_TABLE} "
+                               "ORDER BY name").fetchall()
+        except duckdb.Error:
+            return base
+        finally:
+            cur.close()
+        return base.with_store_values(rows)
 
     @property
     def data_version(self) -> int:
@@ -268,7 +329,7 @@ class Store:
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cur = self._con.cursor()
         try:
-            cur.execute(f"SET TimeZone = '{self.settings.timezone}'")  # validated by ZoneInfo
+            cur.execute(f"SET TimeZone = '{self.tz.key}'")  # validated by ZoneInfo
             yield cur
         finally:
             cur.close()
@@ -322,6 +383,9 @@ class Store:
             raw.execute("COMMIT")
             with _LOCKS_GUARD:
                 _DATA_VERSIONS[self._key] = _DATA_VERSIONS.get(self._key, 0) + 1
+                if SETTINGS_TABLE in touched:
+                    _SETTINGS_GENERATIONS[self._key] = \
+                        _SETTINGS_GENERATIONS.get(self._key, 0) + 1
 
     @contextmanager
     def write(self, actor: Actor, action: str) -> Iterator[Writer]:
