@@ -198,7 +198,7 @@ def test_due_soon_days_from_the_environment_reaches_pages(small_db, monkeypatch)
     at = open_page(small_db, DPO, monkeypatch, "settings")
     table = at.dataframe[0].value.set_index("setting")
     assert table.loc["due_soon_days", "value"] == "10"
-    assert table.loc["due_soon_days", "from"] == "environment COMPLIANCE_DUE_SOON_DAYS"
+    assert table.loc["due_soon_days", "from"] == "environment variable COMPLIANCE_DUE_SOON_DAYS"
     assert any("**1** changed from the default" in x.value for x in at.markdown)
 
 
@@ -260,8 +260,12 @@ def test_settings_page_lists_settings_and_catalog(small_db, monkeypatch):
     assert "Identity verification" not in purposes["label"].tolist()   # the catalog's labels
     assert retention.set_index("label").loc["Resume", "max_age_days"] == 180
     assert any("COMPLIANCE_" in c.value for c in at.code)
-    assert not at.text_input and not at.number_input and not at.toggle    # read-only
-    assert [b.label for b in at.button if b.label != "Sign out"] == []
+    # an administrator edits one setting at a time (tests/test_settings_edit.py); a manager
+    # only reads them
+    ro = open_page(small_db, MANAGER, monkeypatch, "settings")
+    assert not ro.exception
+    assert not ro.text_input and not ro.number_input and not ro.toggle    # read-only
+    assert [b.label for b in ro.button if b.label != "Sign out"] == []
 
 
 # -- large registers: a bounded page, the URL's page number, back to page 1 on a filter ----

@@ -620,6 +620,7 @@ def test_manager_logs_a_request_dpo_completes_it_auditor_downloads_the_register(
     expect(pg.get_by_role("heading", name="Rights requests", exact=True)).to_be_visible()
     wait_for_app(pg)
     pg.get_by_text("Log a request", exact=True).click()
+    wait_for_app(pg)
     pg.locator(".st-key-log_field_channel").get_by_role("combobox", name="Channel").click()
     pg.get_by_role("option", name="E-mail", exact=True).click()
     pg.locator(".st-key-log_field_kind").get_by_role("combobox").click()
