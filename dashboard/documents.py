@@ -39,7 +39,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -48,7 +47,7 @@ from zoneinfo import ZoneInfo
 from . import i18n
 from .access import Actor, require
 from .i18n import N_, _
-from .reference import CATALOG_PATH, load_catalog
+from .reference import load_catalog
 
 KINDS = ("initial_report", "supplementary_report", "summary_report", "individual_notice",
          "authority_notice")
@@ -394,52 +393,16 @@ def file_name(incident_id: str, kind: str, locale: str) -> str:
 
 
 # -- where the reporting unit and the contact come from -------------------------------------
-# The settings reporting_unit and pi_contact (data/settings.toml, COMPLIANCE_<NAME>, or the
-# Settings page), else the policy catalog's [organisation] table (name, name_zh, contact,
-# contact_zh) if a deployment adds one; empty, the documents mark them "to be completed".
-UNIT_SETTINGS = ("reporting_unit",)
-CONTACT_SETTINGS = ("pi_contact",)
-_ORG_TABLES = ("organisation", "organization", "company", "handler")
-
-
-def _catalog_org() -> dict:
-    try:
-        with CATALOG_PATH.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    for name in _ORG_TABLES:
-        table = data.get(name)
-        if isinstance(table, dict):
-            return table
-    return {}
-
-
-def _first_text(*values: Any) -> str | None:
-    for value in values:
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
+# The settings reporting_unit and pi_contact (Settings page, data/settings.toml or
+# COMPLIANCE_<NAME>); empty, the documents mark them "to be completed".
 def reporting_unit(settings, locale: str = "zh_CN") -> str | None:
     """The company's name for the documents, or None (marked to be completed)."""
-    found = _first_text(*(getattr(settings, n, None) for n in UNIT_SETTINGS))
-    if found:
-        return found
-    org = _catalog_org()
-    zh = _first_text(org.get("name_zh"))
-    return _first_text(zh if locale == "zh_CN" else None, org.get("name"), zh)
+    return (getattr(settings, "reporting_unit", "") or "").strip() or None
 
 
 def handler_contact(settings, locale: str = "zh_CN") -> str | None:
     """How individuals and authorities reach the handler (PIPL Art. 57(5)), or None."""
-    found = _first_text(*(getattr(settings, n, None) for n in CONTACT_SETTINGS))
-    if found:
-        return found
-    org = _catalog_org()
-    zh = _first_text(org.get("contact_zh"))
-    return _first_text(zh if locale == "zh_CN" else None, org.get("contact"), zh)
+    return (getattr(settings, "pi_contact", "") or "").strip() or None
 
 
 # -- the facts, in the document's language ---------------------------------------------------

@@ -13,11 +13,9 @@ from dashboard import exports, i18n, importer
 from dashboard import queries as Q
 from dashboard import views
 from dashboard.registers import PROCESSORS
-from dashboard.settings import Settings
-from dashboard.store import Store
 
-from conftest import ADMIN, AUDITOR, DPO, FROZEN_NOW, MANAGER, app_test, make_store
-from test_exports import populate
+from conftest import ADMIN, AUDITOR, DPO, MANAGER, app_test, make_store
+from test_export_pages import db, reopen  # noqa: F401 - the same small filled store
 
 ACTORS = {"dpo": DPO, "manager": MANAGER, "auditor": AUDITOR, "admin": ADMIN}
 ZH = "zh_CN"
@@ -40,16 +38,6 @@ WHOLE_CODES = {"supplier", "affiliate", "contractor", "agent", "partner", "activ
                "expiring", "expired", "valid", "overdue", "due", "deleted"}
 
 
-@pytest.fixture
-def db(tmp_path):
-    s = make_store(tmp_path / "pages.duckdb")
-    populate(s)
-    s.close()
-    return tmp_path / "pages.duckdb"
-
-
-def reopen(path) -> Store:
-    return Store(path, settings=Settings(), clock=lambda: FROZEN_NOW)
 
 
 def shown_texts(at) -> list[str]:

@@ -26,6 +26,7 @@ from dashboard import engine, i18n
 from serving import served
 
 from .conftest import ARTIFACTS, FROZEN_NOW, save_screenshot, wait_for_app
+from .test_journeys import bars_by_tick, click_bar
 
 pytestmark = pytest.mark.browser
 
@@ -95,21 +96,7 @@ def test_dpo_journey_in_chinese(zh_page: Page, reference_store):
     save_screenshot(pg, "overview_zh")
 
     # Drill down: the worst clause's bar opens its findings.
-    ticks = clause_plot.locator(".ytick text")
-    labels = {}
-    for i in range(ticks.count()):
-        box = ticks.nth(i).bounding_box()
-        labels[box["y"] + box["height"] / 2] = ticks.nth(i).text_content().split(" · ")[0]
-    scores = {}
-    for i in range(bars.count()):
-        box = bars.nth(i).bounding_box()
-        code = min(labels.items(), key=lambda kv: abs(kv[0] - box["y"] - box["height"] / 2))[1]
-        scores[code] = bars.nth(i)
-    bar = scores[worst]
-    bar.scroll_into_view_if_needed()
-    wait_for_app(pg)
-    box = bar.bounding_box()
-    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    click_bar(pg, bars_by_tick(clause_plot)[worst])
     pg.wait_for_url(re.compile(r"/findings\?"))
     assert parse_qs(urlsplit(pg.url).query)["clause"] == [worst]
     expect(pg.get_by_role("heading", name="发现项", exact=True)).to_be_visible()

@@ -82,6 +82,37 @@ def click_table_row(pg: Page, table: Locator, row: int) -> None:
     pg.mouse.click(box["x"] + 15, box["y"] + 36 + 35 * row + 17)
 
 
+def tick_codes(plot: Locator) -> dict[float, str]:
+    """A horizontal bar chart's y ticks: {middle height: the code that starts the label}
+    ("5.1.4 · We may entrust…" → "5.1.4")."""
+    ticks = plot.locator(".ytick text")
+    labels = {}
+    for i in range(ticks.count()):
+        box = ticks.nth(i).bounding_box()
+        labels[box["y"] + box["height"] / 2] = ticks.nth(i).text_content().split(" · ")[0]
+    return labels
+
+
+def bars_by_tick(plot: Locator) -> dict[str, Locator]:
+    """The chart's bars by the code of the tick level with each."""
+    labels = tick_codes(plot)
+    bars = plot.locator(".bars .point")
+    out = {}
+    for i in range(bars.count()):
+        box = bars.nth(i).bounding_box()
+        code = min(labels.items(), key=lambda kv: abs(kv[0] - box["y"] - box["height"] / 2))[1]
+        out[code] = bars.nth(i)
+    return out
+
+
+def click_bar(pg: Page, bar: Locator) -> None:
+    """Click a Plotly bar in its middle (once the app is idle)."""
+    bar.scroll_into_view_if_needed()
+    wait_for_app(pg)
+    box = bar.bounding_box()
+    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
 def url_view(url: str) -> tuple[str, dict[str, list[str]]]:
     """A URL's path and query parameters, to compare views."""
     parts = urlsplit(url)
@@ -145,26 +176,14 @@ def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
     clause_plot = plots.filter(has=pg.locator(".gtitle", has_text="per policy clause"))
     bars = clause_plot.locator(".bars .point")
     expect(bars).to_have_count(len(clauses))
-    ticks = clause_plot.locator(".ytick text")
-    labels = {}
-    for i in range(ticks.count()):
-        box = ticks.nth(i).bounding_box()
-        labels[box["y"] + box["height"] / 2] = ticks.nth(i).text_content().split(" · ")[0]
-    assert sorted(labels.values()) == sorted(clauses.index)
+    assert sorted(tick_codes(clause_plot).values()) == sorted(clauses.index)
+    scores = bars_by_tick(clause_plot)
     save_screenshot(pg, "overview")
 
     # From the worst clause's bar to its findings.
-    scores = {}
-    for i in range(bars.count()):
-        box = bars.nth(i).bounding_box()
-        code = min(labels.items(), key=lambda kv: abs(kv[0] - box["y"] - box["height"] / 2))[1]
-        scores[code] = bars.nth(i)
     bar = scores[worst]
     assert float(bar.text_content().split()[0]) == pytest.approx(clauses[worst] * 100, abs=0.06)
-    bar.scroll_into_view_if_needed()
-    wait_for_app(pg)
-    box = bar.bounding_box()
-    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    click_bar(pg, bar)
     pg.wait_for_url(re.compile(r"/findings\?"))
     assert url_view(pg.url) == ("/findings", {"clause": [worst]})
     matching = pg.get_by_text("findings match 1 filter.")
