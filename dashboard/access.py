@@ -38,7 +38,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "request.update": frozenset({"manager", "dpo", "system"}),
     # Issue 7: the Import page is for DPOs and admins (admins load registers for the DPO).
     "register.import": frozenset({"dpo", "admin", "system"}),
+    # Issue 18: DPOs keep the processors and sharing-agreements registers in the app
+    # (add, edit, offboard a processor, end an agreement), and set, review and lift legal
+    # holds on retention records.
     "register.edit": frozenset({"dpo", "system"}),
+    "retention.hold": frozenset({"dpo", "system"}),
+    # Issue 18: evidence files. Attaching or withdrawing one also needs the right to change
+    # the record it belongs to (a manager attaches to incidents and rights requests, a DPO
+    # to any record); reading follows the record's page.
+    "evidence.attach": frozenset({"dpo", "manager", "system"}),
     "finding.acknowledge": frozenset({"dpo", "system"}),
     "check.snapshot": frozenset({"dpo", "system"}),
     "export.download": frozenset({"dpo", "auditor", "system"}),
@@ -71,6 +79,8 @@ ACTION_TITLES = {
     "request.update": N_("Record rights-request steps"),
     "register.import": N_("Import a register file"),
     "register.edit": N_("Edit register records"),
+    "retention.hold": N_("Set, review and lift legal holds on retention records"),
+    "evidence.attach": N_("Attach and withdraw evidence files"),
     "finding.acknowledge": N_("Acknowledge findings (remediation plan)"),
     "check.snapshot": N_("Store a compliance snapshot"),
     "export.download": N_("Download exports and audit packs"),

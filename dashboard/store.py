@@ -49,12 +49,12 @@ SETTINGS_TABLE = "settings_values"
 # Writes that never change what the compliance rules (data/rules/) read: results stored
 # from a check, remediation plans, exports' and sign-ins' audit entries, user accounts,
 # API tokens and the audit entries of API calls, the notification outbox (reminders
-# queued and delivered).
+# queued and delivered), evidence files (issue 18: no rule reads them).
 # ``Store.input_version`` leaves them out, so the engine keeps its evaluation across them.
 RULE_NEUTRAL_ACTIONS = frozenset({"check.snapshot", "finding.acknowledge", "export.download",
                                   "account.sign_in", "user.manage", "token.manage", "api.use",
                                   "notify.queue", "notification.read",
-                                  "account.preference"})
+                                  "account.preference", "evidence.attach"})
 
 
 def _write_lock_for(path: Path) -> threading.RLock:

@@ -65,9 +65,10 @@ def test_matrix_lists_every_action_and_matches_the_issue_role_descriptions():
     # dpo: everything but user and token administration (and installing the store)
     assert {a for a, r in doc.items() if "dpo" not in r} == {"user.manage", "token.manage",
                                                              "store.admin"}
-    # manager: log and update incidents and rights requests (issue 14)
+    # manager: log and update incidents and rights requests (issue 14), and attach their
+    # evidence files (issue 18: the service also asks for the record's own permission)
     assert {a for a, r in doc.items() if "manager" in r} - common == {
-        "incident.log", "incident.update", "request.log", "request.update"}
+        "incident.log", "incident.update", "request.log", "request.update", "evidence.attach"}
     # auditor: read everything, download exports and audit packs, change nothing
     assert {a for a, r in doc.items() if "auditor" in r} - common == {"export.download",
                                                                       "audit.read"}
