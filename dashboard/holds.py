@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .access import Actor, require
-from .i18n import _, label
+from .i18n import _, is_chinese, label
+from .reference import category_label, load_catalog
 from .registers import HOLD_REASONS
 
 PERMISSION = "retention.hold"
@@ -132,6 +133,10 @@ def clean_filter(filter_or_record: Any) -> dict[str, Any]:
         if len(value) > FILTER_VALUE_MAX:
             errors[field] = _("At most {n} characters.").format(n=FILTER_VALUE_MAX)
             continue
+        if field == "category" and value not in load_catalog().categories:
+            errors[field] = _("“{value}” is not a data category of the policy catalog."
+                              ).format(value=value)
+            continue
         out[field] = value
     if errors:
         raise HoldError(errors)
@@ -147,6 +152,27 @@ def describe(filter_: Mapping[str, Any]) -> str:
     if "record_id" in filter_:
         return str(filter_["record_id"])
     return "; ".join(f"{k}={filter_[k]}" for k in FILTER_FIELDS if k in filter_)
+
+
+def filter_words(filter_: Mapping[str, Any]) -> str:
+    """The filter in the reader's words: ``Record 42`` or ``Category: Phone; System: crm``."""
+    if "record_id" in filter_:
+        return _("Record {id}").format(id=filter_["record_id"])
+    words = {"subject_ref": _("Subject"), "category": _("Category"), "system": _("System")}
+    sep = "；" if is_chinese() else "; "
+    return sep.join(f"{words[k]}: " + (category_label(filter_[k]) if k == "category"
+                                       else str(filter_[k]))
+                    for k in FILTER_FIELDS if k in filter_)
+
+
+def review_state(review_on: dt.date, today: dt.date, soon_days: int) -> str | None:
+    """``passed`` (review date before today: RET-HOLD-INVALID fails), ``due`` (today or
+    within ``soon_days``), or None."""
+    if review_on < today:
+        return "passed"
+    if review_on <= today + dt.timedelta(days=soon_days):
+        return "due"
+    return None
 
 
 def _where(filter_: Mapping[str, Any], alias: str = "r") -> tuple[str, dict[str, Any]]:
@@ -523,3 +549,129 @@ def covered_records(store, hold_id: int, *, limit: int = 1000) -> "pd.DataFrame"
                     "r.hold_reason, r.hold_reference, r.hold_review_on FROM retention_records r "
                     "WHERE r.record_id IN (SELECT record_id FROM legal_hold_records "
                     "WHERE hold_id = ?) ORDER BY r.record_id LIMIT ?", [int(hold_id), limit])
+
+
+# -- the command line: python -m dashboard hold set|review|lift|list ---------------------------
+
+def _cli_errors(exc: HoldError, err) -> int:
+    from .cli import EXIT_BAD_INPUT
+    for field, message in exc.errors.items():
+        err.write(f"{field}: {message}\n")
+    err.write("nothing was written\n")
+    return EXIT_BAD_INPUT
+
+
+def _cli_filter(args) -> Any:
+    if args.record_id is not None:
+        return {"record_id": args.record_id, "subject_ref": args.subject,
+                "category": args.category, "system": args.system}
+    return {"subject_ref": args.subject, "category": args.category, "system": args.system}
+
+
+def cmd_set(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    try:
+        with open_store(args, read_only=args.preview, must_exist=True) as store:
+            if args.preview:
+                p = preview(store, _cli_filter(args))
+                out.write(f"matching {p.matching}, deleted {p.deleted} (skipped), on a hold "
+                          f"recorded in the register {p.held_elsewhere} (skipped), already "
+                          f"on another hold {p.on_other_hold} (covered by both): a hold "
+                          f"would cover {p.to_hold}\n")
+                return EXIT_OK
+            result = set_hold(store, cli_actor(), _cli_filter(args), args.reason,
+                              args.reference, args.review_on)
+    except HoldError as exc:
+        return _cli_errors(exc, err)
+    out.write(f"hold {result.hold_id} set on {result.count} record(s); audited as "
+              f"retention.hold (entry {result.audit_seq})\n")
+    return EXIT_OK
+
+
+def cmd_review(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    try:
+        with open_store(args, must_exist=True) as store:
+            result = review_hold(store, cli_actor(), args.hold, args.review_on, args.note,
+                                 args.reference)
+    except HoldError as exc:
+        return _cli_errors(exc, err)
+    out.write(f"hold {result.hold_id} reviewed ({result.count} record(s)), next review "
+              f"{args.review_on}; audited as retention.hold_review (entry {result.audit_seq})\n")
+    return EXIT_OK
+
+
+def cmd_lift(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_OK, open_store
+    try:
+        with open_store(args, must_exist=True) as store:
+            result = lift_hold(store, cli_actor(), args.hold, args.note)
+    except HoldError as exc:
+        return _cli_errors(exc, err)
+    out.write(f"hold {result.hold_id} lifted ({result.count} record(s)); audited as "
+              f"retention.hold_lift (entry {result.audit_seq})\n")
+    return EXIT_OK
+
+
+def cmd_list(args, out, err) -> int:
+    from .cli import EXIT_BAD_INPUT, EXIT_OK, open_store
+    with open_store(args, read_only=True, must_exist=True) as store:
+        if args.history is not None:
+            frame = history(store, args.history)
+            if frame.empty:
+                err.write(f"hold: there is no hold {args.history}\n")
+                return EXIT_BAD_INPUT
+            for row in frame.itertuples():
+                out.write(f"{row.at.isoformat()}  {row.action:<8}  {row.count:>9}  "
+                          f"{row.reason}  {row.reference}  review {row.review_on:%Y-%m-%d}  "
+                          f"{row.actor} ({row.role})  entry {row.audit_seq}"
+                          + (f"  note: {row.note}" if isinstance(row.note, str) else "") + "\n")
+            return EXIT_OK
+        frame = current_holds(store)
+        today = store.now().date()
+        if frame.empty:
+            out.write("no current hold\n")
+        for row in frame.itertuples():
+            review = row.review_on.date() if hasattr(row.review_on, "date") else row.review_on
+            state = review_state(review, today, store.settings.due_soon_days)
+            due = {"passed": "  REVIEW PASSED", "due": "  REVIEW DUE"}.get(state, "")
+            out.write(f"hold {row.hold_id}: {describe(json.loads(row.filter))}  "
+                      f"{row.count} record(s)  {row.reason}  {row.reference}  review "
+                      f"{review:%Y-%m-%d}{due}  set by {row.set_by} at "
+                      f"{row.set_at.isoformat()}\n")
+    return EXIT_OK
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("hold", help="legal holds on retention records: set, review, lift, list")
+    cmds = p.add_subparsers(dest="hold_command", required=True, parser_class=type(p))
+    c = cmds.add_parser("set", help="hold one record (--record-id) or every record matching "
+                                    "--subject/--category/--system (audited retention.hold)")
+    c.add_argument("--record-id", type=int, default=None)
+    c.add_argument("--subject", default=None, help="subject_ref")
+    c.add_argument("--category", default=None, help="data category code")
+    c.add_argument("--system", default=None)
+    c.add_argument("--reason", default=None, help="one of: " + ", ".join(HOLD_REASONS))
+    c.add_argument("--reference", default=None, help="the law, case, order or request")
+    c.add_argument("--review-on", default=None, metavar="YYYY-MM-DD",
+                   help="review date, after today")
+    c.add_argument("--preview", action="store_true",
+                   help="only count what the hold would cover; write nothing")
+    c.set_defaults(handler=cmd_set)
+    c = cmds.add_parser("review", help="record a review of a hold: a new review date")
+    c.add_argument("hold", help="the hold's number (hold list)")
+    c.add_argument("--review-on", required=True, metavar="YYYY-MM-DD")
+    c.add_argument("--note", default=None)
+    c.add_argument("--reference", default=None, help="a new reference, if it changed")
+    c.set_defaults(handler=cmd_review)
+    c = cmds.add_parser("lift", help="lift a hold; its records are released unless another "
+                                     "current hold covers them")
+    c.add_argument("hold", help="the hold's number (hold list)")
+    c.add_argument("--note", required=True, help="why the hold ends")
+    c.set_defaults(handler=cmd_lift)
+    c = cmds.add_parser("list", help="current holds (or one hold's history with --history)")
+    c.add_argument("--history", type=int, default=None, metavar="HOLD")
+    c.set_defaults(handler=cmd_list)
