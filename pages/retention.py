@@ -243,7 +243,7 @@ else:
             "reason": st.column_config.TextColumn(_("Hold reason")),
             "reference": st.column_config.TextColumn(_("Hold reference"), width="medium"),
             "review_on": st.column_config.DateColumn(_("Review by"), format="YYYY-MM-DD"),
-            "set_by": st.column_config.TextColumn(_("Set by")),
+            "set_by": st.column_config.TextColumn(_("Placed by")),
             "set_at": st.column_config.TextColumn(_("Set at")),
         })
 
