@@ -306,12 +306,30 @@ WHERE r.record_id = x.record_id
 """
 
 
+# The same when no other hold is current: the hold's own values (or none, once lifted) for
+# every record it covers, without ranking the holds of each record (a third of the time).
+_APPLY_ALONE_SQL = f"""
+UPDATE retention_records
+SET hold_reason = $reason, hold_reference = $reference, hold_review_on = $review_on
+WHERE record_id IN {_covered()}
+"""
+
+
 def _apply(w, hold_id: int) -> None:
     """Set the columns of the records ``hold_id`` covers, declaring the change for the
     audit's digest (the covered rows, by id, before and after)."""
+    others = w.execute(f"SELECT count(*) FROM ({_CURRENT_SQL}) WHERE hold_id <> ?",
+                       [hold_id]).fetchone()[0]
     with w.changing_rows("retention_records", f"t.record_id IN {_covered()}",
                          {"hold": hold_id}):
-        w.execute(_APPLY_SQL, {"hold": hold_id})
+        if others:
+            w.execute(_APPLY_SQL, {"hold": hold_id})
+            return
+        row = w.execute(f"SELECT hold_reason, hold_reference, hold_review_on FROM "
+                        f"({_CURRENT_SQL}) WHERE hold_id = ?", [hold_id]).fetchone()
+        reason, reference, review_on = row if row else (None, None, None)
+        w.execute(_APPLY_ALONE_SQL, {"hold": hold_id, "reason": reason,
+                                     "reference": reference, "review_on": review_on})
 
 
 def _record_hold(cur, record_id: int) -> dict[str, Any] | None:
