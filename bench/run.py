@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="reuse bench/out/large.duckdb if it exists")
     ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export,stream,"
-                         "requests,browser")
+                         "requests,holds,browser")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / "large.duckdb"
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         ("export", ["bench.bench_export", "--db", str(db)]),
         ("stream", ["bench.bench_stream", "--db", str(db), "--compare", "copy"]),
         ("requests", ["bench.bench_requests", "--db", str(db), "--as-of", AS_OF]),
+        ("holds", ["bench.bench_holds", "--db", str(db)]),
         # last: it adds the demo accounts to the store and signs in (audit entries)
         ("browser", ["bench.bench_browser", "--db", str(db), "--demo"]),
     ]
