@@ -607,31 +607,29 @@ def cmd_set(args, out, err) -> int:
     return EXIT_OK
 
 
-def cmd_review(args, out, err) -> int:
+def _cli_act(args, out, err, act, words: str) -> int:
+    """Review or lift a hold from the command line: ``act(store, actor)`` does it."""
     from .access import cli_actor
     from .cli import EXIT_OK, open_store
     try:
         with open_store(args, must_exist=True) as store:
-            result = review_hold(store, cli_actor(), args.hold, args.review_on, args.note,
-                                 args.reference)
+            result = act(store, cli_actor())
     except HoldError as exc:
         return _cli_errors(exc, err)
-    out.write(f"hold {result.hold_id} reviewed ({result.count} record(s)), next review "
-              f"{args.review_on}; audited as retention.hold_review (entry {result.audit_seq})\n")
+    out.write(f"hold {result.hold_id} {words} ({result.count} record(s)); audited as "
+              f"{ACTIONS[result.action]} (entry {result.audit_seq})\n")
     return EXIT_OK
+
+
+def cmd_review(args, out, err) -> int:
+    return _cli_act(args, out, err, lambda store, actor: review_hold(
+        store, actor, args.hold, args.review_on, args.note, args.reference),
+        f"reviewed, next review {args.review_on}")
 
 
 def cmd_lift(args, out, err) -> int:
-    from .access import cli_actor
-    from .cli import EXIT_OK, open_store
-    try:
-        with open_store(args, must_exist=True) as store:
-            result = lift_hold(store, cli_actor(), args.hold, args.note)
-    except HoldError as exc:
-        return _cli_errors(exc, err)
-    out.write(f"hold {result.hold_id} lifted ({result.count} record(s)); audited as "
-              f"retention.hold_lift (entry {result.audit_seq})\n")
-    return EXIT_OK
+    return _cli_act(args, out, err,
+                    lambda store, actor: lift_hold(store, actor, args.hold, args.note), "lifted")
 
 
 def cmd_list(args, out, err) -> int:

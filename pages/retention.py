@@ -179,17 +179,19 @@ def _review_hold() -> None:
     state = st.session_state
     _hold_call("review", lambda acting: H.review_hold(
         store, acting, state.get(K + "which"), state.get(K + "new_review_on"),
-        state.get(K + "review_note")),
-               lambda r: _("Hold {id} is reviewed ({n} records).").format(
-                   id=r.hold_id, n=fmt_number(r.count)))
+        state.get(K + "review_note")), _done_words)
 
 
 def _lift_hold() -> None:
     state = st.session_state
     _hold_call("lift", lambda acting: H.lift_hold(
-        store, acting, state.get(K + "which"), state.get(K + "lift_note")),
-               lambda r: _("Hold {id} is lifted ({n} records).").format(
-                   id=r.hold_id, n=fmt_number(r.count)))
+        store, acting, state.get(K + "which"), state.get(K + "lift_note")), _done_words)
+
+
+def _done_words(result: H.HoldResult) -> str:
+    words = (_("Hold {id} is reviewed ({n} records).") if result.action == "reviewed" else
+             _("Hold {id} is lifted ({n} records)."))
+    return words.format(id=result.hold_id, n=fmt_number(result.count))
 
 
 def _preview_words(p: H.Preview) -> str:

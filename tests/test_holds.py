@@ -434,3 +434,30 @@ def test_a_manager_sees_the_holds_but_no_form(hstore, monkeypatch):
     assert not [b for b in at.button if b.label in ("Set the hold", "Lift the hold")]
     assert any("A DPO sets, reviews and lifts legal holds here" in c.value for c in at.caption)
     assert list(at.dataframe[-1].value["reference"]) == ["REQ-1"]
+
+
+def test_dpo_reviews_and_lifts_a_hold_on_the_page(hstore, monkeypatch):
+    hold = H.set_hold(hstore, DPO, {"system": "crm"}, "authority_request", "REQ-1",
+                      "2026-12-01")                 # within due_soon_days: marked
+    path = hstore.path
+    hstore.close()
+    at = app_test(path, DPO, monkeypatch, page="retention")
+    assert not at.exception
+    assert any("1 hold is due for review" in w.value for w in at.warning)
+    assert list(at.dataframe[-1].value["review"]) == ["Review due soon"]
+    next(b for b in at.button if b.label == "Record the review").click().run()
+    assert any("Give the date" in m for m in
+               [e.value for e in at.get_by_key("lh_field_review_review_on").error])
+    at.date_input(key="lh_new_review_on").set_value(dt.date(2027, 6, 30))
+    next(b for b in at.button if b.label == "Record the review").click().run()
+    assert any(f"Hold {hold.hold_id} is reviewed (4 records)" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Lift the hold").click().run()
+    assert any("Say why the hold ends" in e.value
+               for e in at.get_by_key("lh_field_lift_note").error)
+    at.text_area(key="lh_lift_note").input("request answered")
+    next(b for b in at.button if b.label == "Lift the hold").click().run()
+    assert not at.exception
+    assert any(f"Hold {hold.hold_id} is lifted (4 records)" in s.value for s in at.success)
+    with Store(path) as store:
+        assert [r[0] for r in store.rows("SELECT action FROM legal_holds ORDER BY event_id")] \
+            == ["set", "reviewed", "lifted"]
