@@ -461,3 +461,18 @@ def test_dpo_reviews_and_lifts_a_hold_on_the_page(hstore, monkeypatch):
     with Store(path) as store:
         assert [r[0] for r in store.rows("SELECT action FROM legal_holds ORDER BY event_id")] \
             == ["set", "reviewed", "lifted"]
+
+
+def test_the_holds_section_in_chinese_shows_words_not_codes(hstore, monkeypatch):
+    H.set_hold(hstore, DPO, {"system": "crm", "category": "phone"}, "authority_request",
+               "REQ-1", "2026-12-01")
+    path = hstore.path
+    hstore.close()
+    at = app_test(path, DPO, monkeypatch, page="retention", locale="zh_CN")
+    assert not at.exception
+    assert "法律保留" in [h.value for h in at.subheader]
+    frame = at.dataframe[-1].value
+    assert list(frame["reason"]) == ["有关部门要求"]
+    assert "联系电话" in frame["records"].iloc[0] and "phone" not in frame["records"].iloc[0]
+    assert list(frame["review"]) == ["即将到期复核"]
+    assert any("需要复核" in w.value for w in at.warning)
