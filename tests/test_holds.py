@@ -476,3 +476,23 @@ def test_the_holds_section_in_chinese_shows_words_not_codes(hstore, monkeypatch)
     assert "联系电话" in frame["records"].iloc[0] and "phone" not in frame["records"].iloc[0]
     assert list(frame["review"]) == ["即将到期复核"]
     assert any("需要复核" in w.value for w in at.warning)
+
+
+def test_a_change_behind_the_apps_back_is_still_caught_after_a_hold(hstore):
+    """The digest a hold records is the last audited state plus the covered rows' change:
+    a record altered outside the app before the hold (one the hold does not cover, and one
+    it does) still makes ``audit verify`` name retention_records."""
+    with hstore.cursor() as cur:
+        cur.execute("UPDATE retention_records SET deleted_on = DATE '2026-01-01' "
+                    "WHERE record_id = 5")
+    H.set_hold(hstore, DPO, {"system": "crm"}, "authority_request", "REQ-1", LATER)
+    result = audit.verify(hstore)
+    assert not result.ok and any("retention_records" in p for p in result.problems)
+    with hstore.cursor() as cur:           # put it back: the audited state holds again
+        cur.execute("UPDATE retention_records SET deleted_on = NULL WHERE record_id = 5")
+    assert audit.verify(hstore).ok
+    with hstore.cursor() as cur:           # a covered record altered, then reviewed
+        cur.execute("UPDATE retention_records SET subject_ref = 'S-X' WHERE record_id = 1")
+    H.review_hold(hstore, DPO, 1, "2027-08-01")
+    result = audit.verify(hstore)
+    assert not result.ok and any("retention_records" in p for p in result.problems)
