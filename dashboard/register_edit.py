@@ -245,7 +245,8 @@ def _change(store, actor: Actor, table: str, key: str, changes: dict[str, Any], 
         errors.setdefault(name, message)
     if not_after is not None:
         for name in changes:
-            if isinstance(clean.get(name), dt.date) and clean[name] > not_after:
+            value = clean.get(name, changes[name])
+            if isinstance(value, dt.date) and value > not_after:
                 errors.setdefault(name, _future(not_after))
     if errors:
         raise RegisterInputError(errors)
