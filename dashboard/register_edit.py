@@ -143,8 +143,8 @@ def add_record(store, actor: Actor, table: str, values: Mapping[str, Any]) -> st
               if name not in reg.column_names}
     clean, found = importer.check_record(store, table, row)
     errors.update(_by_field(found))
-    key = clean.get(reg.key)
-    if not errors and get_record(store, table, key) is not None:
+    key = clean.get(reg.key, row[reg.key])
+    if reg.key not in errors and get_record(store, table, key) is not None:
         errors[reg.key] = _exists(reg, key)
     if errors:
         raise RegisterInputError(errors)

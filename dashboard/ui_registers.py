@@ -160,7 +160,8 @@ def add_form(table: str) -> None:
         with st.form(prefix + "form", enter_to_submit=False, border=False):
             _fields(table, reg.columns, {}, prefix, errors)
             _error(errors, E.RECORD)
-            st.form_submit_button(title, type="primary", icon=":material/add:", on_click=save)
+            st.form_submit_button(title, type="primary", icon=":material/add:", on_click=save,
+                                  key=prefix + "submit")
         if errors:
             st.error(_("Nothing was saved: correct the fields marked above."),
                      icon=":material/error:")
@@ -271,7 +272,7 @@ def _edit_form(table: str, key: str, record: dict) -> None:
             _fields(table, columns, record, prefix, errors)
             _error(errors, E.RECORD)
             st.form_submit_button(_("Save changes"), type="primary", icon=":material/save:",
-                                  on_click=save)
+                                  on_click=save, key=prefix + "submit")
         if errors:
             st.error(_("Nothing was saved: correct the fields marked above."),
                      icon=":material/error:")
@@ -333,7 +334,8 @@ def _action_form(table: str, key: str, record: dict) -> None:
                 _error(errors, "confirm")
             for name in ("status", E.RECORD):
                 _error(errors, name)
-            st.form_submit_button(title, type="primary", icon=":material/block:", on_click=act)
+            st.form_submit_button(title, type="primary", icon=":material/block:", on_click=act,
+                                  key=prefix + "submit")
 
 
 def _history(table: str, key: str) -> None:
