@@ -291,14 +291,15 @@ def _action_form(table: str, key: str, record: dict) -> None:
         title = _("Offboard this processor")
         dates = [("offboarded_on", _("Offboarded on"), today),
                  ("data_returned_on", _("Data returned or deleted on (if confirmed)"), None)]
-        confirm_text = _("I confirm: {id} no longer processes data for us.").format(id=key)
+        confirm_text = _("I confirm: {id} no longer processes data for us.").format(
+            id=ui.plain(key))
     else:
         if record["status"] == "ended":
             return
         title = _("End this agreement")
         dates = [("ended_on", _("Ended on"), today)]
         confirm_text = _("I confirm: no more data goes to {id}'s counterparty under it."
-                         ).format(id=key)
+                         ).format(id=ui.plain(key))
 
     def act() -> None:
         acting = ui.callback_actor(page)

@@ -180,3 +180,23 @@ def test_no_id_offers_a_picker_and_an_unknown_id_says_so(db, monkeypatch):
     assert at.selectbox(key="agreement_pick")
     at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-X"}))
     assert "No processor **PRC-X**." in at.error[0].value
+
+
+# -- text from users is plain ----------------------------------------------------------------------
+def test_hostile_values_and_ids_show_plainly(db, monkeypatch):
+    from test_plain_text import HOSTILE, assert_plain
+    s = _store(db)
+    E.add_record(s, DPO, "processors", {"processor_id": "PRC-[x](http://e.example)",
+                                        "name": HOSTILE, "kind": "supplier",
+                                        "status": "active", "owner": HOSTILE})
+    E.edit_record(s, DPO, "processors", "PRC-[x](http://e.example)", {"service": HOSTILE})
+    s.close()
+    at = app_test(db, DPO, monkeypatch, page="processor",
+                  query={"id": "PRC-[x](http://e.example)"})
+    assert_plain(at)
+    assert_plain(app_test(db, DPO, monkeypatch, page="agreement", query={"id": HOSTILE}))
+    at = app_test(db, DPO, monkeypatch, page="processors")
+    p = "add_processors_0_"
+    at.text_input(key=p + "processor_id").input("PRC-[x](http://e.example)")
+    at.button(key=p + "submit").click()
+    assert_plain(at.run(), shown="PRC-[x](http://e.example)")
