@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "dashboard.accounts",
     "dashboard.tokens",
     "dashboard.settings_store",
+    "dashboard.register_edit",
 )
 
 

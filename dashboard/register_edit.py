@@ -301,3 +301,87 @@ def _load(value: Any) -> Any:
         return json.loads(value)
     except (TypeError, ValueError):
         return value
+
+
+# -- the command line ----------------------------------------------------------------------------
+def _assignments(table: str, pairs: list[str]) -> dict[str, Any]:
+    """``field=value`` words as a CSV cell would hold them: empty clears, a list is
+    ``;``-joined."""
+    reg = register_of(table)
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise RegisterInputError({pair: "expected field=value"})
+        name = name.strip()
+        if name in reg.column_names and reg.column(name).type == R.LIST:
+            out[name] = [v for v in (x.strip() for x in value.split(";")) if v]
+        else:
+            out[name] = value
+    return out
+
+
+def cmd_register(args, out, err) -> int:
+    from .access import cli_actor
+    from .cli import EXIT_BAD_INPUT, EXIT_OK, open_store
+    actor = cli_actor()
+    with open_store(args, must_exist=True) as store:
+        try:
+            if args.register_command == "add":
+                key = add_record(store, actor, args.table,
+                                 _assignments(args.table, args.values))
+                out.write(f"{args.table}: added {key}; audited as register.add\n")
+                return EXIT_OK
+            if args.register_command == "edit":
+                changed = edit_record(store, actor, args.table, args.key,
+                                      _assignments(args.table, args.values))
+                action = "register.edit"
+            elif args.register_command == "offboard":
+                changed = offboard_processor(store, actor, args.key, args.on,
+                                             args.data_returned)
+                action = "processor.offboard"
+            else:
+                changed = end_agreement(store, actor, args.key, args.on)
+                action = "agreement.end"
+        except RegisterInputError as exc:
+            for name, message in exc.errors.items():
+                err.write(f"error: {name}: {message}\n")
+            err.write("nothing was written\n")
+            return EXIT_BAD_INPUT
+        if not changed:
+            out.write(f"{args.key}: nothing changed; nothing was written\n")
+        for name, (old, new) in changed.items():
+            out.write(f"{args.key}: {name}: {old} -> {new}\n")
+        if changed:
+            out.write(f"audited as {action}\n")
+    return EXIT_OK
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("register", help="add or edit a processor or sharing agreement, "
+                                        "offboard a processor, end an agreement (audited)",
+                       description="The register forms' writes from the command line: the "
+                                   "same checks as an import, one audit entry each; bad "
+                                   "input is listed per field (exit 2) and nothing is written.")
+    cmds = p.add_subparsers(dest="register_command", required=True, parser_class=type(p))
+    tables = sorted(ENTITY_TYPES)
+    c = cmds.add_parser("add", help="add a record: field=value ... (lists joined by ';')")
+    c.add_argument("table", choices=tables)
+    c.add_argument("values", nargs="*", metavar="field=value")
+    c.set_defaults(handler=cmd_register)
+    c = cmds.add_parser("edit", help="change fields of a record: field=value ... "
+                                     "(field= clears it)")
+    c.add_argument("table", choices=tables)
+    c.add_argument("key")
+    c.add_argument("values", nargs="+", metavar="field=value")
+    c.set_defaults(handler=cmd_register)
+    c = cmds.add_parser("offboard", help="offboard a processor")
+    c.add_argument("key", metavar="processor_id")
+    c.add_argument("--on", required=True, help="offboarded on (YYYY-MM-DD)")
+    c.add_argument("--data-returned", help="return or deletion of the data confirmed on "
+                                           "(YYYY-MM-DD)")
+    c.set_defaults(handler=cmd_register)
+    c = cmds.add_parser("end", help="end a sharing agreement")
+    c.add_argument("key", metavar="agreement_id")
+    c.add_argument("--on", help="ended on (YYYY-MM-DD; default today)")
+    c.set_defaults(handler=cmd_register)

@@ -355,3 +355,51 @@ def test_record_history_lists_each_change_per_field(store):
     assert E.value_words("processors", "status", "offboarded") == "Offboarded"
     assert E.value_words("processors", "offboarded_on", "2026-11-01") == "1 Nov 2026"
     assert E.record_history(store, "processors", "PRC-0000").empty
+
+
+# -- the command line ----------------------------------------------------------------------------
+def test_the_command_line_adds_edits_offboards_and_ends(store):
+    import io
+
+    from dashboard.cli import main
+    from dashboard.store import Store
+    path = str(store.path)
+    store.close()                      # the command line opens the file itself
+
+    def run(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        code = main([*argv, "--db", path], out, err)
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, _err = run("register", "add", "processors", "processor_id=PRC-9001",
+                          "name=Acme", "kind=supplier", "status=active",
+                          "data_categories=phone;name", "nda_signed_on=2026-01-02")
+    assert code == 0 and "added PRC-9001" in out
+    code, _out, err = run("register", "add", "processors", "processor_id=PRC-9002",
+                          "name=Acme", "kind=robot", "status=active",
+                          "nda_signed_on=2026-02-30")
+    assert code == 2 and "error: kind: not one of supplier" in err
+    assert "error: nda_signed_on: not a real calendar date" in err
+    code, out, _err = run("register", "edit", "processors", "PRC-9001", "nda_signed_on=",
+                          "owner=Legal")
+    assert code == 0 and "nda_signed_on: 2026-01-02 -> None" in out
+    code, out, _err = run("register", "edit", "processors", "PRC-9001", "owner=Legal")
+    assert code == 0 and "nothing changed" in out
+    code, out, _err = run("register", "offboard", "PRC-9001", "--on", "2026-11-01")
+    assert code == 0 and "status: active -> offboarded" in out
+    code, _out, _err = run("register", "add", "sharing_agreements", "agreement_id=SHA-9001",
+                           "counterparty=Beta", "kind=share",
+                           "legal_basis=explicit_consent", "status=active",
+                           "confidentiality_clause=true")
+    assert code == 0
+    code, out, _err = run("register", "end", "SHA-9001", "--on", "2026-11-20")
+    assert code == 0 and "status: active -> ended" in out
+    s = Store(path)
+    try:
+        rows = s.rows("SELECT action, actor FROM audit_log WHERE entity_id IN "
+                      "('PRC-9001', 'SHA-9001') ORDER BY seq")
+    finally:
+        s.close()
+    assert [a for a, _who in rows] == ["register.add", "register.edit", "processor.offboard",
+                                       "register.add", "agreement.end"]
+    assert {who for _a, who in rows} == {SYSTEM.name}
