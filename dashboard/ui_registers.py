@@ -139,28 +139,53 @@ def add_form(table: str) -> None:
     errors = state.get(prefix + "errors", {})
 
     def save() -> None:
-        acting = ui.callback_actor(register_page)
-        if acting is None:
-            return
         values = {c.name: _read(c, prefix + c.name) for c in reg.columns}
-        try:
-            key = E.add_record(ui.get_store(), acting, table, values)
-        except E.RegisterInputError as exc:
-            state[prefix + "errors"] = exc.errors
-            return
-        except PermissionDenied as exc:
-            state[prefix + "errors"] = {E.RECORD: str(exc)}
-            return
-        state[f"add_{table}_gen"] = state.get(f"add_{table}_gen", 0) + 1
-        state[f"add_{table}_done"] = key
+        key = _attempt(register_page, prefix,
+                       lambda store, acting: E.add_record(store, acting, table, values))
+        if key is not _FAILED:
+            state[f"add_{table}_gen"] = state.get(f"add_{table}_gen", 0) + 1
+            state[f"add_{table}_done"] = key
 
-    with st.expander(title, icon=":material/add:", expanded=bool(errors)):
-        st.caption(_("Checked exactly as an imported file is (docs/REGISTERS.md); fields "
-                     "marked * are required."))
+    _form(title, ":material/add:", prefix, errors, save, title,
+          lambda: _fields(table, reg.columns, {}, prefix, errors),
+          _("Checked exactly as an imported file is (docs/REGISTERS.md); fields "
+            "marked * are required."))
+
+
+_FAILED = object()
+
+
+def _attempt(page: str, prefix: str, write):
+    """Run ``write(store, actor)`` in a form's callback as the session's actor: its errors
+    go to the form (by field), and ``_FAILED`` comes back; else its result."""
+    acting = ui.callback_actor(page)
+    if acting is None:
+        return _FAILED
+    try:
+        result = write(ui.get_store(), acting)
+    except E.RegisterInputError as exc:
+        state[prefix + "errors"] = exc.errors
+        return _FAILED
+    except PermissionDenied as exc:
+        state[prefix + "errors"] = {E.RECORD: str(exc)}
+        return _FAILED
+    state[prefix + "errors"] = {}
+    return result
+
+
+def _form(title: str, icon: str, prefix: str, errors: dict, on_submit, submit: str,
+          body, caption: str | None = None, below: tuple[str, ...] = (E.RECORD,)) -> None:
+    """An expander holding a form: its inputs (``body``), the record-level error, the
+    submit button, and "nothing was saved" while any field is wrong. ``below``: the errors
+    shown above the button (those of no input in ``body``)."""
+    with st.expander(title, icon=icon, expanded=bool(errors)):
+        if caption:
+            st.caption(caption)
         with st.form(prefix + "form", enter_to_submit=False, border=False):
-            _fields(table, reg.columns, {}, prefix, errors)
-            _error(errors, E.RECORD)
-            st.form_submit_button(title, type="primary", icon=":material/add:", on_click=save,
+            body()
+            for name in below:
+                _error(errors, name)
+            st.form_submit_button(submit, type="primary", icon=icon, on_click=on_submit,
                                   key=prefix + "submit")
         if errors:
             st.error(_("Nothing was saved: correct the fields marked above."),
@@ -247,35 +272,20 @@ def _edit_form(table: str, key: str, record: dict) -> None:
     columns = [c for c in reg.columns if c.name != reg.key]
 
     def save() -> None:
-        acting = ui.callback_actor(page)
-        if acting is None:
-            return
         changes = {c.name: _read(c, prefix + c.name) for c in columns}
         changes = {n: v for n, v in changes.items() if not _unchanged(record[n], v)}
-        try:
-            changed = E.edit_record(ui.get_store(), acting, table, key, changes)
-        except E.RegisterInputError as exc:
-            state[prefix + "errors"] = exc.errors
+        changed = _attempt(page, prefix, lambda store, acting: E.edit_record(
+            store, acting, table, key, changes))
+        if changed is _FAILED:
             return
-        except PermissionDenied as exc:
-            state[prefix + "errors"] = {E.RECORD: str(exc)}
-            return
-        state[prefix + "errors"] = {}
         if not changed:
             state[f"{page}_flash"] = _("Nothing changed: nothing was saved.")
             return
         _saved(page, _("Saved: {fields}.").format(
             fields=", ".join(E.field_heading(table, n) for n in changed)))
 
-    with st.expander(_("Edit"), icon=":material/edit:", expanded=bool(errors)):
-        with st.form(prefix + "form", enter_to_submit=False, border=False):
-            _fields(table, columns, record, prefix, errors)
-            _error(errors, E.RECORD)
-            st.form_submit_button(_("Save changes"), type="primary", icon=":material/save:",
-                                  on_click=save, key=prefix + "submit")
-        if errors:
-            st.error(_("Nothing was saved: correct the fields marked above."),
-                     icon=":material/error:")
+    _form(_("Edit"), ":material/edit:", prefix, errors, save, _("Save changes"),
+          lambda: _fields(table, columns, record, prefix, errors))
 
 
 def _action_form(table: str, key: str, record: dict) -> None:
@@ -301,42 +311,31 @@ def _action_form(table: str, key: str, record: dict) -> None:
         confirm_text = _("I confirm: no more data goes to {id}'s counterparty under it."
                          ).format(id=ui.plain(key))
 
-    def act() -> None:
-        acting = ui.callback_actor(page)
-        if acting is None:
-            return
+    def write(store, acting):
         if not state.get(prefix + "confirm"):
-            state[prefix + "errors"] = {"confirm": _("Tick the confirmation first.")}
-            return
+            raise E.RegisterInputError({"confirm": _("Tick the confirmation first.")})
         values = {name: state.get(prefix + name) for name, *_rest in dates}
-        try:
-            if table == "processors":
-                E.offboard_processor(store, acting, key, values["offboarded_on"],
-                                     values["data_returned_on"])
-            else:
-                E.end_agreement(store, acting, key, values["ended_on"])
-        except E.RegisterInputError as exc:
-            state[prefix + "errors"] = exc.errors
-            return
-        except PermissionDenied as exc:
-            state[prefix + "errors"] = {E.RECORD: str(exc)}
-            return
-        _saved(page, _("Offboarded.") if table == "processors" else _("Ended."))
+        if table == "processors":
+            return E.offboard_processor(store, acting, key, values["offboarded_on"],
+                                        values["data_returned_on"])
+        return E.end_agreement(store, acting, key, values["ended_on"])
 
-    with st.expander(title, icon=":material/block:", expanded=bool(errors)):
-        with st.form(prefix + "form", enter_to_submit=False, border=False):
-            for name, words, default in dates:
-                with st.container(key=f"{prefix}field_{name}"):
-                    st.date_input(words, value=default, min_value=DATE_MIN, max_value=today,
-                                  key=prefix + name, format="YYYY-MM-DD")
-                    _error(errors, name)
-            with st.container(key=f"{prefix}field_confirm"):
-                st.checkbox(confirm_text, key=prefix + "confirm")
-                _error(errors, "confirm")
-            for name in ("status", E.RECORD):
+    def act() -> None:
+        if _attempt(page, prefix, write) is not _FAILED:
+            _saved(page, _("Offboarded.") if table == "processors" else _("Ended."))
+
+    def body() -> None:
+        for name, words, default in dates:
+            with st.container(key=f"{prefix}field_{name}"):
+                st.date_input(words, value=default, min_value=DATE_MIN, max_value=today,
+                              key=prefix + name, format="YYYY-MM-DD")
                 _error(errors, name)
-            st.form_submit_button(title, type="primary", icon=":material/block:", on_click=act,
-                                  key=prefix + "submit")
+        with st.container(key=f"{prefix}field_confirm"):
+            st.checkbox(confirm_text, key=prefix + "confirm")
+            _error(errors, "confirm")
+
+    _form(title, ":material/block:", prefix, errors, act, title, body,
+          below=("status", E.RECORD))
 
 
 def _history(table: str, key: str) -> None:

@@ -43,6 +43,12 @@ def _ok(at):
     return at
 
 
+def _submit(at, prefix: str):
+    """Press the form's submit button and run the page again."""
+    at.button(key=prefix + "submit").click()
+    return _ok(at.run())
+
+
 # -- add -------------------------------------------------------------------------------------
 def test_dpo_adds_a_processor_through_the_form(db, monkeypatch):
     at = _ok(app_test(db, DPO, monkeypatch, page="processors"))
@@ -55,8 +61,7 @@ def test_dpo_adds_a_processor_through_the_form(db, monkeypatch):
     at.multiselect(key=p + "agreement_terms").set_value(["purpose", "duration"])
     at.text_input(key=p + "storage_region").input("CN")
     at.get_by_key(p + "nda_signed_on").set_value(dt.date(2026, 11, 1))
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert any("PRC-9100" in s.value for s in at.success)
     row = _read(db, lambda s: E.get_record(s, "processors", "PRC-9100"))
     assert row["name"] == "Acme Cloud" and row["kind"] == "supplier"
@@ -78,8 +83,7 @@ def test_bad_input_in_the_add_form_shows_under_the_field_and_writes_nothing(db, 
     at.selectbox(key=p + "status").select("active")
     at.text_input(key=p + "recipient_region").input("EU")
     at.text_input(key=p + "subjects_affected").input("many")
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert "already exists" in _errors(at, p, "agreement_id")[0]
     assert _errors(at, p, "counterparty") == ["required value is empty"]
     assert _errors(at, p, "recipient_region")[0].startswith(
@@ -95,8 +99,7 @@ def test_dpo_edits_the_nda_date_on_the_processor_page(db, monkeypatch):
     at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0027"}))
     p = "processor_PRC-0027_0_edit_"
     at.get_by_key(p + "nda_signed_on").set_value(dt.date(2026, 11, 20))
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert any("NDA signed" in s.value for s in at.success)
     row = _read(db, lambda s: E.get_record(s, "processors", "PRC-0027"))
     assert row["nda_signed_on"] == dt.date(2026, 11, 20)
@@ -112,13 +115,11 @@ def test_a_date_is_cleared_with_no_date_and_saving_unchanged_writes_nothing(db, 
     at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0027"}))
     p = "processor_PRC-0027_0_edit_"
     seq = _seq(db)
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert _seq(db) == seq
     assert any("Nothing changed" in s.value for s in at.success)
     at.checkbox(key=p + "confidentiality_signed_on__none").check()
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert _read(db, lambda s: E.get_record(s, "processors", "PRC-0027")
                  )["confidentiality_signed_on"] is None
     assert _seq(db) == seq + 1
@@ -130,8 +131,7 @@ def test_bad_input_in_the_edit_form_shows_under_the_field(db, monkeypatch):
     p = "agreement_SHA-0002_0_edit_"
     at.text_input(key=p + "counterparty").input("  ")
     at.text_input(key=p + "recipient_region").input("cn")
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert _errors(at, p, "counterparty") == ["required value is empty"]
     assert 'did you mean "CN"' in _errors(at, p, "recipient_region")[0]
     assert _errors(at, p, "kind") == []
@@ -142,21 +142,18 @@ def test_dpo_offboards_and_ends_with_a_confirmation(db, monkeypatch):
     at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0035"}))
     p = "processor_PRC-0035_0_act_"
     at.get_by_key(p + "offboarded_on").set_value(dt.date(2026, 11, 2))
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert _errors(at, p, "confirm") == ["Tick the confirmation first."]
     assert _read(db, lambda s: E.get_record(s, "processors", "PRC-0035"))["status"] == "active"
     at.checkbox(key=p + "confirm").check()
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     row = _read(db, lambda s: E.get_record(s, "processors", "PRC-0035"))
     assert (row["status"], row["offboarded_on"]) == ("offboarded", dt.date(2026, 11, 2))
 
     at = _ok(app_test(db, DPO, monkeypatch, page="agreement", query={"id": "SHA-0003"}))
     p = "agreement_SHA-0003_0_act_"
     at.checkbox(key=p + "confirm").check()
-    at.button(key=p + "submit").click()
-    _ok(at.run())
+    _submit(at, p)
     assert _read(db, lambda s: E.get_record(s, "sharing_agreements", "SHA-0003")
                  )["status"] == "ended"
     assert "End this agreement" not in [e.label for e in at.expander]     # done once
@@ -198,5 +195,4 @@ def test_hostile_values_and_ids_show_plainly(db, monkeypatch):
     at = app_test(db, DPO, monkeypatch, page="processors")
     p = "add_processors_0_"
     at.text_input(key=p + "processor_id").input("PRC-[x](http://e.example)")
-    at.button(key=p + "submit").click()
-    assert_plain(at.run(), shown="PRC-[x](http://e.example)")
+    assert_plain(_submit(at, p), shown="PRC-[x](http://e.example)")
