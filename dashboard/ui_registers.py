@@ -229,8 +229,13 @@ def record_page(table: str, actor) -> None:
     st.title(f"{ui.plain(key)} · {ui.plain(record[name_col])}", anchor=False)
     st.markdown(f":blue-badge[{label(kind, record['status'])}] "
                 f":gray-badge[{label(R.LABEL_KINDS[table]['kind'], record['kind'])}]")
-    st.page_link(register_spec.script, label=page_title(register_spec.title),
-                 icon=register_spec.icon)
+    with st.container(horizontal=True):
+        st.page_link(register_spec.script, label=page_title(register_spec.title),
+                     icon=register_spec.icon)
+        if table == "sharing_agreements" and record["processor_id"]:
+            st.page_link(nav.script("processor"), icon=nav.PAGE_BY_KEY["processor"].icon,
+                         label=_("Processor {id}").format(id=ui.plain(record["processor_id"])),
+                         query_params={"id": record["processor_id"]})
     flash = state.pop(f"{record_page_key}_flash", None)
     if flash:
         st.success(ui.plain(flash), icon=":material/check_circle:")

@@ -129,9 +129,11 @@ def test_bad_input_in_the_edit_form_shows_under_the_field(db, monkeypatch):
     seq = _seq(db)
     at = _ok(app_test(db, DPO, monkeypatch, page="agreement", query={"id": "SHA-0002"}))
     p = "agreement_SHA-0002_0_edit_"
+    assert "Processor PRC-0038" in [link.label for link in at.get("page_link")]
     at.text_input(key=p + "counterparty").input("  ")
     at.text_input(key=p + "recipient_region").input("cn")
     _submit(at, p)
+    assert "Processor PRC-0038" in [link.label for link in at.get("page_link")]
     assert _errors(at, p, "counterparty") == ["required value is empty"]
     assert 'did you mean "CN"' in _errors(at, p, "recipient_region")[0]
     assert _errors(at, p, "kind") == []
