@@ -59,8 +59,9 @@ def _widget(table: str, col: R.Column, value: Any, key: str) -> None:
     elif col.type == R.DATE:
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         with left:
-            st.date_input(title, value=value, min_value=DATE_MIN, max_value=DATE_MAX,
-                          key=key, format="YYYY-MM-DD", help=help_text)
+            st.date_input(title, value=value, key=key, format="YYYY-MM-DD", help=help_text,
+                          min_value=min(DATE_MIN, value or DATE_MIN),   # any stored date
+                          max_value=max(DATE_MAX, value or DATE_MAX))
         with right:
             st.checkbox(_("No date"), key=key + "__none", value=False,
                         help=_("Tick to clear the date (the record then has none)."))

@@ -198,3 +198,12 @@ def test_hostile_values_and_ids_show_plainly(db, monkeypatch):
     p = "add_processors_0_"
     at.text_input(key=p + "processor_id").input("PRC-[x](http://e.example)")
     assert_plain(_submit(at, p), shown="PRC-[x](http://e.example)")
+
+
+def test_a_date_outside_the_pickers_usual_range_still_shows(db, monkeypatch):
+    s = _store(db)
+    E.edit_record(s, DPO, "processors", "PRC-0027", {"engaged_on": dt.date(1985, 3, 1),
+                                                     "agreement_expires_on": "2199-01-01"})
+    s.close()
+    at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0027"}))
+    assert at.get_by_key("processor_PRC-0027_0_edit_engaged_on").value == dt.date(1985, 3, 1)
