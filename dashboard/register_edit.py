@@ -232,8 +232,7 @@ def _change(store, actor: Actor, table: str, key: str, changes: dict[str, Any], 
     errors = dict(errors or {})
     current = get_record(store, table, key)
     if current is None:
-        raise RegisterInputError({reg.key: _("no {table} record {key}").format(
-            table=reg.name, key=key)})
+        raise _missing(reg, key)
     if reg.key in changes:
         if changes.pop(reg.key) not in (key, current[reg.key]):
             errors[reg.key] = _("the ID of a record cannot be changed")
@@ -255,10 +254,16 @@ def _change(store, actor: Actor, table: str, key: str, changes: dict[str, Any], 
         return {}
     names = list(changed)
     with store.write(actor, PERMISSION) as w:
+        # The values as they stand inside the write (another change may have come first).
+        old = w.execute(f"SELECT {', '.join(names)} FROM {reg.name} WHERE {reg.key} = ?",
+                        [current[reg.key]]).fetchone()
+        if old is None:
+            raise _missing(reg, key)
+        changed = {n: (o, changed[n][1]) for n, o in zip(names, old)}
         w.execute(f"UPDATE {reg.name} SET {', '.join(f'{n} = ?' for n in names)} "
                   f"WHERE {reg.key} = ?", [changed[n][1] for n in names] + [current[reg.key]])
         w.audit(action, ENTITY_TYPES[table], current[reg.key],
-                before={n: old for n, (old, _new) in changed.items()},
+                before={n: o for n, (o, _new) in changed.items()},
                 after={**{n: new for n, (_old, new) in changed.items()}, **(note or {})})
     return changed
 
@@ -274,6 +279,11 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return list(a or []) == list(b or [])
     return a == b
+
+
+def _missing(reg: R.Register, key: Any) -> RegisterInputError:
+    return RegisterInputError({reg.key: _("no {table} record {key}").format(
+        table=reg.name, key=key)})
 
 
 def _exists(reg: R.Register, key: Any) -> str:
