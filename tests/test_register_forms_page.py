@@ -207,3 +207,12 @@ def test_a_date_outside_the_pickers_usual_range_still_shows(db, monkeypatch):
     s.close()
     at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0027"}))
     assert at.get_by_key("processor_PRC-0027_0_edit_engaged_on").value == dt.date(1985, 3, 1)
+
+
+@pytest.mark.parametrize("finding,page", [("PROC-CONFIDENTIALITY:PRC-0027", "processor"),
+                                          ("SHARE-EXPIRED-ACTIVE:SHA-0003", "agreement")])
+def test_a_finding_links_to_its_records_page(db, monkeypatch, finding, page):
+    at = _ok(app_test(db, AUDITOR, monkeypatch, page="findings", query={"finding": finding}))
+    link = next(x for x in at.get("page_link") if x.value.startswith("Open in"))
+    entity = finding.split(":")[1]
+    assert (link.proto.page, link.proto.query_string) == (page, f"id={entity}")
