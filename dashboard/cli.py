@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "dashboard.tokens",
     "dashboard.settings_store",
     "dashboard.holds",
+    "dashboard.register_edit",
 )
 
 

@@ -83,7 +83,7 @@ DUE_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 INCIDENT_STATUS_ORDER = ("open", "contained", "resolved", "closed")
 GRADE_ORDER = ("particularly_major", "major", "relatively_major", "general")
 REGISTER_PAGES = {                      # the page showing an entity's register row
-    "processor": ("processors", "q"), "sharing_agreement": ("sharing", "q"),
+    "processor": ("processor", "id"), "sharing_agreement": ("agreement", "id"),
     "retention_record": ("retention", "q"), "incident": ("incident", "id"),
     "rights_request": ("request", "id"),
 }

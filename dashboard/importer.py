@@ -286,6 +286,55 @@ def import_file(store, actor: Actor, table: str, path: str | os.PathLike, *,
                    replace=replace)
 
 
+def check_record(store, table: str, values: dict[str, Any]
+                 ) -> tuple[dict[str, Any], list[RowError]]:
+    """One record checked by the import's own rules, for a form (``register_edit``).
+
+    ``values`` (column -> a Python value: text, date, bool, int, a list of text, or None)
+    becomes a one-row Parquet file, and that file is checked exactly as an uploaded one is
+    (every column's type, required flag, choices, data categories, region, length, and the
+    cell checks), so a value the import refuses is refused here with the same reason. The
+    key is not looked up in the store (the caller knows whether it adds or edits). Returns
+    the values as an import would store them (column -> Python value) and no errors, or
+    ``{}`` and the errors (``RowError.column`` names the column; None for the record).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    reg = R.get_register(table)
+    unknown = [name for name in values if name not in reg.column_names]
+    if unknown:
+        return {}, [RowError(None, name, None, _unknown_column(reg, name)) for name in unknown]
+    arrays, names = [], []
+    for col in reg.columns:
+        if col.name not in values:
+            continue
+        value = values[col.name]
+        if isinstance(value, (list, tuple, set, frozenset)):
+            array = pa.array([[str(v) for v in value]], pa.list_(pa.string()))
+        elif value is None:
+            array = pa.array([None], pa.string())
+        else:
+            array = pa.array([value])
+        arrays.append(array)
+        names.append(col.name)
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), buf)
+    src = _Source.of(buf.getvalue(), "record.parquet")
+    with src.snapshot() as path, store.cursor() as cur:
+        check = _Validation(store, cur, reg, src, mode="replace", preview=False)
+        try:
+            result = check.run(path)
+            if result.errors:
+                return {}, result.errors
+            row = check._execute(
+                f"SELECT {', '.join(p.typed for p in check.plans)} "
+                f"FROM ({check._layer1()}) s").fetchone()
+        finally:
+            check.drop()
+    return {p.col.name: v for p, v in zip(check.plans, row)}, []
+
+
 # -- the command line ------------------------------------------------------------------
 def cmd_import(args, out, err) -> int:
     from .access import cli_actor

@@ -1,7 +1,7 @@
 """Processors: the entrusted partners, suppliers and service providers of policy 5.1.4."""
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, ui, ui_registers
 from dashboard import queries as Q
 from dashboard import views as view
 from dashboard.i18n import N_, _
@@ -16,6 +16,8 @@ st.title(_("Processors"), anchor=False)
 st.caption(_("Every partner that processes personal information on the Platform's behalf, "
              "with its agreement, data categories and storage region."))
 view.policy_links([("5.1.4", N_("entrusted partners")), ("6.1", N_("storage in Chinese Mainland"))])
+
+ui_registers.register_tools("processors", actor)
 
 filters = view.filter_sidebar(Q.PROCESSOR_FILTERS, ui.cached(Q.processor_options))
 args = dict(as_of=today, filters=filters)

@@ -1,7 +1,7 @@
 """Sharing agreements: sharing, transfer and disclosure of personal information (policy 5.1-5.3)."""
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, ui, ui_registers
 from dashboard import queries as Q
 from dashboard import views as view
 from dashboard.i18n import N_, _
@@ -16,6 +16,8 @@ st.caption(_("Every agreement under which personal information is shared with, t
              "to or disclosed to another party, with its legal basis and consent."))
 view.policy_links([("5.1", N_("sharing")), ("5.2", N_("transfer")), ("5.3", N_("disclosure")),
                    ("6.1", N_("storage in Chinese Mainland"))])
+
+ui_registers.register_tools("sharing_agreements", actor)
 
 filters = view.filter_sidebar(Q.SHARING_FILTERS, ui.cached(Q.sharing_options))
 args = dict(as_of=today, filters=filters)

@@ -178,7 +178,7 @@ def test_a_finding_link_opens_its_record_history_and_clause(demo_db, monkeypatch
     assert "**What fixes it.** Carry out and record the PIA" in body
     assert "PIPL Art. 55(3)" in body
     links = {(link.value) for link in at.get("page_link")}
-    assert "Clause 5.1.4 in the policy" in links and "Open in Processors" in links
+    assert "Clause 5.1.4 in the policy" in links and "Open in Processor" in links
     assert "**Vendor team** will fix it by **2026-12-15**." in body
     assert "Only a data protection officer can acknowledge findings." in body
 

@@ -190,6 +190,10 @@ def _query(key: str, db) -> dict:
         return {"id": "INC-2026-0003"}
     if key == "request":
         return {"id": "REQ-2026-0004"}
+    if key == "processor":
+        return {"id": "PRC-0027"}
+    if key == "agreement":
+        return {"id": "SHA-0003"}
     return {}
 
 
