@@ -359,6 +359,12 @@ PACK_COLUMNS = ("entity_type", "entity_id", "event_id", "file_name", "sha256", "
                 "withdrawn", "withdrawn_at", "withdrawn_by", "withdraw_reason", "member")
 
 
+def pack_content(cur, sha256: str) -> bytes:
+    """A file's bytes read on the pack's cursor (inside its snapshot)."""
+    return bytes(cur.execute("SELECT content FROM evidence_blobs WHERE sha256 = ?",
+                             [sha256]).fetchone()[0])
+
+
 def _safe(text: str, fallback: str) -> str:
     """ASCII letters, digits, '.', '_' and '-' only (a ZIP member and a SHA256SUMS line
     that every unzip and ``sha256sum -c`` reads alike); runs of others become one '_'."""
