@@ -25,8 +25,9 @@ those who may read the record: the roles of its page in ``dashboard/navigation.p
 ``for_pack`` (``dashboard/exports.py``: the files of the records an audit pack covers).
 
 A finding is keyed as the remediation plans key it (``dashboard/remediation.py``): its rule
-and its entity. Its ``entity_id`` here is ``"<rule_id>:<entity id>"`` (``finding_key``); the
-rule gives the entity's type. Rule ids hold no colon.
+and its entity. Its ``entity_id`` here is ``"<rule_id>:<entity id>"``, the Findings page's
+own key (``dashboards.finding_key``, the ``?finding=`` parameter); the rule gives the entity's
+type. Rule ids hold no colon.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ from typing import Any, Mapping, Sequence
 
 from . import evidence_types as types
 from .access import Actor, PermissionDenied, SYSTEM_ROLE, require
+# A finding's entity_id for its evidence is the Findings page's key, "<rule_id>:<entity id>"
+from .dashboards import finding_key, parse_finding_key  # noqa: F401 (finding_key re-exported)
 from .i18n import _, label
 from .navigation import PAGE_BY_KEY
 
@@ -72,11 +75,6 @@ class EvidenceError(ValueError):
         super().__init__(" ".join(self.errors.values()))
 
 
-def finding_key(rule_id: str, entity_id: Any) -> str:
-    """A finding's ``entity_id`` for its evidence: its rule and its entity."""
-    return f"{rule_id}:{entity_id}"
-
-
 def may_read(actor: Actor | None, entity_type: str) -> bool:
     """Whether ``actor`` may read the records of ``entity_type`` (open its page)."""
     if actor is None or entity_type not in RECORD_PAGE:
@@ -109,10 +107,11 @@ def _finding_exists(store, key: str) -> bool:
     resolved since keeps its plan, and so its evidence)."""
     from . import engine
     from .rules import load_rules
-    rule_id, sep, entity_id = key.partition(":")
-    rule = next((r for r in load_rules() if r.rule_id == rule_id), None)
-    if not sep or rule is None or not entity_id:
+    parsed = parse_finding_key(key)
+    if parsed is None:
         return False
+    rule_id, entity_id = parsed
+    rule = next(r for r in load_rules() if r.rule_id == rule_id)
     if store.scalar("SELECT count(*) FROM remediation_plan_revisions WHERE rule_id = ? AND "
                     "entity_type = ? AND entity_id = ?", [rule_id, rule.entity_type, entity_id]):
         return True

@@ -444,3 +444,114 @@ def test_a_pack_of_other_datasets_has_no_evidence(demo_store, ids, tmp_path):
     assert "evidence_manifest" not in result.manifest
     with zipfile.ZipFile(tmp_path / "p.zip") as zf:
         assert not [n for n in zf.namelist() if n.startswith("evidence/")]
+
+
+# -- the pages (AppTest) -----------------------------------------------------------------------
+
+def _section_keys(entity_type: str, entity_id: str) -> str:
+    from dashboard.ui_evidence import _prefix
+    return _prefix(entity_type, entity_id)
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [t.value for t in at.text] + [e.value for e in at.error]
+    parts += [w.value for w in at.warning] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_a_manager_attaches_and_withdraws_on_the_incident_page(demo_db, monkeypatch):
+    from conftest import app_test
+    from dashboard.store import Store
+    with Store(demo_db, settings=Settings(), clock=lambda: __import__("conftest").FROZEN_NOW) \
+            as s:
+        inc = s.scalar("SELECT min(incident_id) FROM incidents")
+    prefix = _section_keys("incident", inc)
+    at = app_test(demo_db, MANAGER, monkeypatch, page="incident", query={"id": inc})
+    assert not at.exception, at.exception
+    assert "Evidence files" in [h.value for h in at.subheader]
+    assert "No evidence file is attached to this record." in [i.value for i in at.info]
+
+    # a program named .pdf: refused under the file field, nothing written
+    at.file_uploader(key=f"{prefix}file_0").upload("invoice.pdf", b"MZ" + b"\0" * 300,
+                                                    "application/pdf")
+    at.button(key=f"{prefix}attach_0").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any("Windows program" in e and "invoice.pdf" in e for e in errors), errors
+    with Store(demo_db, settings=Settings()) as s:
+        assert s.scalar("SELECT count(*) FROM evidence_events") == 0
+
+    # a real PDF with a description: attached, listed with its hash and a download
+    data = pdf_bytes("call log")
+    at.file_uploader(key=f"{prefix}file_0").clear().upload("call log.pdf", data,
+                                                            "application/pdf")
+    at.text_area(key=f"{prefix}description_0").input("The call with the regulator")
+    at.button(key=f"{prefix}attach_0").click().run()
+    assert not at.exception, at.exception
+    sha = hashlib.sha256(data).hexdigest()
+    shown = _texts(at)
+    assert sha in shown and "call log.pdf" in shown and "The call with the regulator" in shown
+    assert "PDF document" in shown and "manager.wang" in shown
+    assert not [e.value for e in at.error]
+    downloads = [b for b in at.get("download_button") if b.key == f"{prefix}download_1"]
+    assert len(downloads) == 1
+    with Store(demo_db, settings=Settings()) as s:
+        assert s.rows("SELECT event, file_name, sha256, actor FROM evidence_events") == [
+            ("attach", "call log.pdf", sha, MANAGER.name)]
+        assert s.scalar("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1") \
+            == "evidence.attach"
+
+    # withdraw without a reason: refused; with one: marked withdrawn, still listed
+    at.button(key=f"{prefix}withdraw_1").click().run()
+    assert any("reason is empty" in e.value for e in at.error)
+    at.text_input(key=f"{prefix}reason_1").input("Wrong incident")
+    at.button(key=f"{prefix}withdraw_1").click().run()
+    assert not at.exception, at.exception
+    shown = _texts(at)
+    assert "Withdrawn on" in shown and "Wrong incident" in shown and "call log.pdf" in shown
+    with Store(demo_db, settings=Settings()) as s:
+        assert [r[0] for r in s.rows("SELECT event FROM evidence_events ORDER BY event_id")] \
+            == ["attach", "withdraw"]
+
+
+@pytest.mark.parametrize("page,entity_type,actor,may_attach", [
+    ("incident", "incident", AUDITOR, False),
+    ("incident", "incident", ADMIN, False),
+    ("request", "rights_request", AUDITOR, False),
+    ("request", "rights_request", DPO, True),
+])
+def test_the_sections_form_follows_the_role(demo_db, monkeypatch, page, entity_type, actor,
+                                            may_attach):
+    from conftest import FROZEN_NOW, app_test
+    from dashboard.store import Store
+    table, column = ev.RECORD_TABLE[entity_type]
+    with Store(demo_db, settings=Settings(), clock=lambda: FROZEN_NOW) as s:
+        record = s.scalar(f"SELECT min({column}) FROM {table}")
+        ev.attach(s, DPO, entity_type, record, "a.png", image_bytes("PNG"))
+    prefix = _section_keys(entity_type, record)
+    at = app_test(demo_db, actor, monkeypatch, page=page, query={"id": record})
+    assert not at.exception, at.exception
+    assert "a.png" in _texts(at)
+    assert [b.key for b in at.get("download_button") if b.key.startswith(prefix)] \
+        == [f"{prefix}download_1"]                           # every reader downloads
+    assert bool(at.get("file_uploader")) == may_attach
+    assert bool([b for b in at.button if b.key == f"{prefix}withdraw_1"]) == may_attach
+
+
+def test_the_findings_page_has_an_evidence_tab_for_the_selected_finding(demo_db, monkeypatch):
+    from conftest import FROZEN_NOW, app_test
+    from dashboard.store import Store
+    with Store(demo_db, settings=Settings(), clock=lambda: FROZEN_NOW) as s:
+        found = engine.findings_page(s, engine.current_as_of(s), limit=1)
+        key = ev.finding_key(found["rule_id"].iloc[0], found["entity_id"].iloc[0])
+        ev.attach(s, DPO, "finding", key, "fixed.pdf", pdf_bytes("fixed"))
+    prefix = _section_keys("finding", key)
+    at = app_test(demo_db, DPO, monkeypatch, page="findings", query={"finding": key})
+    assert not at.exception, at.exception
+    assert "Evidence files" in [t.label for t in at.tabs]
+    assert "fixed.pdf" in _texts(at)
+    assert at.file_uploader(key=f"{prefix}file_0") is not None
+    at = app_test(demo_db, AUDITOR, monkeypatch, page="findings", query={"finding": key})
+    assert not at.exception, at.exception
+    assert "fixed.pdf" in _texts(at) and not at.get("file_uploader")
