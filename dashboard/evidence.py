@@ -41,7 +41,7 @@ from . import evidence_types as types
 from .access import Actor, PermissionDenied, SYSTEM_ROLE, require
 # A finding's entity_id for its evidence is the Findings page's key, "<rule_id>:<entity id>"
 from .dashboards import finding_key, parse_finding_key  # noqa: F401 (finding_key re-exported)
-from .i18n import _, label
+from .i18n import _, fmt_datetime, label
 from .navigation import PAGE_BY_KEY
 
 ACTION = "evidence.attach"             # the write permission of both writes
@@ -235,7 +235,7 @@ def withdraw(store, actor: Actor, event_id: Any, reason: Any) -> dict:
     text = str(reason or "").strip()
     if row["withdrawn"]:
         raise EvidenceError({"event": _("{name} was withdrawn already, on {at}.").format(
-            name=row["file_name"], at=row["withdrawn_at"].isoformat(timespec="minutes"))})
+            name=row["file_name"], at=fmt_datetime(row["withdrawn_at"]))})
     if not text:
         raise EvidenceError({"reason": _("Say why the file is withdrawn (the reason is "
                                          "empty).")})
@@ -337,8 +337,8 @@ def content(store, actor: Actor, ref: Any) -> bytes:
     if not any(may_read(actor, r[0]) for r in records):
         who = "?" if actor is None else actor.role
         raise PermissionDenied(_("Reading this evidence file is not allowed for role {role}: "
-                                 "it belongs to a {type}, whose page the role cannot open."
-                                 ).format(role=label("role", who) if actor else who,
+                                 "it is attached to a record of type {type}, whose page the "
+                                 "role cannot open.").format(role=label("role", who) if actor else who,
                                           type=_type_words(records[0][0])))
     return blob(store, digest)
 

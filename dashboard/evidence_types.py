@@ -259,8 +259,8 @@ def check_name(file_name: str, kind: FileType) -> str:
     claimed = next((t for t in TYPES.values() if suffix in t.extensions), None)
     if claimed is not None or suffix in FOREIGN_EXTENSIONS:
         what = _(claimed.label) if claimed else suffix
-        raise FileRefused(_("The file is named {name}, which claims {claimed}, but its content "
-                            "is a {actual}: rename it {ext} if it is what you meant to "
-                            "attach.").format(name=file_name, claimed=what,
-                                              actual=_(kind.label), ext=kind.extensions[0]))
+        raise FileRefused(_("The file is named {name} ({claimed}), but its content is of "
+                            "another type: {actual}. Rename it {ext} if it is what you meant "
+                            "to attach.").format(name=file_name, claimed=what,
+                                                 actual=_(kind.label), ext=kind.extensions[0]))
     return file_name + kind.extensions[0]

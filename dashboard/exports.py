@@ -1353,7 +1353,7 @@ def _pack_evidence(zf: zipfile.ZipFile, cur, queries, stamp, n_files: int,
     the one CSV writer) with one row per attach: record, file name, SHA-256, size, who
     attached it and when, and whether, when, by whom and why it was withdrawn. Withdrawn
     files are included: the pack shows what was on record. Returns the manifest entries
-    of the files and of the CSV (None when no dataset covers such records)."""
+    of the files and of the CSV (None, and no CSV, when the records covered have no file)."""
     from . import evidence
     selections = []
     for dataset, _clean, (sql, params, _columns) in queries:
@@ -1364,6 +1364,8 @@ def _pack_evidence(zf: zipfile.ZipFile, cur, queries, stamp, n_files: int,
     if not selections:
         return [], None
     rows = evidence.for_pack(cur, selections)
+    if not rows:                 # no file on the records covered: manifest.json says so
+        return [], None
     members: dict[str, dict] = {}
     in_force: set[str] = set()          # members with an attach not withdrawn
     for row in rows:

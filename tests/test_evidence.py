@@ -134,9 +134,9 @@ HOSTILE = [
     ("notes.pdf", lambda: b"just some words\n", "plain text"),
     ("cut.pdf", lambda: b"%PDF-1.7\n1 0 obj<<>>endobj\n", "incomplete PDF"),
     ("damaged.png", lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "damaged or invalid PNG"),
-    ("scan.pdf", lambda: image_bytes("PNG"), "claims PDF document"),     # renamed PNG
-    ("contract.exe", pdf_bytes, "claims .exe"),                          # renamed PDF
-    ("sheet.xlsx", docx_bytes, "claims Excel workbook"),
+    ("scan.pdf", lambda: image_bytes("PNG"), "(PDF document)"),     # renamed PNG
+    ("contract.exe", pdf_bytes, "(.exe)"),                          # renamed PDF
+    ("sheet.xlsx", docx_bytes, "(Excel workbook"),
 ]
 
 
@@ -436,10 +436,12 @@ def test_the_audit_pack_carries_the_evidence_of_the_records_it_covers(demo_store
     assert any(line.startswith("MISMATCH") and member in line for line in check.lines)
 
 
-def test_a_pack_of_other_datasets_has_no_evidence(demo_store, ids, tmp_path):
+@pytest.mark.parametrize("selection", [("retention_records", None),
+                                       ("processors", {"from": "2099-01-01"}),
+                                       ("incidents", None)])
+def test_a_pack_covering_no_file_has_no_evidence_folder(demo_store, ids, tmp_path, selection):
     ev.attach(demo_store, DPO, "processor", ids["processor"], "a.pdf", pdf_bytes())
-    result = exports.build_pack(demo_store, AUDITOR, [("retention_records", None)],
-                                tmp_path / "p.zip")
+    result = exports.build_pack(demo_store, AUDITOR, [selection], tmp_path / "p.zip")
     assert result.manifest["evidence"] == []
     assert "evidence_manifest" not in result.manifest
     with zipfile.ZipFile(tmp_path / "p.zip") as zf:
