@@ -88,14 +88,16 @@ def _error(errors: dict, name: str) -> None:
         st.error(ui.plain(errors[name]), icon=":material/error:")
 
 
-def render(actor: Actor, entity_type: str, entity_id: str) -> None:
-    """The Evidence files section of one record."""
+def render(actor: Actor, entity_type: str, entity_id: str, *, heading: bool = True) -> None:
+    """The Evidence files section of one record (``heading=False``: without its subheader,
+    in a tab that already says "Evidence files")."""
     store = ui.get_store()
     state = st.session_state
     entity_id = str(entity_id)
     prefix = _prefix(entity_type, entity_id)
     may_attach = ev.may_attach(actor, entity_type)
-    st.subheader(_("Evidence files"), anchor=False)
+    if heading:
+        st.subheader(_("Evidence files"), anchor=False)
     st.caption(_("Files kept with this record: PDF documents, images, Word and Excel files, "
                  "checked by their content. Each is stored once by its SHA-256 and never "
                  "changed or deleted; a withdrawn file stays on record, marked withdrawn. "

@@ -356,7 +356,7 @@ def detail(rule_id: str, entity_id: str) -> None:
         [_("Clause and rule"), _("Record"), _("History"), _("Remediation plan"),
          _("Evidence files")])
     with files_tab:        # files kept with the finding (dashboard/ui_evidence.py)
-        ui_evidence.render(actor, "finding", key)
+        ui_evidence.render(actor, "finding", key, heading=False)
     with why:
         clause = d["clause"]
         if clause:

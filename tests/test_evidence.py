@@ -557,3 +557,20 @@ def test_the_findings_page_has_an_evidence_tab_for_the_selected_finding(demo_db,
     at = app_test(demo_db, AUDITOR, monkeypatch, page="findings", query={"finding": key})
     assert not at.exception, at.exception
     assert "fixed.pdf" in _texts(at) and not at.get("file_uploader")
+
+
+def test_a_hostile_file_name_and_description_show_as_plain_text(demo_db, monkeypatch):
+    from conftest import FROZEN_NOW, app_test
+    from dashboard.store import Store
+    name = "**bold** [link](http://x) <img src=x onerror=alert(1)>.pdf"
+    with Store(demo_db, settings=Settings(), clock=lambda: FROZEN_NOW) as s:
+        inc = s.scalar("SELECT min(incident_id) FROM incidents")
+        row = ev.attach(s, MANAGER, "incident", inc, name, pdf_bytes(), "_x_ <b>y</b>")
+        ev.withdraw(s, MANAGER, row["event_id"], "*because* <script>")
+    at = app_test(demo_db, AUDITOR, monkeypatch, page="incident", query={"id": inc})
+    assert not at.exception, at.exception
+    texts = [t.value for t in at.text]
+    assert "img src=x onerror=alert(1)>.pdf" in row["file_name"]
+    assert row["file_name"] in texts and "_x_ <b>y</b>" in texts
+    warning = next(w.value for w in at.warning if "Withdrawn on" in w.value)
+    assert "\\*because\\*" in warning and "\\<script\\>" in warning
