@@ -574,3 +574,21 @@ def test_a_hostile_file_name_and_description_show_as_plain_text(demo_db, monkeyp
     assert row["file_name"] in texts and "_x_ <b>y</b>" in texts
     warning = next(w.value for w in at.warning if "Withdrawn on" in w.value)
     assert "\\*because\\*" in warning and "\\<script\\>" in warning
+
+
+def test_the_size_limit_is_a_setting_changed_in_the_app(demo_store, ids):
+    from dashboard import settings_store
+    from dashboard.settings import SPEC_BY_NAME, SettingsError
+    spec = SPEC_BY_NAME["evidence_max_mb"]
+    assert spec.default == 25 and (spec.minimum, spec.maximum) == (1, 200)
+    assert spec.confidence == "P" and "not a legal one" in spec.source
+    with pytest.raises((SettingsError, ValueError)):
+        settings_store.set_value(demo_store, ADMIN, "evidence_max_mb", 0)
+    settings_store.set_value(demo_store, ADMIN, "evidence_max_mb", 1)
+    assert demo_store.settings.evidence_max_mb == 1
+    big = b"%PDF-1.4\n" + b"0" * (1 << 20) + b"\n%%EOF\n"
+    with pytest.raises(ev.EvidenceError, match="at most 1 MB"):
+        ev.attach(demo_store, DPO, "processor", ids["processor"], "big.pdf", big)
+    settings_store.set_value(demo_store, ADMIN, "evidence_max_mb", 2)
+    assert ev.attach(demo_store, DPO, "processor", ids["processor"], "big.pdf",
+                     big)["size"] == len(big)
