@@ -592,3 +592,22 @@ def test_the_size_limit_is_a_setting_changed_in_the_app(demo_store, ids):
     settings_store.set_value(demo_store, ADMIN, "evidence_max_mb", 2)
     assert ev.attach(demo_store, DPO, "processor", ids["processor"], "big.pdf",
                      big)["size"] == len(big)
+
+
+def test_the_section_in_chinese_shows_words_not_codes(demo_db, monkeypatch):
+    from conftest import FROZEN_NOW, app_test
+    from dashboard.store import Store
+    with Store(demo_db, settings=Settings(), clock=lambda: FROZEN_NOW) as s:
+        request = s.scalar("SELECT min(request_id) FROM rights_requests")
+        row = ev.attach(s, MANAGER, "rights_request", request, "身份证明.pdf", pdf_bytes())
+        ev.withdraw(s, MANAGER, row["event_id"], "重复上传")
+    at = app_test(demo_db, MANAGER, monkeypatch, page="request", query={"id": request},
+                  locale="zh_CN")
+    assert not at.exception, at.exception
+    assert "证据文件" in [h.value for h in at.subheader]
+    shown = _texts(at)
+    assert "PDF 文档" in shown and "由 manager.wang（经理） 于 2026年11月24日" in shown
+    assert "已于 2026年11月24日" in shown and "重复上传" in shown
+    for code in ("application/pdf", "rights_request", "manager)", "evidence.attach"):
+        assert code not in shown, code
+    assert "附加文件" in shown and "撤回" not in [b.label for b in at.button]   # withdrawn
