@@ -1251,6 +1251,11 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
             # The incident documents (dashboard/documents.py) of the incidents the pack
             # covers, as generated and audited: documents/<incident>/<doc id>_<name>.docx
             documents = _pack_documents(zf, cur, resolved, stamp, len(files))
+            # The evidence files (dashboard/evidence.py) of the records the pack covers,
+            # withdrawn ones included and marked: evidence/<type>/<id>/<sha256>-<name>,
+            # listed in evidence/manifest.csv
+            evidence_files, evidence_list = _pack_evidence(
+                zf, cur, queries, stamp, len(files) + len(documents), store.settings.timezone)
         except BaseException:
             cur.execute("ROLLBACK")
             raise
@@ -1269,11 +1274,15 @@ def _write_pack(store, actor: Actor, resolved: list[tuple[str, dict]], fh,
                           "single quote (CSV-injection guard)",
             "files": files,
             "documents": documents,
+            "evidence": evidence_files,
         }
+        if evidence_list is not None:
+            manifest["evidence_manifest"] = evidence_list
         body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         zf.writestr(zipfile.ZipInfo("manifest.json", stamp), body, zipfile.ZIP_DEFLATED)
         sums = "".join(f"{f['sha256']}  {f['name']}\n"
-                       for f in [*files, *documents]).encode("ascii")
+                       for f in [*files, *documents, *evidence_files,
+                                 *([evidence_list] if evidence_list else [])]).encode("ascii")
         zf.writestr(zipfile.ZipInfo("SHA256SUMS", stamp), sums, zipfile.ZIP_DEFLATED)
     manifest["manifest_sha256"] = hashlib.sha256(body).hexdigest()
     return manifest
@@ -1321,6 +1330,74 @@ def _pack_documents(zf: zipfile.ZipFile, cur, resolved: list[tuple[str, dict]], 
     return out
 
 
+# The datasets whose rows name records that evidence files attach to: (the evidence's
+# entity type, the record's id as the dataset's query selects it).
+_EVIDENCE_DATASETS = {
+    "processors": ("processor", "processor_id"),
+    "sharing_agreements": ("sharing_agreement", "agreement_id"),
+    "incidents": ("incident", "incident_id"),
+    "incident_events": ("incident", "incident_id"),
+    "rights_requests": ("rights_request", "request_id"),
+    "request_events": ("rights_request", "request_id"),
+    "findings": ("finding", "rule_id || ':' || entity_id"),
+}
+EVIDENCE_MANIFEST = "evidence/manifest.csv"
+
+
+def _pack_evidence(zf: zipfile.ZipFile, cur, queries, stamp, n_files: int,
+                   timezone: str) -> tuple[list[dict], dict | None]:
+    """Write the evidence files of the records the pack's datasets select (under their
+    filters) into the pack, each file once per record, stored as it is (no compression:
+    the files are compressed already, and a blank scan that deflates a thousand times
+    would look like a ZIP bomb to ``check_pack``); and ``evidence/manifest.csv`` (through
+    the one CSV writer) with one row per attach: record, file name, SHA-256, size, who
+    attached it and when, and whether, when, by whom and why it was withdrawn. Withdrawn
+    files are included: the pack shows what was on record. Returns the manifest entries
+    of the files and of the CSV (None, and no CSV, when the records covered have no file)."""
+    from . import evidence
+    selections = []
+    for dataset, _clean, (sql, params, _columns) in queries:
+        if dataset in _EVIDENCE_DATASETS:
+            entity_type, key = _EVIDENCE_DATASETS[dataset]
+            selections.append((entity_type, f"SELECT {key} FROM ({sql}) AS covered",
+                               list(params)))
+    if not selections:
+        return [], None
+    rows = evidence.for_pack(cur, selections)
+    if not rows:                 # no file on the records covered: manifest.json says so
+        return [], None
+    members: dict[str, dict] = {}
+    in_force: set[str] = set()          # members with an attach not withdrawn
+    for row in rows:
+        members.setdefault(row["member"], row)
+        if not row["withdrawn"]:
+            in_force.add(row["member"])
+    if n_files + len(members) + 3 > PACK_MAX_MEMBERS:
+        raise ExportError(f"the pack would hold {len(members):,} evidence files, more than an "
+                          f"audit pack may ({PACK_MAX_MEMBERS:,} files): narrow the filters")
+    out = []
+    for name, row in members.items():
+        content = evidence.pack_content(cur, row["sha256"])
+        info = zipfile.ZipInfo(name, stamp)
+        info.compress_type = zipfile.ZIP_STORED
+        zf.writestr(info, content)
+        digest = hashlib.sha256(content).hexdigest()
+        out.append({"name": name, "entity_type": row["entity_type"],
+                    "entity_id": row["entity_id"], "file_name": row["file_name"],
+                    "bytes": len(content), "sha256": digest,
+                    "recorded_sha256": row["sha256"], "media_type": row["media_type"],
+                    "withdrawn": name not in in_force})
+    import pandas as pd
+    frame = pd.DataFrame(rows, columns=list(evidence.PACK_COLUMNS))
+    buffer = io.BytesIO()
+    stats = write_frame_csv(frame, buffer, timezone=timezone)
+    info = zipfile.ZipInfo(EVIDENCE_MANIFEST, stamp)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, buffer.getvalue())
+    return out, {"name": EVIDENCE_MANIFEST, "rows": stats.rows, "bytes": stats.bytes,
+                 "sha256": stats.sha256}
+
+
 def _log_pack(store, actor: Actor, name: str, manifest: dict, digest: str) -> int:
     return _log(store, actor, "export.pack", "audit_pack", name, {
         "file": name, "sha256": digest, "manifest_sha256": manifest["manifest_sha256"],
@@ -1329,6 +1406,8 @@ def _log_pack(store, actor: Actor, name: str, manifest: dict, digest: str) -> in
                   for f in manifest["files"]],
         "documents": [{k: d[k] for k in ("name", "incident_id", "kind", "locale", "sha256")}
                       for d in manifest.get("documents", [])],
+        "evidence": [{k: e[k] for k in ("name", "entity_type", "entity_id", "sha256",
+                                         "withdrawn")} for e in manifest.get("evidence", [])],
     })
 
 
@@ -1441,16 +1520,21 @@ def _manifest_files(manifest: Any) -> list[dict]:
     return files
 
 
-def _manifest_documents(manifest: dict) -> list[dict]:
-    """The manifest's incident documents (checked by SHA-256 and size; no rows)."""
-    documents = manifest.get("documents", [])
+def _manifest_documents(manifest: dict, key: str = "documents") -> list[dict]:
+    """The manifest's incident documents (``key`` "documents") or evidence files
+    ("evidence", with "evidence_manifest", the CSV listing them): checked by SHA-256 and
+    size; no rows."""
+    documents = manifest.get(key, [])
+    if key == "evidence" and manifest.get("evidence_manifest") is not None:
+        documents = [*documents, manifest["evidence_manifest"]] \
+            if isinstance(documents, list) else documents
     if not isinstance(documents, list):
-        raise PackRefused("manifest.json: \"documents\" is not a list")
+        raise PackRefused(f"manifest.json: \"{key}\" is not a list")
     for i, d in enumerate(documents, 1):
         if not (isinstance(d, dict) and isinstance(d.get("name"), str)
                 and isinstance(d.get("sha256"), str) and isinstance(d.get("bytes"), int)
                 and not isinstance(d.get("bytes"), bool)):
-            raise PackRefused(f"manifest.json: document entry {i} needs a name, a sha256 and "
+            raise PackRefused(f"manifest.json: {key} entry {i} needs a name, a sha256 and "
                               "a whole number of bytes")
     return documents
 
@@ -1505,7 +1589,8 @@ def check_pack(path: str | os.PathLike) -> PackCheck:
                          f"sha256 {digest}"
                          + ("" if good else f" (manifest: {f['rows']} rows, "
                                             f"sha256 {f['sha256']})"))
-        documents = _manifest_documents(manifest)
+        documents = [*_manifest_documents(manifest),
+                     *_manifest_documents(manifest, "evidence")]
         for d in documents:
             member = by_name.get(d["name"])
             if member is None:

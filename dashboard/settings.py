@@ -204,6 +204,13 @@ SPECS: tuple[Setting, ...] = (
             N_("Project default (import safety)"), "P",
             N_("The longest cell an imported file may hold; a longer one is refused, named by "
                "line and column. Each text column has its own, lower limit (at most 10,000).")),
+    Setting("evidence_max_mb", 25, N_("MB"),
+            N_("Project default (issue 18: evidence files); an operational limit, not a legal "
+               "one: no law sets the size of an evidence file"), "P",
+            N_("The largest evidence file (PDF, image, Word, Excel) that may be attached to a "
+               "record, in megabytes (1 MB = 1,048,576 bytes); a larger one is refused. The "
+               "files are kept in the store, so this also bounds how fast it grows. 1-200."),
+            minimum=1, maximum=200),
     Setting("clock_refresh_seconds", 30, N_("seconds"),
             N_("Project default (issue 16: clocks that tick without a click)"), "P",
             N_("An incident page redraws its legal clocks this often while it is open, without "

@@ -14,7 +14,7 @@ from dashboard import dashboards as D
 from dashboard import i18n
 from dashboard import navigation as nav
 from dashboard import remediation as rem
-from dashboard import ui
+from dashboard import ui, ui_evidence
 from dashboard import policy_law as PL
 from dashboard import rules as R
 from dashboard import views as view
@@ -352,8 +352,11 @@ def detail(rule_id: str, entity_id: str) -> None:
             rule=rule_id, entity=ui.plain(entity_id), when=when),
             icon=":material/check_circle:")
 
-    why, record, history, plan_tab = st.tabs(
-        [_("Clause and rule"), _("Record"), _("History"), _("Remediation plan")])
+    why, record, history, plan_tab, files_tab = st.tabs(
+        [_("Clause and rule"), _("Record"), _("History"), _("Remediation plan"),
+         _("Evidence files")])
+    with files_tab:        # files kept with the finding (dashboard/ui_evidence.py)
+        ui_evidence.render(actor, "finding", key, heading=False)
     with why:
         clause = d["clause"]
         if clause:

@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from dashboard import ui_documents
+from dashboard import ui_documents, ui_evidence
 from dashboard import clocks as clk
 from dashboard import incidents as inc
 from dashboard import navigation as nav
@@ -508,5 +508,10 @@ with st.expander(_("Facts recorded"), expanded=False):
 # The incident's documents (reports to the 网信部门, the notices), as Word files: generated
 # by managers and DPOs, downloadable by every role (dashboard/ui_documents.py).
 ui_documents.render(actor, incident_id)
+
+# -- evidence files ---------------------------------------------------------------------------
+# Files kept with the incident (dashboard/ui_evidence.py): managers and DPOs attach and
+# withdraw, every role downloads.
+ui_evidence.render(actor, "incident", incident_id)
 
 st.page_link(nav.script("incidents"), label=_("All incidents"), icon=":material/emergency:")

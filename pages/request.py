@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import dashboards as dash
 from dashboard import navigation as nav
 from dashboard import requests as rq
-from dashboard import ui
+from dashboard import ui, ui_evidence
 from dashboard import workdays
 from dashboard.access import PermissionDenied
 from dashboard.i18n import (_, actor_label, fmt_date, fmt_datetime, fmt_number, is_chinese,
@@ -269,4 +269,8 @@ with st.container(key="request_findings"):
                          "severity": st.column_config.TextColumn(_("Severity")),
                          "detail": st.column_config.TextColumn(_("What is wrong"),
                                                                width="large")})
+# -- evidence files ---------------------------------------------------------------------------
+# Files kept with the request (dashboard/ui_evidence.py): managers and DPOs attach and
+# withdraw; auditors download.
+ui_evidence.render(actor, "rights_request", request_id)
 st.page_link(nav.script("requests"), label=_("All requests"), icon=":material/assignment_ind:")
