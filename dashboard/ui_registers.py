@@ -13,7 +13,7 @@ import streamlit as st
 from . import navigation as nav
 from . import register_edit as E
 from . import registers as R
-from . import ui
+from . import ui, ui_evidence
 from .access import PermissionDenied
 from .i18n import _, actor_label, fmt_datetime, in_locale, label, page_title
 from .reference import category_label
@@ -255,7 +255,7 @@ def record_page(table: str, actor) -> None:
     else:
         st.caption(_("Only a data protection officer can change this record."))
 
-    # evidence section (issue 18) goes here
+    ui_evidence.render(actor, E.ENTITY_TYPES[table], key)
 
     st.subheader(_("History"), anchor=False)
     _history(table, key)
