@@ -27,7 +27,7 @@ import pandas as pd
 from . import importer
 from . import registers as R
 from .access import Actor, require
-from .i18n import _, fmt_date, label, is_chinese
+from .i18n import N_, _, fmt_date, label, is_chinese
 from .reference import category_label
 
 PERMISSION = "register.edit"
@@ -107,6 +107,10 @@ def value_words(table: str, name: str | None, value: Any) -> str:
     if value is None or name is None:
         return "—"
     reg = register_of(table)
+    if name == "media_type":                   # an evidence file's type, in words
+        from .evidence_types import BY_MEDIA_TYPE
+        kind = BY_MEDIA_TYPE.get(str(value))
+        return _(kind.label) if kind else str(value)
     if name not in reg.column_names:           # ended_on: the date an agreement ended
         return _date_words(value)
     col = reg.column(name)
@@ -128,7 +132,17 @@ def field_heading(table: str, name: str | None) -> str:
     reg = register_of(table)
     if name in reg.column_names:
         return _(reg.column(name).heading)
-    return _("Ended on") if name == "ended_on" else name
+    return _(_AUDIT_FIELDS[name]) if name in _AUDIT_FIELDS else name
+
+
+# Fields of audit entries about a record that are not register columns: the end date of an
+# agreement, and an evidence file's attach/withdraw entry (dashboard/evidence.py).
+_AUDIT_FIELDS = {
+    "ended_on": N_("Ended on"), "event_id": N_("Evidence file event"),
+    "file_name": N_("File name"), "media_type": N_("File type"), "sha256": N_("SHA-256"),
+    "size": N_("Size in bytes"), "withdraws": N_("Withdraws event"), "reason": N_("Reason"),
+    "description": N_("Description"),
+}
 
 
 # -- writes --------------------------------------------------------------------------------

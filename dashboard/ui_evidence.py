@@ -9,6 +9,7 @@ state). The page guards who opens it; reading a file is checked again when it is
 from __future__ import annotations
 
 import hashlib
+import math
 from functools import partial
 
 import streamlit as st
@@ -121,6 +122,9 @@ def render(actor: Actor, entity_type: str, entity_id: str, *, heading: bool = Tr
         st.markdown("**" + _("Attach a file") + "**")
         st.file_uploader(
             _("File"), type=UPLOAD_TYPES, key=f"{prefix}file_{n}",
+            # The widget states the setting's limit (not the server's 200 MB for imports)
+            # and refuses a larger file before it is sent; attach() checks it again.
+            max_upload_size=max(1, math.ceil(store.settings.evidence_max_mb)),
             help=_("PDF, PNG, JPEG, GIF, WebP, TIFF, Word (.docx) or Excel (.xlsx), at most "
                    "{mb} MB. Programs, archives, web pages and files with macros are "
                    "refused.").format(mb=store.settings.evidence_max_mb))

@@ -4,6 +4,7 @@ nothing; managers and auditors see no form. AppTest on the demo store."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 
@@ -216,3 +217,18 @@ def test_a_finding_links_to_its_records_page(db, monkeypatch, finding, page):
     link = next(x for x in at.get("page_link") if x.value.startswith("Open in"))
     entity = finding.split(":")[1]
     assert (link.proto.page, link.proto.query_string) == (page, f"id={entity}")
+
+
+def test_a_records_history_names_its_evidence_file_in_words(db, monkeypatch):
+    """An attach filed under the processor shows in its history as the file's name, type and
+    hash in words: no field code, no media type."""
+    from dashboard import evidence
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    _read(db, lambda s: evidence.attach(s, DPO, "processor", "PRC-0027", "nda signed.pdf", pdf))
+    at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0027"}))
+    history = at.dataframe[-1].value
+    rows = history[history["action"] == "Evidence file attached"]
+    assert dict(zip(rows["field"], rows["after"])) == {
+        "Evidence file event": "1", "File name": "nda signed.pdf",
+        "File type": "PDF document", "SHA-256": hashlib.sha256(pdf).hexdigest(),
+        "Size in bytes": str(len(pdf))}
