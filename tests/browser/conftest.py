@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dashboard import audit
 import subprocess
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from dashboard import audit
 from serving import served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +86,17 @@ def reference_store(demo_store_path: Path):
 def served_app(demo_store_path: Path):
     env = {"COMPLIANCE_DB": str(demo_store_path), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW}
     with served("server.py", env=env, log=ARTIFACTS / "streamlit.log") as server:
+        yield server.base
+
+
+@contextmanager
+def own_server(demo_store_path: Path, folder: Path, log_name: str) -> Iterator[str]:
+    """A server of its own on a fresh copy of the demo store as built (for a journey that
+    changes what the shared server's journeys compare with the demo store); its address."""
+    db = folder / "demo.duckdb"
+    audit.copy_store(demo_store_path.with_name("reference.duckdb"), db)
+    env = {"COMPLIANCE_DB": str(db), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW}
+    with served("server.py", env=env, log=ARTIFACTS / log_name) as server:
         yield server.base
 
 

@@ -21,10 +21,9 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard import audit, engine
-from serving import served
+from dashboard import engine
 
-from .conftest import ARTIFACTS, FROZEN_NOW, wait_for_app
+from .conftest import FROZEN_NOW, own_server, wait_for_app
 from .test_journeys import metric, new_browser_page, open_page, sign_in
 
 pytestmark = pytest.mark.browser
@@ -55,11 +54,9 @@ def signed_pdf() -> bytes:
 
 @pytest.fixture(scope="module")
 def registers_app(demo_store_path, tmp_path_factory):
-    db = tmp_path_factory.mktemp("registers") / "demo.duckdb"
-    audit.copy_store(demo_store_path.with_name("reference.duckdb"), db)
-    env = {"COMPLIANCE_DB": str(db), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW}
-    with served("server.py", env=env, log=ARTIFACTS / "streamlit-registers.log") as server:
-        yield server.base
+    with own_server(demo_store_path, tmp_path_factory.mktemp("registers"),
+                    "streamlit-registers.log") as base:
+        yield base
 
 
 def test_dpo_records_the_nda_and_its_pdf_auditor_finds_it_in_the_pack(
@@ -115,7 +112,6 @@ def test_dpo_records_the_nda_and_its_pdf_auditor_finds_it_in_the_pack(
     wait_for_app(pg)
     # The history names the edit, with the date before and after.
     expect(main).to_contain_text(NDA_DATE)
-    pg.screenshot(path=str(ARTIFACTS / "processor-page.png"), full_page=True)
 
     # The finding is gone: the same address now says the rule finds nothing.
     pg.goto(finding_url)

@@ -20,12 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard import audit
 from dashboard import documents as docs
 from dashboard import engine, i18n
-from serving import served
 
-from .conftest import ARTIFACTS, FROZEN_NOW, save_screenshot, wait_for_app
+from .conftest import FROZEN_NOW, own_server, save_screenshot, wait_for_app
 from .test_journeys import bars_by_tick, click_bar
 
 pytestmark = pytest.mark.browser
@@ -36,11 +34,8 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture(scope="module")
 def zh_app(demo_store_path, tmp_path_factory):
-    db = tmp_path_factory.mktemp("zh") / "demo.duckdb"
-    audit.copy_store(demo_store_path.with_name("reference.duckdb"), db)
-    env = {"COMPLIANCE_DB": str(db), "COMPLIANCE_FROZEN_NOW": FROZEN_NOW}
-    with served("server.py", env=env, log=ARTIFACTS / "streamlit-zh.log") as server:
-        yield server.base
+    with own_server(demo_store_path, tmp_path_factory.mktemp("zh"), "streamlit-zh.log") as base:
+        yield base
 
 
 @pytest.fixture

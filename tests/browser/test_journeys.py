@@ -206,7 +206,7 @@ def test_dpo_overview_failing_clause_findings_record_and_shared_link(page: Page,
     record = pg.get_by_role("tabpanel", name="Record")
     expect(record.get_by_test_id("stDataFrame")).to_be_visible()
     expect(record.get_by_role("link", name=re.compile(r"^Open in "))).to_have_attribute(
-        "href", re.compile(rf"\?q={re.escape(entity_id)}$"))
+        "href", re.compile(rf"\?(q|id)={re.escape(entity_id)}$"))   # the register or the record
     wait_for_app(pg)
 
     # Share the view: the address bar holds it (so does "Share this view", tested below).
@@ -508,17 +508,21 @@ def test_auditor_downloads_processors_csv_and_audit_pack_and_cannot_log(page: Pa
 
 
 # -- links that must survive navigation (each of these was a bug found by the journeys) ----
-def test_a_findings_record_link_opens_the_register_on_that_record(page: Page):
+def test_a_findings_record_link_opens_the_records_page(page: Page):
+    """An agreement's finding opens the agreement's own page (issue 18), with its edit form
+    for the DPO and its history."""
     pg = page
     pg.goto(f"{pg.base_url}/findings?rule=SHARE-CONSENT&finding=SHARE-CONSENT%3ASHA-0051")
     sign_in(pg, "dpo")
     expect(pg.get_by_role("heading", name="SHARE-CONSENT · SHA-0051", exact=True)
            ).to_be_visible()
     pg.get_by_role("tab", name="Record").click()
-    pg.get_by_role("link", name="Open in Sharing agreements").click()
-    expect(pg.get_by_role("heading", name="Sharing agreements", exact=True)).to_be_visible()
+    pg.get_by_role("link", name="Open in Sharing agreement").click()
+    pg.wait_for_url(re.compile(r"/agreement\?id=SHA-0051$"))
+    expect(pg.get_by_role("heading", name=re.compile(r"^SHA-0051 · "))).to_be_visible()
+    expect(pg.get_by_text("Edit", exact=True)).to_be_visible()
+    expect(pg.get_by_role("heading", name="History", exact=True)).to_be_visible()
     wait_for_app(pg)
-    assert metric(pg, "Agreements").inner_text() == "1"
 
 
 def test_share_this_view_names_the_finding_just_opened(page: Page):
