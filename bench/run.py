@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="reuse bench/out/large.duckdb if it exists")
     ap.add_argument("--only", help="comma-separated subset: seed,import,check,pages,export,stream,"
-                         "requests,holds,browser")
+                         "requests,holds,evidence,browser")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / "large.duckdb"
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         ("stream", ["bench.bench_stream", "--db", str(db), "--compare", "copy"]),
         ("requests", ["bench.bench_requests", "--db", str(db), "--as-of", AS_OF]),
         ("holds", ["bench.bench_holds", "--db", str(db)]),
+        ("evidence", ["bench.bench_evidence"]),
         # last: it adds the demo accounts to the store and signs in (audit entries)
         ("browser", ["bench.bench_browser", "--db", str(db), "--demo"]),
     ]

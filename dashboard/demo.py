@@ -68,9 +68,14 @@ TABLES = ("processors", "sharing_agreements", "retention_records", "incidents",
 # rows would attach to the new incidents and events. Cleared with them when present. The
 # notification outbox (migration 0016) too: its keys name items by id, so a stale reminder
 # would stop the new item of the same id from being reminded. The incident documents
-# (migration 0019) too: a document names its incident by id.
+# (migration 0019) too: a document names its incident by id. So do the legal holds (0021:
+# they name retention records by id) and the evidence files (0022: they name their record
+# by id). Evidence files are never deleted by the app; a seed is not the app's use of a
+# store but its replacement by demo data (store.admin), and a file left behind would
+# become the evidence of another record that happens to reuse the id.
 SATELLITE_TABLES = ("incident_event_meta", "incident_requests", "notifications",
-                    "outbox_attempts", "outbox", "incident_documents")
+                    "outbox_attempts", "outbox", "incident_documents", "legal_hold_records",
+                    "legal_holds", "evidence_events", "evidence_blobs")
 
 # The seed's "now" on as_of: every timestamp it writes is at or before this moment.
 SEED_TIME_OF_DAY = dt.time(10, 0)

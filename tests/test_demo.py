@@ -33,7 +33,7 @@ from dashboard.registers import (
 from dashboard.settings import Settings
 from dashboard.store import Store
 
-from conftest import ADMIN, DEMO_AS_OF, FROZEN_NOW, MANAGER, SYSTEM, make_store
+from conftest import ADMIN, DEMO_AS_OF, DPO, FROZEN_NOW, MANAGER, SYSTEM, make_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "reference" / "data-contract.md"
@@ -1276,3 +1276,23 @@ def test_the_demo_seed_gives_the_trend_chart_a_weekly_history(tmp_path):
         assert row["overall"] == pytest.approx(again.overall)
         actions = store.rows("SELECT action FROM audit_log WHERE action = 'check.snapshot'")
         assert len(actions) == 3
+
+
+def test_a_reseed_leaves_no_hold_or_evidence_file_to_a_record_reusing_an_id(demo_store):
+    """Legal holds and evidence files name their records by id; a re-seed reuses the ids, so
+    it clears them with the registers (a new PRC-0027 must not carry the old one's NDA)."""
+    import datetime as dt
+
+    from dashboard import evidence, holds
+    record = demo_store.scalar("SELECT min(record_id) FROM retention_records "
+                               "WHERE deleted_on IS NULL AND hold_reason IS NULL")
+    holds.set_hold(demo_store, DPO, record, "authority_request", "REQ-1",
+                   dt.date(2027, 3, 31))
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    evidence.attach(demo_store, DPO, "processor", "PRC-0027", "nda.pdf", pdf)
+    tables = ("legal_holds", "legal_hold_records", "evidence_events", "evidence_blobs")
+    assert all(demo_store.scalar(f"SELECT count(*) FROM {t}") for t in tables)
+    demo.seed(demo_store, SYSTEM, scale="demo", as_of=DEMO_AS_OF, retention_records=100)
+    assert {t: demo_store.scalar(f"SELECT count(*) FROM {t}") for t in tables} == dict.fromkeys(
+        tables, 0)
+    assert evidence.list_for(demo_store, "processor", "PRC-0027") == []
