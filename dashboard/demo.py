@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import random
 import time
 from contextlib import contextmanager
@@ -140,10 +141,129 @@ def seed(store, actor: Actor, *, scale: str = "demo", as_of: dt.date | None = No
                         if retention_records is None else retention_records,
                         timings=timings)
         counts = {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-        w.audit("store.seed", "store", scale,
-                after={"scale": scale, "seed": seed, "as_of": as_of.isoformat(),
-                       "moment": moment.isoformat(), "counts": counts})
+        seq = w.audit("store.seed", "store", scale,
+                      after={"scale": scale, "seed": seed, "as_of": as_of.isoformat(),
+                             "moment": moment.isoformat(), "counts": counts})
+        if scale == "demo" and "evidence_events" in present:
+            _seed_evidence(cur, moment, seq)
     return counts
+
+
+# -- evidence files (demo scale) -------------------------------------------------------------
+def _demo_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF showing ``lines`` (ASCII): a well-formed file, as a scan's would be."""
+    text = b"BT /F1 11 Tf 56 780 Td 14 TL " + b" ".join(
+        b"(" + ln.replace("\\", "").replace("(", "[").replace(")", "]").encode("ascii")
+        + b") '" for ln in lines) + b" ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _demo_png(lines: list[str]) -> bytes:
+    """A receipt-like PNG showing ``lines`` (Pillow's built-in font)."""
+    import io
+
+    from PIL import Image, ImageDraw
+    image = Image.new("RGB", (640, 40 + 22 * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((20, 20 + 22 * i), line, fill="black")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def _seed_evidence(cur, moment: dt.datetime, seq: int) -> None:
+    """A few evidence files, chosen from the generated records by their state (not by id):
+    an active processor's signed DPA and its withdrawn draft, an agreement's consent wording,
+    a reported incident's regulator receipt, a completed deletion's confirmation. Written
+    in the seed's own transaction under its audit entry (``seq``); every file passes the
+    app's content check (``evidence_types.detect``)."""
+    from .evidence_types import detect
+
+    def first(sql: str) -> str | None:
+        row = cur.execute(sql).fetchone()
+        return row[0] if row else None
+
+    processor = first("SELECT processor_id FROM processors WHERE status = 'active' AND "
+                      "nda_signed_on IS NOT NULL AND len(data_categories) > 0 ORDER BY 1")
+    agreement = first("SELECT agreement_id FROM sharing_agreements WHERE status = 'active' "
+                      "AND consent = 'separate' ORDER BY 1")
+    # The receipt and the confirmation are attached two hours after the step they prove.
+    incident, reported = cur.execute(
+        "SELECT incident_id, regulator_reported_at FROM incidents WHERE regulator_reported_at "
+        "IS NOT NULL ORDER BY regulator_reported_at DESC").fetchone() or (None, None)
+    request, completed = cur.execute(
+        "SELECT request_id, completed_at FROM rights_requests WHERE status = 'completed' AND "
+        "kind = 'delete' ORDER BY completed_at DESC").fetchone() or (None, None)
+    later = (lambda at: min(at + dt.timedelta(hours=2), moment))
+    day = dt.timedelta(days=1)
+    files = []              # (entity_type, id, name, data, description, actor, role, at)
+    if processor:
+        files += [
+            ("processor", processor, f"{processor} DPA draft.pdf",
+             _demo_pdf([f"Data processing agreement - {processor}", "DRAFT v0.9",
+                        "Not signed."]),
+             "Draft sent for review.", "dpo.li", "dpo", moment - 40 * day),
+            ("processor", processor, f"{processor} DPA signed.pdf",
+             _demo_pdf([f"Data processing agreement - {processor}", "Version 1.0",
+                        "Signed by both parties.", "Clauses: purpose, duration, method, "
+                        "categories, protection measures, return or deletion."]),
+             "Signed DPA (scan).", "dpo.li", "dpo", moment - 30 * day)]
+    if agreement:
+        files.append(("sharing_agreement", agreement, "separate-consent-wording.pdf",
+                      _demo_pdf([f"Sharing agreement {agreement}",
+                                 "Separate consent screen, wording as shown to users."]),
+                      "The consent screen's wording.", "dpo.li", "dpo", moment - 20 * day))
+    if incident:
+        files.append(("incident", incident, "regulator-receipt.png",
+                      _demo_png([f"Incident {incident}", "Report received by the "
+                                 "cyberspace administration.", "Receipt no. CAC-DEMO-0001"]),
+                      "Receipt of the report to the regulator.", "dpo.li", "dpo",
+                      later(reported)))
+    if request:
+        files.append(("rights_request", request, "deletion-confirmation.pdf",
+                      _demo_pdf([f"Rights request {request}",
+                                 "Personal information deleted from every system."]),
+                      "Confirmation sent to the requester.", "manager.wang", "manager",
+                      later(completed)))
+    blobs: dict[str, tuple[int, str, bytes]] = {}
+    for n, (etype, eid, name, data, text, who, role, at) in enumerate(files, 1):
+        kind = detect(data)
+        digest = hashlib.sha256(data).hexdigest()
+        blobs[digest] = (len(data), kind.media_type, data)
+        cur.execute("INSERT INTO evidence_events (event_id, entity_type, entity_id, event, "
+                    "sha256, file_name, media_type, size, description, actor, role, \"at\", "
+                    "audit_seq) VALUES (?, ?, ?, 'attach', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [n, etype, eid, digest, name, kind.media_type, len(data), text, who,
+                     role, at, seq])
+    for digest, (size, media_type, data) in blobs.items():
+        cur.execute("INSERT INTO evidence_blobs (sha256, size, media_type, content) "
+                    "VALUES (?, ?, ?, ?)", [digest, size, media_type, data])
+    if processor:               # the draft, withdrawn once the signed DPA was attached
+        draft = files[0]
+        cur.execute("INSERT INTO evidence_events (event_id, entity_type, entity_id, event, "
+                    "sha256, file_name, media_type, size, withdraws, reason, actor, role, "
+                    "\"at\", audit_seq) SELECT ?, entity_type, entity_id, 'withdraw', sha256, "
+                    "file_name, media_type, size, 1, ?, 'dpo.li', 'dpo', ?, ? "
+                    "FROM evidence_events WHERE event_id = 1",
+                    [len(files) + 1, "Superseded by the signed version.",
+                     draft[7] + 10 * day + dt.timedelta(minutes=5), seq])
 
 
 def _validate(scale, as_of, seed_value, retention_records) -> None:

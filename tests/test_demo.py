@@ -1010,7 +1010,8 @@ def test_seed_clears_what_other_modules_keep_beside_incidents(demo_store):
                       "'incident.log', 'manager.wang', ?)", [event, FROZEN_NOW])
         w.audit("test.insert", "incident_event", event)
     demo.seed(demo_store, SYSTEM, scale="demo", as_of=DEMO_AS_OF, retention_records=100)
-    for table in satellites:
+    seeded = {"evidence_events", "evidence_blobs"}     # the demo's own files, made afresh
+    for table in set(satellites) - seeded:
         assert demo_store.scalar(f"SELECT count(*) FROM {table}") == 0, table
 
 
@@ -1282,6 +1283,7 @@ def test_a_reseed_leaves_no_hold_or_evidence_file_to_a_record_reusing_an_id(demo
     """Legal holds and evidence files name their records by id; a re-seed reuses the ids, so
     it clears them with the registers (a new PRC-0027 must not carry the old one's NDA)."""
     import datetime as dt
+    import hashlib
 
     from dashboard import evidence, holds
     record = demo_store.scalar("SELECT min(record_id) FROM retention_records "
@@ -1292,7 +1294,45 @@ def test_a_reseed_leaves_no_hold_or_evidence_file_to_a_record_reusing_an_id(demo
     evidence.attach(demo_store, DPO, "processor", "PRC-0027", "nda.pdf", pdf)
     tables = ("legal_holds", "legal_hold_records", "evidence_events", "evidence_blobs")
     assert all(demo_store.scalar(f"SELECT count(*) FROM {t}") for t in tables)
+    files = ("SELECT entity_type, entity_id, event, file_name, sha256 FROM evidence_events "
+             "ORDER BY event_id")
+    seeded = demo_store.rows(files)
     demo.seed(demo_store, SYSTEM, scale="demo", as_of=DEMO_AS_OF, retention_records=100)
-    assert {t: demo_store.scalar(f"SELECT count(*) FROM {t}") for t in tables} == dict.fromkeys(
-        tables, 0)
+    assert demo_store.scalar("SELECT count(*) FROM legal_holds") == 0
+    assert demo_store.scalar("SELECT count(*) FROM legal_hold_records") == 0
+    # Only the demo's own files, made afresh: the one attached to PRC-0027 is gone.
+    after = demo_store.rows(files)
+    assert seeded[-1][:2] == ("processor", "PRC-0027") and seeded[-1][1:] not in [
+        r[1:] for r in after]
+    assert "nda.pdf" not in {r[3] for r in after}
     assert evidence.list_for(demo_store, "processor", "PRC-0027") == []
+    assert not demo_store.scalar("SELECT count(*) FROM evidence_blobs WHERE sha256 = ?",
+                                 [hashlib.sha256(pdf).hexdigest()])
+
+
+def test_demo_has_evidence_files_each_one_the_app_would_accept(demo_store):
+    """The demo's evidence files (issue 18): a processor's signed DPA with its withdrawn
+    draft, an agreement's consent wording, a regulator's receipt, a deletion's confirmation;
+    each passes the app's content check and is attached after the step it proves."""
+    import hashlib
+
+    from dashboard import evidence, evidence_types
+    rows = demo_store.rows('SELECT entity_type, event, sha256, "at" FROM evidence_events '
+                           "ORDER BY event_id")
+    assert sorted({(t, e) for t, e, _, _ in rows}) == [
+        ("incident", "attach"), ("processor", "attach"), ("processor", "withdraw"),
+        ("rights_request", "attach"), ("sharing_agreement", "attach")]
+    assert all(at <= MOMENT for *_, at in rows)
+    for sha, data in demo_store.rows("SELECT sha256, content FROM evidence_blobs"):
+        assert hashlib.sha256(data).hexdigest() == sha
+        evidence_types.detect(bytes(data))           # raises FileRefused if the app would
+    (incident, reported), = demo_store.rows(
+        "SELECT e.entity_id, i.regulator_reported_at FROM evidence_events e JOIN incidents i "
+        "ON i.incident_id = e.entity_id WHERE e.entity_type = 'incident'")
+    attached = evidence.list_for(demo_store, "incident", incident)[0]["at"]
+    assert reported < attached
+    processor = demo_store.scalar("SELECT entity_id FROM evidence_events "
+                                  "WHERE event = 'withdraw'")
+    listed = evidence.list_for(demo_store, "processor", processor)
+    assert [(r["withdrawn"], r["file_name"].endswith("signed.pdf")) for r in listed] == [
+        (False, True), (True, False)]

@@ -469,6 +469,13 @@ def test_auditor_downloads_processors_csv_and_audit_pack_and_cannot_log(page: Pa
     sums = files.pop("SHA256SUMS").decode()
     assert manifest["generated_by"] == {"name": "auditor", "role": "auditor"}
     assert manifest["generated_at"] == FROZEN_NOW
+    # The demo's evidence files of the records the pack covers (issue 18), with their hashes.
+    attached = {n: files.pop(n) for n in list(files) if n.startswith("evidence/")}
+    assert {e["name"] for e in manifest["evidence"]} | {"evidence/manifest.csv"} == set(attached)
+    for e in manifest["evidence"]:
+        assert hashlib.sha256(attached[e["name"]]).hexdigest() == e["sha256"]
+        assert f"{e['sha256']}  {e['name']}" in sums.splitlines()
+    assert {e["entity_type"] for e in manifest["evidence"]} >= {"processor", "incident"}
     listed = {f["name"]: f for f in manifest["files"]}
     assert set(listed) == set(files) and len(files) >= 9
     for name, body in files.items():
