@@ -224,11 +224,12 @@ def test_a_records_history_names_its_evidence_file_in_words(db, monkeypatch):
     hash in words: no field code, no media type."""
     from dashboard import evidence
     pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-    _read(db, lambda s: evidence.attach(s, DPO, "processor", "PRC-0027", "nda signed.pdf", pdf))
+    row = _read(db, lambda s: evidence.attach(s, DPO, "processor", "PRC-0027",
+                                              "nda signed.pdf", pdf))
     at = _ok(app_test(db, DPO, monkeypatch, page="processor", query={"id": "PRC-0027"}))
     history = at.dataframe[-1].value
     rows = history[history["action"] == "Evidence file attached"]
     assert dict(zip(rows["field"], rows["after"])) == {
-        "Evidence file event": "1", "File name": "nda signed.pdf",
+        "Evidence file event": str(row["event_id"]), "File name": "nda signed.pdf",
         "File type": "PDF document", "SHA-256": hashlib.sha256(pdf).hexdigest(),
         "Size in bytes": str(len(pdf))}

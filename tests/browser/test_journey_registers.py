@@ -6,7 +6,8 @@ file in it, its SHA-256 the one the page showed, and the pack verifies with
 ``sha256sum -c``.
 
 It runs on a server of its own, on a copy of the demo store as built: the other journeys
-compare the shared server's processors register and findings with the demo store.
+compare the shared server's processors register and findings with the demo store. It
+writes the README's screenshot docs/screenshots/processor.png.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard import engine
 
-from .conftest import FROZEN_NOW, own_server, wait_for_app
+from .conftest import FROZEN_NOW, own_server, save_screenshot, wait_for_app
 from .test_journeys import metric, new_browser_page, open_page, sign_in
 
 pytestmark = pytest.mark.browser
@@ -88,6 +89,8 @@ def test_dpo_records_the_nda_and_its_pdf_auditor_finds_it_in_the_pack(
     nda = pg.get_by_test_id("stDateInput").filter(has_text="NDA signed").locator("input")
     nda.fill(NDA_DATE)
     nda.press("Enter")
+    nda.press("Escape")                 # the calendar closed: the next click reaches the button
+    expect(pg.locator('[data-baseweb="calendar"]')).to_have_count(0)
     pg.get_by_role("button", name="Save changes").click()
     expect(pg.get_by_test_id("stAlert").filter(has_text="Saved")).to_contain_text("NDA signed")
     wait_for_app(pg)
@@ -112,6 +115,9 @@ def test_dpo_records_the_nda_and_its_pdf_auditor_finds_it_in_the_pack(
     wait_for_app(pg)
     # The history names the edit, with the date before and after.
     expect(main).to_contain_text(NDA_DATE)
+    pg.get_by_role("heading", name="Evidence files", exact=True).scroll_into_view_if_needed()
+    pg.mouse.move(700, 10)                       # no hover effect in the picture
+    save_screenshot(pg, "processor")
 
     # The finding is gone: the same address now says the rule finds nothing.
     pg.goto(finding_url)
