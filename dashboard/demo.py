@@ -150,8 +150,9 @@ def seed(store, actor: Actor, *, scale: str = "demo", as_of: dt.date | None = No
 
 
 # -- evidence files (demo scale) -------------------------------------------------------------
-def _demo_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF showing ``lines`` (ASCII): a well-formed file, as a scan's would be."""
+def pdf_document(lines: list[str]) -> bytes:
+    """A one-page PDF showing ``lines`` (ASCII): a well-formed file, as a scan's would be
+    (the demo's evidence files; the browser journey's signed NDA)."""
     text = b"BT /F1 11 Tf 56 780 Td 14 TL " + b" ".join(
         b"(" + ln.replace("\\", "").replace("(", "[").replace(")", "]").encode("ascii")
         + b") '" for ln in lines) + b" ET"
@@ -217,17 +218,17 @@ def _seed_evidence(cur, moment: dt.datetime, seq: int) -> None:
     if processor:
         files += [
             ("processor", processor, f"{processor} DPA draft.pdf",
-             _demo_pdf([f"Data processing agreement - {processor}", "DRAFT v0.9",
+             pdf_document([f"Data processing agreement - {processor}", "DRAFT v0.9",
                         "Not signed."]),
              "Draft sent for review.", "dpo.li", "dpo", moment - 40 * day),
             ("processor", processor, f"{processor} DPA signed.pdf",
-             _demo_pdf([f"Data processing agreement - {processor}", "Version 1.0",
+             pdf_document([f"Data processing agreement - {processor}", "Version 1.0",
                         "Signed by both parties.", "Clauses: purpose, duration, method, "
                         "categories, protection measures, return or deletion."]),
              "Signed DPA (scan).", "dpo.li", "dpo", moment - 30 * day)]
     if agreement:
         files.append(("sharing_agreement", agreement, "separate-consent-wording.pdf",
-                      _demo_pdf([f"Sharing agreement {agreement}",
+                      pdf_document([f"Sharing agreement {agreement}",
                                  "Separate consent screen, wording as shown to users."]),
                       "The consent screen's wording.", "dpo.li", "dpo", moment - 20 * day))
     if incident:
@@ -238,7 +239,7 @@ def _seed_evidence(cur, moment: dt.datetime, seq: int) -> None:
                       later(reported)))
     if request:
         files.append(("rights_request", request, "deletion-confirmation.pdf",
-                      _demo_pdf([f"Rights request {request}",
+                      pdf_document([f"Rights request {request}",
                                  "Personal information deleted from every system."]),
                       "Confirmation sent to the requester.", "manager.wang", "manager",
                       later(completed)))

@@ -22,7 +22,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard import engine
+from dashboard import demo, engine
 
 from .conftest import FROZEN_NOW, own_server, save_screenshot, wait_for_app
 from .test_journeys import metric, new_browser_page, open_page, sign_in
@@ -36,21 +36,8 @@ NDA_DATE = "2026-11-20"
 
 
 def signed_pdf() -> bytes:
-    """A small, well-formed one-page PDF: the "signed NDA"."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    """The "signed NDA": a well-formed one-page PDF."""
+    return demo.pdf_document([f"Non-disclosure agreement - {PROCESSOR}", "Signed 2026-11-20."])
 
 
 @pytest.fixture(scope="module")
