@@ -614,6 +614,14 @@ _ORDERED_MARKER = re.compile(r"^( {0,3}\d{1,9})([.)])(?=[ \t]|$)", re.M)   # "1.
 WORD_JOINER = "\u2060"   # invisible, zero width, no line break: breaks Streamlit's text patterns
 
 
+def field_error(errors: dict | None, name: str) -> None:
+    """The message of ``errors`` (``{field: message}``, as the services raise them) for the
+    field ``name``, shown under its input as plain text; nothing when it has none."""
+    message = (errors or {}).get(name)
+    if message:
+        st.error(plain(message), icon=":material/error:")
+
+
 def plain(value: Any) -> str:
     """``value`` (text a user typed, a file held or a URL carried) escaped so that it shows
     as the very characters it holds wherever Streamlit renders Markdown: ``st.markdown``,

@@ -84,11 +84,6 @@ def _withdraw(actor: Actor, event_id: int, prefix: str) -> None:
                                     "withdrawn.").format(name=ui.plain(row["file_name"]))
 
 
-def _error(errors: dict, name: str) -> None:
-    if errors.get(name):
-        st.error(ui.plain(errors[name]), icon=":material/error:")
-
-
 def render(actor: Actor, entity_type: str, entity_id: str, *, heading: bool = True) -> None:
     """The Evidence files section of one record (``heading=False``: without its subheader,
     in a tab that already says "Evidence files")."""
@@ -117,7 +112,7 @@ def render(actor: Actor, entity_type: str, entity_id: str, *, heading: bool = Tr
         return
     errors = state.get(prefix + "errors") or {}
     n = state.get(prefix + "form", 0)
-    _error(errors, "record")
+    ui.field_error(errors, "record")
     with st.form(f"{prefix}form_{n}", border=True):
         st.markdown("**" + _("Attach a file") + "**")
         st.file_uploader(
@@ -128,11 +123,11 @@ def render(actor: Actor, entity_type: str, entity_id: str, *, heading: bool = Tr
             help=_("PDF, PNG, JPEG, GIF, WebP, TIFF, Word (.docx) or Excel (.xlsx), at most "
                    "{mb} MB. Programs, archives, web pages and files with macros are "
                    "refused.").format(mb=store.settings.evidence_max_mb))
-        _error(errors, "file")
+        ui.field_error(errors, "file")
         st.text_area(_("Description (optional)"), key=f"{prefix}description_{n}",
                      max_chars=ev.MAX_DESCRIPTION,
                      placeholder=_("What the file shows, e.g. the signed agreement."))
-        _error(errors, "description")
+        ui.field_error(errors, "description")
         st.form_submit_button(_("Attach"), type="primary", icon=":material/attach_file:",
                               key=f"{prefix}attach_{n}",
                               on_click=_attach, args=(actor, entity_type, entity_id, prefix))
@@ -163,11 +158,11 @@ def _file(store, actor: Actor, row: dict, prefix: str, may_attach: bool) -> None
         if may_attach and not row["withdrawn"]:
             errors = st.session_state.get(f"{prefix}withdraw_errors_{event_id}") or {}
             with info.expander(_("Withdraw this file"), expanded=bool(errors)):
-                _error(errors, "event")
+                ui.field_error(errors, "event")
                 st.text_input(_("Reason"), key=f"{prefix}reason_{event_id}",
                               max_chars=ev.MAX_REASON,
                               placeholder=_("Why the file no longer counts as evidence"))
-                _error(errors, "reason")
+                ui.field_error(errors, "reason")
                 st.button(_("Withdraw"), key=f"{prefix}withdraw_{event_id}",
                           icon=":material/block:", on_click=_withdraw,
                           args=(actor, event_id, prefix))

@@ -89,18 +89,13 @@ def _unchanged(old: Any, new: Any) -> bool:
     return old == new or (isinstance(new, str) and str(old) == new)
 
 
-def _error(errors: dict, name: str) -> None:
-    if errors.get(name):
-        st.error(ui.plain(errors[name]), icon=":material/error:")
-
-
 def _fields(table: str, columns, values: dict, prefix: str, errors: dict) -> None:
     """Two columns of inputs, each with its error under it."""
     cols = st.columns(2)
     for i, col in enumerate(columns):
         with cols[i % 2], st.container(key=f"{prefix}field_{col.name}"):
             _widget(table, col, values.get(col.name), prefix + col.name)
-            _error(errors, col.name)
+            ui.field_error(errors, col.name)
 
 
 def _noun(table: str) -> str:
@@ -185,7 +180,7 @@ def _form(title: str, icon: str, prefix: str, errors: dict, on_submit, submit: s
         with st.form(prefix + "form", enter_to_submit=False, border=False):
             body()
             for name in below:
-                _error(errors, name)
+                ui.field_error(errors, name)
             st.form_submit_button(submit, type="primary", icon=icon, on_click=on_submit,
                                   key=prefix + "submit")
         if errors:
@@ -335,10 +330,10 @@ def _action_form(table: str, key: str, record: dict) -> None:
             with st.container(key=f"{prefix}field_{name}"):
                 st.date_input(words, value=default, min_value=DATE_MIN, max_value=today,
                               key=prefix + name, format="YYYY-MM-DD")
-                _error(errors, name)
+                ui.field_error(errors, name)
         with st.container(key=f"{prefix}field_confirm"):
             st.checkbox(confirm_text, key=prefix + "confirm")
-            _error(errors, "confirm")
+            ui.field_error(errors, "confirm")
 
     _form(title, ":material/block:", prefix, errors, act, title, body,
           below=("status", E.RECORD))

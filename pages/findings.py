@@ -308,11 +308,6 @@ def _open(key: str) -> None:
     st.query_params["finding"] = key
 
 
-def _error(errors: dict, name: str) -> None:
-    if errors.get(name):
-        st.error(ui.plain(errors[name]), icon=":material/error:")
-
-
 def detail(rule_id: str, entity_id: str) -> None:
     d = ui.cached(D.finding_detail, as_of=as_of, rule_id=rule_id, entity_id=entity_id)
     rule, etype = dict(d["rule"]), d["entity_type"]
@@ -476,20 +471,20 @@ def detail(rule_id: str, entity_id: str) -> None:
             st.caption(_("Only an open finding can be acknowledged."))
         else:
             errors = state.get("ack_errors") or {}
-            _error(errors, "finding")
+            ui.field_error(errors, "finding")
             with st.form("ack_form", border=True):
                 st.markdown(_("**Revise the plan**") if plan else _("**Acknowledge with a plan**"))
                 st.text_input(_("Owner"), key="ack_owner", max_chars=rem.MAX_OWNER,
                               value=plan["owner"] if plan else "",
                               help=_("Who will fix it: a person or a team."))
-                _error(errors, "owner")
+                ui.field_error(errors, "owner")
                 st.date_input(_("Target date"), key="ack_target", format="YYYY-MM-DD",
                               value=plan["target_date"] if plan else None, min_value=today,
                               help=_("The day by which it will be fixed (Asia/Shanghai)."))
-                _error(errors, "target_date")
+                ui.field_error(errors, "target_date")
                 st.text_area(_("Comment"), key="ack_comment", max_chars=rem.MAX_COMMENT,
                              placeholder=_("What will be done, and why this date."))
-                _error(errors, "comment")
+                ui.field_error(errors, "comment")
                 st.form_submit_button(_("Save plan") if plan else _("Acknowledge"),
                                       icon=":material/task_alt:", type="primary",
                                       on_click=_acknowledge, args=(rule_id, entity_id))

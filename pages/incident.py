@@ -77,11 +77,6 @@ def _token(prefix: str, values: dict) -> str:
     return inc.form_token(state[key], values)
 
 
-def _error(errors: dict, name: str) -> None:
-    if errors.get(name):
-        st.error(ui.plain(errors[name]), icon=":material/error:")
-
-
 # -- header ---------------------------------------------------------------------------
 st.title(f"{ui.plain(incident_id)} · {ui.plain(row['title'])}", anchor=False)
 st.markdown(
@@ -250,9 +245,9 @@ def _step_form(kind: str) -> None:
     step = inc.STEPS[kind]
     errors = (state.get("step_errors") or {}).get(kind, {})
     st.caption(inc.step_help(kind))
-    _error(errors, "step")
-    _error(errors, "token")
-    _error(errors, "grading_facts")
+    ui.field_error(errors, "step")
+    ui.field_error(errors, "token")
+    ui.field_error(errors, "grading_facts")
     if step.timed and kind != "note":
         with st.container(key=f"step_field_{kind}_at"):
             st.datetime_input(
@@ -261,7 +256,7 @@ def _step_form(kind: str) -> None:
                 value=now.replace(tzinfo=None, second=0, microsecond=0),
                 help=_("When it happened ({zone}). Not before detection, not in the "
                        "future.").format(zone=ZONE_WORDS))
-            _error(errors, "at")
+            ui.field_error(errors, "at")
     for name in step.fields:
         with st.container(key=f"step_field_{kind}_{name}"):
             key = f"step_{kind}_{name}"
@@ -307,7 +302,7 @@ def _step_form(kind: str) -> None:
             else:
                 hint = PLACEHOLDERS.get(name)
                 st.text_input(label, key=key, placeholder=_(hint) if hint else "")
-            _error(errors, name)
+            ui.field_error(errors, name)
     title = inc.step_title(kind)
     if not is_chinese() and not title[1:2].isupper():
         title = title[0].lower() + title[1:]
@@ -461,15 +456,15 @@ if may_update:
         target = st.selectbox(_("What to correct"), targets, key="corr_target",
                               format_func=i18n.in_locale(inc.target_title))
         current = inc.current_values(record, target)
-        _error(errors, "target")
-        _error(errors, "changes")
+        ui.field_error(errors, "target")
+        ui.field_error(errors, "changes")
         for name, value in current.items():
             with st.container(key=f"corr_field_{name}"):
                 _corr_widget(target, name, value)
-                _error(errors, name)
+                ui.field_error(errors, name)
         with st.container(key="corr_field_reason"):
             st.text_input(_("Reason for the correction"), key="corr_reason")
-            _error(errors, "reason")
+            ui.field_error(errors, "reason")
         st.button(_("Record the correction"), key="corr_save", on_click=_correct,
                   args=(target,))
 

@@ -62,9 +62,7 @@ def _log_another() -> None:
 
 
 def _error(name: str) -> None:
-    message = st.session_state.get(K + "errors", {}).get(name)
-    if message:
-        st.error(ui.plain(message), icon=":material/error:")
+    ui.field_error(st.session_state.get(K + "errors"), name)
 
 
 def _field(name: str, render) -> None:

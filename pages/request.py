@@ -58,11 +58,6 @@ if row is None:
     st.stop()
 
 
-def _error(errors: dict, name: str) -> None:
-    if errors.get(name):
-        st.error(ui.plain(errors[name]), icon=":material/error:")
-
-
 # -- header and deadline ------------------------------------------------------------------
 st.title(f"{ui.plain(request_id)} · {rq.kind_label(row['kind'])}", anchor=False)
 st.markdown(
@@ -171,8 +166,8 @@ else:
     if kind:
         errors = (state.get("rstep_errors") or {}).get(kind, {})
         st.caption(_(rq.STEPS[kind].help))
-        _error(errors, "step")
-        _error(errors, "token")
+        ui.field_error(errors, "step")
+        ui.field_error(errors, "token")
         if kind != "note":
             with st.container(key=f"rstep_field_{kind}_at"):
                 st.datetime_input(
@@ -181,17 +176,17 @@ else:
                     value=now.replace(tzinfo=None, second=0, microsecond=0),
                     help=_("{zone}. Not before the request was received, not in the "
                            "future.").format(zone=zone_name()))
-                _error(errors, "at")
+                ui.field_error(errors, "at")
         if kind == "refused":
             with st.container(key=f"rstep_field_{kind}_reason"):
                 st.text_area(_("Reason for refusing"), key=f"rstep_{kind}_reason",
                              max_chars=rq._CAPS["refusal_reason"],
                              help=_("Required (PIPL Art. 50): the reply states why."))
-                _error(errors, "refusal_reason")
+                ui.field_error(errors, "refusal_reason")
         if kind == "note":
             with st.container(key=f"rstep_field_{kind}_text"):
                 st.text_area(_("Note"), key=f"rstep_{kind}_text")
-                _error(errors, "text")
+                ui.field_error(errors, "text")
         st.button(_("Record: {step}").format(step=rq.step_title(kind).lower()),
                   key=f"rstep_{kind}_save", type="primary", on_click=_record, args=(kind,))
     st.caption(_("The status moves only forward: received → in progress → completed, refused "

@@ -60,16 +60,11 @@ def _log() -> None:
     state["requests_logged"] = result.request_id
 
 
-def _error(errors: dict, name: str) -> None:
-    if errors.get(name):
-        st.error(ui.plain(errors[name]), icon=":material/error:")
-
-
 if actor.may("request.log"):
     errors = state.get("log_errors") or {}
     with st.expander(_("Log a request"), icon=":material/add_task:", expanded=bool(errors)):
-        _error(errors, "step")
-        _error(errors, "token")
+        ui.field_error(errors, "step")
+        ui.field_error(errors, "token")
         c1, c2 = st.columns(2)
         with c1, st.container(key="log_field_received_at"):
             st.datetime_input(_("Received"), key="log_received_at", step=60,
@@ -78,29 +73,29 @@ if actor.may("request.log"):
                               help=_("When the request reached the company ({zone}): the "
                                      "clock starts here. Not in the future.").format(
                                   zone=zone_name()))
-            _error(errors, "received_at")
+            ui.field_error(errors, "received_at")
         with c2, st.container(key="log_field_channel"):
             st.selectbox(_("Channel"), REQUEST_CHANNELS, key="log_channel", index=None,
                          format_func=rq.channel_label, placeholder=_("How it came in"))
-            _error(errors, "channel")
+            ui.field_error(errors, "channel")
         c1, c2 = st.columns(2)
         with c1, st.container(key="log_field_kind"):
             st.selectbox(_("Kind of request"), REQUEST_KINDS, key="log_kind", index=None,
                          format_func=rq.kind_label, placeholder=_("What is asked"))
-            _error(errors, "kind")
+            ui.field_error(errors, "kind")
         with c2, st.container(key="log_field_subject_ref"):
             st.text_input(_("Subject"), key="log_subject_ref",
                           max_chars=rq._CAPS["subject_ref"],
                           help=_("The pseudonymous id the retention records use "
                                  "(subject_ref)."))
-            _error(errors, "subject_ref")
+            ui.field_error(errors, "subject_ref")
         with st.container(key="log_field_handler"):
             st.text_input(_("Handler (optional)"), key="log_handler",
                           max_chars=rq._CAPS["handler"])
-            _error(errors, "handler")
+            ui.field_error(errors, "handler")
         with st.container(key="log_field_notes"):
             st.text_area(_("Notes (optional)"), key="log_notes")
-            _error(errors, "notes")
+            ui.field_error(errors, "notes")
         st.button(_("Log the request"), key="log_save", type="primary", on_click=_log)
 
 logged = state.pop("requests_logged", None)

@@ -112,9 +112,7 @@ K = "lh_"           # every key of the holds forms starts with it
 
 
 def _hold_error(form: str, name: str) -> None:
-    message = st.session_state.get(K + "errors", {}).get(form, {}).get(name)
-    if message:
-        st.error(ui.plain(message), icon=":material/error:")
+    ui.field_error(st.session_state.get(K + "errors", {}).get(form), name)
 
 
 def _hold_field(form: str, name: str, render) -> None:
